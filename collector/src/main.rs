@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("xray-collector: under construction");
+    std::process::exit(2);
+}

@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("blueprint: under construction");
+    std::process::exit(2);
+}
