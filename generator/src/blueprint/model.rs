@@ -1,0 +1,731 @@
+//! The blueprint format, `v1alpha1`: the typed form of one blueprint YAML file.
+//!
+//! These types are inert data. They are deserialized only after the YAML has passed the JSON schema
+//! generated from them (`schemas/blueprint.schema.json`); semantic rules live in `validate.rs`, and
+//! every derived value is computed once in `plan.rs`. Every field carries a doc comment because
+//! schemars turns them into the schema's descriptions, which editors show while completing.
+//! Option names are snake_case with unit suffixes (`_secs`, `_percent`), as STYLE.md asks.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The only `apiVersion` this generator reads.
+pub const API_VERSION: &str = "xray-blueprints.io/v1alpha1";
+
+/// The only `kind` this generator reads.
+pub const KIND: &str = "Blueprint";
+
+/// The collector image repository deployed when a blueprint names none: this project's collector.
+pub const DEFAULT_IMAGE_REPOSITORY: &str = "ghcr.io/xray-blueprints/xray-collector";
+
+/// The AWS managed policy that lets the collector send segments to X-Ray (and read sampling rules).
+pub const DEFAULT_POLICY_NAME: &str = "AWSXRayDaemonWriteAccess";
+
+/// One blueprint: how a platform team wants AWS X-Ray tracing on one EKS cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "xray-blueprints Blueprint v1alpha1")]
+pub struct Blueprint {
+    /// The format version; always `xray-blueprints.io/v1alpha1`.
+    #[schemars(extend("const" = API_VERSION))]
+    pub api_version: String,
+    /// The object kind; always `Blueprint`.
+    #[schemars(extend("const" = KIND))]
+    pub kind: String,
+    /// The blueprint's name and the tags put on every AWS resource it creates.
+    pub metadata: Metadata,
+    /// What to build.
+    pub spec: Spec,
+}
+
+/// Identity of the blueprint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    /// The blueprint name: a DNS-1123 label (lower-case letters, digits and `-`, at most 63
+    /// characters). It must equal the file name without `.yaml`, and names the golden output directory.
+    pub name: String,
+    /// Tags put on every AWS resource the blueprint creates (sorted in the output).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The desired state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// The EKS cluster: one that exists already, or one the blueprint creates.
+    pub cluster: Cluster,
+    /// Pinned versions of the EKS add-ons the collector needs. There is no "latest": a pinned version
+    /// keeps every apply identical and avoids the add-on/Kubernetes version gaps users hit most often.
+    pub addons: Addons,
+    /// The AWS identity the collector runs as.
+    #[serde(default)]
+    pub identity: Identity,
+    /// The OpenTelemetry collector that receives X-Ray segments and OTLP and exports to X-Ray.
+    pub collector: Collector,
+    /// Which outputs `blueprint render` writes (all three when omitted).
+    #[serde(default = "default_targets")]
+    pub targets: Vec<TargetName>,
+}
+
+/// An output of `blueprint render`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetName {
+    /// Terraform root modules under `terraform/`.
+    Terraform,
+    /// An AWS CDK cloud assembly under `cdk/` (`cdk deploy --app cdk`).
+    Cdk,
+    /// Kubernetes manifests under `kubernetes/` (`kubectl apply -k kubernetes`).
+    Kubernetes,
+}
+
+fn default_targets() -> Vec<TargetName> {
+    vec![
+        TargetName::Terraform,
+        TargetName::Cdk,
+        TargetName::Kubernetes,
+    ]
+}
+
+/// The cluster the collector runs on: exactly one of `existing` or `create`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Cluster {
+    /// A cluster that already exists; the blueprint adds add-ons, identity and the collector to it.
+    Existing(ExistingCluster),
+    /// A cluster the blueprint creates, with its network and managed node groups.
+    Create(NewCluster),
+}
+
+/// A cluster that already exists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExistingCluster {
+    /// The EKS cluster name.
+    pub name: String,
+    /// The AWS region of the cluster, for example `us-east-1`.
+    pub region: String,
+    /// The 12-digit AWS account id that owns the cluster (quote it in YAML: `"123456789012"`).
+    pub account_id: String,
+    /// The cluster's Kubernetes version, `1.NN` (quote it in YAML: `"1.33"`).
+    pub kubernetes_version: String,
+    /// The cluster's OIDC issuer, with or without `https://`, for example
+    /// `oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE`. When omitted, the
+    /// Terraform and CDK outputs look it up at deploy time.
+    #[serde(default)]
+    pub oidc_issuer: Option<String>,
+}
+
+/// A cluster the blueprint creates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCluster {
+    /// The EKS cluster name.
+    pub name: String,
+    /// The AWS region to create the cluster in, for example `eu-west-1`.
+    pub region: String,
+    /// The 12-digit AWS account id to create the cluster in (quote it in YAML).
+    pub account_id: String,
+    /// The Kubernetes version, `1.NN` (quote it in YAML: `"1.33"`).
+    pub kubernetes_version: String,
+    /// Where the cluster's network comes from: a VPC to create, or existing subnets.
+    pub network: Network,
+    /// Managed node groups; at least one.
+    pub node_groups: Vec<NodeGroup>,
+    /// Who can reach the cluster's API endpoint.
+    #[serde(default)]
+    pub endpoint: EndpointAccess,
+    /// Control-plane log types sent to CloudWatch Logs (`api`, `audit`, `authenticator`,
+    /// `controllerManager`, `scheduler`).
+    #[serde(default = "default_log_types")]
+    pub log_types: Vec<ControlPlaneLogType>,
+    /// How the cluster authenticates IAM principals.
+    #[serde(default)]
+    pub authentication_mode: AuthenticationMode,
+}
+
+fn default_log_types() -> Vec<ControlPlaneLogType> {
+    vec![
+        ControlPlaneLogType::Api,
+        ControlPlaneLogType::Audit,
+        ControlPlaneLogType::Authenticator,
+    ]
+}
+
+/// The network of a created cluster: exactly one of `vpc` or `existing_subnets`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Network {
+    /// Create a VPC with one public and one private subnet per availability zone.
+    Vpc(NewVpc),
+    /// Use subnets that exist already.
+    ExistingSubnets(ExistingSubnets),
+}
+
+/// A VPC to create.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewVpc {
+    /// The VPC's IPv4 CIDR block, a `/16` to `/24` network such as `10.0.0.0/16`.
+    pub cidr: String,
+    /// How many availability zones to spread subnets over (2 to 4; EKS needs at least 2).
+    #[serde(default = "default_az_count")]
+    #[schemars(range(min = 2, max = 4))]
+    pub az_count: u8,
+}
+
+fn default_az_count() -> u8 {
+    3
+}
+
+/// Existing subnets for the cluster and its nodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExistingSubnets {
+    /// Subnet ids (`subnet-` and 8 or 17 hex digits) in at least two availability zones.
+    pub subnet_ids: Vec<String>,
+}
+
+/// One EKS managed node group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NodeGroup {
+    /// The node group name (DNS-1123 label).
+    pub name: String,
+    /// EC2 instance types, for example `m6i.large`.
+    pub instance_types: Vec<String>,
+    /// The smallest number of nodes.
+    #[serde(default = "default_min_size")]
+    pub min_size: u32,
+    /// The largest number of nodes.
+    #[serde(default = "default_max_size")]
+    pub max_size: u32,
+    /// The number of nodes to start with (between `min_size` and `max_size`).
+    #[serde(default = "default_desired_size")]
+    pub desired_size: u32,
+    /// The node AMI type.
+    #[serde(default)]
+    pub ami_type: AmiType,
+    /// On-demand or spot capacity.
+    #[serde(default)]
+    pub capacity_type: CapacityType,
+    /// The root volume size in GiB.
+    #[serde(default = "default_disk_size_gib")]
+    #[schemars(range(min = 20, max = 16384))]
+    pub disk_size_gib: u32,
+}
+
+fn default_min_size() -> u32 {
+    2
+}
+fn default_max_size() -> u32 {
+    4
+}
+fn default_desired_size() -> u32 {
+    2
+}
+fn default_disk_size_gib() -> u32 {
+    50
+}
+
+/// The AMI type of a managed node group (EKS `amiType`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum AmiType {
+    /// Amazon Linux 2023, x86-64.
+    #[default]
+    #[serde(rename = "AL2023_x86_64_STANDARD")]
+    Al2023X8664Standard,
+    /// Amazon Linux 2023, arm64 (Graviton).
+    #[serde(rename = "AL2023_ARM_64_STANDARD")]
+    Al2023Arm64Standard,
+    /// Bottlerocket, x86-64.
+    #[serde(rename = "BOTTLEROCKET_x86_64")]
+    BottlerocketX8664,
+    /// Bottlerocket, arm64.
+    #[serde(rename = "BOTTLEROCKET_ARM_64")]
+    BottlerocketArm64,
+}
+
+/// The capacity type of a managed node group.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CapacityType {
+    /// On-demand instances.
+    #[default]
+    OnDemand,
+    /// Spot instances.
+    Spot,
+}
+
+/// Access to the cluster's Kubernetes API endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointAccess {
+    /// Whether the endpoint is reachable from the internet.
+    #[serde(default)]
+    pub public_access: bool,
+    /// Whether the endpoint is reachable from inside the VPC.
+    #[serde(default = "default_true")]
+    pub private_access: bool,
+    /// The CIDR blocks allowed to reach the public endpoint (only with `public_access: true`).
+    #[serde(default)]
+    pub public_access_cidrs: Vec<String>,
+}
+
+impl Default for EndpointAccess {
+    fn default() -> Self {
+        Self {
+            public_access: false,
+            private_access: true,
+            public_access_cidrs: Vec::new(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A control-plane log type (EKS `enabledClusterLoggingTypes`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum ControlPlaneLogType {
+    /// API server logs.
+    Api,
+    /// Audit logs.
+    Audit,
+    /// Authenticator logs.
+    Authenticator,
+    /// Controller manager logs.
+    ControllerManager,
+    /// Scheduler logs.
+    Scheduler,
+}
+
+/// How a created cluster authenticates IAM principals (EKS `accessConfig.authenticationMode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AuthenticationMode {
+    /// EKS access entries only.
+    #[default]
+    Api,
+    /// Access entries and the `aws-auth` ConfigMap.
+    ApiAndConfigMap,
+}
+
+/// Pinned EKS add-on versions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Addons {
+    /// cert-manager, the EKS community add-on `cert-manager`; the ADOT add-on's webhook needs it first.
+    pub cert_manager: AddonVersion,
+    /// The ADOT add-on `adot`, which installs the OpenTelemetry Operator. Must be v0.102.0 or newer
+    /// (the generator emits the `opentelemetry.io/v1beta1` collector) and support the cluster's
+    /// Kubernetes version (see the table in `generator/src/blueprint/adot_versions.rs`).
+    pub adot: AddonVersion,
+}
+
+/// One pinned add-on version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddonVersion {
+    /// The exact add-on version, for example `v0.151.0-eksbuild.1`; never `latest`.
+    pub version: String,
+}
+
+/// The AWS identity of the collector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    /// How pods get AWS credentials: IRSA (the default) or EKS Pod Identity.
+    #[serde(default)]
+    pub mode: IdentityMode,
+    /// The IAM role name (1 to 64 characters of `A-Za-z0-9+=,.@_-`). Default:
+    /// `<cluster name>-<collector name>-xray`, cut to 64 characters.
+    #[serde(default)]
+    pub role_name: Option<String>,
+    /// Managed policy ARNs attached to the role. Default: the partition's
+    /// `arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess`.
+    #[serde(default)]
+    pub policy_arns: Option<Vec<String>>,
+    /// An optional permissions boundary policy ARN for the role.
+    #[serde(default)]
+    pub permissions_boundary_arn: Option<String>,
+}
+
+impl Default for Identity {
+    fn default() -> Self {
+        Self {
+            mode: IdentityMode::Irsa,
+            role_name: None,
+            policy_arns: None,
+            permissions_boundary_arn: None,
+        }
+    }
+}
+
+/// How the collector's pods get AWS credentials.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityMode {
+    /// IAM roles for service accounts: an OIDC trust policy and the `eks.amazonaws.com/role-arn`
+    /// annotation on the ServiceAccount.
+    #[default]
+    Irsa,
+    /// EKS Pod Identity: the `eks-pod-identity-agent` add-on and a pod identity association.
+    PodIdentity,
+}
+
+/// The collector deployed by the OpenTelemetry Operator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Collector {
+    /// The `OpenTelemetryCollector` name (DNS-1123 label, at most 42 characters so that the
+    /// operator's `<name>-collector-monitoring` Service name stays within 63).
+    #[serde(default = "default_collector_name")]
+    pub name: String,
+    /// The namespace the collector runs in (DNS-1123 label).
+    pub namespace: String,
+    /// The ServiceAccount the collector runs as (DNS-1123 subdomain); the IAM trust policy names it.
+    pub service_account: String,
+    /// How the operator runs the collector.
+    #[serde(default)]
+    pub mode: CollectorMode,
+    /// The number of pods for `deployment` and `statefulset` (ignored by `daemonset`).
+    #[serde(default = "default_replicas")]
+    #[schemars(range(min = 1, max = 100))]
+    pub replicas: u32,
+    /// A horizontal pod autoscaler (not with `daemonset`).
+    #[serde(default)]
+    pub autoscaling: Option<Autoscaling>,
+    /// The collector image. Default: this project's collector at the generator's version.
+    #[serde(default)]
+    pub image: Image,
+    /// CPU and memory requests and limits of the collector container.
+    #[serde(default)]
+    pub resources: Resources,
+    /// Node labels the collector pods must match.
+    #[serde(default)]
+    pub node_selector: BTreeMap<String, String>,
+    /// Taints the collector pods tolerate.
+    #[serde(default)]
+    pub tolerations: Vec<Toleration>,
+    /// A pod disruption budget (not with `daemonset`).
+    #[serde(default)]
+    pub pod_disruption_budget: Option<PodDisruptionBudget>,
+    /// What the collector listens on.
+    #[serde(default)]
+    pub receivers: Receivers,
+    /// How spans are batched before export.
+    #[serde(default)]
+    pub batch: Batch,
+    /// How spans are exported to X-Ray.
+    #[serde(default)]
+    pub exporter: XrayExporter,
+}
+
+fn default_collector_name() -> String {
+    "xray".to_owned()
+}
+fn default_replicas() -> u32 {
+    2
+}
+
+/// How the operator runs the collector. `sidecar` is not offered: a sidecar runs under the
+/// application pod's ServiceAccount, so the collector's IAM role would not apply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CollectorMode {
+    /// A Deployment behind a ClusterIP Service.
+    #[default]
+    Deployment,
+    /// One pod per node; applications send to the collector on their own node.
+    Daemonset,
+    /// A StatefulSet with stable pod names.
+    Statefulset,
+}
+
+/// A horizontal pod autoscaler for the collector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Autoscaling {
+    /// The smallest number of pods.
+    #[schemars(range(min = 1))]
+    pub min_replicas: u32,
+    /// The largest number of pods (at least `min_replicas`).
+    #[schemars(range(min = 1, max = 100))]
+    pub max_replicas: u32,
+    /// The average CPU utilisation, in percent of the request, the autoscaler aims for.
+    #[serde(default = "default_target_cpu")]
+    #[schemars(range(min = 1, max = 100))]
+    pub target_cpu_utilization_percent: u32,
+}
+
+fn default_target_cpu() -> u32 {
+    80
+}
+
+/// A container image: a repository plus a tag, optionally pinned by digest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Image {
+    /// The image repository, for example `ghcr.io/xray-blueprints/xray-collector`.
+    #[serde(default = "default_image_repository")]
+    pub repository: String,
+    /// The image tag; default: the generator's own version.
+    #[serde(default = "default_image_tag")]
+    pub tag: String,
+    /// An optional digest, `sha256:` and 64 hex digits; when set, the image is pulled by digest.
+    #[serde(default)]
+    pub digest: Option<String>,
+}
+
+impl Default for Image {
+    fn default() -> Self {
+        Self {
+            repository: default_image_repository(),
+            tag: default_image_tag(),
+            digest: None,
+        }
+    }
+}
+
+fn default_image_repository() -> String {
+    DEFAULT_IMAGE_REPOSITORY.to_owned()
+}
+fn default_image_tag() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}
+
+/// Container resources.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    /// What the scheduler reserves for the collector.
+    #[serde(default = "default_requests")]
+    pub requests: ResourceAmounts,
+    /// The most the collector may use; memory above the limit gets the pod killed.
+    #[serde(default = "default_limits")]
+    pub limits: ResourceAmounts,
+}
+
+impl Default for Resources {
+    fn default() -> Self {
+        Self {
+            requests: default_requests(),
+            limits: default_limits(),
+        }
+    }
+}
+
+fn default_requests() -> ResourceAmounts {
+    ResourceAmounts {
+        cpu: "100m".to_owned(),
+        memory: "128Mi".to_owned(),
+    }
+}
+fn default_limits() -> ResourceAmounts {
+    ResourceAmounts {
+        cpu: "1".to_owned(),
+        memory: "512Mi".to_owned(),
+    }
+}
+
+/// CPU and memory as Kubernetes quantities.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceAmounts {
+    /// CPU, for example `250m` or `1`.
+    #[schemars(regex(pattern = r"^([0-9]+m|[0-9]+(\.[0-9]{1,3})?)$"))]
+    pub cpu: String,
+    /// Memory, for example `256Mi` or `1Gi`.
+    #[schemars(regex(pattern = r"^[0-9]+(Ki|Mi|Gi)$"))]
+    pub memory: String,
+}
+
+/// A Kubernetes toleration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Toleration {
+    /// The taint key; empty with `operator: Exists` tolerates every taint.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// `Equal` (the default) or `Exists`.
+    #[serde(default)]
+    pub operator: TolerationOperator,
+    /// The taint value (only with `Equal`).
+    #[serde(default)]
+    pub value: Option<String>,
+    /// The taint effect; all effects when omitted.
+    #[serde(default)]
+    pub effect: Option<TaintEffect>,
+}
+
+/// A toleration operator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum TolerationOperator {
+    /// The taint's value must equal `value`.
+    #[default]
+    Equal,
+    /// Any value.
+    Exists,
+}
+
+/// A taint effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum TaintEffect {
+    /// Pods are not scheduled.
+    NoSchedule,
+    /// The scheduler avoids the node.
+    PreferNoSchedule,
+    /// Running pods are evicted.
+    NoExecute,
+}
+
+/// A pod disruption budget: exactly one of the two fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PodDisruptionBudget {
+    /// The number of pods that must stay available during voluntary disruptions.
+    #[serde(default)]
+    pub min_available: Option<u32>,
+    /// The number of pods that may be unavailable during voluntary disruptions.
+    #[serde(default)]
+    pub max_unavailable: Option<u32>,
+}
+
+/// The collector's receivers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Receivers {
+    /// The X-Ray daemon protocol receiver (segments over UDP), always on.
+    #[serde(default)]
+    pub xray: XrayReceiver,
+    /// The OTLP receiver (OpenTelemetry SDKs), off when omitted.
+    #[serde(default)]
+    pub otlp: Option<OtlpReceiver>,
+}
+
+impl Default for Receivers {
+    fn default() -> Self {
+        Self {
+            xray: XrayReceiver::default(),
+            otlp: None,
+        }
+    }
+}
+
+/// The X-Ray daemon protocol receiver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct XrayReceiver {
+    /// The UDP port segments arrive on (`AWS_XRAY_DAEMON_ADDRESS`); 2000 like the X-Ray daemon.
+    #[serde(default = "default_xray_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub udp_port: u16,
+    /// The TCP proxy that X-Ray SDKs use for sampling rules and targets; off when omitted.
+    #[serde(default)]
+    pub sampling_proxy: Option<SamplingProxy>,
+}
+
+impl Default for XrayReceiver {
+    fn default() -> Self {
+        Self {
+            udp_port: default_xray_port(),
+            sampling_proxy: None,
+        }
+    }
+}
+
+fn default_xray_port() -> u16 {
+    2000
+}
+
+/// The X-Ray sampling proxy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SamplingProxy {
+    /// The TCP port of the proxy; 2000 like the X-Ray daemon (TCP and UDP 2000 do not clash).
+    #[serde(default = "default_xray_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub tcp_port: u16,
+}
+
+/// The OTLP receiver: at least one protocol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpReceiver {
+    /// OTLP over gRPC; off when omitted.
+    #[serde(default)]
+    pub grpc: Option<OtlpProtocol>,
+    /// OTLP over HTTP; off when omitted.
+    #[serde(default)]
+    pub http: Option<OtlpProtocol>,
+}
+
+/// One OTLP protocol listener.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpProtocol {
+    /// The TCP port; the OTLP defaults are 4317 (gRPC) and 4318 (HTTP).
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: u16,
+}
+
+/// The batch processor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Batch {
+    /// Spans per batch that trigger a send; at most 50, the `PutTraceSegments` limit.
+    #[serde(default = "default_batch_size")]
+    #[schemars(range(min = 1))]
+    pub send_batch_size: u32,
+    /// The largest batch ever sent; at most 50 and at least `send_batch_size`.
+    #[serde(default = "default_batch_size")]
+    #[schemars(range(min = 1))]
+    pub send_batch_max_size: u32,
+    /// Seconds after which a batch is sent even if it is not full.
+    #[serde(default = "default_batch_timeout_secs")]
+    #[schemars(range(min = 1, max = 60))]
+    pub timeout_secs: u32,
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Self {
+            send_batch_size: default_batch_size(),
+            send_batch_max_size: default_batch_size(),
+            timeout_secs: default_batch_timeout_secs(),
+        }
+    }
+}
+
+fn default_batch_size() -> u32 {
+    50
+}
+fn default_batch_timeout_secs() -> u32 {
+    1
+}
+
+/// The X-Ray exporter.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct XrayExporter {
+    /// The region segments are sent to; default: the cluster's region.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Span attributes turned into X-Ray annotations (indexed, searchable).
+    #[serde(default)]
+    pub indexed_attributes: Vec<String>,
+    /// Turn every span attribute into an annotation.
+    #[serde(default)]
+    pub index_all_attributes: bool,
+}

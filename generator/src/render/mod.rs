@@ -1,0 +1,252 @@
+//! The rendering core: one `Plan` in, one set of files out, per target.
+//!
+//! Rendering is a pure function of (plan, templates): no IO, no clock, no environment. Templates are
+//! embedded in the binary at build time (`build.rs`, minijinja-embed), undefined values are errors
+//! (`UndefinedBehavior::Strict`) and nothing is auto-escaped: YAML, HCL and JSON each need their own
+//! quoting, which the filters below and `|tojson` do explicitly. Files are written only by
+//! `write_atomically`, which never leaves a partial output behind.
+
+pub mod cdk;
+pub mod kubernetes;
+pub mod terraform;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde::Serialize;
+
+use crate::blueprint::model::TargetName;
+use crate::plan::Plan;
+
+/// One output of `blueprint render`, written to `<out>/<dir>/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Target {
+    /// Terraform root modules, `terraform/`.
+    Terraform,
+    /// An AWS CDK cloud assembly, `cdk/`.
+    Cdk,
+    /// Kubernetes manifests, `kubernetes/`.
+    Kubernetes,
+}
+
+impl Target {
+    /// Every target, in output order.
+    pub const ALL: [Target; 3] = [Target::Terraform, Target::Cdk, Target::Kubernetes];
+
+    /// The directory the target writes, relative to the output directory.
+    pub fn dir(self) -> &'static str {
+        match self {
+            Target::Terraform => "terraform",
+            Target::Cdk => "cdk",
+            Target::Kubernetes => "kubernetes",
+        }
+    }
+
+    /// Renders the target's files, keyed by path relative to the target's directory. A target that
+    /// is not built yet renders nothing, and then its directory is not written.
+    pub fn render(
+        self,
+        env: &Environment<'static>,
+        plan: &Plan,
+    ) -> Result<BTreeMap<PathBuf, String>, RenderError> {
+        match self {
+            Target::Terraform => terraform::render(env, plan),
+            Target::Cdk => cdk::render(plan),
+            Target::Kubernetes => kubernetes::render(env, plan),
+        }
+    }
+}
+
+impl From<TargetName> for Target {
+    fn from(name: TargetName) -> Self {
+        match name {
+            TargetName::Terraform => Target::Terraform,
+            TargetName::Cdk => Target::Cdk,
+            TargetName::Kubernetes => Target::Kubernetes,
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.dir())
+    }
+}
+
+/// A template failed to render, or a typed builder failed to serialize.
+#[derive(Debug)]
+pub struct RenderError {
+    /// What was being rendered, for example `kubernetes/namespace.yaml`.
+    pub what: String,
+    /// The full error text, including minijinja's template location and source chain.
+    pub message: String,
+}
+
+impl fmt::Display for RenderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rendering {} failed: {}", self.what, self.message)
+    }
+}
+
+impl std::error::Error for RenderError {}
+
+impl RenderError {
+    /// Wraps a minijinja error, keeping its `{:#}` detail and every `source()`.
+    pub fn template(what: impl Into<String>, err: &minijinja::Error) -> Self {
+        let mut message = format!("{err:#}");
+        let mut source = std::error::Error::source(err);
+        while let Some(inner) = source {
+            message.push_str(&format!("\ncaused by: {inner}"));
+            source = inner.source();
+        }
+        RenderError {
+            what: what.into(),
+            message,
+        }
+    }
+}
+
+/// The template environment, with every template under `generator/templates/` embedded.
+pub fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_keep_trailing_newline(true);
+    env.set_debug(true);
+    env.add_filter("toyaml", filter_toyaml);
+    env.add_filter("yamlstr", filter_yamlstr);
+    minijinja_embed::load_templates!(&mut env);
+    env
+}
+
+/// Renders one embedded template with a context.
+pub fn render_template<S: Serialize>(
+    env: &Environment<'static>,
+    name: &str,
+    ctx: S,
+) -> Result<String, RenderError> {
+    env.get_template(name)
+        .and_then(|t| t.render(ctx))
+        .map_err(|err| RenderError::template(name, &err))
+}
+
+/// Renders the given targets, keyed by path relative to the output directory
+/// (`kubernetes/namespace.yaml`). Every file ends with exactly one newline.
+pub fn render(plan: &Plan, targets: &[Target]) -> Result<BTreeMap<PathBuf, String>, RenderError> {
+    let env = environment();
+    let mut files = BTreeMap::new();
+    for &target in targets {
+        for (path, mut text) in target.render(&env, plan)? {
+            while text.ends_with("\n\n") {
+                text.pop();
+            }
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            files.insert(Path::new(target.dir()).join(path), text);
+        }
+    }
+    Ok(files)
+}
+
+/// `value|toyaml(indent)`: a value as YAML under a `key:` at `indent` spaces (see
+/// `yaml::to_yaml_nested`).
+fn filter_toyaml(value: minijinja::Value, indent: usize) -> Result<String, minijinja::Error> {
+    let json = serde_json::to_value(&value).map_err(|err| {
+        minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, err.to_string())
+    })?;
+    Ok(crate::yaml::to_yaml_nested(&json, indent))
+}
+
+/// `value|yamlstr`: a string as a YAML scalar, quoted when needed.
+fn filter_yamlstr(value: String) -> String {
+    crate::yaml::string(&value)
+}
+
+/// Writes rendered files under `out`, replacing each rendered target's directory as a whole.
+///
+/// Everything is first written into a temporary directory next to `out`; only when all files are
+/// written are the target directories swapped in by rename. If a swap fails, the previous
+/// directories are put back, so a failed render never leaves partial output or loses the previous
+/// output. Target directories that were not rendered are left alone.
+pub fn write_atomically(
+    out: &Path,
+    targets: &[Target],
+    files: &BTreeMap<PathBuf, String>,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(out)?;
+    let staging = tempfile::Builder::new()
+        .prefix(".blueprint-render-")
+        .tempdir_in(out)?;
+    for (path, text) in files {
+        let dest = staging.path().join(path);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&dest, text)?;
+    }
+    let backup = tempfile::Builder::new()
+        .prefix(".blueprint-previous-")
+        .tempdir_in(out)?;
+    let mut swapped: Vec<Target> = Vec::new();
+    let result = (|| {
+        for &target in targets {
+            let new = staging.path().join(target.dir());
+            let live = out.join(target.dir());
+            if live.exists() {
+                std::fs::rename(&live, backup.path().join(target.dir()))?;
+            }
+            swapped.push(target);
+            if new.exists() {
+                std::fs::rename(&new, &live)?;
+            }
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        for &target in swapped.iter().rev() {
+            let live = out.join(target.dir());
+            let old = backup.path().join(target.dir());
+            if live.exists() {
+                let _ = std::fs::remove_dir_all(&live);
+            }
+            if old.exists() {
+                let _ = std::fs::rename(&old, &live);
+            }
+        }
+    }
+    result
+}
+
+/// Reads the committed files of the given targets under `dir`, keyed like `render`'s output.
+/// Missing target directories read as empty.
+pub fn read_tree(dir: &Path, targets: &[Target]) -> std::io::Result<BTreeMap<PathBuf, String>> {
+    let mut files = BTreeMap::new();
+    for &target in targets {
+        let root = dir.join(target.dir());
+        if root.is_dir() {
+            walk(dir, &root, &mut files)?;
+        }
+    }
+    Ok(files)
+}
+
+fn walk(base: &Path, dir: &Path, files: &mut BTreeMap<PathBuf, String>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            walk(base, &path, files)?;
+        } else {
+            let rel = path.strip_prefix(base).unwrap_or(&path).to_path_buf();
+            let text = String::from_utf8_lossy(&std::fs::read(&path)?).into_owned();
+            files.insert(rel, text);
+        }
+    }
+    Ok(())
+}
