@@ -1,0 +1,145 @@
+//! OTLP spans to AWS X-Ray segment documents.
+//!
+//! The rules are those of the contrib `awsxray` exporter (`shared/reference/otlp-to-xray.md`), with
+//! its default feature-gate states: the trace-ID epoch check is skipped unless asked for, dots stay
+//! in annotation keys, and the old (v0) HTTP, network and database attribute names are read along
+//! with the new HTTP ones.
+//!
+//! Architecture Invariant: this module is a pure function of (spans, settings, id source). It does
+//! no IO, reads no clock and knows nothing about tokio; the caller supplies "now" for the optional
+//! epoch check.
+//!
+//! Each span becomes its own document (the translator never nests subsegments); a `LOCAL_ROOT` span
+//! of a dependency kind becomes two.
+//! A span that cannot be translated is dropped and reported in [`Translation::dropped`].
+
+mod attributes;
+mod aws;
+mod cause;
+mod http;
+mod segment;
+mod stack;
+
+use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+
+/// Settings from the `awsxray` exporter's configuration.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TranslateSettings {
+    /// Attribute names that become annotations (`indexed_attributes`).
+    pub indexed_attributes: Vec<String>,
+    /// Every scalar attribute becomes an annotation (`index_all_attributes`).
+    pub index_all_attributes: bool,
+    /// Fallback CloudWatch log group names (`aws_log_groups`).
+    pub log_groups: Vec<String>,
+    /// Whether trace IDs must carry a recent epoch.
+    pub trace_id_validation: TraceIdValidation,
+}
+
+/// The trace-ID epoch rule (contrib gate `exporter.awsxray.skiptimestampvalidation`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TraceIdValidation {
+    /// Accept any epoch; the gate's default and what X-Ray accepts today.
+    #[default]
+    Skip,
+    /// Drop spans whose epoch is more than 28 days before or 5 minutes after `now_unix_secs`.
+    Window {
+        /// The current time, in seconds since the Unix epoch.
+        now_unix_secs: i64,
+    },
+}
+
+/// Why a span was dropped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TranslateError {
+    /// The trace ID (of the span or of a link) is not 16 bytes long.
+    #[error("invalid trace id: {0} bytes instead of 16")]
+    InvalidTraceIdLength(usize),
+    /// The trace ID's epoch is outside the accepted window.
+    #[error("invalid xray traceid: {0}")]
+    TraceIdOutsideWindow(String),
+    /// A span ID is neither empty nor 8 bytes long.
+    #[error("invalid {field}: {len} bytes instead of 8")]
+    InvalidSpanId {
+        /// The protobuf field.
+        field: &'static str,
+        /// The length found.
+        len: usize,
+    },
+}
+
+/// The result of translating a batch of spans.
+#[derive(Debug, Default)]
+pub struct Translation {
+    /// One JSON document per X-Ray segment, in span order (UTF-8, no trailing newline).
+    pub documents: Vec<Vec<u8>>,
+    /// One entry per span that could not be translated.
+    pub dropped: Vec<TranslateError>,
+}
+
+/// Supplies the 8-byte ids the translator invents: the service segment of a `LOCAL_ROOT` split and
+/// the `id` of each `cause` exception.
+pub trait IdSource {
+    /// Returns a new id.
+    fn next_id(&mut self) -> [u8; 8];
+}
+
+/// Random ids, for production use.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RandomIds;
+
+impl IdSource for RandomIds {
+    fn next_id(&mut self) -> [u8; 8] {
+        loop {
+            let id = fastrand::u64(..).to_be_bytes();
+            // An all-zero id is invalid in both OTLP and X-Ray.
+            if id != [0; 8] {
+                return id;
+            }
+        }
+    }
+}
+
+/// Translates every span in `resource_spans` with random invented ids.
+pub fn to_xray_documents(
+    resource_spans: &[ResourceSpans],
+    settings: &TranslateSettings,
+) -> Translation {
+    to_xray_documents_with_ids(resource_spans, settings, &mut RandomIds)
+}
+
+/// Translates every span in `resource_spans`, taking invented ids from `ids`.
+pub fn to_xray_documents_with_ids(
+    resource_spans: &[ResourceSpans],
+    settings: &TranslateSettings,
+    ids: &mut dyn IdSource,
+) -> Translation {
+    let mut ctx = segment::Ctx { settings, ids };
+    let mut out = Translation::default();
+    for rs in resource_spans {
+        let resource = rs
+            .resource
+            .as_ref()
+            .map(|r| r.attributes.as_slice())
+            .unwrap_or(&[]);
+        for span in rs.scope_spans.iter().flat_map(|ss| &ss.spans) {
+            match segment::make_segments(span, resource, &mut ctx) {
+                Ok(docs) => out
+                    .documents
+                    .extend(docs.into_iter().map(|doc| {
+                        serde_json::to_vec(&doc).expect("a JSON map always serializes")
+                    })),
+                Err(err) => out.dropped.push(err),
+            }
+        }
+    }
+    out
+}
+
+/// The number of spans in `resource_spans`.
+pub fn span_count(resource_spans: &[ResourceSpans]) -> usize {
+    resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .map(|ss| ss.spans.len())
+        .sum()
+}
