@@ -191,6 +191,27 @@ impl MotoServer {
         Some(server)
     }
 
+    /// Like `start`, but moto plays the AWS account `account_id` (`MOTO_ACCOUNT_ID`), so that ARNs
+    /// it returns name the same account as the code under test.
+    pub fn start_in_account(check: &str, account_id: &str) -> Option<MotoServer> {
+        let moto = require_tool("moto_server", check)?;
+        let port = free_port();
+        let child = Command::new(moto)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .env("MOTO_ACCOUNT_ID", account_id)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn moto_server");
+        let server = MotoServer { child, port };
+        assert!(
+            wait_for_port(port, Duration::from_secs(60)),
+            "moto_server did not listen on port {port} within 60 s"
+        );
+        Some(server)
+    }
+
     /// `http://127.0.0.1:PORT`
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)

@@ -1,0 +1,674 @@
+//! The golden Terraform, checked by the real tools.
+//!
+//! * `terraform fmt -check` over every golden Terraform file;
+//! * `terraform validate` of every golden `terraform/cluster/` (with no warning besides the one about
+//!   the offline provider's development override);
+//! * `terraform plan` and `terraform apply` of every `terraform/cluster/` against a local moto server,
+//!   through an `*_override.tf` file added to a temporary copy (the golden files are never
+//!   written). moto has no EKS add-on or pod identity association API, so those resources are
+//!   planned but not applied, and the test prints which ones. For an existing cluster, the test first
+//!   creates the cluster (and, under IRSA, its IAM OIDC provider) in moto, as the blueprint names them.
+//!   After the apply, the collector role's trust policy read back from moto must name exactly the
+//!   namespace and service account of the Kubernetes target, and its ARN must be the one the
+//!   Kubernetes target's service account carries;
+//! * checkov over every golden `terraform/`: no failed check, and every skipped check skipped in the
+//!   file with a reason;
+//! * `terraform/workloads/` cannot be validated here: the `hashicorp/kubernetes` provider is not in
+//!   the offline mirror. Besides fmt and checkov, it is parsed with python-hcl2 and its objects are
+//!   compared with the Kubernetes target's manifests (`workloads_objects_equal_the_kubernetes_target`).
+//!
+//! Without terraform or its provider mirror the Terraform checks are recorded as loud skips
+//! (`harness::terraform`); checkov, moto and python are required tools under `tests/run`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Resource types that moto 5.2 does not implement (HTTP 404): planned, never applied.
+const NOT_IN_MOTO: [&str; 2] = ["aws_eks_addon", "aws_eks_pod_identity_association"];
+
+/// The summary of the one warning every command prints under `dev_overrides`.
+const DEV_OVERRIDES_WARNING: &str = "Provider development overrides are in effect";
+
+fn golden_dir() -> PathBuf {
+    harness::project_root().join("golden")
+}
+
+/// The blueprints whose golden output has a `terraform/` directory, sorted.
+fn golden_terraform_blueprints() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(golden_dir())
+        .expect("read golden/")
+        .flatten()
+        .filter(|e| e.path().join("terraform").is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The blueprint files under `blueprints/`, by name (file stem), sorted.
+fn blueprint_files() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(harness::project_root().join("blueprints"))
+        .expect("read blueprints/")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    names
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create the copy's directory");
+    for entry in std::fs::read_dir(from)
+        .expect("read the directory to copy")
+        .flatten()
+    {
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(&path, to.join(entry.file_name())).expect("copy a file");
+        }
+    }
+}
+
+/// Terraform with the harness's offline CLI configuration, copied into `dir` so that concurrent
+/// tests never read the shared file while another test rewrites it.
+struct Tf {
+    binary: PathBuf,
+    cli_config: PathBuf,
+}
+
+impl Tf {
+    fn new(check: &str, dir: &Path) -> Option<Tf> {
+        let tf = harness::terraform(check)?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let text = loop {
+            let text = std::fs::read_to_string(&tf.cli_config).unwrap_or_default();
+            if text.contains("dev_overrides") && text.trim_end().ends_with('}') {
+                break text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no complete terraform CLI config"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let cli_config = dir.join("terraformrc");
+        std::fs::write(&cli_config, text).expect("write the CLI config");
+        Some(Tf {
+            binary: tf.binary,
+            cli_config,
+        })
+    }
+
+    /// Runs terraform in `dir` with no AWS configuration from the environment: fake keys, no
+    /// profile, no instance metadata.
+    fn run(&self, dir: &Path, args: &[&str]) -> Output {
+        Command::new(&self.binary)
+            .args(args)
+            .current_dir(dir)
+            .env("TF_CLI_CONFIG_FILE", &self.cli_config)
+            .env("TF_IN_AUTOMATION", "1")
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
+            .output()
+            .expect("run terraform")
+    }
+
+    /// Like `run`, but fails the test with terraform's output when it exits non-zero.
+    fn ok(&self, dir: &Path, args: &[&str]) -> String {
+        let out = self.run(dir, args);
+        assert!(
+            out.status.success(),
+            "terraform {} in {} failed ({}):\n{}\n{}",
+            args.join(" "),
+            dir.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// Runs a Python script from the tools venv, failing the test with its output when it fails.
+fn python(check: &str, script: &str, args: &[&str]) -> Option<String> {
+    let python = harness::python(check)?;
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{check}: python failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn every_blueprint_renders_terraform_with_its_own_tests() {
+    let golden = golden_terraform_blueprints();
+    assert_eq!(
+        golden,
+        blueprint_files(),
+        "every blueprint in blueprints/ must have a golden terraform/ directory"
+    );
+    let tested: Vec<&str> = TESTED_BLUEPRINTS.to_vec();
+    assert_eq!(
+        golden, tested,
+        "every golden terraform/ needs its validate, apply and checkov tests (blueprint_tests! below)"
+    );
+}
+
+#[test]
+fn fmt_check_passes_on_every_golden_terraform_file() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let Some(tf) = Tf::new("terraform fmt -check of golden/*/terraform", scratch.path()) else {
+        return;
+    };
+    let blueprints = golden_terraform_blueprints();
+    assert!(!blueprints.is_empty(), "no golden terraform/ directory");
+    for name in blueprints {
+        let dir = golden_dir().join(&name).join("terraform");
+        let files: Vec<_> = ["cluster", "workloads"]
+            .iter()
+            .flat_map(|m| {
+                std::fs::read_dir(dir.join(m))
+                    .expect("module dir")
+                    .flatten()
+            })
+            .filter(|e| e.path().extension().is_some_and(|x| x == "tf"))
+            .collect();
+        assert!(files.len() >= 8, "{name}: too few .tf files: {files:?}");
+        // `fmt -check` only reads; it lists unformatted files and exits 3.
+        let out = tf.run(&dir, &["fmt", "-check", "-diff", "-recursive", "-no-color"]);
+        assert!(
+            out.status.success(),
+            "{name}: terraform fmt -check failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// `terraform validate` of a copy of `golden/<name>/terraform/cluster`.
+fn validate_cluster(name: &str) {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let check = format!("terraform validate of golden/{name}/terraform/cluster");
+    let Some(tf) = Tf::new(&check, scratch.path()) else {
+        return;
+    };
+    let dir = scratch.path().join("cluster");
+    copy_dir(&golden_dir().join(name).join("terraform/cluster"), &dir);
+    let out = tf.run(&dir, &["validate", "-json", "-no-color"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|err| {
+        panic!(
+            "{name}: terraform validate printed no JSON ({err}):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let diagnostics: Vec<&Value> = report["diagnostics"]
+        .as_array()
+        .map(|d| {
+            d.iter()
+                .filter(|d| d["summary"] != DEV_OVERRIDES_WARNING)
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        report["valid"] == true && diagnostics.is_empty(),
+        "{name}: terraform validate: {report:#}"
+    );
+}
+
+/// The Python side of an existing-cluster apply: creates in moto the cluster that the golden
+/// `cluster.tf` reads with `data "aws_eks_cluster"`, and the IAM OIDC provider it reads with
+/// `data "aws_iam_openid_connect_provider"`, named and placed as the variable defaults say.
+const CREATE_EXISTING: &str = r#"
+import json, sys
+import boto3, hcl2
+
+cluster_dir, endpoint = sys.argv[1], sys.argv[2]
+opts = hcl2.SerializationOptions(strip_string_quotes=True, with_comments=False, explicit_blocks=False)
+def load(name):
+    with open(f"{cluster_dir}/{name}") as f:
+        return hcl2.load(f, serialization_options=opts)
+defaults = {k: v.get("default") for block in load("variables.tf")["variable"] for k, v in block.items()}
+data = {(t, n) for block in load("cluster.tf").get("data", []) for t, v in block.items() for n in v}
+done = []
+if ("aws_eks_cluster", "this") in data:
+    kw = dict(endpoint_url=endpoint, region_name=defaults["region"],
+              aws_access_key_id="testing", aws_secret_access_key="testing")
+    eks, iam = boto3.client("eks", **kw), boto3.client("iam", **kw)
+    account = defaults["account_id"]
+    eks.create_cluster(name=defaults["cluster_name"], roleArn=f"arn:aws:iam::{account}:role/existing-cluster",
+                       resourcesVpcConfig={"subnetIds": []})
+    done.append("cluster " + defaults["cluster_name"])
+    if ("aws_iam_openid_connect_provider", "this") in data:
+        issuer = eks.describe_cluster(name=defaults["cluster_name"])["cluster"]["identity"]["oidc"]["issuer"]
+        iam.create_open_id_connect_provider(Url=issuer, ClientIDList=["sts.amazonaws.com"],
+                                           ThumbprintList=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"])
+        done.append("IAM OIDC provider " + issuer)
+print(json.dumps(done))
+"#;
+
+/// Reads the collector role back from moto and checks it against the Kubernetes target's
+/// ServiceAccount: the trust policy names exactly its namespace and name (IRSA: `StringEquals` on
+/// `<issuer>:sub` and `<issuer>:aud`; Pod Identity: the session tags), the role ARN is its
+/// `eks.amazonaws.com/role-arn` annotation (IRSA), and the attached policies are the variable's.
+const CHECK_ROLE: &str = r#"
+import json, sys
+import boto3, hcl2, yaml
+
+cluster_dir, k8s_dir, endpoint = sys.argv[1], sys.argv[2], sys.argv[3]
+opts = hcl2.SerializationOptions(strip_string_quotes=True, with_comments=False, explicit_blocks=False)
+with open(f"{cluster_dir}/variables.tf") as f:
+    defaults = {k: v.get("default") for block in hcl2.load(f, serialization_options=opts)["variable"] for k, v in block.items()}
+with open(f"{k8s_dir}/serviceaccount.yaml") as f:
+    sa = yaml.safe_load(f)
+namespace, name = sa["metadata"]["namespace"], sa["metadata"]["name"]
+annotations = sa["metadata"].get("annotations") or {}
+
+kw = dict(endpoint_url=endpoint, region_name=defaults["region"],
+          aws_access_key_id="testing", aws_secret_access_key="testing")
+iam, eks = boto3.client("iam", **kw), boto3.client("eks", **kw)
+role = iam.get_role(RoleName=defaults["collector_role_name"])["Role"]
+trust = role["AssumeRolePolicyDocument"]
+if isinstance(trust, str):
+    trust = json.loads(trust)
+problems = []
+def expect(what, got, want):
+    if got != want:
+        problems.append(f"{what}: got {got!r}, want {want!r}")
+
+statements = trust["Statement"]
+expect("number of trust statements", len(statements), 1)
+st = statements[0]
+expect("Effect", st["Effect"], "Allow")
+if "eks.amazonaws.com/role-arn" in annotations:
+    issuer = eks.describe_cluster(name=defaults["cluster_name"])["cluster"]["identity"]["oidc"]["issuer"]
+    issuer = issuer.removeprefix("https://")
+    providers = [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
+    provider = [p for p in providers if p.endswith("/" + issuer)]
+    expect("IAM OIDC providers for the cluster's issuer", len(provider), 1)
+    expect("Action", st["Action"], "sts:AssumeRoleWithWebIdentity")
+    expect("Principal", st["Principal"], {"Federated": provider[0] if provider else None})
+    expect("Condition", st["Condition"], {"StringEquals": {
+        f"{issuer}:sub": f"system:serviceaccount:{namespace}:{name}",
+        f"{issuer}:aud": "sts.amazonaws.com",
+    }})
+    expect("role ARN vs the ServiceAccount's annotation", role["Arn"], annotations["eks.amazonaws.com/role-arn"])
+    mode = "irsa"
+else:
+    actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+    expect("Action", sorted(actions), ["sts:AssumeRole", "sts:TagSession"])
+    expect("Principal", st["Principal"], {"Service": "pods.eks.amazonaws.com"})
+    expect("Condition", st["Condition"], {"StringEquals": {
+        "aws:RequestTag/kubernetes-namespace": namespace,
+        "aws:RequestTag/kubernetes-service-account": name,
+    }})
+    mode = "pod_identity"
+attached = sorted(p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"])
+expect("attached policies", attached, sorted(defaults["collector_policy_arns"]))
+if problems:
+    sys.exit("collector role " + role["Arn"] + ":\n  " + "\n  ".join(problems) + "\ntrust policy: " + json.dumps(trust))
+print(json.dumps({"mode": mode, "role": role["Arn"], "subject": f"{namespace}/{name}"}))
+"#;
+
+/// `terraform plan` and `terraform apply` of a copy of `golden/<name>/terraform/cluster` against
+/// moto, then the collector role read back.
+fn apply_cluster_against_moto(name: &str) {
+    let check = format!("terraform plan/apply of golden/{name}/terraform/cluster against moto");
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let Some(tf) = Tf::new(&check, scratch.path()) else {
+        return;
+    };
+    let dir = scratch.path().join("cluster");
+    copy_dir(&golden_dir().join(name).join("terraform/cluster"), &dir);
+    let account = account_id_of(&dir);
+    let Some(moto) = harness::MotoServer::start_in_account(&check, &account) else {
+        return;
+    };
+    let endpoint = moto.endpoint();
+    std::fs::write(dir.join("moto_override.tf"), moto_override(&endpoint)).expect("override");
+
+    let Some(created) = python(&check, CREATE_EXISTING, &[path_str(&dir), &endpoint]) else {
+        return;
+    };
+    eprintln!(
+        "{name}: created in moto before planning: {}",
+        created.trim()
+    );
+
+    let started = Instant::now();
+    tf.ok(&dir, &["plan", "-input=false", "-no-color", "-out=tfplan"]);
+    let plan: Value =
+        serde_json::from_str(&tf.ok(&dir, &["show", "-json", "tfplan"])).expect("plan JSON");
+    let planned: Vec<(String, String)> = plan["resource_changes"]
+        .as_array()
+        .expect("resource_changes")
+        .iter()
+        .filter(|r| r["mode"] == "managed")
+        .map(|r| {
+            assert_eq!(
+                r["change"]["actions"],
+                serde_json::json!(["create"]),
+                "{name}: {} is not a plain create",
+                r["address"]
+            );
+            (
+                r["address"].as_str().unwrap_or_default().to_owned(),
+                r["type"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let (skipped, applied): (Vec<_>, Vec<_>) = planned
+        .iter()
+        .partition(|(_, ty)| NOT_IN_MOTO.contains(&ty.as_str()));
+    assert!(
+        planned.iter().any(|(_, ty)| ty == "aws_eks_addon"),
+        "{name}: the plan has no EKS add-on"
+    );
+    assert!(
+        planned.iter().any(|(a, _)| a == "aws_iam_role.collector"),
+        "{name}: the plan has no collector role"
+    );
+
+    let mut args: Vec<String> = ["apply", "-input=false", "-no-color", "-auto-approve"]
+        .map(String::from)
+        .to_vec();
+    args.extend(applied.iter().map(|(a, _)| format!("-target={a}")));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    tf.ok(&dir, &args);
+    let elapsed = started.elapsed();
+
+    let state: Value = serde_json::from_str(&tf.ok(&dir, &["show", "-json"])).expect("state JSON");
+    let mut in_state: Vec<String> = Vec::new();
+    collect_state_addresses(&state["values"]["root_module"], &mut in_state);
+    let mut want: Vec<String> = applied.iter().map(|(a, _)| a.clone()).collect();
+    want.sort();
+    in_state.sort();
+    assert_eq!(
+        in_state, want,
+        "{name}: the state must hold exactly the planned resources that moto implements"
+    );
+    eprintln!(
+        "{name}: applied {} resources against moto in {:.1} s; NOT APPLIED, because moto has no API for them (planned only): {}",
+        want.len(),
+        elapsed.as_secs_f64(),
+        skipped
+            .iter()
+            .map(|(a, _)| a.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    let k8s = golden_dir().join(name).join("kubernetes");
+    let Some(role) = python(
+        &check,
+        CHECK_ROLE,
+        &[path_str(&dir), path_str(&k8s), &endpoint],
+    ) else {
+        return;
+    };
+    eprintln!(
+        "{name}: collector role read back from moto: {}",
+        role.trim()
+    );
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 path")
+}
+
+/// The `account_id` variable's default, which moto then plays.
+fn account_id_of(dir: &Path) -> String {
+    let text = std::fs::read_to_string(dir.join("variables.tf")).expect("variables.tf");
+    let block = text
+        .split("variable \"account_id\"")
+        .nth(1)
+        .expect("an account_id variable");
+    let default = block
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("default"))
+        .expect("a default account id");
+    default
+        .trim_start_matches([' ', '='])
+        .trim_matches('"')
+        .to_owned()
+}
+
+fn moto_override(endpoint: &str) -> String {
+    let services = ["ec2", "eks", "iam", "kms", "logs", "sts"];
+    let endpoints: String = services
+        .iter()
+        .map(|s| format!("    {s:<4} = \"{endpoint}\"\n"))
+        .collect();
+    format!(
+        "# Added by generator/tests/terraform.rs to a temporary copy: points the provider at moto.\n\
+         provider \"aws\" {{\n  access_key                  = \"testing\"\n  secret_key                  = \"testing\"\n  skip_credentials_validation = true\n  skip_metadata_api_check     = true\n  skip_region_validation      = true\n\n  endpoints {{\n{endpoints}  }}\n}}\n"
+    )
+}
+
+fn collect_state_addresses(module: &Value, out: &mut Vec<String>) {
+    for r in module["resources"].as_array().into_iter().flatten() {
+        if r["mode"] == "managed" {
+            out.push(r["address"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    for child in module["child_modules"].as_array().into_iter().flatten() {
+        collect_state_addresses(child, out);
+    }
+}
+
+/// checkov over `golden/<name>/terraform`: no failed check, no parsing error, and every skip
+/// carries its reason in the file. (`--quiet` is left out so that the skipped checks are reported.)
+fn checkov(name: &str) {
+    let check = format!("checkov of golden/{name}/terraform");
+    let Some(checkov) = harness::require_tool("checkov", &check) else {
+        return;
+    };
+    let dir = golden_dir().join(name).join("terraform");
+    let out = Command::new(checkov)
+        .args(["--framework", "terraform", "--compact", "-o", "json", "-d"])
+        .arg(&dir)
+        .output()
+        .expect("run checkov");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|err| {
+        panic!(
+            "{name}: checkov printed no JSON ({err}):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let reports: Vec<&Value> = match &report {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    let mut passed = 0;
+    for report in reports {
+        let summary = &report["summary"];
+        passed += summary["passed"].as_u64().unwrap_or(0);
+        let failed = report["results"]["failed_checks"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let failures: Vec<String> = failed
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {} {}:{}",
+                    c["check_id"], c["resource"], c["file_path"], c["file_line_range"]
+                )
+            })
+            .collect();
+        assert!(
+            failures.is_empty(),
+            "{name}: checkov failed checks:\n{}",
+            failures.join("\n")
+        );
+        assert_eq!(summary["failed"], 0, "{name}: checkov summary {summary}");
+        assert_eq!(
+            summary["parsing_errors"], 0,
+            "{name}: checkov summary {summary}"
+        );
+        for skipped in report["results"]["skipped_checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let reason = skipped["check_result"]["suppress_comment"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(
+                reason.len() > 20,
+                "{name}: {} on {} is skipped without a reason",
+                skipped["check_id"],
+                skipped["resource"]
+            );
+        }
+    }
+    assert!(passed > 50, "{name}: checkov passed only {passed} checks");
+    assert!(
+        out.status.success(),
+        "{name}: checkov exited {}",
+        out.status
+    );
+}
+
+/// Parses every golden `workloads/` with python-hcl2 and compares its objects with the Kubernetes
+/// target's manifests of the same blueprint.
+const WORKLOADS_MATCH: &str = r#"
+import glob, json, os, sys
+import hcl2, yaml
+
+opts = hcl2.SerializationOptions(strip_string_quotes=True, with_comments=False, explicit_blocks=False)
+def load(path):
+    with open(path) as f:
+        return hcl2.load(f, serialization_options=opts)
+
+failures, summary = [], {}
+for name in sys.argv[1:]:
+    base = os.path.join("golden", name)
+    tf = load(f"{base}/terraform/workloads/main.tf")
+    defaults = {k: v.get("default") for b in load(f"{base}/terraform/workloads/variables.tf")["variable"] for k, v in b.items()}
+    res = {(t, n): v for b in tf["resource"] for t, x in b.items() for n, v in x.items()}
+    k8s = {}
+    for path in sorted(glob.glob(f"{base}/kubernetes/*.yaml")):
+        with open(path) as f:
+            for doc in yaml.safe_load_all(f):
+                if doc and doc.get("kind") != "Kustomization":
+                    k8s[doc["kind"]] = doc
+    def expect(what, got, want):
+        if got != want:
+            failures.append(f"{name}: {what}: terraform {json.dumps(got, sort_keys=True)} != kubernetes {json.dumps(want, sort_keys=True)}")
+    kinds = sorted({"kubernetes_namespace_v1": "Namespace", "kubernetes_service_account_v1": "ServiceAccount"}.get(t) or v["manifest"]["kind"] for (t, n), v in res.items())
+    expect("object kinds", kinds, sorted(k8s))
+
+    ns, ns_k = res[("kubernetes_namespace_v1", "collector")]["metadata"][0], k8s["Namespace"]["metadata"]
+    expect("namespace name", ns["name"], "${var.collector_namespace}")
+    expect("namespace", defaults["collector_namespace"], ns_k["name"])
+    expect("namespace labels", ns.get("labels"), ns_k.get("labels"))
+
+    sa_r = res[("kubernetes_service_account_v1", "collector")]
+    sa, sa_k = sa_r["metadata"][0], k8s["ServiceAccount"]
+    expect("service account name", sa["name"], "${var.collector_service_account}")
+    expect("service account", defaults["collector_service_account"], sa_k["metadata"]["name"])
+    expect("service account namespace", sa["namespace"], "${kubernetes_namespace_v1.collector.metadata[0].name}")
+    expect("service account labels", sa.get("labels"), sa_k["metadata"].get("labels"))
+    expect("automount token", sa_r["automount_service_account_token"], sa_k.get("automountServiceAccountToken"))
+    ann, ann_k = dict(sa.get("annotations") or {}), dict(sa_k["metadata"].get("annotations") or {})
+    if "eks.amazonaws.com/role-arn" in ann_k:
+        expect("role-arn annotation", ann.pop("eks.amazonaws.com/role-arn", None), "${data.aws_iam_role.collector.arn}")
+        arn = ann_k.pop("eks.amazonaws.com/role-arn")
+        expect("collector role (read by name)", defaults["collector_role_name"], arn.split(":role/", 1)[1])
+    expect("service account annotations", ann, ann_k)
+
+    cr, cr_k = res[("kubernetes_manifest", "collector")]["manifest"], k8s["OpenTelemetryCollector"]
+    expect("apiVersion", cr["apiVersion"], cr_k["apiVersion"])
+    expect("name", cr["metadata"]["name"], cr_k["metadata"]["name"])
+    expect("collector namespace", cr["metadata"]["namespace"], "${kubernetes_namespace_v1.collector.metadata[0].name}")
+    expect("collector labels", cr["metadata"].get("labels"), cr_k["metadata"].get("labels"))
+    spec = dict(cr["spec"])
+    expect("spec.serviceAccount", spec.get("serviceAccount"), "${kubernetes_service_account_v1.collector.metadata[0].name}")
+    spec["serviceAccount"] = defaults["collector_service_account"]
+    expect("spec", spec, cr_k["spec"])
+    summary[name] = {"objects": kinds, "spec_keys": len(spec), "config_receivers": sorted(spec["config"]["receivers"])}
+if failures:
+    sys.exit("\n".join(failures))
+print(json.dumps(summary, sort_keys=True))
+"#;
+
+#[test]
+fn workloads_objects_equal_the_kubernetes_target() {
+    let check = "python-hcl2 comparison of golden/*/terraform/workloads with golden/*/kubernetes";
+    let names = golden_terraform_blueprints();
+    assert!(!names.is_empty(), "no golden terraform/ directory");
+    let python = harness::python(check);
+    let Some(python) = python else { return };
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(WORKLOADS_MATCH)
+        .args(&names)
+        .current_dir(harness::project_root())
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{check}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        "workloads/ equals kubernetes/ (terraform validate of workloads/ cannot run offline: no hashicorp/kubernetes provider in the mirror): {}",
+        String::from_utf8_lossy(&out.stdout).trim()
+    );
+}
+
+/// Per-blueprint tests, one module each, so that nextest runs the blueprints in parallel.
+macro_rules! blueprint_tests {
+    ($($module:ident => $name:literal),* $(,)?) => {
+        const TESTED_BLUEPRINTS: &[&str] = &[$($name),*];
+        $(
+            mod $module {
+                #[test]
+                fn validate() {
+                    super::validate_cluster($name);
+                }
+
+                #[test]
+                fn plan_and_apply_against_moto() {
+                    super::apply_cluster_against_moto($name);
+                }
+
+                #[test]
+                fn checkov() {
+                    super::checkov($name);
+                }
+            }
+        )*
+    };
+}
+
+blueprint_tests! {
+    daemonset_otlp_proxy => "daemonset-otlp-proxy",
+    guide_existing_cluster => "guide-existing-cluster",
+    new_cluster_vpc => "new-cluster-vpc",
+    pod_identity => "pod-identity",
+}
