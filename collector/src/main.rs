@@ -1,4 +1,7 @@
-fn main() {
-    eprintln!("xray-collector: under construction");
-    std::process::exit(2);
+//! The `xray-collector` binary; everything is in the library (`cli::main`).
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    xray_collector::cli::main(std::env::args().skip(1))
 }

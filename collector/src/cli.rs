@@ -1,0 +1,240 @@
+//! The command line, as the OpenTelemetry Operator drives it: `--config=/conf/collector.yaml`
+//! (or `--config PATH`) followed by any `--key=value` from `spec.args`, which are tolerated and
+//! logged; `validate --config=PATH` checks a config and exits non-zero with located errors.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::config::{self, duration};
+use crate::service::{self, RunSettings};
+use crate::telemetry;
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Run(Options),
+    Validate(Options),
+    Help,
+    Version,
+}
+
+/// Options shared by `run` and `validate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    pub config: PathBuf,
+    /// `--shutdown-timeout=DURATION` (default 25s, inside Kubernetes' 30 s grace period).
+    pub shutdown_timeout: Duration,
+    /// Arguments accepted but not used, such as `--feature-gates=...`.
+    pub ignored: Vec<String>,
+}
+
+const USAGE: &str =
+    "usage: xray-collector [validate] --config=PATH [--shutdown-timeout=25s] [--KEY=VALUE ...]";
+
+/// Parses the arguments after the program name.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let mut args = args.into_iter().peekable();
+    let validate = args.peek().is_some_and(|a| a == "validate");
+    if validate {
+        args.next();
+    }
+    let mut config: Option<PathBuf> = None;
+    let mut shutdown_timeout = Duration::from_secs(25);
+    let mut ignored = Vec::new();
+    while let Some(arg) = args.next() {
+        let (key, inline) = match arg.split_once('=') {
+            Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
+            None => (arg.clone(), None),
+        };
+        match key.as_str() {
+            "--help" | "-h" => return Ok(Command::Help),
+            "--version" | "-v" => return Ok(Command::Version),
+            "--config" | "-c" => {
+                let value = match inline {
+                    Some(v) => v,
+                    None => args.next().ok_or("--config needs a path")?,
+                };
+                if let Some(prev) = &config {
+                    return Err(format!(
+                        "--config given twice ({} and {value}); merging configs is not supported",
+                        prev.display()
+                    ));
+                }
+                if value.is_empty() {
+                    return Err("--config needs a path".to_owned());
+                }
+                config = Some(PathBuf::from(value));
+            }
+            "--shutdown-timeout" => {
+                let value = match inline {
+                    Some(v) => v,
+                    None => args.next().ok_or("--shutdown-timeout needs a duration")?,
+                };
+                shutdown_timeout =
+                    duration::parse(&value).map_err(|e| format!("--shutdown-timeout: {e}"))?;
+            }
+            k if k.starts_with("--") => ignored.push(arg),
+            _ => return Err(format!("unexpected argument `{arg}`\n{USAGE}")),
+        }
+    }
+    let config = config.ok_or_else(|| format!("missing --config\n{USAGE}"))?;
+    let options = Options {
+        config,
+        shutdown_timeout,
+        ignored,
+    };
+    Ok(if validate {
+        Command::Validate(options)
+    } else {
+        Command::Run(options)
+    })
+}
+
+/// The program: parse, then validate or run. Exit codes: 0 success, 1 invalid config or startup
+/// failure, 2 bad usage.
+pub fn main(args: impl IntoIterator<Item = String>) -> ExitCode {
+    let command = match parse(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("xray-collector: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match command {
+        Command::Help => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Command::Version => {
+            println!("xray-collector {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Validate(options) => match config::load_file(&options.config) {
+            Ok(loaded) => {
+                for w in &loaded.warnings {
+                    eprintln!("warning: {w}");
+                }
+                println!("{}: valid", options.config.display());
+                ExitCode::SUCCESS
+            }
+            Err(errors) => {
+                for e in &errors.0 {
+                    eprintln!("error: {e}");
+                }
+                ExitCode::from(1)
+            }
+        },
+        Command::Run(options) => run(options),
+    }
+}
+
+fn run(options: Options) -> ExitCode {
+    let loaded = match config::load_file(&options.config) {
+        Ok(l) => l,
+        Err(errors) => {
+            for e in &errors.0 {
+                eprintln!("error: {e}");
+            }
+            return ExitCode::from(1);
+        }
+    };
+    let logs = &loaded.config.service.telemetry.logs;
+    telemetry::logs::init(&logs.level.to_ascii_lowercase(), &logs.encoding);
+    tracing::info!(config = %options.config.display(), version = env!("CARGO_PKG_VERSION"), "Starting xray-collector.");
+    for arg in &options.ignored {
+        tracing::warn!(argument = %arg, "Ignoring unknown command-line argument.");
+    }
+    for w in &loaded.warnings {
+        tracing::warn!(location = %w, "Config warning.");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "Cannot start the async runtime.");
+            return ExitCode::from(1);
+        }
+    };
+    let settings = RunSettings {
+        shutdown_timeout: options.shutdown_timeout,
+    };
+    match runtime.block_on(service::run(loaded.config, settings, shutdown_signal())) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "Collector failed.");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!(signal = "SIGTERM", "Received signal."),
+        _ = tokio::signal::ctrl_c() => tracing::info!(signal = "SIGINT", "Received signal."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn operator_style_arguments() {
+        let c = parse(args(&[
+            "--config=/conf/collector.yaml",
+            "--feature-gates=-foo",
+        ]))
+        .unwrap();
+        let Command::Run(o) = c else {
+            panic!("expected run")
+        };
+        assert_eq!(o.config, PathBuf::from("/conf/collector.yaml"));
+        assert_eq!(o.ignored, vec!["--feature-gates=-foo".to_owned()]);
+        let c = parse(args(&[
+            "validate",
+            "--config",
+            "x.yaml",
+            "--shutdown-timeout=3s",
+        ]))
+        .unwrap();
+        let Command::Validate(o) = c else {
+            panic!("expected validate")
+        };
+        assert_eq!(o.shutdown_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert!(parse(args(&[])).unwrap_err().contains("missing --config"));
+        assert!(
+            parse(args(&["--config"]))
+                .unwrap_err()
+                .contains("needs a path")
+        );
+        assert!(
+            parse(args(&["--config=a", "--config=b"]))
+                .unwrap_err()
+                .contains("twice")
+        );
+        assert!(
+            parse(args(&["run"]))
+                .unwrap_err()
+                .contains("unexpected argument")
+        );
+    }
+}

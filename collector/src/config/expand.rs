@@ -1,0 +1,128 @@
+//! `${env:VAR}` expansion and `$$` escaping in config values, following the collector's rules:
+//! `${env:VAR}` and `${VAR}` are replaced by the variable (empty when unset), `${env:VAR:-default}`
+//! falls back to `default`, `$$` is a literal `$`, and any other `$` is kept as written.
+
+/// The result of expanding one scalar.
+#[derive(Debug)]
+pub struct Expanded {
+    pub text: String,
+    /// Whether any `${...}` reference was replaced.
+    pub substituted: bool,
+    /// Whether the scalar was exactly one `${...}` reference (its value then gets a YAML type).
+    pub whole: bool,
+}
+
+/// Expands the references in `text`, looking variables up with `env`.
+pub fn expand(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Expanded, String> {
+    if !text.contains('$') {
+        return Ok(Expanded {
+            text: text.to_owned(),
+            substituted: false,
+            whole: false,
+        });
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut substituted = false;
+    let mut references = 0;
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        if let Some(r) = rest.strip_prefix("$$") {
+            out.push('$');
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("${") {
+            let end = r
+                .find('}')
+                .ok_or_else(|| format!("unterminated `${{` in `{text}`"))?;
+            out.push_str(&resolve(&r[..end], env)?);
+            substituted = true;
+            references += 1;
+            rest = &r[end + 1..];
+        } else {
+            out.push('$');
+            rest = &rest[1..];
+        }
+    }
+    out.push_str(rest);
+    let whole = references == 1 && text.starts_with("${") && text.ends_with('}');
+    Ok(Expanded {
+        text: out,
+        substituted,
+        whole,
+    })
+}
+
+fn resolve(reference: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let spec = match reference.split_once(':') {
+        Some(("env", spec)) => spec,
+        Some((scheme, _))
+            if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            return Err(format!(
+                "config provider `{scheme}` in `${{{reference}}}` is not supported; only `env` is"
+            ));
+        }
+        _ => reference,
+    };
+    let (name, default) = match spec.split_once(":-") {
+        Some((name, default)) => (name, Some(default)),
+        None => (spec, None),
+    };
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!(
+            "`${{{reference}}}` does not name a valid environment variable"
+        ));
+    }
+    Ok(match (env(name), default) {
+        (Some(value), _) if !value.is_empty() || default.is_none() => value,
+        (_, Some(default)) => default.to_owned(),
+        (_, None) => String::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "REGION").then(|| "eu-west-1".to_owned())
+    }
+
+    #[test]
+    fn table() {
+        for (input, want) in [
+            ("plain", "plain"),
+            ("${env:REGION}", "eu-west-1"),
+            ("${REGION}", "eu-west-1"),
+            ("a-${env:REGION}-b", "a-eu-west-1-b"),
+            ("${env:MISSING}", ""),
+            ("${env:MISSING:-us-east-1}", "us-east-1"),
+            ("$$1:$$2", "$1:$2"),
+            ("__param_$1", "__param_$1"),
+            ("$$${env:REGION}", "$eu-west-1"),
+        ] {
+            assert_eq!(expand(input, &env).unwrap().text, want, "{input}");
+        }
+    }
+
+    #[test]
+    fn errors() {
+        assert!(
+            expand("${env:REGION", &env)
+                .unwrap_err()
+                .contains("unterminated")
+        );
+        assert!(expand("${file:/x}", &env).unwrap_err().contains("`file`"));
+        assert!(
+            expand("${env:1A}", &env)
+                .unwrap_err()
+                .contains("valid environment")
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! Exporter configs: `awsxray` (contrib's keys plus the exporter helper's `sending_queue` and
+//! `retry_on_failure`), `debug` and `file`.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// `exporters.awsxray`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsXrayExporterConfig {
+    /// AWS region; otherwise `AWS_REGION`/`AWS_DEFAULT_REGION`, the profile, then instance metadata.
+    pub region: String,
+    /// X-Ray API endpoint override (e.g. a local emulator).
+    pub endpoint: String,
+    /// Role to assume (through STS) on top of the default credential chain.
+    pub role_arn: String,
+    /// OTLP attributes to turn into annotations (used when translating OTLP spans).
+    pub indexed_attributes: Vec<String>,
+    /// Turn every OTLP attribute into an annotation.
+    pub index_all_attributes: bool,
+    /// CloudWatch log groups to link from translated OTLP segments.
+    pub aws_log_groups: Vec<String>,
+    /// contrib's connection-pool size. Here it is the default number of requests in flight when
+    /// `sending_queue.num_consumers` is not set.
+    pub num_workers: Option<usize>,
+    /// Timeout of one `PutTraceSegments` attempt, in seconds; default 30.
+    pub request_timeout_seconds: u64,
+    /// Most retries of one request; unset means retries are bounded by
+    /// `retry_on_failure.max_elapsed_time` only.
+    pub max_retries: Option<u32>,
+    /// HTTP proxy for the X-Ray API (not supported: must be empty).
+    pub proxy_address: String,
+    /// Skip TLS verification (not supported: must be false).
+    pub no_verify_ssl: bool,
+    /// Do not query instance metadata for the region.
+    pub local_mode: bool,
+    /// ARN of the resource running the collector, for translated OTLP segments.
+    pub resource_arn: String,
+    /// X-Ray telemetry records (`PutTelemetryRecords`; not supported: must not be enabled).
+    pub telemetry: XrayTelemetryConfig,
+    /// The bounded queue in front of the senders.
+    pub sending_queue: QueueConfig,
+    /// Retries with exponential backoff and jitter.
+    pub retry_on_failure: RetryConfig,
+}
+
+impl Default for AwsXrayExporterConfig {
+    fn default() -> Self {
+        AwsXrayExporterConfig {
+            region: String::new(),
+            endpoint: String::new(),
+            role_arn: String::new(),
+            indexed_attributes: Vec::new(),
+            index_all_attributes: false,
+            aws_log_groups: Vec::new(),
+            num_workers: None,
+            request_timeout_seconds: 30,
+            max_retries: None,
+            proxy_address: String::new(),
+            no_verify_ssl: false,
+            local_mode: false,
+            resource_arn: String::new(),
+            telemetry: XrayTelemetryConfig::default(),
+            sending_queue: QueueConfig::default(),
+            retry_on_failure: RetryConfig::default(),
+        }
+    }
+}
+
+/// `exporters.awsxray.telemetry`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct XrayTelemetryConfig {
+    /// Send `PutTelemetryRecords`.
+    pub enabled: bool,
+    /// Include instance metadata in the records.
+    pub include_metadata: bool,
+}
+
+/// What `sending_queue.queue_size` counts.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Sizer {
+    /// Batches (requests), the collector's default.
+    #[default]
+    Requests,
+    /// Items: X-Ray documents or OTLP spans.
+    Items,
+    /// Bytes of document bodies (bounds memory directly).
+    Bytes,
+}
+
+/// `sending_queue` (the collector's exporter-helper keys).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// Whether batches are queued. When false the pipeline waits for a free sender.
+    pub enabled: bool,
+    /// Senders working in parallel (requests in flight); default 10.
+    pub num_consumers: Option<usize>,
+    /// Capacity, in units of `sizer`; default 1000.
+    pub queue_size: usize,
+    /// The unit of `queue_size`.
+    pub sizer: Sizer,
+    /// Wait for room instead of refusing (and counting) a batch when the queue is full.
+    pub block_on_overflow: bool,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            enabled: true,
+            num_consumers: None,
+            queue_size: 1000,
+            sizer: Sizer::Requests,
+            block_on_overflow: false,
+        }
+    }
+}
+
+/// `retry_on_failure` (the collector's `configretry` keys).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    /// Retry throttling, 5xx, timeouts and connection errors.
+    pub enabled: bool,
+    /// First backoff; default 5s.
+    #[serde(deserialize_with = "super::duration::deserialize")]
+    pub initial_interval: Duration,
+    /// Largest backoff; default 30s.
+    #[serde(deserialize_with = "super::duration::deserialize")]
+    pub max_interval: Duration,
+    /// Give up on a request after this long; default 300s; `0` means never.
+    #[serde(deserialize_with = "super::duration::deserialize")]
+    pub max_elapsed_time: Duration,
+    /// Backoff growth factor; default 1.5.
+    pub multiplier: f64,
+    /// Jitter: each backoff is drawn from `interval × [1 - f, 1 + f]`; default 0.5.
+    pub randomization_factor: f64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            enabled: true,
+            initial_interval: Duration::from_secs(5),
+            max_interval: Duration::from_secs(30),
+            max_elapsed_time: Duration::from_secs(300),
+            multiplier: 1.5,
+            randomization_factor: 0.5,
+        }
+    }
+}
+
+/// How much the debug exporter logs.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Verbosity {
+    /// One line per batch with its item count.
+    #[default]
+    Basic,
+    /// One line per item with its ids.
+    Normal,
+    /// Every item in full.
+    Detailed,
+}
+
+/// `exporters.debug`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DebugExporterConfig {
+    /// How much to log.
+    pub verbosity: Verbosity,
+}
+
+/// `exporters.file`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileExporterConfig {
+    /// File to append JSON lines to (required).
+    pub path: String,
+    /// Only `json` is supported.
+    pub format: Option<String>,
+}

@@ -1,0 +1,227 @@
+//! The `awsxray` exporter: `PutTraceSegments`, at most 50 documents per call, several calls in
+//! flight (one per sender), retries with backoff and jitter, `UnprocessedTraceSegments` retried
+//! when retryable and otherwise counted and logged with their ids.
+//!
+//! **Architecture invariant:** this is the only module that depends on `aws-sdk-xray`.
+
+mod client;
+pub mod retry;
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use aws_sdk_xray::Client;
+use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::exporters::{AwsXrayExporterConfig, RetryConfig};
+use crate::pipeline::{Segment, Traces};
+use crate::telemetry::Telemetry;
+
+use self::retry::{Backoff, Failure};
+
+/// The most documents one `PutTraceSegments` call takes.
+pub const MAX_SEGMENTS_PER_PUT: usize = 50;
+
+/// Sends documents to X-Ray.
+pub struct AwsXrayExporter {
+    id: String,
+    client: Client,
+    retry: RetryConfig,
+    max_retries: Option<u32>,
+    telemetry: Telemetry,
+}
+
+impl AwsXrayExporter {
+    /// Builds the exporter and its API client.
+    pub async fn new(
+        id: &str,
+        cfg: &AwsXrayExporterConfig,
+        telemetry: Telemetry,
+    ) -> anyhow::Result<AwsXrayExporter> {
+        Ok(AwsXrayExporter {
+            id: id.to_owned(),
+            client: client::build(id, cfg).await?,
+            retry: cfg.retry_on_failure.clone(),
+            max_retries: cfg.max_retries,
+            telemetry,
+        })
+    }
+
+    /// The exporter id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The collector's counters.
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    /// Exports one batch in calls of at most 50 documents.
+    pub async fn export(&self, traces: Traces, stop: &CancellationToken) {
+        let documents = match traces {
+            Traces::XRay(segments) => segments,
+            Traces::Otlp(resource_spans) => match self.documents_from_otlp(&resource_spans) {
+                Ok(documents) => documents,
+                Err(e) => {
+                    let n = Traces::Otlp(resource_spans).item_count();
+                    tracing::error!(exporter = %self.id, spans = n, error = %e, "Cannot translate OTLP spans; spans failed.");
+                    self.telemetry
+                        .exporter_failed(&self.id, "untranslatable", n);
+                    return;
+                }
+            },
+        };
+        let mut rest = documents;
+        while !rest.is_empty() {
+            let tail = rest.split_off(rest.len().min(MAX_SEGMENTS_PER_PUT));
+            self.put(rest, stop).await;
+            rest = tail;
+        }
+    }
+
+    /// The hook where OTLP spans become X-Ray documents (the `translate` module, once it exists).
+    fn documents_from_otlp(
+        &self,
+        _resource_spans: &[ResourceSpans],
+    ) -> Result<Vec<Segment>, String> {
+        Err("OTLP to X-Ray translation is not built into this collector".to_owned())
+    }
+
+    /// Sends one call's worth of documents until each is sent, failed or dropped.
+    async fn put(&self, mut pending: Vec<Segment>, stop: &CancellationToken) {
+        let started = Instant::now();
+        let mut backoff = Backoff::new(&self.retry);
+        let mut retries = 0u32;
+        loop {
+            let documents: Vec<String> = pending
+                .iter()
+                .map(|s| String::from_utf8_lossy(&s.body).into_owned())
+                .collect();
+            let call = self
+                .client
+                .put_trace_segments()
+                .set_trace_segment_documents(Some(documents))
+                .send();
+            let result = tokio::select! {
+                biased;
+                _ = stop.cancelled() => {
+                    self.drop_at_deadline(&pending);
+                    return;
+                }
+                r = call => r,
+            };
+            let (reason, detail) = match result {
+                Ok(out) => {
+                    let unprocessed = out.unprocessed_trace_segments();
+                    if unprocessed.is_empty() {
+                        self.telemetry.exporter_request(&self.id, "success");
+                        self.telemetry.exporter_sent(&self.id, pending.len());
+                        return;
+                    }
+                    self.telemetry.exporter_request(&self.id, "partial");
+                    let mut by_id: HashMap<&str, usize> = HashMap::new();
+                    for (i, s) in pending.iter().enumerate() {
+                        by_id.entry(s.ids.id()).or_insert(i);
+                    }
+                    let mut retry_idx = Vec::new();
+                    let mut failed = 0usize;
+                    for u in unprocessed {
+                        let code = u.error_code().unwrap_or("Unknown");
+                        let idx = u.id().and_then(|id| by_id.remove(id));
+                        let trace_id = idx.map(|i| pending[i].ids.trace_id()).unwrap_or("");
+                        if let (Some(i), true) = (idx, retry::retryable_code(code)) {
+                            retry_idx.push(i);
+                            continue;
+                        }
+                        failed += 1;
+                        self.telemetry.exporter_failed(&self.id, "unprocessed", 1);
+                        tracing::warn!(
+                            exporter = %self.id,
+                            segment_id = u.id().unwrap_or(""),
+                            trace_id,
+                            error_code = code,
+                            message = u.message().unwrap_or(""),
+                            "X-Ray did not process a segment; it is dropped."
+                        );
+                    }
+                    let sent = pending.len().saturating_sub(failed + retry_idx.len());
+                    self.telemetry.exporter_sent(&self.id, sent);
+                    if retry_idx.is_empty() {
+                        return;
+                    }
+                    let mut keep = vec![false; pending.len()];
+                    for i in retry_idx {
+                        keep[i] = true;
+                    }
+                    let mut i = 0;
+                    pending.retain(|_| {
+                        i += 1;
+                        keep[i - 1]
+                    });
+                    (
+                        "unprocessed",
+                        format!(
+                            "{} segments unprocessed with retryable codes",
+                            pending.len()
+                        ),
+                    )
+                }
+                Err(err) => match retry::classify(&err) {
+                    Failure::Permanent(detail) => {
+                        self.telemetry.exporter_request(&self.id, "permanent_error");
+                        self.fail(&pending, "permanent_error", &detail);
+                        return;
+                    }
+                    Failure::Retryable(reason, detail) => {
+                        self.telemetry.exporter_request(&self.id, reason);
+                        (reason, detail)
+                    }
+                },
+            };
+            if !self.retry.enabled {
+                self.fail(&pending, "retry_disabled", &detail);
+                return;
+            }
+            retries += 1;
+            let delay = backoff.next_delay();
+            let out_of_time = !self.retry.max_elapsed_time.is_zero()
+                && started.elapsed() + delay > self.retry.max_elapsed_time;
+            if out_of_time || self.max_retries.is_some_and(|m| retries > m) {
+                self.fail(&pending, "retries_exhausted", &detail);
+                return;
+            }
+            self.telemetry.exporter_retry(&self.id, reason);
+            tracing::debug!(exporter = %self.id, reason, documents = pending.len(), delay_ms = delay.as_millis() as u64, error = %detail, "Retrying PutTraceSegments.");
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => {
+                    self.drop_at_deadline(&pending);
+                    return;
+                }
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    fn fail(&self, pending: &[Segment], reason: &str, detail: &str) {
+        self.telemetry
+            .exporter_failed(&self.id, reason, pending.len());
+        let trace_ids: Vec<&str> = pending.iter().map(|s| s.ids.trace_id()).take(10).collect();
+        tracing::error!(
+            exporter = %self.id,
+            reason,
+            documents = pending.len(),
+            first_trace_ids = ?trace_ids,
+            error = %detail,
+            "PutTraceSegments failed; documents dropped."
+        );
+    }
+
+    fn drop_at_deadline(&self, pending: &[Segment]) {
+        self.telemetry
+            .exporter_dropped(&self.id, "shutdown_deadline", pending.len());
+        tracing::warn!(exporter = %self.id, documents = pending.len(), "Shutdown deadline reached; documents in flight dropped.");
+    }
+}

@@ -1,0 +1,128 @@
+//! Exporters: `awsxray` (PutTraceSegments), `debug` (logs) and `file` (JSON lines).
+//!
+//! Each exporter instance is one [`queue::ExporterQueue`] shared by every pipeline naming it, and
+//! a set of sender tasks that take batches off the queue and call the exporter's `export`. An
+//! exporter accounts for every item it is given: sent, failed or dropped.
+
+pub mod awsxray;
+pub mod debug;
+pub mod file;
+pub mod queue;
+
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ExporterConfig;
+use crate::config::id::ComponentId;
+use crate::pipeline::Traces;
+use crate::telemetry::Telemetry;
+
+use self::queue::{QueueReceiver, QueueSettings};
+
+/// A built exporter.
+pub enum Exporter {
+    AwsXray(awsxray::AwsXrayExporter),
+    Debug(debug::DebugExporter),
+    File(file::FileExporter),
+}
+
+impl Exporter {
+    /// Builds the exporter `id` (which may do IO: AWS region and credential set-up, opening files).
+    pub async fn build(
+        id: &ComponentId,
+        cfg: &ExporterConfig,
+        telemetry: Telemetry,
+    ) -> anyhow::Result<(Exporter, QueueSettings, usize)> {
+        let name = id.to_string();
+        Ok(match cfg {
+            ExporterConfig::AwsXray(c) => {
+                let q = &c.sending_queue;
+                let consumers = q.num_consumers.or(c.num_workers).unwrap_or(10);
+                let settings = if q.enabled {
+                    QueueSettings {
+                        capacity: q.queue_size,
+                        sizer: q.sizer,
+                        block_on_overflow: q.block_on_overflow,
+                    }
+                } else {
+                    // Without a queue the pipeline waits for a free sender, as the collector does.
+                    QueueSettings {
+                        capacity: consumers,
+                        sizer: crate::config::exporters::Sizer::Requests,
+                        block_on_overflow: true,
+                    }
+                };
+                let exporter = awsxray::AwsXrayExporter::new(&name, c, telemetry).await?;
+                (Exporter::AwsXray(exporter), settings, consumers)
+            }
+            ExporterConfig::Debug(c) => (
+                Exporter::Debug(debug::DebugExporter::new(&name, c.verbosity, telemetry)),
+                local_queue(),
+                1,
+            ),
+            ExporterConfig::File(c) => (
+                Exporter::File(file::FileExporter::open(&name, &c.path, telemetry).await?),
+                local_queue(),
+                1,
+            ),
+        })
+    }
+
+    /// Exports one batch, accounting for every item. `stop` is cancelled at the shutdown deadline:
+    /// work still pending then is counted as dropped.
+    pub async fn export(&self, traces: Traces, stop: &CancellationToken) {
+        match self {
+            Exporter::AwsXray(e) => e.export(traces, stop).await,
+            Exporter::Debug(e) => e.export(traces),
+            Exporter::File(e) => e.export(traces).await,
+        }
+    }
+
+    /// Counts a batch that will never be exported because the shutdown deadline passed.
+    pub fn abandon(&self, traces: &Traces) {
+        let (id, telemetry) = match self {
+            Exporter::AwsXray(e) => (e.id(), e.telemetry()),
+            Exporter::Debug(e) => (e.id(), e.telemetry()),
+            Exporter::File(e) => (e.id(), e.telemetry()),
+        };
+        telemetry.exporter_dropped(id, "shutdown_deadline", traces.item_count());
+    }
+}
+
+/// Local exporters (debug, file) wait rather than drop: they are only as slow as the disk.
+fn local_queue() -> QueueSettings {
+    QueueSettings {
+        capacity: 100,
+        sizer: crate::config::exporters::Sizer::Requests,
+        block_on_overflow: true,
+    }
+}
+
+/// Starts `consumers` senders draining `rx` into `exporter`. They finish when the queue is closed
+/// and empty; after `stop` is cancelled they count what is left as dropped instead of sending it.
+pub fn spawn_senders(
+    exporter: Arc<Exporter>,
+    rx: Arc<QueueReceiver>,
+    consumers: usize,
+    stop: CancellationToken,
+    tasks: &mut JoinSet<()>,
+) {
+    for _ in 0..consumers.max(1) {
+        let exporter = exporter.clone();
+        let rx = rx.clone();
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            while let Some(mut queued) = rx.recv().await {
+                let traces = std::mem::replace(&mut queued.traces, Traces::XRay(Vec::new()));
+                if stop.is_cancelled() {
+                    exporter.abandon(&traces);
+                } else {
+                    exporter.export(traces, &stop).await;
+                }
+                drop(queued);
+            }
+        });
+    }
+}

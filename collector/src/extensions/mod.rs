@@ -1,0 +1,3 @@
+//! Extensions: `health_check`.
+
+pub mod health_check;

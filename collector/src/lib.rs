@@ -1,0 +1,23 @@
+//! `xray-collector`: an OpenTelemetry-collector-compatible trace collector for AWS X-Ray.
+//!
+//! Data flows receiver → processors → exporters inside `traces` pipelines (see `pipeline` for
+//! what flows, `service` for how the pieces are wired and stopped). Module map:
+//!
+//! * `cli`: the command line the OpenTelemetry Operator uses.
+//! * `config`: the collector YAML, typed and validated (no runtime types).
+//! * `pipeline`: [`pipeline::Traces`], [`pipeline::Consumer`], [`pipeline::TracesSender`].
+//! * `receivers/awsxray`: X-Ray datagrams over UDP.
+//! * `processors/batch`: batching.
+//! * `exporters/{awsxray,debug,file}`: delivery, behind `exporters/queue`.
+//! * `extensions/health_check`, `telemetry` (metrics and logs), `service` (topology).
+
+pub mod cli;
+pub mod config;
+pub mod exporters;
+pub mod extensions;
+pub mod pipeline;
+pub mod processors;
+pub mod receivers;
+pub mod service;
+pub mod telemetry;
+pub mod translate;

@@ -1,0 +1,165 @@
+//! The `awsxray` receiver: X-Ray daemon datagrams on UDP.
+//!
+//! Datagrams are read into large reused buffers ([`BytesMut`] chunks), so a segment body is a
+//! [`Bytes`] slice of the chunk, not a copy. A burst of datagrams is drained without waiting and
+//! handed on as one [`Traces::XRay`] batch with a non-blocking `try_send`: UDP cannot push back, so
+//! a full pipeline refuses the batch and the refusal is counted (`reason="pipeline_full"`).
+//! Malformed datagrams are counted by reason and dropped; nothing here can stop the receiver.
+//! On shutdown the socket's kernel buffer is drained before the receiver stops, so datagrams that
+//! had already arrived are not lost.
+
+pub mod datagram;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::BytesMut;
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::UdpSocket;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::receivers::AwsXrayReceiverConfig;
+use crate::pipeline::{Segment, Traces, TracesSender};
+
+/// Largest UDP payload plus slack: nothing is ever truncated.
+const MAX_DATAGRAM: usize = 65_536;
+/// Receive buffers are carved out of chunks this large.
+const CHUNK: usize = 1 << 20;
+/// Most datagrams handed on in one batch.
+const MAX_BURST: usize = 64;
+/// Requested kernel receive buffer (the kernel caps it at `net.core.rmem_max`).
+const RECV_BUFFER: usize = 8 << 20;
+
+/// Binds the UDP socket of receiver `id`, naming the address in errors.
+pub async fn bind(id: &str, cfg: &AwsXrayReceiverConfig) -> anyhow::Result<UdpSocket> {
+    let endpoint = crate::telemetry::server::normalize(&cfg.endpoint);
+    let addr: SocketAddr = tokio::net::lookup_host(&endpoint)
+        .await
+        .ok()
+        .and_then(|mut it| it.next())
+        .ok_or_else(|| {
+            anyhow::format_err!("receivers.{id}: cannot resolve UDP address {endpoint}")
+        })?;
+    let socket = (|| -> io::Result<std::net::UdpSocket> {
+        let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+        // Best effort: a smaller buffer only means the kernel drops sooner under bursts.
+        let _ = s.set_recv_buffer_size(RECV_BUFFER);
+        s.set_nonblocking(true)?;
+        s.bind(&addr.into())?;
+        Ok(s.into())
+    })()
+    .map_err(|e| anyhow::format_err!("receivers.{id}: cannot listen on UDP {addr}: {e}"))?;
+    let socket = UdpSocket::from_std(socket)?;
+    tracing::info!(receiver = id, address = %socket.local_addr()?, "Receiving X-Ray segments on UDP.");
+    Ok(socket)
+}
+
+/// Receives until `shutdown` is cancelled, then drains what the kernel already holds.
+pub async fn run(socket: UdpSocket, sender: TracesSender, shutdown: CancellationToken) {
+    let mut rx = Reader::new(sender);
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            r = socket.readable() => if r.is_err() { continue },
+        }
+        let batch = rx.drain(&socket, MAX_BURST);
+        if !batch.is_empty() && rx.sender.try_send(Traces::XRay(batch)).is_err() {
+            rx.warn_limited(
+                "Pipeline is full; X-Ray segments refused (see xray_collector_receiver_refused_items_total).",
+            );
+        }
+    }
+    // Stop receiving: take what is already in the kernel buffer, waiting for room downstream.
+    let mut drained = 0;
+    loop {
+        let batch = rx.drain(&socket, MAX_BURST);
+        if batch.is_empty() {
+            break;
+        }
+        drained += batch.len();
+        let _ = rx.sender.send(Traces::XRay(batch)).await;
+    }
+    tracing::info!(
+        receiver = rx.sender.receiver(),
+        drained,
+        "X-Ray receiver stopped."
+    );
+}
+
+struct Reader {
+    sender: TracesSender,
+    buf: BytesMut,
+    last_warning: AtomicU64,
+}
+
+impl Reader {
+    fn new(sender: TracesSender) -> Reader {
+        Reader {
+            sender,
+            buf: BytesMut::with_capacity(CHUNK),
+            last_warning: AtomicU64::new(0),
+        }
+    }
+
+    /// Reads up to `max` datagrams without waiting; returns the valid segments.
+    fn drain(&mut self, socket: &UdpSocket, max: usize) -> Vec<Segment> {
+        let mut batch = Vec::new();
+        let now = Instant::now();
+        for _ in 0..max {
+            if self.buf.capacity() - self.buf.len() < MAX_DATAGRAM {
+                self.buf = BytesMut::with_capacity(CHUNK);
+            }
+            match socket.try_recv_buf_from(&mut self.buf) {
+                Ok(_) => {
+                    let datagram = self.buf.split().freeze();
+                    let receiver = self.sender.receiver().to_owned();
+                    self.sender.telemetry().receiver_received(&receiver, 1);
+                    match datagram::parse(&datagram, now) {
+                        Ok(segment) => batch.push(segment),
+                        Err(e) => {
+                            self.sender
+                                .telemetry()
+                                .receiver_refused(&receiver, e.reason(), 1);
+                            self.warn_malformed(&e, datagram.len());
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    tracing::warn!(receiver = self.sender.receiver(), error = %e, "UDP receive failed.");
+                    break;
+                }
+            }
+        }
+        batch
+    }
+
+    fn warn_malformed(&self, e: &datagram::Malformed, len: usize) {
+        if self.first_this_second() {
+            tracing::warn!(
+                receiver = self.sender.receiver(),
+                reason = e.reason(),
+                error = %e,
+                bytes = len,
+                "Malformed X-Ray datagram dropped (see xray_collector_receiver_refused_items_total)."
+            );
+        }
+    }
+
+    fn warn_limited(&self, message: &str) {
+        if self.first_this_second() {
+            tracing::warn!(receiver = self.sender.receiver(), "{message}");
+        }
+    }
+
+    fn first_this_second(&self) -> bool {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        self.last_warning.swap(now, Ordering::Relaxed) != now
+    }
+}

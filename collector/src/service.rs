@@ -1,0 +1,215 @@
+//! The topology: builds the components a validated config names, wires the pipelines, runs until a
+//! shutdown signal, then stops in order within a deadline.
+//!
+//! Wiring, from the end of a pipeline back to its start: every exporter instance gets one sending
+//! queue and its senders; each pipeline gets its own processor tasks, each reading a bounded
+//! channel and sending to the next stage; every receiver instance is built once and fans out to the
+//! first stage of each pipeline naming it (as the collector shares one socket between pipelines).
+//!
+//! Shutdown: the health check turns 503; receivers stop (draining their socket buffers) and drop
+//! their senders; processors see their input close, flush and drop theirs; exporter queues close
+//! once empty and the senders finish. If the deadline passes first, senders stop and count what
+//! they hold as dropped (`reason="shutdown_deadline"`). The process then exits 0.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::id::ComponentId;
+use crate::config::{Config, ExtensionConfig, ProcessorConfig, ReceiverConfig};
+use crate::exporters::queue::{self, ExporterQueue};
+use crate::exporters::{self, Exporter};
+use crate::extensions::health_check::{self, Health};
+use crate::pipeline::{Consumer, ProcessorInput, TracesSender};
+use crate::processors::batch;
+use crate::receivers::awsxray;
+use crate::telemetry::{Summary, Telemetry, server};
+
+/// Messages (receiver bursts or batches) a processor's input channel holds.
+const PROCESSOR_INPUT: usize = 1024;
+
+/// Settings that come from the command line rather than the config file.
+#[derive(Clone, Debug)]
+pub struct RunSettings {
+    /// How long shutdown may take to flush what is queued.
+    pub shutdown_timeout: Duration,
+}
+
+/// Runs the collector until `shutdown` completes, then flushes and returns the totals.
+pub async fn run(
+    config: Config,
+    settings: RunSettings,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<Summary> {
+    let telemetry = Telemetry::new();
+    let stop_servers = CancellationToken::new();
+    let health = Health::default();
+
+    if let Some(address) = config.service.telemetry.metrics.listen_address() {
+        let listener = server::bind(&address, "service.telemetry.metrics").await?;
+        tracing::info!(address = %server::local(&listener), "Serving metrics on /metrics.");
+        tokio::spawn(server::serve(
+            listener,
+            server::metrics_handler(telemetry.clone()),
+            stop_servers.clone(),
+        ));
+    }
+    for id in &config.service.extensions {
+        match config.extensions.get(id) {
+            Some(ExtensionConfig::HealthCheck(c)) => {
+                health_check::start(&id.to_string(), c, health.clone(), stop_servers.clone())
+                    .await?
+            }
+            None => anyhow::bail!("extension `{id}` is not defined"),
+        }
+    }
+
+    // Exporters used by any pipeline: one queue and one set of senders each.
+    let hard_stop = CancellationToken::new();
+    let mut exporter_tasks = JoinSet::new();
+    let mut queues: BTreeMap<ComponentId, ExporterQueue> = BTreeMap::new();
+    for pipeline in config.service.pipelines.values() {
+        for id in &pipeline.exporters {
+            if queues.contains_key(id) {
+                continue;
+            }
+            let cfg = config
+                .exporters
+                .get(id)
+                .ok_or_else(|| anyhow::format_err!("exporter `{id}` is not defined"))?;
+            let name = id.to_string();
+            let (exporter, settings, consumers) =
+                Exporter::build(id, cfg, telemetry.clone()).await?;
+            let (q, rx) = queue::queue(&name, settings, telemetry.clone());
+            exporters::spawn_senders(
+                Arc::new(exporter),
+                Arc::new(rx),
+                consumers,
+                hard_stop.clone(),
+                &mut exporter_tasks,
+            );
+            queues.insert(id.clone(), q);
+        }
+    }
+
+    // Pipelines, wired back to front.
+    let mut processor_tasks = JoinSet::new();
+    let mut receiver_targets: BTreeMap<ComponentId, Vec<Consumer>> = BTreeMap::new();
+    for (pid, pipeline) in &config.service.pipelines {
+        let mut next = Consumer::fanout(
+            pipeline
+                .exporters
+                .iter()
+                .filter_map(|id| queues.get(id).cloned().map(Consumer::Exporter))
+                .collect(),
+        );
+        for id in pipeline.processors.iter().rev() {
+            let Some(ProcessorConfig::Batch(cfg)) = config.processors.get(id) else {
+                anyhow::bail!("processor `{id}` is not defined");
+            };
+            let (tx, rx) = mpsc::channel(PROCESSOR_INPUT);
+            let processor: Arc<str> = id.to_string().into();
+            let pipeline_name: Arc<str> = pid.to_string().into();
+            processor_tasks.spawn(batch::run(
+                processor.clone(),
+                pipeline_name.clone(),
+                cfg.clone(),
+                rx,
+                next,
+                telemetry.clone(),
+            ));
+            next = Consumer::Processor(ProcessorInput {
+                tx,
+                processor,
+                pipeline: pipeline_name,
+                telemetry: telemetry.clone(),
+            });
+        }
+        for id in &pipeline.receivers {
+            receiver_targets
+                .entry(id.clone())
+                .or_default()
+                .push(next.clone());
+        }
+    }
+    // From here on only the pipelines hold the queues, so they close when the pipelines end.
+    drop(queues);
+
+    let stop_receivers = CancellationToken::new();
+    let mut receiver_tasks = JoinSet::new();
+    for (id, targets) in receiver_targets {
+        let name = id.to_string();
+        let sender = TracesSender::new(&name, Consumer::fanout(targets), telemetry.clone());
+        match config.receivers.get(&id) {
+            Some(ReceiverConfig::AwsXray(c)) => {
+                let socket = awsxray::bind(&name, c).await?;
+                receiver_tasks.spawn(awsxray::run(socket, sender, stop_receivers.clone()));
+            }
+            Some(ReceiverConfig::Otlp(_)) => {
+                anyhow::bail!("receivers.{name}: receivers.otlp is not implemented yet")
+            }
+            None => anyhow::bail!("receiver `{id}` is not defined"),
+        }
+    }
+
+    health.set_ready(true);
+    tracing::info!("Everything is ready. Begin running and processing data.");
+    shutdown.await;
+
+    tracing::info!(
+        deadline_secs = settings.shutdown_timeout.as_secs_f64(),
+        "Shutdown requested: receivers stop, queued data is flushed."
+    );
+    health.set_ready(false);
+    stop_receivers.cancel();
+    let deadline = Instant::now() + settings.shutdown_timeout;
+    let flushed = tokio::time::timeout_at(deadline, async {
+        while receiver_tasks.join_next().await.is_some() {}
+        while processor_tasks.join_next().await.is_some() {}
+        while exporter_tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if flushed.is_err() {
+        tracing::warn!(
+            "Shutdown deadline reached; what is still queued or in flight is dropped and counted."
+        );
+        hard_stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            while receiver_tasks.join_next().await.is_some() {}
+            while processor_tasks.join_next().await.is_some() {}
+            while exporter_tasks.join_next().await.is_some() {}
+        })
+        .await;
+    }
+    stop_servers.cancel();
+    let s = telemetry.summary();
+    let level_ok = s.dropped == 0 && s.failed == 0;
+    if level_ok {
+        tracing::info!(
+            received = s.received,
+            accepted = s.accepted,
+            refused = s.refused,
+            sent = s.sent,
+            failed = s.failed,
+            dropped = s.dropped,
+            "Shutdown complete."
+        );
+    } else {
+        tracing::warn!(
+            received = s.received,
+            accepted = s.accepted,
+            refused = s.refused,
+            sent = s.sent,
+            failed = s.failed,
+            dropped = s.dropped,
+            "Shutdown complete; some data was not delivered."
+        );
+    }
+    Ok(s)
+}

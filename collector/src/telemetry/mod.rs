@@ -1,0 +1,323 @@
+//! The collector's own telemetry: Prometheus counters by component (served on `:8888/metrics` by
+//! `telemetry::server`) and the structured log setup (`telemetry::logs`).
+//!
+//! Every item (an X-Ray document or an OTLP span) that enters the collector ends in exactly one of:
+//! refused by a receiver or processor, sent, failed (rejected by X-Ray or a permanent error), or
+//! dropped (queue overflow, shutdown deadline). Each has a counter with a `reason` label.
+
+pub mod logs;
+pub mod server;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(String, String)>;
+
+/// Shared handle to the counters. Cheap to clone.
+#[derive(Clone)]
+pub struct Telemetry {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Registry,
+    receiver_received: Family<Labels, Counter>,
+    receiver_accepted: Family<Labels, Counter>,
+    receiver_refused: Family<Labels, Counter>,
+    processor_refused: Family<Labels, Counter>,
+    processor_batches: Family<Labels, Counter>,
+    exporter_sent: Family<Labels, Counter>,
+    exporter_failed: Family<Labels, Counter>,
+    exporter_dropped: Family<Labels, Counter>,
+    exporter_retries: Family<Labels, Counter>,
+    exporter_requests: Family<Labels, Counter>,
+    exporter_queue_size: Family<Labels, Gauge>,
+    exporter_queue_capacity: Family<Labels, Gauge>,
+    proxy_requests: Family<Labels, Counter>,
+    totals: Totals,
+}
+
+/// Process-wide totals, for the summary logged at shutdown.
+#[derive(Default, Debug)]
+pub struct Totals {
+    pub received: AtomicU64,
+    pub accepted: AtomicU64,
+    pub refused: AtomicU64,
+    pub sent: AtomicU64,
+    pub failed: AtomicU64,
+    pub dropped: AtomicU64,
+}
+
+/// A copy of [`Totals`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub received: u64,
+    pub accepted: u64,
+    pub refused: u64,
+    pub sent: u64,
+    pub failed: u64,
+    pub dropped: u64,
+}
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Telemetry::new()
+    }
+}
+
+impl Telemetry {
+    /// Creates and registers every metric.
+    pub fn new() -> Telemetry {
+        let mut registry = Registry::with_prefix("xray_collector");
+        macro_rules! metric {
+            ($name:literal, $help:literal) => {{
+                let family = Family::default();
+                registry.register($name, $help, family.clone());
+                family
+            }};
+        }
+        let inner = Inner {
+            receiver_received: metric!(
+                "receiver_received_items",
+                "Items (X-Ray datagrams or OTLP spans) a receiver read, before validation."
+            ),
+            receiver_accepted: metric!(
+                "receiver_accepted_items",
+                "Items a receiver passed to its pipelines."
+            ),
+            receiver_refused: metric!(
+                "receiver_refused_items",
+                "Items a receiver dropped, by reason (malformed input, full pipeline, shutdown)."
+            ),
+            processor_refused: metric!(
+                "processor_refused_items",
+                "Items a processor refused because its input was full or closed."
+            ),
+            processor_batches: metric!(
+                "processor_batch_batches_sent",
+                "Batches the batch processor sent, by trigger (size, timeout, shutdown)."
+            ),
+            exporter_sent: metric!("exporter_sent_items", "Items an exporter delivered."),
+            exporter_failed: metric!(
+                "exporter_failed_items",
+                "Items an exporter could not deliver, by reason (unprocessed, permanent error, retries exhausted)."
+            ),
+            exporter_dropped: metric!(
+                "exporter_dropped_items",
+                "Items an exporter dropped without trying, by reason (queue full, shutdown deadline)."
+            ),
+            exporter_retries: metric!("exporter_retries", "Retried export requests, by reason."),
+            exporter_requests: metric!("exporter_requests", "Export requests, by outcome."),
+            exporter_queue_size: metric!(
+                "exporter_queue_size",
+                "Current size of an exporter's sending queue, in units of its sizer."
+            ),
+            exporter_queue_capacity: metric!(
+                "exporter_queue_capacity",
+                "Capacity of an exporter's sending queue, in units of its sizer."
+            ),
+            proxy_requests: metric!(
+                "receiver_proxy_requests",
+                "Sampling proxy requests, by outcome (forwarded, refused_path, refused_method, refused_body, client_timeout, too_many_connections, upstream_error, upstream_timeout)."
+            ),
+            registry,
+            totals: Totals::default(),
+        };
+        Telemetry {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The metrics in the Prometheus text format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if encode(&mut out, &self.inner.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    /// The process-wide totals so far.
+    pub fn summary(&self) -> Summary {
+        let t = &self.inner.totals;
+        Summary {
+            received: t.received.load(Ordering::Relaxed),
+            accepted: t.accepted.load(Ordering::Relaxed),
+            refused: t.refused.load(Ordering::Relaxed),
+            sent: t.sent.load(Ordering::Relaxed),
+            failed: t.failed.load(Ordering::Relaxed),
+            dropped: t.dropped.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Items a receiver read (before validation).
+    /// One request of a receiver's sampling proxy, by outcome.
+    pub fn proxy_request(&self, receiver: &str, outcome: &str) {
+        self.inner
+            .proxy_requests
+            .get_or_create(&labels(&[("receiver", receiver), ("outcome", outcome)]))
+            .inc();
+    }
+
+    pub fn receiver_received(&self, receiver: &str, n: usize) {
+        self.inner
+            .receiver_received
+            .get_or_create(&labels(&[("receiver", receiver)]))
+            .inc_by(n as u64);
+        self.inner
+            .totals
+            .received
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Items a receiver handed to its pipelines.
+    pub fn receiver_accepted(&self, receiver: &str, n: usize) {
+        self.inner
+            .receiver_accepted
+            .get_or_create(&labels(&[("receiver", receiver)]))
+            .inc_by(n as u64);
+        self.inner
+            .totals
+            .accepted
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Items a receiver dropped, with the reason.
+    pub fn receiver_refused(&self, receiver: &str, reason: &str, n: usize) {
+        self.inner
+            .receiver_refused
+            .get_or_create(&labels(&[("receiver", receiver), ("reason", reason)]))
+            .inc_by(n as u64);
+        self.inner
+            .totals
+            .refused
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Items a processor refused.
+    pub fn processor_refused(&self, processor: &str, pipeline: &str, reason: &str, n: usize) {
+        self.inner
+            .processor_refused
+            .get_or_create(&labels(&[
+                ("processor", processor),
+                ("pipeline", pipeline),
+                ("reason", reason),
+            ]))
+            .inc_by(n as u64);
+    }
+
+    /// A batch the batch processor sent.
+    pub fn processor_batch_sent(&self, processor: &str, pipeline: &str, trigger: &str) {
+        self.inner
+            .processor_batches
+            .get_or_create(&labels(&[
+                ("processor", processor),
+                ("pipeline", pipeline),
+                ("trigger", trigger),
+            ]))
+            .inc();
+    }
+
+    /// Items an exporter delivered.
+    pub fn exporter_sent(&self, exporter: &str, n: usize) {
+        self.inner
+            .exporter_sent
+            .get_or_create(&labels(&[("exporter", exporter)]))
+            .inc_by(n as u64);
+        self.inner
+            .totals
+            .sent
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Items an exporter could not deliver.
+    pub fn exporter_failed(&self, exporter: &str, reason: &str, n: usize) {
+        self.inner
+            .exporter_failed
+            .get_or_create(&labels(&[("exporter", exporter), ("reason", reason)]))
+            .inc_by(n as u64);
+        self.inner
+            .totals
+            .failed
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Items an exporter dropped without delivering.
+    pub fn exporter_dropped(&self, exporter: &str, reason: &str, n: usize) {
+        self.inner
+            .exporter_dropped
+            .get_or_create(&labels(&[("exporter", exporter), ("reason", reason)]))
+            .inc_by(n as u64);
+        self.inner
+            .totals
+            .dropped
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// A retried request.
+    pub fn exporter_retry(&self, exporter: &str, reason: &str) {
+        self.inner
+            .exporter_retries
+            .get_or_create(&labels(&[("exporter", exporter), ("reason", reason)]))
+            .inc();
+    }
+
+    /// An export request and its outcome.
+    pub fn exporter_request(&self, exporter: &str, outcome: &str) {
+        self.inner
+            .exporter_requests
+            .get_or_create(&labels(&[("exporter", exporter), ("outcome", outcome)]))
+            .inc();
+    }
+
+    /// Sets the current size of an exporter's queue.
+    pub fn exporter_queue_size(&self, exporter: &str, size: usize) {
+        self.inner
+            .exporter_queue_size
+            .get_or_create(&labels(&[("exporter", exporter)]))
+            .set(size as i64);
+    }
+
+    /// Sets the capacity of an exporter's queue.
+    pub fn exporter_queue_capacity(&self, exporter: &str, capacity: usize) {
+        self.inner
+            .exporter_queue_capacity
+            .get_or_create(&labels(&[("exporter", exporter)]))
+            .set(capacity as i64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_counters_with_labels() {
+        let t = Telemetry::new();
+        t.receiver_refused("awsxray", "invalid_json", 2);
+        t.exporter_sent("awsxray", 5);
+        let text = t.encode();
+        assert!(
+            text.contains(
+                "xray_collector_receiver_refused_items_total{receiver=\"awsxray\",reason=\"invalid_json\"} 2"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("xray_collector_exporter_sent_items_total{exporter=\"awsxray\"} 5"));
+        assert_eq!(t.summary().refused, 2);
+        assert_eq!(t.summary().sent, 5);
+    }
+}
