@@ -83,7 +83,8 @@ impl Diagnostic {
         let mut out = String::new();
         let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
             .with_width(100)
-            .with_links(false);
+            .with_links(false)
+            .with_wrap_lines(false);
         if handler.render_report(&mut out, &report).is_err() {
             out = self.headline();
         }

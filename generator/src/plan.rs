@@ -341,8 +341,7 @@ impl Plan {
                         (None, ids)
                     }
                 };
-                let mut log_types: Vec<String> =
-                    c.log_types.iter().map(|t| enum_string(t)).collect();
+                let mut log_types: Vec<String> = c.log_types.iter().map(enum_string).collect();
                 log_types.sort();
                 log_types.dedup();
                 Some(NewClusterPlan {

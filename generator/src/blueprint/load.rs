@@ -69,7 +69,14 @@ impl Document {
             }
             match it.rfind('/') {
                 Some(idx) => it.truncate(idx),
-                None => return Span::default(),
+                None => {
+                    return Span {
+                        offset: 0,
+                        len: 0,
+                        line: 1,
+                        column: 1,
+                    };
+                }
             }
         }
     }

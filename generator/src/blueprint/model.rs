@@ -603,7 +603,7 @@ pub struct PodDisruptionBudget {
 }
 
 /// The collector's receivers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Receivers {
     /// The X-Ray daemon protocol receiver (segments over UDP), always on.
@@ -612,15 +612,6 @@ pub struct Receivers {
     /// The OTLP receiver (OpenTelemetry SDKs), off when omitted.
     #[serde(default)]
     pub otlp: Option<OtlpReceiver>,
-}
-
-impl Default for Receivers {
-    fn default() -> Self {
-        Self {
-            xray: XrayReceiver::default(),
-            otlp: None,
-        }
-    }
 }
 
 /// The X-Ray daemon protocol receiver.

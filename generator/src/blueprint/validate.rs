@@ -174,13 +174,26 @@ fn schema_error(
                         );
                     }
                 }
-                None => out.push(mk(
-                    pointer.to_owned(),
-                    false,
-                    "matches none of the allowed forms".to_owned(),
-                    Some(one_of_expectation(pointer)),
-                    None,
-                )),
+                None => match allowed_values(pointer) {
+                    Some(expected) => {
+                        let value =
+                            lookup(&doc.value, pointer).map_or_else(String::new, |v| v.to_string());
+                        out.push(mk(
+                            pointer.to_owned(),
+                            true,
+                            format!("{value} is not an allowed value"),
+                            Some(expected),
+                            sidecar_hint(doc, pointer),
+                        ));
+                    }
+                    None => out.push(mk(
+                        pointer.to_owned(),
+                        false,
+                        "matches none of the allowed forms".to_owned(),
+                        Some(one_of_expectation(pointer)),
+                        None,
+                    )),
+                },
             }
         }
         ValidationErrorKind::Type { .. } => {
@@ -188,6 +201,10 @@ fn schema_error(
             let hint = match value {
                 Some(Value::Number(_)) => Some(
                     "quote the value: YAML reads unquoted digits as a number (`1.30` is 1.3)"
+                        .to_owned(),
+                ),
+                Some(Value::Null) if pointer.is_empty() => Some(
+                    "the file is empty; a blueprint has apiVersion, kind, metadata and spec"
                         .to_owned(),
                 ),
                 Some(Value::Null) => {
@@ -198,13 +215,7 @@ fn schema_error(
             out.push(mk(pointer.to_owned(), true, text.to_owned(), None, hint));
         }
         ValidationErrorKind::Enum { options } => {
-            let hint = (pointer.ends_with("/mode")
-                && lookup(&doc.value, pointer) == Some(&Value::String("sidecar".into())))
-            .then(|| {
-                "a sidecar runs under the application's service account, so the collector's IAM \
-                 role would not apply; use daemonset for a collector on every node"
-                    .to_owned()
-            });
+            let hint = sidecar_hint(doc, pointer);
             out.push(mk(
                 pointer.to_owned(),
                 true,
@@ -214,16 +225,27 @@ fn schema_error(
             ));
         }
         ValidationErrorKind::Constant { expected_value } => {
+            let actual = lookup(&doc.value, pointer).map_or_else(String::new, |v| v.to_string());
             out.push(mk(
                 pointer.to_owned(),
                 true,
-                text.to_owned(),
+                format!("unsupported value {actual}"),
                 Some(expected_value.to_string()),
                 None,
             ));
         }
         _ => out.push(mk(pointer.to_owned(), true, text.to_owned(), None, None)),
     }
+}
+
+fn sidecar_hint(doc: &Document, pointer: &str) -> Option<String> {
+    (pointer.ends_with("/collector/mode")
+        && lookup(&doc.value, pointer) == Some(&Value::String("sidecar".into())))
+    .then(|| {
+        "a sidecar runs under the application's service account, so the collector's IAM role \
+         would not apply; use daemonset for a collector on every node"
+            .to_owned()
+    })
 }
 
 fn options_list(options: &Value) -> String {
@@ -250,11 +272,11 @@ fn one_of_expectation(pointer: &str) -> String {
     }
 }
 
-/// The field names the schema allows at a pointer, for "unknown field" messages.
-fn known_fields(pointer: &str) -> String {
+/// The schema node that describes the value at a JSON pointer (following `$ref`s, optional-field
+/// `anyOf [X, null]` wrappers and externally tagged `oneOf` alternatives).
+fn schema_node(pointer: &str) -> Option<Value> {
     let schema = schema();
     let defs = schema.get("$defs").cloned().unwrap_or(Value::Null);
-    // Follows `$ref`s and the `anyOf [X, null]` wrapping of optional fields.
     let resolve = |mut node: Value| -> Value {
         for _ in 0..8 {
             if let Some(name) = node
@@ -284,13 +306,19 @@ fn known_fields(pointer: &str) -> String {
                         .find_map(|a| a.get("properties").and_then(|p| p.get(segment)))
                 })
             })
-            .cloned();
-        match next {
-            Some(n) => node = resolve(n),
-            None => return "listed in the schema".to_owned(),
-        }
+            .cloned()?;
+        node = resolve(next);
     }
-    match node.get("properties").and_then(Value::as_object) {
+    Some(node)
+}
+
+/// The field names the schema allows at a pointer, for "unknown field" messages.
+fn known_fields(pointer: &str) -> String {
+    match schema_node(pointer)
+        .as_ref()
+        .and_then(|n| n.get("properties"))
+        .and_then(Value::as_object)
+    {
         Some(props) => props
             .keys()
             .map(|k| format!("`{k}`"))
@@ -298,6 +326,30 @@ fn known_fields(pointer: &str) -> String {
             .join(", "),
         None => "listed in the schema".to_owned(),
     }
+}
+
+/// The allowed values at a pointer when the schema lists them (`enum`, or a `oneOf` of `const`s,
+/// which schemars emits for enums whose variants carry doc comments).
+fn allowed_values(pointer: &str) -> Option<String> {
+    let node = schema_node(pointer)?;
+    let mut values = Vec::new();
+    if let Some(items) = node.get("enum").and_then(Value::as_array) {
+        values.extend(items.iter().cloned());
+    }
+    for alt in node
+        .get("oneOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(c) = alt.get("const") {
+            values.push(c.clone());
+        }
+        if let Some(items) = alt.get("enum").and_then(Value::as_array) {
+            values.extend(items.iter().cloned());
+        }
+    }
+    (!values.is_empty()).then(|| format!("one of {}", options_list(&Value::Array(values))))
 }
 
 fn lookup<'a>(value: &'a Value, pointer: &str) -> Option<&'a Value> {
@@ -887,7 +939,7 @@ impl Checker<'_> {
                 Some("1 to 128 characters of `A-Za-z0-9_.-`"),
                 None,
             );
-        } else if img.tag == "latest" && img.digest.is_none() {
+        } else if img.tag == "latest" && !img.digest.as_deref().is_some_and(is_digest) {
             self.error(
                 &format!("{base}/image/tag"),
                 "the image tag `latest` is not pinned".to_owned(),
@@ -896,12 +948,7 @@ impl Checker<'_> {
             );
         }
         if let Some(d) = &img.digest {
-            let ok = d.strip_prefix("sha256:").is_some_and(|h| {
-                h.len() == 64
-                    && h.chars()
-                        .all(|ch| ch.is_ascii_hexdigit() && !ch.is_ascii_uppercase())
-            });
-            if !ok {
+            if !is_digest(d) {
                 self.error(
                     &format!("{base}/image/digest"),
                     format!("invalid image digest `{d}`"),
@@ -1093,6 +1140,14 @@ impl Checker<'_> {
     }
 }
 
+fn is_digest(s: &str) -> bool {
+    s.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    })
+}
+
 fn is_dns_label(s: &str, max: usize) -> bool {
     !s.is_empty()
         && s.len() <= max
@@ -1119,7 +1174,7 @@ fn is_region(s: &str) -> bool {
     let (geo, rest) = match parts.as_slice() {
         [geo, "gov", area, n] => (*geo == "us", [*area, *n]),
         [geo, area, n] => (
-            true && geo.len() == 2 && geo.chars().all(|c| c.is_ascii_lowercase()),
+            geo.len() == 2 && geo.chars().all(|c| c.is_ascii_lowercase()),
             [*area, *n],
         ),
         _ => return false,
