@@ -168,10 +168,29 @@ mod tests {
 
     #[test]
     fn nested_values_emit_in_block_style() {
-        let value = json!({"b": [1, {"x": "y", "z": []}], "a": {"k": null}});
+        let value = json!({"b": [1, {"x": "w", "z": []}], "a": {"k": null}});
         assert_eq!(
             to_yaml(&value),
-            "a:\n  k: null\nb:\n  - 1\n  - x: y\n    z: []\n"
+            "a:\n  k: null\nb:\n  - 1\n  - x: w\n    z: []\n"
         );
+    }
+
+    #[test]
+    fn output_parses_back_to_the_same_value() {
+        use crate::blueprint::load::{Source, load};
+        let value = json!({
+            "strings": ["", "y", "No", "1.30", "0x1F", "a: b", "#x", "- x", "tab\there", "é", "line\nbreak", "*", "&a", "!t", "%p", "@at", "`b", "{f}", "[s]", "~"],
+            "numbers": [0, -1, 2.5, 1e30],
+            "nested": [[1, [2]], {"k": {"l": [{"m": null}]}}],
+            "empty": {"map": {}, "seq": []},
+            "bools": [true, false],
+        });
+        let text = to_yaml(&value);
+        let doc = load(&Source {
+            name: "t.yaml".into(),
+            text: text.clone(),
+        })
+        .expect("parses");
+        assert_eq!(doc.value, value, "{text}");
     }
 }
