@@ -372,6 +372,8 @@ else:
     expect("Action", sorted(actions), ["sts:AssumeRole", "sts:TagSession"])
     expect("Principal", st["Principal"], {"Service": "pods.eks.amazonaws.com"})
     expect("Condition", st["Condition"], {"StringEquals": {
+        "aws:SourceAccount": defaults["account_id"],
+        "aws:RequestTag/eks-cluster-name": defaults["cluster_name"],
         "aws:RequestTag/kubernetes-namespace": namespace,
         "aws:RequestTag/kubernetes-service-account": name,
     }})

@@ -176,4 +176,8 @@ resource "kubernetes_manifest" "collector" {
       upgradeStrategy = "none"
     }
   }
+
+  # The operator's HorizontalPodAutoscaler writes spec.replicas through the scale subresource; the
+  # cluster's value is taken as is instead of being reset at every apply.
+  computed_fields = ["metadata.annotations", "metadata.labels", "spec.replicas"]
 }

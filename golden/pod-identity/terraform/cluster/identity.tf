@@ -10,8 +10,21 @@ data "aws_iam_policy_document" "collector_assume" {
       identifiers = ["pods.eks.amazonaws.com"]
     }
 
-    # EKS Pod Identity tags the role session with the pod's namespace and service account; only the
-    # collector's may assume this role, even if another association names it by mistake.
+    # EKS Pod Identity tags the role session with the pod's cluster, namespace and service account;
+    # only the collector of this cluster and account may assume the role, even if another
+    # association names it by mistake.
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [var.account_id]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/eks-cluster-name"
+      values   = [var.cluster_name]
+    }
+
     condition {
       test     = "StringEquals"
       variable = "aws:RequestTag/kubernetes-namespace"
