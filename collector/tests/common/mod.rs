@@ -1,0 +1,218 @@
+//! Shared support for the collector's integration tests: runs the real `xray-collector` binary on
+//! loopback ports, reads its health check and metrics, signals it.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free UDP port on the loopback interface.
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral UDP port")
+}
+
+/// A plain HTTP/1.0 GET on loopback: status and body.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((status, body))
+}
+
+/// Sums the samples of `metric` whose label text contains every string of `labels`.
+pub fn metric_sum(text: &str, metric: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.starts_with(metric) && l[metric.len()..].starts_with(['{', ' ']))
+        .filter(|l| labels.iter().all(|want| l.contains(want)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .fold(0.0, |a, b| a + b)
+}
+
+/// A running collector.
+pub struct Collector {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub health_port: u16,
+    pub metrics_port: u16,
+}
+
+/// AWS settings that point the SDK at a local emulator with dummy credentials.
+pub const FAKE_AWS_ENV: &[(&str, &str)] = &[
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_REGION", "us-east-1"),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+];
+
+impl Collector {
+    /// Writes `config` (where `HEALTH_PORT` and `METRICS_PORT` are replaced by free ports) and
+    /// starts the binary with `extra_args`, waiting until its health check answers 200.
+    pub fn start(config: &str, extra_args: &[&str]) -> Collector {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let health_port = harness::free_port();
+        let metrics_port = harness::free_port();
+        let config = config
+            .replace("HEALTH_PORT", &health_port.to_string())
+            .replace("METRICS_PORT", &metrics_port.to_string());
+        let path = dir.path().join("collector.yaml");
+        std::fs::write(&path, config).expect("write config");
+        let stderr = std::fs::File::create(dir.path().join("stderr.log")).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_xray-collector"))
+            .arg(format!("--config={}", path.display()))
+            .args(extra_args)
+            .envs(FAKE_AWS_ENV.iter().copied())
+            .env("RUST_LOG", "xray_collector=info")
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn xray-collector");
+        let mut c = Collector {
+            child: Some(child),
+            dir,
+            health_port,
+            metrics_port,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if http_get(health_port, "/").is_some_and(|(s, _)| s == 200) {
+                break;
+            }
+            if let Some(status) = c.child.as_mut().and_then(|ch| ch.try_wait().ok().flatten()) {
+                panic!("collector exited early with {status}:\n{}", c.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "collector not healthy within 30 s:\n{}",
+                c.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        c
+    }
+
+    /// The collector's stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+    }
+
+    /// A path inside the collector's temp dir.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The current `/metrics` text.
+    pub fn metrics(&self) -> String {
+        http_get(self.metrics_port, "/metrics")
+            .map(|(_, body)| body)
+            .unwrap_or_default()
+    }
+
+    /// Waits until `metric` (filtered by `labels`) reaches `at_least`; returns the last value.
+    pub fn wait_metric(
+        &self,
+        metric: &str,
+        labels: &[&str],
+        at_least: f64,
+        timeout: Duration,
+    ) -> f64 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let v = metric_sum(&self.metrics(), metric, labels);
+            if v >= at_least || Instant::now() > deadline {
+                return v;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends SIGTERM.
+    pub fn sigterm(&self) {
+        let pid = self.child.as_ref().expect("running").id();
+        let ok = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("run kill")
+            .success();
+        assert!(ok, "kill -TERM {pid} failed");
+    }
+
+    /// Waits for the process to exit (killing it after `timeout`); returns its status and log.
+    pub fn wait(mut self, timeout: Duration) -> (ExitStatus, String) {
+        let mut child = self.child.take().expect("running");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return (status, self.log());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("collector did not exit within {timeout:?}:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The path of a test app script.
+pub fn app(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/apps")
+        .join(name)
+}
+
+/// Reads back every stored document of `trace_ids` from the X-Ray API at `endpoint` (boto3
+/// BatchGetTraces): `(trace_id, segment id, document)`.
+pub fn read_back(
+    python: &Path,
+    endpoint: &str,
+    trace_ids: &[String],
+    dir: &Path,
+) -> Vec<(String, String, String)> {
+    let ids_path = dir.join("trace_ids.txt");
+    std::fs::write(&ids_path, trace_ids.join("\n")).expect("write trace ids");
+    let out_path = dir.join("read_back.jsonl");
+    let out = Command::new(python)
+        .arg(app("read_traces.py"))
+        .args([
+            endpoint,
+            &ids_path.display().to_string(),
+            &out_path.display().to_string(),
+        ])
+        .output()
+        .expect("run read_traces.py");
+    assert!(
+        out.status.success(),
+        "read_traces.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(&out_path)
+        .expect("read back file")
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("read-back line is JSON");
+            let s = |k: &str| v[k].as_str().expect("string field").to_owned();
+            (s("trace_id"), s("id"), s("document"))
+        })
+        .collect()
+}
