@@ -178,33 +178,39 @@ fn every_blueprint_renders_terraform_with_its_own_tests() {
 
 #[test]
 fn fmt_check_passes_on_every_golden_terraform_file() {
-    let scratch = tempfile::tempdir().expect("tempdir");
-    let Some(tf) = Tf::new("terraform fmt -check of golden/*/terraform", scratch.path()) else {
-        return;
-    };
     let blueprints = golden_terraform_blueprints();
     assert!(!blueprints.is_empty(), "no golden terraform/ directory");
     for name in blueprints {
-        let dir = golden_dir().join(&name).join("terraform");
-        let files: Vec<_> = ["cluster", "workloads"]
-            .iter()
-            .flat_map(|m| {
-                std::fs::read_dir(dir.join(m))
-                    .expect("module dir")
-                    .flatten()
-            })
-            .filter(|e| e.path().extension().is_some_and(|x| x == "tf"))
-            .collect();
-        assert!(files.len() >= 8, "{name}: too few .tf files: {files:?}");
-        // `fmt -check` only reads; it lists unformatted files and exits 3.
-        let out = tf.run(&dir, &["fmt", "-check", "-diff", "-recursive", "-no-color"]);
-        assert!(
-            out.status.success(),
-            "{name}: terraform fmt -check failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        fmt_check(&name, &golden_dir().join(&name));
     }
+}
+
+/// `terraform fmt -check` of `<base>/terraform` (it only reads; it lists unformatted files and
+/// exits 3).
+fn fmt_check(name: &str, base: &Path) {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let check = format!("terraform fmt -check of {name}/terraform");
+    let Some(tf) = Tf::new(&check, scratch.path()) else {
+        return;
+    };
+    let dir = base.join("terraform");
+    let files: Vec<_> = ["cluster", "workloads"]
+        .iter()
+        .flat_map(|m| {
+            std::fs::read_dir(dir.join(m))
+                .expect("module dir")
+                .flatten()
+        })
+        .filter(|e| e.path().extension().is_some_and(|x| x == "tf"))
+        .collect();
+    assert!(files.len() >= 8, "{name}: too few .tf files: {files:?}");
+    let out = tf.run(&dir, &["fmt", "-check", "-diff", "-recursive", "-no-color"]);
+    assert!(
+        out.status.success(),
+        "{name}: terraform fmt -check failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// What `terraform validate` does not catch: a variable that nothing uses, or a variable or output
@@ -260,14 +266,14 @@ fn every_variable_is_used_and_every_variable_and_output_described() {
 }
 
 /// `terraform validate` of a copy of `golden/<name>/terraform/cluster`.
-fn validate_cluster(name: &str) {
+fn validate_cluster(name: &str, base: &Path) {
     let scratch = tempfile::tempdir().expect("tempdir");
-    let check = format!("terraform validate of golden/{name}/terraform/cluster");
+    let check = format!("terraform validate of {name}/terraform/cluster");
     let Some(tf) = Tf::new(&check, scratch.path()) else {
         return;
     };
     let dir = scratch.path().join("cluster");
-    copy_dir(&golden_dir().join(name).join("terraform/cluster"), &dir);
+    copy_dir(&base.join("terraform/cluster"), &dir);
     let out = tf.run(&dir, &["validate", "-json", "-no-color"]);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|err| {
         panic!(
@@ -387,14 +393,14 @@ print(json.dumps({"mode": mode, "role": role["Arn"], "subject": f"{namespace}/{n
 
 /// `terraform plan` and `terraform apply` of a copy of `golden/<name>/terraform/cluster` against
 /// moto, then the collector role read back.
-fn apply_cluster_against_moto(name: &str) {
-    let check = format!("terraform plan/apply of golden/{name}/terraform/cluster against moto");
+fn apply_cluster_against_moto(name: &str, base: &Path) {
+    let check = format!("terraform plan/apply of {name}/terraform/cluster against moto");
     let scratch = tempfile::tempdir().expect("tempdir");
     let Some(tf) = Tf::new(&check, scratch.path()) else {
         return;
     };
     let dir = scratch.path().join("cluster");
-    copy_dir(&golden_dir().join(name).join("terraform/cluster"), &dir);
+    copy_dir(&base.join("terraform/cluster"), &dir);
     let account = account_id_of(&dir);
     let Some(moto) = harness::MotoServer::start_in_account(&check, &account) else {
         return;
@@ -481,7 +487,7 @@ fn apply_cluster_against_moto(name: &str) {
             .join(", ")
     );
 
-    let k8s = golden_dir().join(name).join("kubernetes");
+    let k8s = base.join("kubernetes");
     let Some(role) = python(
         &check,
         CHECK_ROLE,
@@ -530,12 +536,12 @@ fn moto_override(endpoint: &str) -> String {
 
 /// checkov over `golden/<name>/terraform`: no failed check, no parsing error, and every skip
 /// carries its reason in the file. (`--quiet` is left out so that the skipped checks are reported.)
-fn checkov(name: &str) {
-    let check = format!("checkov of golden/{name}/terraform");
+fn checkov(name: &str, base: &Path) {
+    let check = format!("checkov of {name}/terraform");
     let Some(checkov) = harness::require_tool("checkov", &check) else {
         return;
     };
-    let dir = golden_dir().join(name).join("terraform");
+    let dir = base.join("terraform");
     let out = Command::new(checkov)
         .args(["--framework", "terraform", "--compact", "-o", "json", "-d"])
         .arg(&dir)
@@ -616,8 +622,8 @@ def load(path):
         return hcl2.load(f, serialization_options=opts)
 
 failures, summary = [], {}
-for name in sys.argv[1:]:
-    base = os.path.join("golden", name)
+for base in sys.argv[1:]:
+    name = os.path.basename(base)
     tf = load(f"{base}/terraform/workloads/main.tf")
     defaults = {k: v.get("default") for b in load(f"{base}/terraform/workloads/variables.tf")["variable"] for k, v in b.items()}
     res = {(t, n): v for b in tf["resource"] for t, x in b.items() for n, v in x.items()}
@@ -669,28 +675,127 @@ print(json.dumps(summary, sort_keys=True))
 
 #[test]
 fn workloads_objects_equal_the_kubernetes_target() {
-    let check = "python-hcl2 comparison of golden/*/terraform/workloads with golden/*/kubernetes";
-    let names = golden_terraform_blueprints();
-    assert!(!names.is_empty(), "no golden terraform/ directory");
-    let python = harness::python(check);
-    let Some(python) = python else { return };
-    let out = Command::new(python)
-        .arg("-c")
-        .arg(WORKLOADS_MATCH)
-        .args(&names)
-        .current_dir(harness::project_root())
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "{check}:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let bases: Vec<PathBuf> = golden_terraform_blueprints()
+        .iter()
+        .map(|name| golden_dir().join(name))
+        .collect();
+    assert!(!bases.is_empty(), "no golden terraform/ directory");
+    workloads_match(&bases);
+}
+
+/// Compares `<base>/terraform/workloads` with `<base>/kubernetes` for every base (`WORKLOADS_MATCH`).
+fn workloads_match(bases: &[PathBuf]) {
+    let check = "python-hcl2 comparison of terraform/workloads with kubernetes/";
+    let args: Vec<&str> = bases.iter().map(|b| path_str(b)).collect();
+    let Some(summary) = python(check, WORKLOADS_MATCH, &args) else {
+        return;
+    };
     eprintln!(
         "workloads/ equals kubernetes/ (terraform validate of workloads/ cannot run offline: no hashicorp/kubernetes provider in the mirror): {}",
-        String::from_utf8_lossy(&out.stdout).trim()
+        summary.trim()
     );
+}
+
+/// A blueprint that takes the branches no example takes: a created cluster in existing subnets,
+/// Pod Identity on a created cluster, a permissions boundary, all five log types, two node groups
+/// (spot, arm64), node selector and tolerations, and tag values that HCL would otherwise read as
+/// interpolations.
+const VARIANT: &str = r#"apiVersion: xray-blueprints.io/v1alpha1
+kind: Blueprint
+metadata:
+  name: variant-existing-subnets
+  tags:
+    owner: "team ${x} %{y} \"quoted\""
+spec:
+  cluster:
+    create:
+      name: variant
+      region: us-east-2
+      account_id: "999988887777"
+      kubernetes_version: "1.33"
+      network:
+        existing_subnets:
+          subnet_ids: [subnet-0123456789abcdef0, subnet-0fedcba9876543210]
+      node_groups:
+        - name: spot
+          instance_types: [m6i.large]
+          min_size: 1
+          max_size: 4
+          desired_size: 2
+          capacity_type: SPOT
+        - name: arm
+          instance_types: [m7g.large]
+          min_size: 1
+          max_size: 2
+          desired_size: 1
+          ami_type: AL2023_ARM_64_STANDARD
+      endpoint:
+        public_access: true
+        private_access: false
+        public_access_cidrs: [198.51.100.0/24]
+      log_types: [api, audit, authenticator, controllerManager, scheduler]
+      authentication_mode: API_AND_CONFIG_MAP
+  addons:
+    cert_manager:
+      version: v1.18.2-eksbuild.2
+    adot:
+      version: v0.131.0-eksbuild.1
+  identity:
+    mode: pod_identity
+    permissions_boundary_arn: arn:aws:iam::999988887777:policy/boundary
+  collector:
+    namespace: tracing
+    service_account: collector
+    node_selector:
+      kubernetes.io/arch: arm64
+    tolerations:
+      - key: dedicated
+        operator: Equal
+        value: tracing
+        effect: NoSchedule
+"#;
+
+#[test]
+fn variant_created_cluster_in_existing_subnets_with_pod_identity() {
+    use blueprint::blueprint::load::Source;
+    use blueprint::blueprint::validate::validate;
+    use blueprint::plan::Plan;
+    use blueprint::render::{self, Target};
+
+    let name = "variant-existing-subnets";
+    let source = Source {
+        name: format!("{name}.yaml"),
+        text: VARIANT.to_owned(),
+    };
+    let bp = validate(&source).unwrap_or_else(|diags| {
+        let text: String = diags.iter().map(|d| d.render(&source.text)).collect();
+        panic!("the variant blueprint is invalid:\n{text}")
+    });
+    let plan = Plan::new(&bp);
+    let files = render::render(&plan, &[Target::Terraform, Target::Kubernetes]).expect("renders");
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let base = scratch.path().join(name);
+    for (path, text) in &files {
+        let dest = base.join(path);
+        std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+        std::fs::write(dest, text).expect("write");
+    }
+    let cluster =
+        std::fs::read_to_string(base.join("terraform/cluster/cluster.tf")).expect("cluster.tf");
+    assert!(cluster.contains("subnet_ids              = var.subnet_ids"));
+    assert!(!base.join("terraform/cluster/network.tf").exists());
+    let variables =
+        std::fs::read_to_string(base.join("terraform/cluster/variables.tf")).expect("variables.tf");
+    assert!(
+        variables.contains(r#""team $${x} %%{y} \"quoted\"""#),
+        "tag escaping"
+    );
+
+    fmt_check(name, &base);
+    validate_cluster(name, &base);
+    checkov(name, &base);
+    workloads_match(std::slice::from_ref(&base));
+    apply_cluster_against_moto(name, &base);
 }
 
 /// Per-blueprint tests, one module each, so that nextest runs the blueprints in parallel.
@@ -701,17 +806,17 @@ macro_rules! blueprint_tests {
             mod $module {
                 #[test]
                 fn validate() {
-                    super::validate_cluster($name);
+                    super::validate_cluster($name, &super::golden_dir().join($name));
                 }
 
                 #[test]
                 fn plan_and_apply_against_moto() {
-                    super::apply_cluster_against_moto($name);
+                    super::apply_cluster_against_moto($name, &super::golden_dir().join($name));
                 }
 
                 #[test]
                 fn checkov() {
-                    super::checkov($name);
+                    super::checkov($name, &super::golden_dir().join($name));
                 }
             }
         )*
