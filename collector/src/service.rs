@@ -28,7 +28,8 @@ use crate::exporters::{self, Exporter};
 use crate::extensions::health_check::{self, Health};
 use crate::pipeline::{Consumer, ProcessorInput, TracesSender};
 use crate::processors::batch;
-use crate::receivers::awsxray;
+use crate::receivers::awsxray::proxy::SamplingProxy;
+use crate::receivers::{awsxray, otlp};
 use crate::telemetry::{Summary, Telemetry, server};
 
 /// Messages (receiver bursts or batches) a processor's input channel holds.
@@ -149,10 +150,28 @@ pub async fn run(
         match config.receivers.get(&id) {
             Some(ReceiverConfig::AwsXray(c)) => {
                 let socket = awsxray::bind(&name, c).await?;
+                if let Some(proxy) = &c.proxy_server {
+                    // The sampling proxy carries no trace data: it stops with the other servers.
+                    let proxy = SamplingProxy::build(&name, proxy, telemetry.clone()).await?;
+                    tokio::spawn(proxy.run(stop_servers.clone()));
+                }
                 receiver_tasks.spawn(awsxray::run(socket, sender, stop_receivers.clone()));
             }
-            Some(ReceiverConfig::Otlp(_)) => {
-                anyhow::bail!("receivers.{name}: receivers.otlp is not implemented yet")
+            Some(ReceiverConfig::Otlp(c)) => {
+                if let Some(grpc) = &c.protocols.grpc {
+                    let server = otlp::grpc::GrpcServer::bind(&name, grpc).await?;
+                    let (sender, stop, name) =
+                        (sender.clone(), stop_receivers.clone(), name.clone());
+                    receiver_tasks.spawn(async move {
+                        if let Err(e) = server.run(sender, stop).await {
+                            tracing::error!(receiver = %name, error = %e, "OTLP/gRPC server failed.");
+                        }
+                    });
+                }
+                if let Some(http) = &c.protocols.http {
+                    let server = otlp::http::HttpServer::bind(&name, http).await?;
+                    receiver_tasks.spawn(server.run(sender, stop_receivers.clone()));
+                }
             }
             None => anyhow::bail!("receiver `{id}` is not defined"),
         }

@@ -46,19 +46,6 @@ pub const EXPORTER_TYPES: &[&str] = &["awsxray", "debug", "file"];
 /// Extension types this collector runs.
 pub const EXTENSION_TYPES: &[&str] = &["health_check"];
 
-/// Parts whose config is read but whose server is not built yet. A traces pipeline using one is an
-/// error (never a silent no-op).
-const NOT_IMPLEMENTED: &[(&str, &str)] = &[
-    (
-        "receivers.otlp",
-        "receivers.otlp is not implemented yet: the OTLP gRPC/HTTP receiver is not built into this collector",
-    ),
-    (
-        "receivers.awsxray.proxy_server",
-        "receivers.awsxray.proxy_server is not implemented yet: the sampling proxy is not built into this collector; remove the key to receive segments without it",
-    ),
-];
-
 /// A validated config: typed components and the `traces` pipelines.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -494,16 +481,13 @@ fn build(value: &Value, ctx: &mut Ctx) -> Option<Config> {
         service: ServiceConfig::default(),
     };
     for (id, (value, pointer)) in &receivers.defined {
-        let in_traces = used_by
-            .get(&("receivers", id.clone()))
-            .is_some_and(|ps| ps.iter().any(|p| p.signal() == Signal::Traces));
         let cfg = match id.kind() {
             "awsxray" => ctx.typed::<AwsXrayReceiverConfig>(value, pointer).map(|c| {
-                validate_awsxray_receiver(ctx, &c, pointer, in_traces);
+                validate_awsxray_receiver(ctx, &c, pointer);
                 ReceiverConfig::AwsXray(c)
             }),
             "otlp" => ctx.typed::<OtlpReceiverConfig>(value, pointer).map(|c| {
-                validate_otlp_receiver(ctx, &c, pointer, in_traces);
+                validate_otlp_receiver(ctx, &c, pointer);
                 ReceiverConfig::Otlp(c)
             }),
             _ => None,
@@ -623,12 +607,7 @@ fn build(value: &Value, ctx: &mut Ctx) -> Option<Config> {
     Some(config)
 }
 
-fn validate_awsxray_receiver(
-    ctx: &mut Ctx,
-    c: &AwsXrayReceiverConfig,
-    pointer: &str,
-    in_traces: bool,
-) {
+fn validate_awsxray_receiver(ctx: &mut Ctx, c: &AwsXrayReceiverConfig, pointer: &str) {
     if c.transport != "udp" {
         ctx.error(
             &format!("{pointer}/transport"),
@@ -645,17 +624,10 @@ fn validate_awsxray_receiver(
             &proxy.endpoint,
             &format!("{pointer}/proxy_server/endpoint"),
         );
-        if in_traces {
-            not_implemented(
-                ctx,
-                "receivers.awsxray.proxy_server",
-                &format!("{pointer}/proxy_server"),
-            );
-        }
     }
 }
 
-fn validate_otlp_receiver(ctx: &mut Ctx, c: &OtlpReceiverConfig, pointer: &str, in_traces: bool) {
+fn validate_otlp_receiver(ctx: &mut Ctx, c: &OtlpReceiverConfig, pointer: &str) {
     if c.protocols.grpc.is_none() && c.protocols.http.is_none() {
         ctx.error(
             pointer,
@@ -675,15 +647,6 @@ fn validate_otlp_receiver(ctx: &mut Ctx, c: &OtlpReceiverConfig, pointer: &str, 
             &http.endpoint,
             &format!("{pointer}/protocols/http/endpoint"),
         );
-    }
-    if in_traces {
-        not_implemented(ctx, "receivers.otlp", pointer);
-    }
-}
-
-fn not_implemented(ctx: &mut Ctx, part: &str, pointer: &str) {
-    if let Some((_, message)) = NOT_IMPLEMENTED.iter().find(|(p, _)| *p == part) {
-        ctx.error(pointer, *message);
     }
 }
 

@@ -101,6 +101,8 @@ pub struct OtlpGrpcConfig {
     pub endpoint: String,
     /// Largest accepted message, in MiB (default 4).
     pub max_recv_msg_size_mib: u64,
+    /// TLS for the server; plaintext when absent.
+    pub tls: Option<ServerTlsConfig>,
 }
 
 impl Default for OtlpGrpcConfig {
@@ -108,6 +110,7 @@ impl Default for OtlpGrpcConfig {
         OtlpGrpcConfig {
             endpoint: "0.0.0.0:4317".to_owned(),
             max_recv_msg_size_mib: 4,
+            tls: None,
         }
     }
 }
@@ -120,6 +123,10 @@ pub struct OtlpHttpConfig {
     pub endpoint: String,
     /// URL path for traces (default `/v1/traces`).
     pub traces_url_path: String,
+    /// Largest accepted request body in bytes, after decompression (default 20 MiB, as contrib).
+    pub max_request_body_size: u64,
+    /// TLS for the server; plaintext when absent.
+    pub tls: Option<ServerTlsConfig>,
 }
 
 impl Default for OtlpHttpConfig {
@@ -127,8 +134,22 @@ impl Default for OtlpHttpConfig {
         OtlpHttpConfig {
             endpoint: "0.0.0.0:4318".to_owned(),
             traces_url_path: "/v1/traces".to_owned(),
+            max_request_body_size: 20 * 1024 * 1024,
+            tls: None,
         }
     }
+}
+
+/// `tls` of an OTLP server (contrib's `configtls.ServerConfig` keys).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerTlsConfig {
+    /// PEM certificate chain of the server.
+    pub cert_file: String,
+    /// PEM private key of the server.
+    pub key_file: String,
+    /// PEM CA bundle; when set, clients must present a certificate it signed (mutual TLS).
+    pub client_ca_file: String,
 }
 
 /// A present key with a null value (`grpc:`) means "on, with defaults".

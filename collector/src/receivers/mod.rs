@@ -2,3 +2,4 @@
 //! every pipeline that names it through one [`crate::pipeline::TracesSender`].
 
 pub mod awsxray;
+pub mod otlp;

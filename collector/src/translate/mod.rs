@@ -67,11 +67,22 @@ pub enum TranslateError {
     },
 }
 
+/// One X-Ray segment document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// The JSON document (UTF-8, no trailing newline).
+    pub json: Vec<u8>,
+    /// Its `id` (16 hex digits), or `""` when the span had no span id.
+    pub id: String,
+    /// Its `trace_id` (`1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx`).
+    pub trace_id: String,
+}
+
 /// The result of translating a batch of spans.
 #[derive(Debug, Default)]
 pub struct Translation {
-    /// One JSON document per X-Ray segment, in span order (UTF-8, no trailing newline).
-    pub documents: Vec<Vec<u8>>,
+    /// The documents, in span order.
+    pub documents: Vec<Document>,
     /// One entry per span that could not be translated.
     pub dropped: Vec<TranslateError>,
 }
@@ -123,11 +134,14 @@ pub fn to_xray_documents_with_ids(
             .unwrap_or(&[]);
         for span in rs.scope_spans.iter().flat_map(|ss| &ss.spans) {
             match segment::make_segments(span, resource, &mut ctx) {
-                Ok(docs) => out
-                    .documents
-                    .extend(docs.into_iter().map(|doc| {
-                        serde_json::to_vec(&doc).expect("a JSON map always serializes")
-                    })),
+                Ok(docs) => out.documents.extend(docs.into_iter().map(|doc| {
+                    let text = |key: &str| doc.get(key).and_then(|v| v.as_str()).unwrap_or("");
+                    Document {
+                        id: text("id").to_owned(),
+                        trace_id: text("trace_id").to_owned(),
+                        json: serde_json::to_vec(&doc).expect("a JSON map always serializes"),
+                    }
+                })),
                 Err(err) => out.dropped.push(err),
             }
         }

@@ -15,8 +15,9 @@ use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::exporters::{AwsXrayExporterConfig, RetryConfig};
-use crate::pipeline::{Segment, Traces};
+use crate::pipeline::{Segment, SegmentIds, Traces};
 use crate::telemetry::Telemetry;
+use crate::translate::{self, TranslateSettings};
 
 use self::retry::{Backoff, Failure};
 
@@ -29,6 +30,7 @@ pub struct AwsXrayExporter {
     client: Client,
     retry: RetryConfig,
     max_retries: Option<u32>,
+    translate: TranslateSettings,
     telemetry: Telemetry,
 }
 
@@ -44,6 +46,12 @@ impl AwsXrayExporter {
             client: client::build(id, cfg).await?,
             retry: cfg.retry_on_failure.clone(),
             max_retries: cfg.max_retries,
+            translate: TranslateSettings {
+                indexed_attributes: cfg.indexed_attributes.clone(),
+                index_all_attributes: cfg.index_all_attributes,
+                log_groups: cfg.aws_log_groups.clone(),
+                trace_id_validation: translate::TraceIdValidation::Skip,
+            },
             telemetry,
         })
     }
@@ -62,16 +70,7 @@ impl AwsXrayExporter {
     pub async fn export(&self, traces: Traces, stop: &CancellationToken) {
         let documents = match traces {
             Traces::XRay(segments) => segments,
-            Traces::Otlp(resource_spans) => match self.documents_from_otlp(&resource_spans) {
-                Ok(documents) => documents,
-                Err(e) => {
-                    let n = Traces::Otlp(resource_spans).item_count();
-                    tracing::error!(exporter = %self.id, spans = n, error = %e, "Cannot translate OTLP spans; spans failed.");
-                    self.telemetry
-                        .exporter_failed(&self.id, "untranslatable", n);
-                    return;
-                }
-            },
+            Traces::Otlp(resource_spans) => self.documents_from_otlp(&resource_spans),
         };
         let mut rest = documents;
         while !rest.is_empty() {
@@ -81,12 +80,36 @@ impl AwsXrayExporter {
         }
     }
 
-    /// The hook where OTLP spans become X-Ray documents (the `translate` module, once it exists).
-    fn documents_from_otlp(
-        &self,
-        _resource_spans: &[ResourceSpans],
-    ) -> Result<Vec<Segment>, String> {
-        Err("OTLP to X-Ray translation is not built into this collector".to_owned())
+    /// OTLP spans to X-Ray documents (the `translate` module). Spans that cannot be translated,
+    /// and documents without a valid id, are counted as failed (`reason="untranslatable"`).
+    fn documents_from_otlp(&self, resource_spans: &[ResourceSpans]) -> Vec<Segment> {
+        let out = translate::to_xray_documents(resource_spans, &self.translate);
+        let received_at = Instant::now();
+        let mut untranslatable = out.dropped.len();
+        if let Some(first) = out.dropped.first() {
+            tracing::warn!(exporter = %self.id, spans = out.dropped.len(), error = %first, "Cannot translate OTLP spans; spans failed.");
+        }
+        let documents: Vec<Segment> = out
+            .documents
+            .into_iter()
+            .filter_map(|doc| {
+                let ids = SegmentIds::new(&doc.id, &doc.trace_id);
+                if ids.is_none() {
+                    untranslatable += 1;
+                    tracing::warn!(exporter = %self.id, trace_id = %doc.trace_id, "OTLP span without a valid span id; document failed.");
+                }
+                Some(Segment {
+                    body: doc.json.into(),
+                    ids: ids?,
+                    received_at,
+                })
+            })
+            .collect();
+        if untranslatable > 0 {
+            self.telemetry
+                .exporter_failed(&self.id, "untranslatable", untranslatable);
+        }
+        documents
     }
 
     /// Sends one call's worth of documents until each is sent, failed or dropped.

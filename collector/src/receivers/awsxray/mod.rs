@@ -9,6 +9,7 @@
 //! had already arrived are not lost.
 
 pub mod datagram;
+pub mod proxy;
 
 use std::io;
 use std::net::SocketAddr;

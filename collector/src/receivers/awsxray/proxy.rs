@@ -1,0 +1,694 @@
+//! The X-Ray sampling proxy (`receivers.awsxray.proxy_server`).
+//!
+//! X-Ray SDKs fetch centralized sampling rules from the daemon's TCP port with **unsigned**
+//! `POST /GetSamplingRules` and `POST /SamplingTargets` requests. The proxy signs them with SigV4
+//! (service `xray`, the collector's credentials) and forwards them to the X-Ray endpoint.
+//!
+//! Unlike the reference daemon and contrib's `proxy_server`, which sign and forward *any* path, this
+//! proxy forwards only those two routes: every other request is answered `404` (or `405` for a
+//! wrong method) and counted, so the collector's role cannot be used for other X-Ray API calls by
+//! whatever can reach the port (`xray-protocol.md` §6.3). A request is never forwarded unsigned:
+//! when credentials cannot be obtained the client gets `502`.
+//!
+//! Limits: at most [`MAX_CONNECTIONS`] client connections at once (more are closed at once and
+//! counted), request headers within [`HEADER_TIMEOUT`], bodies up to [`MAX_BODY`] read within
+//! [`BODY_TIMEOUT`], upstream answers within [`UPSTREAM_TIMEOUT`] and up to [`MAX_UPSTREAM_BODY`].
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_config::environment::region::EnvironmentVariableRegionProvider;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::ProfileFileRegionProvider;
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode, Uri};
+use hyper_rustls::{FixedServerNameResolver, HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use tokio::net::TcpListener;
+use tokio::sync::{Mutex, Semaphore};
+use tokio_rustls::rustls;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::receivers::ProxyServerConfig;
+use crate::telemetry::Telemetry;
+
+/// The only routes forwarded upstream.
+pub const ALLOWED_PATHS: [&str; 2] = ["/GetSamplingRules", "/SamplingTargets"];
+/// Most client connections served at once.
+pub const MAX_CONNECTIONS: usize = 256;
+/// Time allowed for a client to send request headers (contrib's `ReadHeaderTimeout`).
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(20);
+/// Time allowed for a client to send the request body.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest accepted request body; sampling requests are a few kilobytes.
+pub const MAX_BODY: usize = 64 * 1024;
+/// Time allowed for the X-Ray endpoint to answer, connection included.
+pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(15);
+/// Largest upstream answer relayed to the client.
+pub const MAX_UPSTREAM_BODY: usize = 4 * 1024 * 1024;
+/// Credentials are refreshed this long before they expire.
+const CREDENTIALS_REFRESH_MARGIN: Duration = Duration::from_secs(300);
+
+/// A bound, configured sampling proxy; [`SamplingProxy::run`] serves it.
+pub struct SamplingProxy {
+    listener: TcpListener,
+    state: Arc<State>,
+}
+
+struct State {
+    receiver: String,
+    upstream: Uri,
+    region: Region,
+    service: String,
+    credentials: CredentialsCache,
+    client: UpstreamClient,
+    telemetry: Telemetry,
+}
+
+impl SamplingProxy {
+    /// Resolves region, credentials and endpoint for receiver `id`, and binds the TCP listener.
+    pub async fn build(
+        id: &str,
+        cfg: &ProxyServerConfig,
+        telemetry: Telemetry,
+    ) -> anyhow::Result<SamplingProxy> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if !cfg.region.is_empty() {
+            loader = loader.region(Region::new(cfg.region.clone()));
+        } else if cfg.local_mode {
+            // Local mode: environment and profile only, never instance metadata.
+            loader = loader.region(
+                RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+                    .or_else(ProfileFileRegionProvider::new()),
+            );
+        }
+        let sdk = loader.load().await;
+        let Some(region) = sdk.region().cloned() else {
+            anyhow::bail!(
+                "receivers.{id}.proxy_server: no AWS region: set `region`, or AWS_REGION, or run where instance metadata answers"
+            );
+        };
+        let Some(mut provider) = sdk.credentials_provider() else {
+            anyhow::bail!("receivers.{id}.proxy_server: no AWS credentials provider");
+        };
+        if !cfg.role_arn.is_empty() {
+            let assumed = AssumeRoleProvider::builder(cfg.role_arn.clone())
+                .session_name("xray-collector-sampling-proxy")
+                .region(region.clone())
+                .configure(&sdk)
+                .build()
+                .await;
+            provider = SharedCredentialsProvider::new(assumed);
+        }
+        let upstream = upstream_endpoint(cfg, &region, sdk.endpoint_url())
+            .map_err(|e| anyhow::format_err!("receivers.{id}.proxy_server: {e}"))?;
+        let client = UpstreamClient::new(cfg)
+            .map_err(|e| anyhow::format_err!("receivers.{id}.proxy_server: {e}"))?;
+
+        let endpoint = crate::telemetry::server::normalize(&cfg.endpoint);
+        let listener = TcpListener::bind(&endpoint).await.map_err(|e| {
+            anyhow::format_err!("receivers.{id}.proxy_server: cannot listen on TCP {endpoint}: {e}")
+        })?;
+        tracing::info!(
+            receiver = id,
+            address = %listener.local_addr()?,
+            upstream = %upstream,
+            region = %region,
+            "Serving the X-Ray sampling proxy."
+        );
+        let service = if cfg.service_name.is_empty() {
+            "xray".to_owned()
+        } else {
+            cfg.service_name.clone()
+        };
+        Ok(SamplingProxy {
+            listener,
+            state: Arc::new(State {
+                receiver: id.to_owned(),
+                upstream,
+                region,
+                service,
+                credentials: CredentialsCache::new(provider),
+                client,
+                telemetry,
+            }),
+        })
+    }
+
+    /// The address the proxy listens on.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves connections until `shutdown` is cancelled; connections in progress get
+    /// [`HEADER_TIMEOUT`] to finish.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let mut tasks = tokio::task::JoinSet::new();
+        loop {
+            let accepted = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                accepted = self.listener.accept() => accepted,
+            };
+            let stream = match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => {
+                    // Out of file descriptors or similar: wait a little instead of spinning.
+                    tracing::warn!(receiver = %self.state.receiver, error = %err, "Sampling proxy accept failed.");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = connections.clone().try_acquire_owned() else {
+                self.state.count("too_many_connections");
+                drop(stream);
+                continue;
+            };
+            let state = self.state.clone();
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                let _permit = permit;
+                let service = hyper::service::service_fn(move |req| {
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(state.handle(req).await) }
+                });
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
+                    .serve_connection(TokioIo::new(stream), service);
+                let mut conn = std::pin::pin!(conn);
+                tokio::select! {
+                    _ = conn.as_mut() => {}
+                    _ = stop.cancelled() => {
+                        conn.as_mut().graceful_shutdown();
+                        let _ = tokio::time::timeout(HEADER_TIMEOUT, conn).await;
+                    }
+                }
+            });
+            // Reap finished connection tasks so the set does not grow.
+            while tasks.try_join_next().is_some() {}
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+impl State {
+    fn count(&self, outcome: &str) {
+        self.telemetry.proxy_request(&self.receiver, outcome);
+    }
+
+    async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let path = req.uri().path();
+        let allowed = ALLOWED_PATHS.contains(&path) && req.uri().query().is_none();
+        if !allowed {
+            self.count("refused_path");
+            tracing::debug!(receiver = %self.receiver, path, "Sampling proxy refused a path.");
+            return reply(
+                StatusCode::NOT_FOUND,
+                "only POST /GetSamplingRules and POST /SamplingTargets are served",
+            );
+        }
+        if req.method() != Method::POST {
+            self.count("refused_method");
+            return reply(StatusCode::METHOD_NOT_ALLOWED, "only POST is served");
+        }
+        let path = path.to_owned();
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .cloned()
+            .unwrap_or_else(|| HeaderValue::from_static("application/json"));
+        let body = Limited::new(req.into_body(), MAX_BODY);
+        let body = match tokio::time::timeout(BODY_TIMEOUT, body.collect()).await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(_)) => {
+                self.count("refused_body");
+                return reply(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "request body too large or unreadable",
+                );
+            }
+            Err(_) => {
+                self.count("client_timeout");
+                return reply(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request body not received in time",
+                );
+            }
+        };
+        match tokio::time::timeout(UPSTREAM_TIMEOUT, self.forward(&path, content_type, body)).await
+        {
+            Ok(Ok(response)) => {
+                self.count("forwarded");
+                response
+            }
+            Ok(Err(err)) => {
+                self.count("upstream_error");
+                tracing::warn!(receiver = %self.receiver, path, error = %err, "Sampling proxy could not forward a request.");
+                reply(StatusCode::BAD_GATEWAY, &err)
+            }
+            Err(_) => {
+                self.count("upstream_timeout");
+                reply(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "the X-Ray endpoint did not answer in time",
+                )
+            }
+        }
+    }
+
+    /// Signs the request with the collector's credentials and relays the upstream answer.
+    async fn forward(
+        &self,
+        path: &str,
+        content_type: HeaderValue,
+        body: Bytes,
+    ) -> Result<Response<Full<Bytes>>, String> {
+        let uri = join_uri(&self.upstream, path)?;
+        let credentials = self
+            .credentials
+            .get()
+            .await
+            .map_err(|e| format!("no credentials to sign with: {e}"))?;
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(uri.clone())
+            .header(CONTENT_TYPE, content_type)
+            .header(CONTENT_LENGTH, body.len())
+            .body(Full::new(body.clone()))
+            .map_err(|e| e.to_string())?;
+        sign_request(
+            &mut request,
+            &uri,
+            &body,
+            &credentials,
+            self.region.as_ref(),
+            &self.service,
+        )?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| format!("X-Ray endpoint {}: {e}", self.upstream))?;
+        let (parts, incoming) = response.into_parts();
+        let bytes = Limited::new(incoming, MAX_UPSTREAM_BODY)
+            .collect()
+            .await
+            .map_err(|e| format!("reading the X-Ray answer: {e}"))?
+            .to_bytes();
+        let mut out = Response::builder().status(parts.status);
+        for name in [
+            CONTENT_TYPE,
+            hyper::header::HeaderName::from_static("x-amzn-requestid"),
+        ] {
+            if let Some(value) = parts.headers.get(&name) {
+                out = out.header(name, value);
+            }
+        }
+        out.body(Full::new(bytes)).map_err(|e| e.to_string())
+    }
+}
+
+/// Adds the SigV4 headers (`Authorization`, `X-Amz-Date`, and `X-Amz-Security-Token` for
+/// temporary credentials) for `service` in `region`; the signature covers `host`,
+/// `content-type`, `content-length` and the body's SHA-256.
+fn sign_request(
+    request: &mut Request<Full<Bytes>>,
+    uri: &Uri,
+    body: &[u8],
+    credentials: &Credentials,
+    region: &str,
+    service: &str,
+) -> Result<(), String> {
+    let identity = credentials.clone().into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| format!("signing parameters: {e}"))?
+        .into();
+    let headers: Vec<(&str, &str)> = request
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+        .collect();
+    let uri_text = uri.to_string();
+    let signable = SignableRequest::new(
+        "POST",
+        &uri_text,
+        headers.into_iter(),
+        SignableBody::Bytes(body),
+    )
+    .map_err(|e| format!("signing: {e}"))?;
+    let (instructions, _signature) = sign(signable, &params)
+        .map_err(|e| format!("signing: {e}"))?
+        .into_parts();
+    instructions.apply_to_request_http1x(request);
+    Ok(())
+}
+
+/// The X-Ray endpoint: `aws_endpoint`, else `AWS_ENDPOINT_URL_XRAY` / `AWS_ENDPOINT_URL` (as the
+/// SDK reads them), else the region's public endpoint.
+fn upstream_endpoint(
+    cfg: &ProxyServerConfig,
+    region: &Region,
+    sdk_endpoint: Option<&str>,
+) -> Result<Uri, String> {
+    let from_env = std::env::var("AWS_ENDPOINT_URL_XRAY")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let text = if !cfg.aws_endpoint.is_empty() {
+        cfg.aws_endpoint.clone()
+    } else if let Some(url) = from_env.or(sdk_endpoint.map(str::to_owned)) {
+        url
+    } else {
+        regional_endpoint(region.as_ref())
+    };
+    let uri: Uri = text
+        .parse()
+        .map_err(|e| format!("aws_endpoint {text:?} is not a URL: {e}"))?;
+    match (uri.scheme_str(), uri.authority()) {
+        (Some("http" | "https"), Some(_)) => Ok(uri),
+        _ => Err(format!(
+            "aws_endpoint {text:?} must be an http:// or https:// URL"
+        )),
+    }
+}
+
+/// `https://xray.<region>.<partition domain>`.
+fn regional_endpoint(region: &str) -> String {
+    let domain = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else if region.starts_with("us-isob-") {
+        "sc2s.sgov.gov"
+    } else if region.starts_with("us-iso-") {
+        "c2s.ic.gov"
+    } else {
+        "amazonaws.com"
+    };
+    format!("https://xray.{region}.{domain}")
+}
+
+/// `base` with its path replaced by `base.path` + `path`.
+fn join_uri(base: &Uri, path: &str) -> Result<Uri, String> {
+    let prefix = base.path().trim_end_matches('/');
+    Uri::builder()
+        .scheme(base.scheme_str().unwrap_or("https"))
+        .authority(base.authority().map(|a| a.as_str()).unwrap_or_default())
+        .path_and_query(format!("{prefix}{path}"))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn reply(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({ "message": message }).to_string();
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// Credentials from the provider chain, reused until shortly before they expire.
+struct CredentialsCache {
+    provider: SharedCredentialsProvider,
+    cached: Mutex<Option<Credentials>>,
+}
+
+impl CredentialsCache {
+    fn new(provider: SharedCredentialsProvider) -> CredentialsCache {
+        CredentialsCache {
+            provider,
+            cached: Mutex::new(None),
+        }
+    }
+
+    async fn get(&self) -> Result<Credentials, String> {
+        let mut cached = self.cached.lock().await;
+        if let Some(credentials) = cached.as_ref() {
+            let fresh = credentials
+                .expiry()
+                .is_none_or(|expiry| SystemTime::now() + CREDENTIALS_REFRESH_MARGIN < expiry);
+            if fresh {
+                return Ok(credentials.clone());
+            }
+        }
+        let credentials = self
+            .provider
+            .provide_credentials()
+            .await
+            .map_err(|e| e.to_string())?;
+        *cached = Some(credentials.clone());
+        Ok(credentials)
+    }
+}
+
+/// The HTTP(S) client to the X-Ray endpoint, direct or through `proxy_address` (HTTP CONNECT).
+enum UpstreamClient {
+    Direct(Client<HttpsConnector<HttpConnector>, Full<Bytes>>),
+    Tunneled(Client<HttpsConnector<Tunnel<HttpConnector>>, Full<Bytes>>),
+}
+
+impl UpstreamClient {
+    fn new(cfg: &ProxyServerConfig) -> Result<UpstreamClient, String> {
+        let tls = tls_config(cfg)?;
+        let builder = || {
+            let b = HttpsConnectorBuilder::new()
+                .with_tls_config(tls.clone())
+                .https_or_http();
+            let b = if cfg.tls.server_name_override.is_empty() {
+                b
+            } else {
+                let name = ServerName::try_from(cfg.tls.server_name_override.clone())
+                    .map_err(|e| format!("tls.server_name_override: {e}"))?;
+                b.with_server_name_resolver(FixedServerNameResolver::new(name))
+            };
+            Ok::<_, String>(b.enable_http1())
+        };
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(Duration::from_secs(5)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(2)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_timer(TokioTimer::new())
+            .clone();
+        let proxy = if cfg.proxy_address.is_empty() {
+            std::env::var("HTTPS_PROXY")
+                .or_else(|_| std::env::var("https_proxy"))
+                .unwrap_or_default()
+        } else {
+            cfg.proxy_address.clone()
+        };
+        if proxy.is_empty() {
+            return Ok(UpstreamClient::Direct(
+                client.build(builder()?.wrap_connector(http)),
+            ));
+        }
+        let proxy_uri: Uri = proxy
+            .parse()
+            .map_err(|e| format!("proxy_address {proxy:?} is not a URL: {e}"))?;
+        if proxy_uri.scheme_str() != Some("http") || proxy_uri.authority().is_none() {
+            return Err(format!(
+                "proxy_address {proxy:?}: only http:// proxies (HTTP CONNECT) are supported"
+            ));
+        }
+        Ok(UpstreamClient::Tunneled(client.build(
+            builder()?.wrap_connector(Tunnel::new(proxy_uri, http)),
+        )))
+    }
+
+    async fn request(
+        &self,
+        request: Request<Full<Bytes>>,
+    ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
+        match self {
+            UpstreamClient::Direct(c) => c.request(request).await,
+            UpstreamClient::Tunneled(c) => c.request(request).await,
+        }
+    }
+}
+
+/// TLS to the X-Ray endpoint: the system's roots (plus `tls.ca_file`), or no verification at all
+/// with `tls.insecure` (contrib's `NoVerifySSL`).
+fn tls_config(cfg: &ProxyServerConfig) -> Result<rustls::ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("tls: {e}"))?;
+    if cfg.tls.insecure {
+        return Ok(builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
+            .with_no_client_auth());
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(native.certs);
+    if !cfg.tls.ca_file.is_empty() {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cfg.tls.ca_file)
+            .and_then(|it| it.collect::<Result<_, _>>())
+            .map_err(|e| format!("tls.ca_file {}: {e}", cfg.tls.ca_file))?;
+        if certs.is_empty() {
+            return Err(format!(
+                "tls.ca_file {}: no certificate found",
+                cfg.tls.ca_file
+            ));
+        }
+        roots.add_parsable_certificates(certs);
+    }
+    Ok(builder.with_root_certificates(roots).with_no_client_auth())
+}
+
+/// Accepts any server certificate (`tls.insecure: true`); signatures are still checked so the
+/// handshake itself stays sound.
+#[derive(Debug)]
+struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regional_endpoints_by_partition() {
+        assert_eq!(
+            regional_endpoint("us-east-1"),
+            "https://xray.us-east-1.amazonaws.com"
+        );
+        assert_eq!(
+            regional_endpoint("cn-north-1"),
+            "https://xray.cn-north-1.amazonaws.com.cn"
+        );
+        assert_eq!(
+            regional_endpoint("us-iso-east-1"),
+            "https://xray.us-iso-east-1.c2s.ic.gov"
+        );
+        assert_eq!(
+            regional_endpoint("us-isob-east-1"),
+            "https://xray.us-isob-east-1.sc2s.sgov.gov"
+        );
+    }
+
+    #[test]
+    fn join_keeps_an_endpoint_path_prefix() {
+        let base: Uri = "http://127.0.0.1:9000/xray/".parse().unwrap();
+        assert_eq!(
+            join_uri(&base, "/GetSamplingRules").unwrap().to_string(),
+            "http://127.0.0.1:9000/xray/GetSamplingRules"
+        );
+        let base: Uri = "https://xray.us-east-1.amazonaws.com".parse().unwrap();
+        assert_eq!(
+            join_uri(&base, "/SamplingTargets").unwrap().to_string(),
+            "https://xray.us-east-1.amazonaws.com/SamplingTargets"
+        );
+    }
+
+    #[test]
+    fn endpoint_must_be_http_or_https() {
+        let region = Region::new("us-east-1");
+        let mut cfg = ProxyServerConfig {
+            aws_endpoint: "ftp://example.com".into(),
+            ..ProxyServerConfig::default()
+        };
+        assert!(upstream_endpoint(&cfg, &region, None).is_err());
+        cfg.aws_endpoint = "http://127.0.0.1:4000".into();
+        assert_eq!(
+            upstream_endpoint(&cfg, &region, None).unwrap().to_string(),
+            "http://127.0.0.1:4000/"
+        );
+    }
+
+    #[test]
+    fn signature_covers_host_content_type_and_body() {
+        let uri: Uri = "http://127.0.0.1:4000/GetSamplingRules".parse().unwrap();
+        let body = Bytes::from_static(b"{}");
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(uri.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .header(CONTENT_LENGTH, 2)
+            .body(Full::new(body.clone()))
+            .unwrap();
+        let credentials =
+            Credentials::new("AKIDTEST", "secret", Some("token".into()), None, "test");
+        sign_request(&mut request, &uri, &body, &credentials, "us-east-1", "xray").unwrap();
+        let auth = request.headers()["authorization"].to_str().unwrap();
+        assert!(
+            auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDTEST/"),
+            "{auth}"
+        );
+        assert!(auth.contains("/us-east-1/xray/aws4_request"), "{auth}");
+        assert!(
+            auth.contains("SignedHeaders=content-length;content-type;host;"),
+            "{auth}"
+        );
+        assert!(request.headers().contains_key("x-amz-date"));
+        assert_eq!(request.headers()["x-amz-security-token"], "token");
+    }
+}

@@ -1,0 +1,409 @@
+//! OTLP/HTTP: `POST <traces_url_path>` with `application/x-protobuf` or `application/json`
+//! bodies, optionally gzip-compressed, answered in the request's encoding.
+//!
+//! Status codes follow the OTLP/HTTP specification: `200` with an `ExportTraceServiceResponse`;
+//! `400` (malformed), `404`, `405`, `413` (too large) and `415` (unsupported content type or
+//! encoding) are not retryable; `503` with `Retry-After` is. Error bodies are a `google.rpc.Status`.
+
+use std::convert::Infallible;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use super::tls::Pem;
+use super::{Intake, RETRY_AFTER_SECS, Rejected};
+use crate::config::receivers::OtlpHttpConfig;
+use crate::pipeline::TracesSender;
+
+/// Most client connections served at once; more are closed on accept and counted.
+pub const MAX_CONNECTIONS: usize = 512;
+/// Time allowed for a client to send request headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(20);
+/// Time allowed for a client to send the request body.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time allowed for a TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A bound OTLP/HTTP server; [`HttpServer::run`] serves it.
+pub struct HttpServer {
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    path: String,
+    max_body: usize,
+}
+
+/// The two encodings OTLP/HTTP defines.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Protobuf,
+    Json,
+}
+
+impl Encoding {
+    fn content_type(self) -> &'static str {
+        match self {
+            Encoding::Protobuf => "application/x-protobuf",
+            Encoding::Json => "application/json",
+        }
+    }
+}
+
+/// `google.rpc.Status` without `details`: the error body OTLP/HTTP specifies.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+impl HttpServer {
+    /// Reads TLS files and binds the listener of receiver `id`.
+    pub async fn bind(id: &str, cfg: &OtlpHttpConfig) -> anyhow::Result<HttpServer> {
+        let at = format!("receivers.{id}.protocols.http");
+        let tls = match &cfg.tls {
+            None => None,
+            Some(tls) => {
+                let pem = Pem::read(tls, &format!("{at}.tls"))?;
+                let config = pem.rustls_config(&format!("{at}.tls"), &[b"http/1.1"])?;
+                Some(TlsAcceptor::from(Arc::new(config)))
+            }
+        };
+        if !cfg.traces_url_path.starts_with('/') {
+            anyhow::bail!(
+                "{at}.traces_url_path: `{}` must start with `/`",
+                cfg.traces_url_path
+            );
+        }
+        let endpoint = crate::telemetry::server::normalize(&cfg.endpoint);
+        let listener = TcpListener::bind(&endpoint)
+            .await
+            .map_err(|e| anyhow::format_err!("{at}: cannot listen on TCP {endpoint}: {e}"))?;
+        Ok(HttpServer {
+            listener,
+            tls,
+            path: cfg.traces_url_path.clone(),
+            max_body: usize::try_from(cfg.max_request_body_size).unwrap_or(usize::MAX),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` is cancelled; requests in progress are finished first.
+    pub async fn run(self, sender: TracesSender, shutdown: CancellationToken) {
+        let intake = Arc::new(Intake::new(sender));
+        let state = Arc::new(Handler {
+            intake: intake.clone(),
+            path: self.path,
+            max_body: self.max_body,
+        });
+        if let Ok(addr) = self.listener.local_addr() {
+            tracing::info!(receiver = %intake.receiver(), address = %addr, tls = self.tls.is_some(), "Receiving OTLP over HTTP.");
+        }
+        let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let mut tasks = tokio::task::JoinSet::new();
+        loop {
+            let accepted = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                accepted = self.listener.accept() => accepted,
+            };
+            let stream = match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => {
+                    tracing::warn!(receiver = %intake.receiver(), error = %err, "OTLP/HTTP accept failed.");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = connections.clone().try_acquire_owned() else {
+                intake.refuse_request("too_many_connections");
+                drop(stream);
+                continue;
+            };
+            let state = state.clone();
+            let tls = self.tls.clone();
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                let _permit = permit;
+                match tls {
+                    None => serve_connection(TokioIo::new(stream), state, stop).await,
+                    Some(acceptor) => {
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                        {
+                            Ok(Ok(stream)) => {
+                                serve_connection(TokioIo::new(stream), state, stop).await;
+                            }
+                            Ok(Err(err)) => {
+                                tracing::debug!(error = %err, "OTLP/HTTP TLS handshake failed.");
+                            }
+                            Err(_) => tracing::debug!("OTLP/HTTP TLS handshake timed out."),
+                        }
+                    }
+                }
+            });
+            while tasks.try_join_next().is_some() {}
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+async fn serve_connection<IO>(io: TokioIo<IO>, state: Arc<Handler>, stop: CancellationToken)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(state.handle(req).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(io, service);
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(super::SEND_TIMEOUT + BODY_TIMEOUT, conn).await;
+        }
+    }
+}
+
+struct Handler {
+    intake: Arc<Intake>,
+    path: String,
+    max_body: usize,
+}
+
+impl Handler {
+    async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let encoding = match req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(ct) if media_type(ct) == "application/json" => Some(Encoding::Json),
+            Some(ct) if media_type(ct) == "application/x-protobuf" => Some(Encoding::Protobuf),
+            _ => None,
+        };
+        let reply_as = encoding.unwrap_or(Encoding::Protobuf);
+        if req.uri().path() != self.path {
+            return error(reply_as, StatusCode::NOT_FOUND, "no such path");
+        }
+        if req.method() != Method::POST {
+            return error(
+                reply_as,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "only POST is served",
+            );
+        }
+        let Some(encoding) = encoding else {
+            self.intake.refuse_request("unsupported_content_type");
+            return error(
+                reply_as,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type must be application/x-protobuf or application/json",
+            );
+        };
+        let gzip = match req.headers().get(CONTENT_ENCODING).map(HeaderValue::to_str) {
+            None => false,
+            Some(Ok(e)) if e.eq_ignore_ascii_case("identity") => false,
+            Some(Ok(e)) if e.eq_ignore_ascii_case("gzip") => true,
+            Some(_) => {
+                self.intake.refuse_request("unsupported_content_encoding");
+                return error(
+                    encoding,
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "Content-Encoding must be gzip or absent",
+                );
+            }
+        };
+        let Some(_slot) = self.intake.slot() else {
+            self.intake.refuse_request("too_many_requests");
+            return busy(encoding, "too many requests in flight; retry with backoff");
+        };
+
+        let limited = Limited::new(req.into_body(), self.max_body);
+        let body = match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => {
+                self.intake.refuse_request("too_large");
+                return error(encoding, StatusCode::PAYLOAD_TOO_LARGE, &self.too_large());
+            }
+            Ok(Err(err)) => {
+                self.intake.refuse_request("malformed");
+                return error(
+                    encoding,
+                    StatusCode::BAD_REQUEST,
+                    &format!("reading the body: {err}"),
+                );
+            }
+            Err(_) => {
+                self.intake.refuse_request("client_timeout");
+                return error(
+                    encoding,
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the body was not received in time",
+                );
+            }
+        };
+        let body = if gzip {
+            match gunzip(&body, self.max_body) {
+                Ok(Some(plain)) => Bytes::from(plain),
+                Ok(None) => {
+                    self.intake.refuse_request("too_large");
+                    return error(encoding, StatusCode::PAYLOAD_TOO_LARGE, &self.too_large());
+                }
+                Err(err) => {
+                    self.intake.refuse_request("malformed");
+                    return error(encoding, StatusCode::BAD_REQUEST, &format!("gzip: {err}"));
+                }
+            }
+        } else {
+            body
+        };
+        let request = match encoding {
+            Encoding::Protobuf => {
+                ExportTraceServiceRequest::decode(body).map_err(|e| e.to_string())
+            }
+            Encoding::Json => serde_json::from_slice::<ExportTraceServiceRequest>(&body)
+                .map_err(|e| e.to_string()),
+        };
+        let request = match request {
+            Ok(request) => request,
+            Err(err) => {
+                self.intake.refuse_request("malformed");
+                return error(
+                    encoding,
+                    StatusCode::BAD_REQUEST,
+                    &format!("not an ExportTraceServiceRequest: {err}"),
+                );
+            }
+        };
+        match self.intake.deliver(request.resource_spans).await {
+            Ok(()) => {
+                let response = ExportTraceServiceResponse {
+                    partial_success: None,
+                };
+                let body = match encoding {
+                    Encoding::Protobuf => Bytes::from(response.encode_to_vec()),
+                    Encoding::Json => Bytes::from_static(b"{}"),
+                };
+                respond(encoding, StatusCode::OK, body)
+            }
+            Err(Rejected::Busy) => busy(encoding, "the pipeline is full; retry with backoff"),
+            Err(Rejected::ShuttingDown) => busy(encoding, "the collector is shutting down"),
+        }
+    }
+
+    fn too_large(&self) -> String {
+        format!("the request is larger than {} bytes", self.max_body)
+    }
+}
+
+/// The media type of a `Content-Type` value, without parameters.
+fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Decompresses at most `limit` bytes; `Ok(None)` when the content is larger.
+fn gunzip(body: &[u8], limit: usize) -> std::io::Result<Option<Vec<u8>>> {
+    let mut out = Vec::new();
+    let read = flate2::read::GzDecoder::new(body)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)?;
+    Ok((read <= limit).then_some(out))
+}
+
+fn respond(encoding: Encoding, status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(encoding.content_type()),
+    );
+    response
+}
+
+fn error(encoding: Encoding, status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    // gRPC codes: INVALID_ARGUMENT for client errors, UNAVAILABLE for retryable ones.
+    let code = if status == StatusCode::SERVICE_UNAVAILABLE {
+        14
+    } else {
+        3
+    };
+    let body = match encoding {
+        Encoding::Protobuf => Bytes::from(
+            RpcStatus {
+                code,
+                message: message.to_owned(),
+            }
+            .encode_to_vec(),
+        ),
+        Encoding::Json => {
+            Bytes::from(serde_json::json!({ "code": code, "message": message }).to_string())
+        }
+    };
+    respond(encoding, status, body)
+}
+
+fn busy(encoding: Encoding, message: &str) -> Response<Full<Bytes>> {
+    let mut response = error(encoding, StatusCode::SERVICE_UNAVAILABLE, message);
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_type_ignores_parameters_and_case() {
+        assert_eq!(
+            media_type("Application/JSON; charset=utf-8"),
+            "application/json"
+        );
+        assert_eq!(
+            media_type("application/x-protobuf"),
+            "application/x-protobuf"
+        );
+    }
+
+    #[test]
+    fn gunzip_enforces_the_limit() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&[7u8; 1000]).unwrap();
+        let gz = enc.finish().unwrap();
+        assert_eq!(gunzip(&gz, 1000).unwrap().unwrap().len(), 1000);
+        assert!(gunzip(&gz, 999).unwrap().is_none());
+        assert!(gunzip(b"not gzip", 1000).is_err());
+    }
+}
