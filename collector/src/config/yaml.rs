@@ -62,6 +62,37 @@ pub fn parse(
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Value, SourceMap), Vec<YamlError>> {
+    parse_with(text, Some(env))
+}
+
+/// Parses every document of a YAML stream as written, without `${...}` expansion (for reading
+/// Kubernetes manifests that embed a collector config).
+pub fn parse_documents(text: &str) -> Result<Vec<Value>, YamlError> {
+    let mut builder = Builder {
+        stack: Vec::new(),
+        anchors: BTreeMap::new(),
+        documents: Vec::new(),
+        map: SourceMap::default(),
+        errors: Vec::new(),
+        env: None,
+    };
+    Parser::new_from_str(text)
+        .load(&mut builder, true)
+        .map_err(|e| YamlError {
+            position: (*e.marker()).into(),
+            pointer: String::new(),
+            message: format!("invalid YAML: {}", e.info()),
+        })?;
+    match builder.errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(builder.documents),
+    }
+}
+
+fn parse_with(
+    text: &str,
+    env: Option<&dyn Fn(&str) -> Option<String>>,
+) -> Result<(Value, SourceMap), Vec<YamlError>> {
     let mut builder = Builder {
         stack: Vec::new(),
         anchors: BTreeMap::new(),
@@ -116,7 +147,7 @@ struct Builder<'e> {
     documents: Vec<Value>,
     map: SourceMap,
     errors: Vec<YamlError>,
-    env: &'e dyn Fn(&str) -> Option<String>,
+    env: Option<&'e dyn Fn(&str) -> Option<String>>,
 }
 
 impl Builder<'_> {
@@ -211,7 +242,13 @@ impl Builder<'_> {
         let Some(pointer) = pointer else {
             return Value::String(text);
         };
-        let expanded = match expand::expand(&text, self.env) {
+        let Some(env) = self.env else {
+            if style != TScalarStyle::Plain || tag_is_str {
+                return Value::String(text);
+            }
+            return typed(&text);
+        };
+        let expanded = match expand::expand(&text, env) {
             Ok(e) => e,
             Err(message) => {
                 self.errors.push(YamlError {
