@@ -13,7 +13,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::blueprint::model::{
-    Blueprint, Cluster, CollectorMode, DEFAULT_POLICY_NAME, IdentityMode, Network, TargetName,
+    Blueprint, Cluster, CollectorMode, DEFAULT_POLICY_NAME, DEFAULT_REPLICAS, IdentityMode,
+    Network, TargetName,
 };
 
 /// The port of the collector's `health_check` extension (liveness and readiness probes).
@@ -489,7 +490,7 @@ impl Plan {
             namespace: col.namespace.clone(),
             service_account: col.service_account.clone(),
             mode: enum_string(&col.mode),
-            replicas: (!daemonset).then_some(col.replicas),
+            replicas: (!daemonset).then_some(col.replicas.unwrap_or(DEFAULT_REPLICAS)),
             autoscaling: col.autoscaling.as_ref().map(|a| AutoscalingPlan {
                 min_replicas: a.min_replicas,
                 max_replicas: a.max_replicas,

@@ -399,10 +399,11 @@ pub struct Collector {
     /// How the operator runs the collector.
     #[serde(default)]
     pub mode: CollectorMode,
-    /// The number of pods for `deployment` and `statefulset` (ignored by `daemonset`).
-    #[serde(default = "default_replicas")]
+    /// The number of pods for `deployment` and `statefulset` (default 2); not with `daemonset`,
+    /// which runs one pod per matching node.
+    #[serde(default)]
     #[schemars(range(min = 1, max = 100))]
-    pub replicas: u32,
+    pub replicas: Option<u32>,
     /// A horizontal pod autoscaler (not with `daemonset`).
     #[serde(default)]
     pub autoscaling: Option<Autoscaling>,
@@ -435,9 +436,8 @@ pub struct Collector {
 fn default_collector_name() -> String {
     "xray".to_owned()
 }
-fn default_replicas() -> u32 {
-    2
-}
+/// The replica count of a deployment or statefulset whose blueprint names none.
+pub const DEFAULT_REPLICAS: u32 = 2;
 
 /// How the operator runs the collector. `sidecar` is not offered: a sidecar runs under the
 /// application pod's ServiceAccount, so the collector's IAM role would not apply.

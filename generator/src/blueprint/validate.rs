@@ -16,7 +16,8 @@ use serde_json::Value;
 use crate::blueprint::adot_versions::{self, MIN_ADOT_VERSION};
 use crate::blueprint::load::{self, Document, Source, escape_pointer};
 use crate::blueprint::model::{
-    API_VERSION, Blueprint, Cluster, CollectorMode, KIND, Network, TolerationOperator,
+    API_VERSION, Blueprint, Cluster, CollectorMode, DEFAULT_REPLICAS, KIND, Network,
+    TolerationOperator,
 };
 use crate::diagnostic::{Diagnostic, Phase};
 use crate::plan::partition_of;
@@ -382,10 +383,6 @@ impl Checker<'_> {
         });
     }
 
-    fn present(&self, pointer: &str) -> bool {
-        self.doc.spans.contains_key(pointer)
-    }
-
     fn check(&mut self, bp: &Blueprint) {
         if bp.api_version != API_VERSION {
             self.error(
@@ -538,7 +535,7 @@ impl Checker<'_> {
             }
             seen.push(*target);
         }
-        if spec.targets.is_empty() && self.present("/spec/targets") {
+        if spec.targets.is_empty() {
             self.error(
                 "/spec/targets",
                 "no targets to render".to_owned(),
@@ -886,10 +883,19 @@ impl Checker<'_> {
         }
         let daemonset = c.mode == CollectorMode::Daemonset;
         if daemonset {
-            for field in ["replicas", "autoscaling", "pod_disruption_budget"] {
-                let ptr = format!("{base}/{field}");
-                if self.present(&ptr) {
-                    self.error(&ptr, format!("`{field}` does not apply to a daemonset"), None, Some("a daemonset runs one pod per matching node; remove this field or use `mode: deployment`"));
+            let set = [
+                ("replicas", c.replicas.is_some()),
+                ("autoscaling", c.autoscaling.is_some()),
+                ("pod_disruption_budget", c.pod_disruption_budget.is_some()),
+            ];
+            for (field, is_set) in set {
+                if is_set {
+                    self.error(
+                        &format!("{base}/{field}"),
+                        format!("`{field}` does not apply to a daemonset"),
+                        None,
+                        Some("a daemonset runs one pod per matching node; remove this field or use `mode: deployment`"),
+                    );
                 }
             }
         }
@@ -911,7 +917,10 @@ impl Checker<'_> {
             match (p.min_available, p.max_unavailable) {
                 (Some(_), Some(_)) | (None, None) => self.error(&ptr, "a pod disruption budget takes exactly one of `min_available` and `max_unavailable`".to_owned(), None, None),
                 (Some(n), None) if !daemonset => {
-                    let floor = c.autoscaling.as_ref().map_or(c.replicas, |a| a.min_replicas);
+                    let floor = c
+                        .autoscaling
+                        .as_ref()
+                        .map_or(c.replicas.unwrap_or(DEFAULT_REPLICAS), |a| a.min_replicas);
                     if n >= floor {
                         self.error(&format!("{ptr}/min_available"), format!("min_available {n} is not below the replica count {floor}"), Some(&format!("at most {}", floor.saturating_sub(1))), Some("otherwise no pod may ever be evicted and node drains hang"));
                     }

@@ -1,0 +1,99 @@
+//! Properties of the loader and the validator over mutated inputs.
+//!
+//! * Every prefix of every example blueprint (cut at each line and inside lines) either validates or
+//!   yields located diagnostics; nothing panics, and every diagnostic points inside the file.
+//! * `Blueprint → YAML → Blueprint` round-trips: the typed blueprint, written back out through the
+//!   generator's YAML emitter, loads and validates to an equal blueprint and an equal plan.
+
+use std::path::PathBuf;
+
+use blueprint::blueprint::load::Source;
+use blueprint::blueprint::validate::validate;
+use blueprint::plan::Plan;
+
+fn examples() -> Vec<(String, String)> {
+    let dir = harness::project_root().join("blueprints");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn every_prefix_validates_or_reports_located_problems() {
+    let mut n_checked = 0;
+    for (name, text) in examples() {
+        let mut cuts: Vec<usize> = text.match_indices('\n').map(|(i, _)| i + 1).collect();
+        cuts.extend(
+            (0..text.len())
+                .step_by(7)
+                .filter(|i| text.is_char_boundary(*i)),
+        );
+        cuts.sort_unstable();
+        cuts.dedup();
+        for cut in cuts {
+            let prefix = &text[..cut];
+            let source = Source {
+                name: name.clone(),
+                text: prefix.to_owned(),
+            };
+            match validate(&source) {
+                Ok(_) => {}
+                Err(diags) => {
+                    assert!(
+                        !diags.is_empty(),
+                        "{name}[..{cut}]: Err without diagnostics"
+                    );
+                    for d in &diags {
+                        assert!(
+                            d.span.line >= 1 && d.span.column >= 1,
+                            "{name}[..{cut}]: {d:?}"
+                        );
+                        assert!(
+                            d.span.offset + d.span.len <= prefix.len(),
+                            "{name}[..{cut}]: {d:?}"
+                        );
+                        assert!(
+                            d.render(prefix)
+                                .contains(&format!("{name}:{}:", d.span.line))
+                        );
+                    }
+                }
+            }
+            n_checked += 1;
+        }
+    }
+    assert!(n_checked > 400, "only {n_checked} prefixes checked");
+}
+
+#[test]
+fn blueprints_round_trip_through_yaml() {
+    for (name, text) in examples() {
+        let source = Source {
+            name: name.clone(),
+            text,
+        };
+        let bp = validate(&source).expect("example is valid");
+        let value = serde_json::to_value(&bp).unwrap();
+        let written = blueprint::yaml::to_yaml(&value);
+        let again = validate(&Source {
+            name: name.clone(),
+            text: written.clone(),
+        })
+        .unwrap_or_else(|diags| {
+            let text: String = diags.iter().map(|d| d.render(&written)).collect();
+            panic!("{name}: the written blueprint is invalid:\n{text}\n{written}")
+        });
+        assert_eq!(again, bp, "{name}");
+        assert_eq!(Plan::new(&again), Plan::new(&bp), "{name}");
+    }
+}
