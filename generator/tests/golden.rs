@@ -333,3 +333,29 @@ fn help_documents_the_exit_codes() {
         assert!(text.contains(line), "--help lacks `{line}`:\n{text}");
     }
 }
+
+#[test]
+fn check_mode_over_all_blueprints_accepts_the_committed_golden_tree() {
+    if overwrite_targets().is_some() {
+        return;
+    }
+    // The CI gate: several files render to DIR/<name>/<target>/, the layout of golden/.
+    let mut args: Vec<String> = vec!["render".into()];
+    args.extend(
+        blueprints()
+            .values()
+            .map(|p| p.strip_prefix(root()).unwrap().display().to_string()),
+    );
+    args.extend(["--check".into(), "--out".into(), "golden".into()]);
+    let out = Command::new(env!("CARGO_BIN_EXE_blueprint"))
+        .current_dir(root())
+        .args(&args)
+        .output()
+        .expect("blueprint runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
