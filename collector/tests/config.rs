@@ -400,3 +400,25 @@ fn validate_command_reports_located_errors_and_exits_non_zero() {
             .contains("/nonexistent/collector.yaml: cannot read config")
     );
 }
+
+#[test]
+fn the_image_default_config_loads() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("default-config.yaml");
+    let loaded = config::load_file(&path).expect("default config loads");
+    assert!(loaded.warnings.is_empty());
+    assert_eq!(loaded.config.service.pipelines.len(), 1);
+}
+
+/// The Dockerfile keeps the contract the operator and `collector/image` rely on.
+#[test]
+fn dockerfile_entrypoint_user_and_ports() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile");
+    let text = std::fs::read_to_string(path).unwrap();
+    let last_stage = text.rsplit("\nFROM ").next().unwrap();
+    assert!(last_stage.contains("\nUSER 10001:10001\n"));
+    assert!(last_stage.contains("\nENTRYPOINT [\"/usr/local/bin/xray-collector\"]\n"));
+    assert!(
+        last_stage.contains("\nEXPOSE 2000/udp 2000/tcp 4317/tcp 4318/tcp 13133/tcp 8888/tcp\n")
+    );
+    assert!(text.contains("target/release/xray-collector /out/usr/local/bin/xray-collector"));
+}
