@@ -1,0 +1,471 @@
+//! `xray-collector-bench`: measures the collector's UDP-to-X-Ray throughput on this machine
+//! against a raw-socket ceiling measured in the same run.
+//!
+//! For each rate of a ladder it runs the load generator for a set time against (1) a plain
+//! receive loop that discards (the ceiling) and (2) a fresh `xray-collector` process exporting to
+//! a local PutTraceSegments sink. A step has zero loss when every datagram sent reached the sink
+//! (or, for the ceiling, the loop) and the kernel counted no drop on the socket. It reports the
+//! highest zero-loss rate of each, the collector's CPU-seconds per million segments, its peak RSS
+//! and the p50/p99 delay from send to export.
+//!
+//! ```text
+//! cargo build --release -p xray-collector -p xray-collector-bench
+//! target/release/xray-collector-bench [--duration 10] [--rates 25000,50000,...]
+//!     [--collector target/release/xray-collector] [--config template.yaml] [--only raw|collector]
+//! ```
+
+mod doc;
+mod load;
+mod procfs;
+mod sink;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+
+/// Nanoseconds since the Unix epoch (the clock shared by the generator and the sink).
+pub fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// The kernel receive buffer both receivers ask for (the collector's default).
+const RECV_BUFFER: usize = 8 << 20;
+
+/// The collector configuration of a run; the placeholders are replaced per step.
+const DEFAULT_CONFIG: &str = r#"receivers:
+  awsxray:
+    endpoint: 127.0.0.1:UDP_PORT
+processors:
+  batch:
+    send_batch_size: 50
+    timeout: 200ms
+exporters:
+  awsxray:
+    region: us-east-1
+    endpoint: SINK_ENDPOINT
+    local_mode: true
+extensions:
+  health_check:
+    endpoint: 127.0.0.1:HEALTH_PORT
+service:
+  extensions: [health_check]
+  pipelines:
+    traces:
+      receivers: [awsxray]
+      processors: [batch]
+      exporters: [awsxray]
+  telemetry:
+    metrics:
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: 127.0.0.1
+                port: METRICS_PORT
+"#;
+
+struct Args {
+    duration: Duration,
+    rates: Vec<u64>,
+    collector: PathBuf,
+    config: String,
+    only: Option<String>,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut args = Args {
+        duration: Duration::from_secs(10),
+        rates: vec![
+            25_000, 50_000, 75_000, 100_000, 125_000, 150_000, 200_000, 250_000, 300_000,
+        ],
+        collector: root.join("target/release/xray-collector"),
+        config: DEFAULT_CONFIG.to_owned(),
+        only: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--duration" => args.duration = Duration::from_secs_f64(value()?.parse()?),
+            "--rates" => {
+                args.rates = value()?
+                    .split(',')
+                    .map(|r| r.trim().parse::<u64>())
+                    .collect::<Result<_, _>>()?
+            }
+            "--collector" => args.collector = value()?.into(),
+            "--config" => args.config = std::fs::read_to_string(value()?)?,
+            "--only" => args.only = Some(value()?),
+            "--help" | "-h" => {
+                println!(
+                    "usage: xray-collector-bench [--duration SECS] [--rates R1,R2,...] [--collector PATH] [--config TEMPLATE] [--only raw|collector]"
+                );
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other} (see --help)"),
+        }
+    }
+    Ok(args)
+}
+
+/// One step of the ladder.
+#[derive(Debug, Default, Clone)]
+struct Step {
+    rate: u64,
+    sent: u64,
+    send_errors: u64,
+    achieved: f64,
+    delivered: u64,
+    socket_drops: u64,
+    host_in_errors: u64,
+    host_rcvbuf_errors: u64,
+    refused: f64,
+    dropped: f64,
+    cpu_seconds: f64,
+    generator_cpu: f64,
+    peak_rss: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+impl Step {
+    fn zero_loss(&self) -> bool {
+        self.delivered == self.sent
+            && self.send_errors == 0
+            && self.socket_drops == 0
+            && self.refused == 0.0
+            && self.dropped == 0.0
+            && self.achieved >= 0.98 * self.rate as f64
+    }
+
+    fn cpu_per_million(&self) -> f64 {
+        if self.delivered == 0 {
+            f64::NAN
+        } else {
+            self.cpu_seconds / (self.delivered as f64 / 1e6)
+        }
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "# xray-collector-bench: {} s per step, load average at start: {}",
+        args.duration.as_secs_f64(),
+        load.trim()
+    );
+    println!(
+        "# document: {} bytes per datagram",
+        doc::Template::new(0).len()
+    );
+    let mut raw_steps = Vec::new();
+    let mut col_steps = Vec::new();
+    if args.only.as_deref() != Some("collector") {
+        raw_steps = ladder(&args.rates, |rate| raw_step(rate, args.duration))?;
+    }
+    if args.only.as_deref() != Some("raw") {
+        if !args.collector.exists() {
+            bail!(
+                "{} not found: build it with `cargo build --release -p xray-collector`",
+                args.collector.display()
+            );
+        }
+        let sink = sink::start()?;
+        col_steps = ladder(&args.rates, |rate| collector_step(&args, &sink, rate))?;
+    }
+    report(&raw_steps, &col_steps);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("\n# load average at end: {}", load.trim());
+    Ok(())
+}
+
+/// Runs the steps in order, stopping after two consecutive steps with loss.
+fn ladder(
+    rates: &[u64],
+    mut step: impl FnMut(u64) -> anyhow::Result<Step>,
+) -> anyhow::Result<Vec<Step>> {
+    let mut out = Vec::new();
+    let mut lossy = 0;
+    for &rate in rates {
+        let s = step(rate)?;
+        eprintln!("{s:?}");
+        lossy = if s.zero_loss() { 0 } else { lossy + 1 };
+        out.push(s);
+        if lossy == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    Ok(out)
+}
+
+fn raw_step(rate: u64, duration: Duration) -> anyhow::Result<Step> {
+    let rx = load::RawReceiver::start(RECV_BUFFER)?;
+    let (errs0, rcvbuf0) = procfs::udp_errors();
+    let drops0 = procfs::socket_drops(rx.addr.port());
+    let sent = load::generate(rx.addr, rate, duration, 0)?;
+    settle(|| rx.received.load(Ordering::Relaxed), sent.datagrams);
+    let socket_drops = procfs::socket_drops(rx.addr.port()) - drops0;
+    let (errs1, rcvbuf1) = procfs::udp_errors();
+    let delivered = rx.received.load(Ordering::Relaxed);
+    let cpu = rx.stop();
+    Ok(Step {
+        rate,
+        sent: sent.datagrams,
+        send_errors: sent.errors,
+        achieved: sent.datagrams as f64 / sent.elapsed.as_secs_f64(),
+        delivered,
+        socket_drops,
+        host_in_errors: errs1.saturating_sub(errs0),
+        host_rcvbuf_errors: rcvbuf1.saturating_sub(rcvbuf0),
+        cpu_seconds: cpu,
+        generator_cpu: sent.cpu_seconds,
+        ..Step::default()
+    })
+}
+
+/// Waits until `count()` reaches `want`, or has not moved for two seconds (at most 30 s).
+fn settle(count: impl Fn() -> u64, want: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = (count(), Instant::now());
+    while Instant::now() < deadline {
+        let now = count();
+        if now >= want {
+            return;
+        }
+        if now != last.0 {
+            last = (now, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(2) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn free_udp_port() -> anyhow::Result<u16> {
+    Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((status, body))
+}
+
+fn metric_sum(text: &str, metric: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.starts_with(metric) && l[metric.len()..].starts_with(['{', ' ']))
+        .filter(|l| !l.contains("reason=\"invalid") && !l.contains("reason=\"missing"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// A collector process, killed on drop.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn collector_step(args: &Args, sink: &sink::Sink, rate: u64) -> anyhow::Result<Step> {
+    sink.state.reset();
+    let (udp, health, metrics) = (free_udp_port()?, free_port()?, free_port()?);
+    let dir = std::env::temp_dir().join(format!("xray-bench-{}-{rate}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let config = args
+        .config
+        .replace("UDP_PORT", &udp.to_string())
+        .replace("SINK_ENDPOINT", &format!("http://{}", sink.addr))
+        .replace("HEALTH_PORT", &health.to_string())
+        .replace("METRICS_PORT", &metrics.to_string())
+        .replace("STORAGE_DIR", &dir.display().to_string());
+    let path = dir.join("collector.yaml");
+    std::fs::write(&path, config)?;
+    let child = Command::new(&args.collector)
+        .arg(format!("--config={}", path.display()))
+        .envs([
+            ("AWS_ACCESS_KEY_ID", "bench"),
+            ("AWS_SECRET_ACCESS_KEY", "bench"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("RUST_LOG", "xray_collector=warn"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("stderr.log"))?)
+        .spawn()
+        .with_context(|| format!("starting {}", args.collector.display()))?;
+    let pid = child.id();
+    let mut running = Running(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http_get(health, "/").is_none_or(|(s, _)| s != 200) {
+        if let Some(status) = running.0.try_wait()? {
+            bail!(
+                "collector exited with {status}: {}",
+                std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
+            );
+        }
+        if Instant::now() > deadline {
+            bail!("collector not healthy within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cpu0 = procfs::cpu_seconds(&pid.to_string()).unwrap_or(0.0);
+    let (errs0, rcvbuf0) = procfs::udp_errors();
+    let drops0 = procfs::socket_drops(udp);
+    let to: SocketAddr = ([127, 0, 0, 1], udp).into();
+    let sent = load::generate(to, rate, args.duration, 0)?;
+    settle(
+        || sink.state.documents.load(Ordering::SeqCst),
+        sent.datagrams,
+    );
+    let cpu1 = procfs::cpu_seconds(&pid.to_string()).unwrap_or(0.0);
+    let peak_rss = procfs::peak_rss(pid).unwrap_or(0);
+    let socket_drops = procfs::socket_drops(udp) - drops0;
+    let (errs1, rcvbuf1) = procfs::udp_errors();
+    let text = http_get(metrics, "/metrics")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    drop(running);
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut delays = std::mem::take(&mut *sink.state.delays_us.lock().expect("delays lock"));
+    delays.sort_unstable();
+    let pct = |p: f64| {
+        if delays.is_empty() {
+            f64::NAN
+        } else {
+            let i = ((delays.len() as f64 * p) as usize).min(delays.len() - 1);
+            f64::from(delays[i]) / 1000.0
+        }
+    };
+    Ok(Step {
+        rate,
+        sent: sent.datagrams,
+        send_errors: sent.errors,
+        achieved: sent.datagrams as f64 / sent.elapsed.as_secs_f64(),
+        delivered: sink.state.documents.load(Ordering::SeqCst),
+        socket_drops,
+        host_in_errors: errs1.saturating_sub(errs0),
+        host_rcvbuf_errors: rcvbuf1.saturating_sub(rcvbuf0),
+        refused: metric_sum(&text, "xray_collector_receiver_refused_items_total"),
+        dropped: metric_sum(&text, "xray_collector_exporter_dropped_items_total")
+            + metric_sum(&text, "xray_collector_exporter_failed_items_total"),
+        cpu_seconds: cpu1 - cpu0,
+        generator_cpu: sent.cpu_seconds,
+        peak_rss,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+    })
+}
+
+fn best(steps: &[Step]) -> Option<&Step> {
+    steps
+        .iter()
+        .filter(|s| s.zero_loss())
+        .max_by_key(|s| s.rate)
+}
+
+fn report(raw: &[Step], col: &[Step]) {
+    if !raw.is_empty() {
+        println!("\n## Raw-socket ceiling (plain receive loop that discards)\n");
+        println!(
+            "| target/s | achieved/s | sent | received | socket drops | host InErrors | host RcvbufErrors | receiver CPU s | generator CPU s | zero loss |"
+        );
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|");
+        for s in raw {
+            println!(
+                "| {} | {:.0} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {} |",
+                s.rate,
+                s.achieved,
+                s.sent,
+                s.delivered,
+                s.socket_drops,
+                s.host_in_errors,
+                s.host_rcvbuf_errors,
+                s.cpu_seconds,
+                s.generator_cpu,
+                if s.zero_loss() { "yes" } else { "no" }
+            );
+        }
+    }
+    if !col.is_empty() {
+        println!(
+            "\n## xray-collector (UDP -> batch -> awsxray exporter -> local PutTraceSegments sink)\n"
+        );
+        println!(
+            "| target/s | achieved/s | sent | exported | socket drops | host InErrors | refused+dropped+failed | CPU s | CPU s per 1M | peak RSS MiB | p50 ms | p99 ms | zero loss |"
+        );
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|");
+        for s in col {
+            println!(
+                "| {} | {:.0} | {} | {} | {} | {} | {} | {:.2} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+                s.rate,
+                s.achieved,
+                s.sent,
+                s.delivered,
+                s.socket_drops,
+                s.host_in_errors,
+                s.refused + s.dropped,
+                s.cpu_seconds,
+                s.cpu_per_million(),
+                s.peak_rss as f64 / (1024.0 * 1024.0),
+                s.p50_ms,
+                s.p99_ms,
+                if s.zero_loss() { "yes" } else { "no" }
+            );
+        }
+    }
+    println!("\n## Summary\n");
+    let raw_best = best(raw);
+    let col_best = best(col);
+    if let Some(r) = raw_best {
+        println!(
+            "* Raw-socket ceiling, highest zero-loss rate: {} /s",
+            r.rate
+        );
+    } else if !raw.is_empty() {
+        println!("* Raw-socket ceiling: no step without loss");
+    }
+    if let Some(c) = col_best {
+        println!(
+            "* Collector, highest zero-loss rate: {} /s; CPU {:.1} s per million segments; peak RSS {:.1} MiB; delay p50 {:.1} ms, p99 {:.1} ms",
+            c.rate,
+            c.cpu_per_million(),
+            c.peak_rss as f64 / (1024.0 * 1024.0),
+            c.p50_ms,
+            c.p99_ms
+        );
+    } else if !col.is_empty() {
+        println!("* Collector: no step without loss");
+    }
+    if let (Some(r), Some(c)) = (raw_best, col_best) {
+        println!(
+            "* Collector / ceiling: {:.0} %",
+            100.0 * c.rate as f64 / r.rate as f64
+        );
+    }
+}
