@@ -57,6 +57,9 @@ pub struct YamlError {
     pub message: String,
 }
 
+/// Looks an environment variable up by name.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// Parses one YAML document. An empty document is an empty mapping.
 pub fn parse(
     text: &str,
@@ -89,10 +92,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, YamlError> {
     }
 }
 
-fn parse_with(
-    text: &str,
-    env: Option<&dyn Fn(&str) -> Option<String>>,
-) -> Result<(Value, SourceMap), Vec<YamlError>> {
+fn parse_with(text: &str, env: Option<EnvLookup>) -> Result<(Value, SourceMap), Vec<YamlError>> {
     let mut builder = Builder {
         stack: Vec::new(),
         anchors: BTreeMap::new(),
@@ -147,7 +147,7 @@ struct Builder<'e> {
     documents: Vec<Value>,
     map: SourceMap,
     errors: Vec<YamlError>,
-    env: Option<&'e dyn Fn(&str) -> Option<String>>,
+    env: Option<EnvLookup<'e>>,
 }
 
 impl Builder<'_> {

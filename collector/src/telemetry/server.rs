@@ -37,29 +37,26 @@ pub fn normalize(address: &str) -> String {
 
 /// Serves `handler` on `listener` until `shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, handler: Handler, shutdown: CancellationToken) {
-    #[allow(clippy::blocks_in_conditions)]
-    {
-        loop {
-            let accepted = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                a = listener.accept() => a,
-            };
-            let Ok((stream, _)) = accepted else { continue };
-            let handler = handler.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req: Request<Incoming>| {
-                    let (status, content_type, body) = handler(req.uri().path());
-                    let response = Response::builder()
-                        .status(status)
-                        .header("content-type", content_type)
-                        .body(Full::new(Bytes::from(body)));
-                    async move { response }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            a = listener.accept() => a,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let handler = handler.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req: Request<Incoming>| {
+                let (status, content_type, body) = handler(req.uri().path());
+                let response = Response::builder()
+                    .status(status)
+                    .header("content-type", content_type)
+                    .body(Full::new(Bytes::from(body)));
+                async move { response }
             });
-        }
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
     }
 }
 
