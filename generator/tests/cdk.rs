@@ -26,11 +26,13 @@ use serde_json::{Map, Value, json};
 /// The CDK CLI sends a template inline (no bootstrap bucket) only up to this many bytes of YAML.
 const INLINE_TEMPLATE_LIMIT_BYTES: usize = 50 * 1024;
 
-/// One golden cloud assembly.
+/// One cloud assembly under test: a golden one, or one rendered from a variant blueprint.
 struct Assembly {
-    /// The blueprint name (the directory under `golden/`).
+    /// The blueprint name.
     blueprint: String,
-    /// `golden/<blueprint>/cdk`.
+    /// The plan it was rendered from.
+    plan: Plan,
+    /// The assembly directory (`golden/<blueprint>/cdk` for golden assemblies).
     dir: PathBuf,
     /// The parsed `manifest.json`.
     manifest: Value,
@@ -39,6 +41,28 @@ struct Assembly {
 }
 
 impl Assembly {
+    /// Reads the assembly in `dir`.
+    fn read(plan: Plan, dir: PathBuf) -> Assembly {
+        let manifest = read_json(&dir.join("manifest.json"));
+        let artifacts = manifest["artifacts"]
+            .as_object()
+            .expect("manifest.json has an artifacts object");
+        let mut stacks = BTreeMap::new();
+        for (id, artifact) in artifacts {
+            if artifact["type"] == "aws:cloudformation:stack" {
+                let template = read_json(&dir.join(template_file(&manifest, id)));
+                stacks.insert(id.clone(), template);
+            }
+        }
+        Assembly {
+            blueprint: plan.name.clone(),
+            plan,
+            dir,
+            manifest,
+            stacks,
+        }
+    }
+
     fn template_paths(&self) -> Vec<PathBuf> {
         self.stacks
             .keys()
@@ -65,46 +89,14 @@ fn template_file(manifest: &Value, artifact: &str) -> String {
         .to_owned()
 }
 
-/// Every golden assembly; fails when there is none, so that the checks below cannot pass vacuously.
-fn assemblies() -> Vec<Assembly> {
-    let mut found = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(golden_dir())
-        .expect("golden/ exists")
-        .map(|entry| entry.expect("readable golden/ entry").path())
-        .collect();
-    entries.sort();
-    for blueprint_dir in entries {
-        let dir = blueprint_dir.join("cdk");
-        if !dir.join("manifest.json").is_file() {
-            continue;
-        }
-        let manifest = read_json(&dir.join("manifest.json"));
-        let artifacts = manifest["artifacts"]
-            .as_object()
-            .expect("manifest.json has an artifacts object");
-        let mut stacks = BTreeMap::new();
-        for (id, artifact) in artifacts {
-            if artifact["type"] == "aws:cloudformation:stack" {
-                let template = read_json(&dir.join(template_file(&manifest, id)));
-                stacks.insert(id.clone(), template);
-            }
-        }
-        found.push(Assembly {
-            blueprint: blueprint_dir
-                .file_name()
-                .expect("directory name")
-                .to_string_lossy()
-                .into_owned(),
-            dir,
-            manifest,
-            stacks,
-        });
-    }
-    assert!(
-        !found.is_empty(),
-        "no golden cloud assembly under golden/*/cdk/"
-    );
-    found
+fn plan_of(name: &str, text: &str) -> Plan {
+    let source = Source {
+        name: name.to_owned(),
+        text: text.to_owned(),
+    };
+    let blueprint =
+        validate::validate(&source).unwrap_or_else(|_| panic!("{name} is not a valid blueprint"));
+    Plan::new(&blueprint)
 }
 
 /// The plan of every example blueprint (`blueprints/*.yaml`), by blueprint name.
@@ -116,24 +108,175 @@ fn example_plans() -> BTreeMap<String, Plan> {
         if path.extension().is_none_or(|ext| ext != "yaml") {
             continue;
         }
-        let source = Source {
-            name: path.display().to_string(),
-            text: std::fs::read_to_string(&path).expect("readable blueprint"),
-        };
-        let blueprint = validate::validate(&source)
-            .unwrap_or_else(|_| panic!("{} is not a valid blueprint", path.display()));
-        let plan = Plan::new(&blueprint);
+        let text = std::fs::read_to_string(&path).expect("readable blueprint");
+        let plan = plan_of(&path.display().to_string(), &text);
         plans.insert(plan.name.clone(), plan);
     }
     assert!(!plans.is_empty(), "no example blueprints in blueprints/");
     plans
 }
 
+/// Every golden assembly; fails when there is none, so that the checks below cannot pass vacuously.
+fn golden_assemblies() -> Vec<Assembly> {
+    let mut plans = example_plans();
+    let mut found = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(golden_dir())
+        .expect("golden/ exists")
+        .map(|entry| entry.expect("readable golden/ entry").path())
+        .collect();
+    entries.sort();
+    for blueprint_dir in entries {
+        let dir = blueprint_dir.join("cdk");
+        if !dir.join("manifest.json").is_file() {
+            continue;
+        }
+        let name = blueprint_dir
+            .file_name()
+            .expect("directory name")
+            .to_string_lossy()
+            .into_owned();
+        let plan = plans
+            .remove(&name)
+            .unwrap_or_else(|| panic!("golden/{name} has no blueprints/{name}.yaml"));
+        found.push(Assembly::read(plan, dir));
+    }
+    assert!(
+        !found.is_empty(),
+        "no golden cloud assembly under golden/*/cdk/"
+    );
+    found
+}
+
+/// Blueprints that exercise what the examples do not: a created cluster in existing subnets with
+/// Pod Identity, two node groups (one spot, scaled to zero), a private endpoint, no control-plane
+/// logs and the config-map authentication mode; an existing cluster whose OIDC issuer is a deploy-time
+/// parameter; and a created two-zone VPC with a private endpoint and a daemonset collector.
+const VARIANTS: [(&str, &str); 3] = [
+    (
+        "variant-created-pod-identity",
+        "apiVersion: xray-blueprints.io/v1alpha1
+kind: Blueprint
+metadata:
+  name: variant-created-pod-identity
+spec:
+  cluster:
+    create:
+      name: variant-pi
+      region: us-east-2
+      account_id: \"333344445555\"
+      kubernetes_version: \"1.33\"
+      network:
+        existing_subnets:
+          subnet_ids: [subnet-0123456789abcdef0, subnet-0fedcba9876543210]
+      node_groups:
+        - name: general
+          instance_types: [m7g.large]
+          ami_type: AL2023_ARM_64_STANDARD
+        - name: spot-pool
+          instance_types: [m6i.large, m5.large]
+          capacity_type: SPOT
+          min_size: 0
+          desired_size: 0
+          max_size: 3
+      endpoint:
+        public_access: false
+        private_access: true
+      log_types: []
+      authentication_mode: API_AND_CONFIG_MAP
+  addons:
+    cert_manager:
+      version: v1.18.2-eksbuild.2
+    adot:
+      version: v0.141.0-eksbuild.1
+  identity:
+    mode: pod_identity
+    permissions_boundary_arn: arn:aws:iam::333344445555:policy/boundary
+  collector:
+    namespace: tracing
+    service_account: collector
+",
+    ),
+    (
+        "variant-existing-no-issuer",
+        "apiVersion: xray-blueprints.io/v1alpha1
+kind: Blueprint
+metadata:
+  name: variant-existing-no-issuer
+spec:
+  cluster:
+    existing:
+      name: legacy
+      region: eu-central-1
+      account_id: \"666677778888\"
+      kubernetes_version: \"1.32\"
+  addons:
+    cert_manager:
+      version: v1.18.2-eksbuild.2
+    adot:
+      version: v0.141.0-eksbuild.1
+  collector:
+    namespace: observability
+    service_account: xray
+",
+    ),
+    (
+        "variant-private-vpc",
+        "apiVersion: xray-blueprints.io/v1alpha1
+kind: Blueprint
+metadata:
+  name: variant-private-vpc
+spec:
+  cluster:
+    create:
+      name: private-tracing
+      region: ap-northeast-1
+      account_id: \"999900001111\"
+      kubernetes_version: \"1.33\"
+      network:
+        vpc:
+          cidr: 172.16.0.0/20
+          az_count: 2
+      node_groups:
+        - name: default
+          instance_types: [t3.large]
+  addons:
+    cert_manager:
+      version: v1.18.2-eksbuild.2
+    adot:
+      version: v0.141.0-eksbuild.1
+  collector:
+    namespace: xray
+    service_account: xray
+    mode: daemonset
+",
+    ),
+];
+
+/// The golden assemblies plus the variants rendered into a temporary directory (kept alive by the
+/// returned handle).
+fn all_assemblies() -> (tempfile::TempDir, Vec<Assembly>) {
+    let scratch = tempfile::tempdir().expect("temporary directory");
+    let mut found = golden_assemblies();
+    for (name, text) in VARIANTS {
+        let plan = plan_of(name, text);
+        assert_eq!(plan.name, name);
+        let files = render::render(&plan, &[Target::Cdk]).expect("the CDK target renders");
+        let root = scratch.path().join(name);
+        for (path, text) in &files {
+            let dest = root.join(path);
+            std::fs::create_dir_all(dest.parent().expect("parent")).expect("create directories");
+            std::fs::write(dest, text).expect("write a rendered file");
+        }
+        found.push(Assembly::read(plan, root.join("cdk")));
+    }
+    (scratch, found)
+}
+
 /// Every example blueprint that asks for the CDK target has a golden assembly equal to a fresh
 /// render, with exactly one stack in an environment naming the blueprint's account and region.
 #[test]
 fn every_example_blueprint_has_a_fresh_golden_assembly() {
-    let assemblies = assemblies();
+    let assemblies = golden_assemblies();
     let with_assembly: BTreeSet<String> = assemblies.iter().map(|a| a.blueprint.clone()).collect();
     for (name, plan) in example_plans() {
         if !plan.targets.contains(&TargetName::Cdk) {
@@ -211,11 +354,12 @@ fn every_example_blueprint_has_a_fresh_golden_assembly() {
 
 #[test]
 fn cfn_lint_reports_no_errors_and_no_warnings() {
-    let Some(cfn_lint) = harness::require_tool("cfn-lint", "cdk: cfn-lint on golden templates")
+    let Some(cfn_lint) = harness::require_tool("cfn-lint", "cdk: cfn-lint on the CDK templates")
     else {
         return;
     };
-    let templates: Vec<PathBuf> = assemblies()
+    let (_scratch, assemblies) = all_assemblies();
+    let templates: Vec<PathBuf> = assemblies
         .iter()
         .flat_map(Assembly::template_paths)
         .collect();
@@ -238,10 +382,11 @@ fn cfn_lint_reports_no_errors_and_no_warnings() {
 
 #[test]
 fn checkov_reports_no_failed_checks_and_every_skip_has_a_reason() {
-    let Some(checkov) = harness::require_tool("checkov", "cdk: checkov on golden templates") else {
+    let Some(checkov) = harness::require_tool("checkov", "cdk: checkov on the CDK templates")
+    else {
         return;
     };
-    let assemblies = assemblies();
+    let (_scratch, assemblies) = all_assemblies();
     let templates: Vec<PathBuf> = assemblies
         .iter()
         .flat_map(Assembly::template_paths)
@@ -345,10 +490,11 @@ fn checkov_reports_no_failed_checks_and_every_skip_has_a_reason() {
 
 #[test]
 fn cdk_cli_lists_the_stack_of_every_assembly_offline() {
-    let Some(cdk) = harness::require_tool("cdk", "cdk: cdk ls --app on golden assemblies") else {
+    let Some(cdk) = harness::require_tool("cdk", "cdk: cdk ls --app on the assemblies") else {
         return;
     };
-    for assembly in assemblies() {
+    let (_scratch, assemblies) = all_assemblies();
+    for assembly in &assemblies {
         // The CLI writes lock files into the assembly directory, so it gets a copy.
         let scratch = tempfile::tempdir().expect("temporary directory");
         let copy = scratch.path().join("cdk.out");
@@ -402,7 +548,8 @@ fn every_template_fits_the_inline_deploy_limit_as_yaml() {
     let Some(python) = harness::python("cdk: template size as YAML") else {
         return;
     };
-    for assembly in assemblies() {
+    let (_scratch, assemblies) = all_assemblies();
+    for assembly in &assemblies {
         for path in assembly.template_paths() {
             // PyYAML (a cfn-lint dependency) converts the JSON template to block YAML, as the CLI does.
             let out = Command::new(&python)
@@ -499,6 +646,16 @@ fn sample_of_expression(value: &Value) -> String {
     }
     if let Some(sub) = value.get("Fn::Sub") {
         return substitute(sub);
+    }
+    if let Some(args) = value.get("Fn::Join").and_then(Value::as_array) {
+        let separator = args[0].as_str().expect("Join separator");
+        let parts: Vec<String> = args[1]
+            .as_array()
+            .expect("Join list")
+            .iter()
+            .map(sample_of_expression)
+            .collect();
+        return parts.join(separator);
     }
     panic!("no sample value for expression {value}");
 }
@@ -648,14 +805,11 @@ fn policies_in_sub_strings_parse_and_trust_exactly_the_kubernetes_service_accoun
     else {
         return;
     };
-    let plans = example_plans();
+    let (_scratch, assemblies) = all_assemblies();
     let mut n_sub_policies = 0;
-    for assembly in assemblies() {
-        let plan = plans
-            .get(&assembly.blueprint)
-            .unwrap_or_else(|| panic!("golden/{} has no blueprint", assembly.blueprint));
+    for assembly in &assemblies {
         let (namespace, service_account, annotated_role) =
-            kubernetes_service_account(&python, plan);
+            kubernetes_service_account(&python, &assembly.plan);
         for (id, template) in &assembly.stacks {
             // 1. Every Fn::Sub string that holds a JSON document parses after substitution and is a
             //    well-formed policy.
@@ -802,7 +956,8 @@ fn policies_in_sub_strings_parse_and_trust_exactly_the_kubernetes_service_accoun
 /// The ADOT add-on waits for cert-manager, and both are pinned.
 #[test]
 fn adot_addon_depends_on_cert_manager_and_both_are_pinned() {
-    for assembly in assemblies() {
+    let (_scratch, assemblies) = all_assemblies();
+    for assembly in &assemblies {
         for (id, template) in &assembly.stacks {
             let resources = template["Resources"].as_object().expect("Resources");
             let addon = |name: &str| {

@@ -650,11 +650,13 @@ impl<'a> Template<'a> {
                             ),
                         }),
                     );
+                    let provider_arn = format!(
+                        "arn:{}:iam::{}:oidc-provider/",
+                        plan.aws.partition, plan.aws.account_id
+                    );
                     (
                         r#ref(OIDC_ISSUER_PARAMETER),
-                        sub(&format!(
-                            "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:oidc-provider/${{{OIDC_ISSUER_PARAMETER}}}"
-                        )),
+                        json!({ "Fn::Join": ["", [provider_arn, r#ref(OIDC_ISSUER_PARAMETER)]] }),
                     )
                 } else {
                     self.resource(
