@@ -368,3 +368,88 @@ fn otlp_http_json_and_bad_requests() {
     assert_eq!(doc["http"]["request"]["method"], "GET");
     assert_eq!(doc["http"]["response"]["status"], 404);
 }
+
+#[test]
+fn a_full_pipeline_answers_503_with_retry_after() {
+    // The exporter's only sender is stuck on an X-Ray endpoint that never answers (a listener
+    // nobody accepts on), its queue holds two requests, so the fourth export must be refused with
+    // OTLP/HTTP's retryable answer instead of being buffered.
+    let black_hole = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let (grpc, http) = (harness::free_port(), harness::free_port());
+    let config = format!(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{grpc}
+      http:
+        endpoint: 127.0.0.1:{http}
+exporters:
+  awsxray:
+    region: us-east-1
+    endpoint: http://{hole}
+    request_timeout_seconds: 60
+    sending_queue:
+      num_consumers: 1
+      queue_size: 2
+extensions:
+  health_check:
+    endpoint: 127.0.0.1:HEALTH_PORT
+service:
+  extensions: [health_check]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [awsxray]
+  telemetry:
+    metrics:
+      address: 127.0.0.1:METRICS_PORT
+"#,
+        hole = black_hole.local_addr().unwrap()
+    );
+    let collector = Collector::start(&config, &[]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let request = |n: u32| {
+        json!({"resourceSpans": [{"scopeSpans": [{"spans": [{
+            "traceId": format!("{:08x}0123456789abcdef{n:08x}", now.as_secs()),
+            "spanId": format!("{:016x}", n + 1),
+            "name": "work",
+            "kind": 2,
+            "startTimeUnixNano": now.as_nanos().to_string(),
+            "endTimeUnixNano": now.as_nanos().to_string()
+        }]}]}]})
+        .to_string()
+    };
+    let json_ct = [("Content-Type", "application/json")];
+    let mut answers = Vec::new();
+    for n in 0..8 {
+        let (status, head, _) = post(http, "/v1/traces", &json_ct, request(n).as_bytes());
+        answers.push(status);
+        if status == 503 {
+            assert!(
+                head.to_ascii_lowercase().contains("retry-after: 1"),
+                "503 without Retry-After: {head}"
+            );
+            break;
+        }
+        assert_eq!(status, 200, "{head}");
+        // Give the sender time to take the first batch off the queue.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        answers.last(),
+        Some(&503),
+        "no backpressure after {answers:?}:\n{}",
+        collector.log()
+    );
+    assert!(answers.len() <= 5, "too much was buffered: {answers:?}");
+    let refused = metric_sum(
+        &collector.metrics(),
+        "xray_collector_receiver_refused_items_total",
+        &["reason=\"pipeline_full\""],
+    );
+    assert_eq!(refused, 1.0);
+}
