@@ -329,7 +329,8 @@ print(json.dumps(done))
 /// Reads the collector role back from moto and checks it against the Kubernetes target's
 /// ServiceAccount: the trust policy names exactly its namespace and name (IRSA: `StringEquals` on
 /// `<issuer>:sub` and `<issuer>:aud`; Pod Identity: the session tags), the role ARN is its
-/// `eks.amazonaws.com/role-arn` annotation (IRSA), and the attached policies are the variable's.
+/// `eks.amazonaws.com/role-arn` annotation (IRSA), and the attached policies and the tags are the
+/// variables'.
 const CHECK_ROLE: &str = r#"
 import json, sys
 import boto3, hcl2, yaml
@@ -386,6 +387,9 @@ else:
     mode = "pod_identity"
 attached = sorted(p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"])
 expect("attached policies", attached, sorted(defaults["collector_policy_arns"]))
+# The provider's default_tags put the blueprint's tags on every taggable resource.
+tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role["RoleName"])["Tags"]}
+expect("role tags", tags, defaults["tags"])
 if problems:
     sys.exit("collector role " + role["Arn"] + ":\n  " + "\n  ".join(problems) + "\ntrust policy: " + json.dumps(trust))
 print(json.dumps({"mode": mode, "role": role["Arn"], "subject": f"{namespace}/{name}"}))
