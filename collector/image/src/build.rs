@@ -20,6 +20,10 @@ pub const PACKAGE: &str = "xray-collector";
 /// The repository the image is tagged with when none is given (the generator's default image).
 pub const DEFAULT_REPOSITORY: &str = "ghcr.io/xray-blueprints/xray-collector";
 
+/// The collector's default configuration, relative to the workspace root (the Dockerfile copies the
+/// same file).
+pub const DEFAULT_CONFIG_SOURCE: &str = "collector/default-config.yaml";
+
 /// The file name of the docker-archive inside the output directory.
 pub const ARCHIVE_FILE: &str = "xray-collector.tar";
 
@@ -91,6 +95,7 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport> {
         binary: binary.clone(),
         host_root: PathBuf::from("/"),
         search_dirs: elf::loader_search_dirs(&interpreter, &platform),
+        default_config: root.join(DEFAULT_CONFIG_SOURCE),
     };
     let (fs, deps) = rootfs::assemble(&inputs)?;
 

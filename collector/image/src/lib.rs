@@ -21,6 +21,10 @@ pub mod rootfs;
 /// Where the collector binary lives in the image; the image's `ENTRYPOINT`.
 pub const BINARY_PATH: &str = "/usr/local/bin/xray-collector";
 
+/// Where the image's default configuration lives; the image's `CMD` is `--config=` this path, which
+/// the operator's arguments replace.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/xray-collector/config.yaml";
+
 /// The non-root user the image runs as (numeric, so Kubernetes can enforce `runAsNonRoot`).
 pub const USER_ID: u32 = 10001;
 

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use crate::layer::{gzip, sha256_digest, tar};
 use crate::rootfs::Rootfs;
-use crate::{BINARY_PATH, CA_BUNDLE_PATH, EXPOSED_PORTS, USER_ID};
+use crate::{BINARY_PATH, CA_BUNDLE_PATH, DEFAULT_CONFIG_PATH, EXPOSED_PORTS, USER_ID};
 
 /// The OCI media types this packager writes.
 pub mod media_type {
@@ -106,6 +106,7 @@ impl Image {
         let config = json!({
             "architecture": meta.architecture,
             "config": {
+                "Cmd": [format!("--config={DEFAULT_CONFIG_PATH}")],
                 "Entrypoint": [BINARY_PATH],
                 "Env": [
                     "PATH=/usr/local/bin:/usr/bin:/bin",
@@ -354,6 +355,10 @@ mod tests {
         );
         assert_eq!(config["config"]["User"], "10001:10001");
         assert_eq!(config["config"]["Entrypoint"], json!([BINARY_PATH]));
+        assert_eq!(
+            config["config"]["Cmd"],
+            json!(["--config=/etc/xray-collector/config.yaml"])
+        );
         assert_eq!(config["created"], "2025-11-24T16:00:00Z");
         let mut unzipped = Vec::new();
         flate2::read::GzDecoder::new(image.layer_gzip.as_slice())

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::elf::{self, Dependencies};
-use crate::{BINARY_PATH, CA_BUNDLE_PATH, USER_ID, USER_NAME};
+use crate::{BINARY_PATH, CA_BUNDLE_PATH, DEFAULT_CONFIG_PATH, USER_ID, USER_NAME};
 
 /// One entry of the tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +127,9 @@ pub struct HostInputs {
     pub host_root: PathBuf,
     /// The directories the loader searches, in order.
     pub search_dirs: Vec<PathBuf>,
+    /// The collector's default configuration (`collector/default-config.yaml`), installed at
+    /// [`DEFAULT_CONFIG_PATH`].
+    pub default_config: PathBuf,
 }
 
 /// The `/etc/passwd` of the image: root (for tools that expect it) and the collector's user.
@@ -146,7 +149,7 @@ pub fn group() -> String {
 pub const NSSWITCH: &str = "passwd: files\ngroup: files\nhosts: files dns\n";
 
 /// Assembles the image's tree: the binary at [`BINARY_PATH`], its loader and libraries, the CA
-/// bundle, `/etc/passwd`, `/etc/group`, `/etc/nsswitch.conf` and a world-writable `/tmp`.
+/// bundle, the default configuration, `/etc/passwd`, `/etc/group`, `/etc/nsswitch.conf` and a world-writable `/tmp`.
 pub fn assemble(inputs: &HostInputs) -> Result<(Rootfs, Dependencies)> {
     let binary = std::fs::read(&inputs.binary)
         .with_context(|| format!("reading the collector binary {}", inputs.binary.display()))?;
@@ -174,6 +177,13 @@ pub fn assemble(inputs: &HostInputs) -> Result<(Rootfs, Dependencies)> {
         )
     })?;
     fs.add_file(CA_BUNDLE_PATH, ca, false)?;
+    let config = std::fs::read(&inputs.default_config).with_context(|| {
+        format!(
+            "reading the default configuration {}",
+            inputs.default_config.display()
+        )
+    })?;
+    fs.add_file(DEFAULT_CONFIG_PATH, config, false)?;
     fs.add_file("/etc/passwd", passwd().into_bytes(), false)?;
     fs.add_file("/etc/group", group().into_bytes(), false)?;
     fs.add_file("/etc/nsswitch.conf", NSSWITCH.as_bytes().to_vec(), false)?;
@@ -268,7 +278,9 @@ mod tests {
             binary: exe,
             host_root: root.path().to_owned(),
             search_dirs: dirs,
+            default_config: root.path().join("default-config.yaml"),
         };
+        std::fs::write(&inputs.default_config, "receivers: {}\n").unwrap();
         let err = assemble(&inputs).unwrap_err();
         let text = format!("{err:#}");
         assert!(
@@ -287,6 +299,10 @@ mod tests {
         ));
         assert!(matches!(fs.get(&deps.interpreter), Some(Node::File { .. })));
         assert!(matches!(fs.get("/tmp"), Some(Node::Dir { mode: 0o1777 })));
+        assert!(matches!(
+            fs.get(DEFAULT_CONFIG_PATH),
+            Some(Node::File { data, .. }) if data == b"receivers: {}\n"
+        ));
         assert!(matches!(
             fs.get("/etc/passwd"),
             Some(Node::File { mode: 0o644, .. })
