@@ -997,3 +997,126 @@ fn adot_addon_depends_on_cert_manager_and_both_are_pinned() {
         }
     }
 }
+
+/// `cdk deploy --app DIR` deploys the assembly as it is, with no `cdk bootstrap`, against moto
+/// playing CloudFormation, IAM and STS in the stack's account; the role moto's CloudFormation
+/// creates has exactly the trust policy and permissions boundary the template asks for.
+///
+/// moto's CloudFormation creates IAM roles but skips EKS resource types (it warns "not supported"),
+/// so only assemblies for existing clusters deploy there: a created cluster's template reads
+/// attributes of `AWS::EKS::Cluster`, which moto cannot provide. The variant whose OIDC issuer is a
+/// deploy-time parameter exercises the `Fn::Sub` string trust policy through moto's CloudFormation.
+#[test]
+fn cdk_deploy_needs_no_bootstrap_and_creates_the_collector_role_in_moto() {
+    let check = "cdk: cdk deploy --app against moto";
+    let Some(cdk) = harness::require_tool("cdk", check) else {
+        return;
+    };
+    let Some(python) = harness::python(check) else {
+        return;
+    };
+    let (_scratch, assemblies) = all_assemblies();
+    let mut deployed = Vec::new();
+    for assembly in assemblies.iter().filter(|a| a.plan.cluster.existing) {
+        let Some(moto) =
+            harness::MotoServer::start_in_account(check, &assembly.plan.aws.account_id)
+        else {
+            return;
+        };
+        let (stack, template) = assembly.stacks.iter().next().expect("one stack");
+        let scratch = tempfile::tempdir().expect("temporary directory");
+        let copy = scratch.path().join("cdk.out");
+        std::fs::create_dir(&copy).expect("create the copy");
+        for entry in std::fs::read_dir(&assembly.dir).expect("readable assembly") {
+            let path = entry.expect("readable entry").path();
+            std::fs::copy(&path, copy.join(path.file_name().expect("file name")))
+                .expect("copy the assembly");
+        }
+        let mut cmd = Command::new(&cdk);
+        cmd.current_dir(scratch.path())
+            .args(["deploy", "--app", "cdk.out", "--require-approval", "never"])
+            .args(["--no-notices", "--no-version-reporting", stack.as_str()])
+            .env("CDK_DISABLE_VERSION_CHECK", "1")
+            .env("CDK_DISABLE_CLI_TELEMETRY", "true")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", moto.endpoint())
+            .env("AWS_REGION", &assembly.plan.aws.region)
+            .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+            .env(
+                "AWS_SECRET_ACCESS_KEY",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            )
+            // The CLI caches the account of an access key under $HOME/.cdk; each moto plays its own.
+            .env("HOME", scratch.path())
+            .env("CDK_HOME", scratch.path());
+        if template["Parameters"]
+            .as_object()
+            .is_some_and(|p| p.contains_key("OidcIssuer"))
+        {
+            cmd.arg("--parameters")
+                .arg(format!("{stack}:OidcIssuer={SAMPLE_ISSUER}"));
+        }
+        let out = cmd.output().expect("cdk runs");
+        assert!(
+            out.status.success(),
+            "{stack}: cdk deploy failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+
+        let report = Command::new(&python)
+            .args([
+                "-c",
+                "import boto3, json, sys\n\
+                 endpoint, region, stack, role = sys.argv[1:5]\n\
+                 kw = dict(endpoint_url=endpoint, region_name=region,\n\
+                 \x20         aws_access_key_id='AKIAIOSFODNN7EXAMPLE', aws_secret_access_key='x')\n\
+                 cf, iam = boto3.client('cloudformation', **kw), boto3.client('iam', **kw)\n\
+                 s = cf.describe_stacks(StackName=stack)['Stacks'][0]\n\
+                 r = iam.get_role(RoleName=role)['Role']\n\
+                                 print(json.dumps({\n\
+                 \x20   'status': s['StackStatus'],\n\
+                 \x20   'stacks': sorted(x['StackName'] for x in cf.describe_stacks()['Stacks']),\n\
+                 \x20   'tags': {t['Key']: t['Value'] for t in s.get('Tags', [])},\n\
+                 \x20   'trust': r['AssumeRolePolicyDocument'],\n\
+                 \x20   'boundary': r.get('PermissionsBoundary', {}).get('PermissionsBoundaryArn'),\n\
+                                 }))",
+            ])
+            .arg(moto.endpoint())
+            .arg(&assembly.plan.aws.region)
+            .arg(stack)
+            .arg(&assembly.plan.identity.role_name)
+            .output()
+            .expect("python runs");
+        assert!(
+            report.status.success(),
+            "{stack}: reading moto: {}",
+            String::from_utf8_lossy(&report.stderr)
+        );
+        let report: Value = serde_json::from_slice(&report.stdout).expect("JSON report");
+        assert_eq!(report["status"], "CREATE_COMPLETE", "{stack}: {report}");
+        // The CLI deployed without a bootstrap: the only stack is ours, no CDKToolkit.
+        assert_eq!(report["stacks"], json!([stack]), "{stack}: {report}");
+        assert_eq!(
+            report["tags"], assembly.manifest["artifacts"][stack]["properties"]["tags"],
+            "{stack}: stack tags"
+        );
+        assert_eq!(
+            report["trust"],
+            collector_trust(template),
+            "{stack}: the trust policy IAM holds"
+        );
+        // moto's CloudFormation ignores a role's ManagedPolicyArns (5.2.5), so the attached policies
+        // are checked by cfn-lint and the policy test above, not here.
+        assert_eq!(
+            report["boundary"],
+            json!(assembly.plan.identity.permissions_boundary_arn),
+            "{stack}"
+        );
+        deployed.push(stack.clone());
+    }
+    assert!(
+        deployed.len() >= 3 && deployed.iter().any(|s| s == "XrayVariantExistingNoIssuer"),
+        "expected every existing-cluster assembly, the Fn::Sub trust variant among them, to deploy; deployed {deployed:?}"
+    );
+}
