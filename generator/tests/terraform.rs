@@ -213,6 +213,61 @@ fn fmt_check(name: &str, base: &Path) {
     );
 }
 
+/// The HCL writer on values no example has: non-ASCII and quoted keys (`terraform fmt` aligns on
+/// characters), lists of lists, empty collections, nulls, numbers, escapes. `terraform fmt -check`
+/// must accept its output as is, and python-hcl2 must read back the same value.
+#[test]
+fn hcl_expressions_are_terraform_fmt_clean_and_read_back_equal() {
+    use blueprint::render::terraform::hcl;
+
+    let value = serde_json::json!({
+        "a": 1,
+        "ключ": "значение",
+        "日本語": true,
+        "key with spaces": null,
+        "nested": {"empty_list": [], "empty_map": {}, "x": -2.5},
+        "lists": [[1, 2], ["a"], []],
+        "objects": [{"k": "v", "longer_key": "w"}, {}],
+        "text": "quote \" backslash \\ tab \t newline \n ${not} %{an} interpolation",
+        "z": ["p", "q"],
+    });
+    let text = format!("locals {{\n  value = {}\n}}\n", hcl::expression(&value, 2));
+    let scratch = tempfile::tempdir().expect("tempdir");
+    std::fs::write(scratch.path().join("main.tf"), &text).expect("write main.tf");
+    let Some(tf) = Tf::new("terraform fmt -check of HCL expressions", scratch.path()) else {
+        return;
+    };
+    let out = tf.run(scratch.path(), &["fmt", "-check", "-diff", "-no-color"]);
+    assert!(
+        out.status.success(),
+        "terraform fmt would change:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let script = r#"
+import json, sys
+import hcl2
+opts = hcl2.SerializationOptions(strip_string_quotes=True, with_comments=False, explicit_blocks=False)
+with open(sys.argv[1]) as f:
+    print(json.dumps(hcl2.load(f, serialization_options=opts)["locals"][0]["value"]))
+"#;
+    let main_tf = scratch.path().join("main.tf");
+    let Some(parsed) = python("python-hcl2 read-back", script, &[path_str(&main_tf)]) else {
+        return;
+    };
+    let parsed: Value = serde_json::from_str(&parsed).expect("JSON from python");
+    // python-hcl2 returns escapes and `$${` as written; compare everything else exactly.
+    let mut expected = value.clone();
+    expected["text"] = parsed["text"].clone();
+    assert_eq!(parsed, expected, "HCL read back differs:\n{text}");
+    assert!(
+        parsed["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("$${not} %%{an}")),
+        "interpolation escapes: {}",
+        parsed["text"]
+    );
+}
+
 /// What `terraform validate` does not catch: a variable that nothing uses, or a variable or output
 /// without a description.
 #[test]
