@@ -293,6 +293,50 @@ mod tests {
         }
     }
 
+    /// Seeded random mutations of a valid datagram: parsing never panics, and whatever is accepted
+    /// has a body that is exactly the bytes after the first newline and checked ids.
+    #[test]
+    fn mutated_datagrams_never_panic() {
+        let valid = dgram(r#"{"format":"json","version":1}"#, BODY).to_vec();
+        let mut rng = fastrand::Rng::with_seed(0x5eed);
+        let mut accepted = 0;
+        for _ in 0..20_000 {
+            let mut d = valid.clone();
+            for _ in 0..rng.usize(1..4) {
+                match rng.u8(0..4) {
+                    0 if !d.is_empty() => {
+                        let i = rng.usize(..d.len());
+                        d[i] = rng.u8(..);
+                    }
+                    1 if !d.is_empty() => {
+                        d.truncate(rng.usize(..d.len()));
+                    }
+                    2 => {
+                        let i = rng.usize(..=d.len());
+                        let alphabet = b"{}[]\":,\n\\ 0aZ";
+                        d.insert(i, alphabet[rng.usize(..alphabet.len())]);
+                    }
+                    _ if !d.is_empty() => {
+                        d.remove(rng.usize(..d.len()));
+                    }
+                    _ => {}
+                }
+            }
+            let bytes = Bytes::from(d.clone());
+            if let Ok(seg) = parse(&bytes, Instant::now()) {
+                accepted += 1;
+                let nl = d.iter().position(|&b| b == b'\n').unwrap();
+                assert_eq!(&seg.body[..], &d[nl + 1..]);
+                assert!(is_hex(seg.ids.id(), 16));
+                assert!(is_trace_id(seg.ids.trace_id()));
+            }
+        }
+        assert!(
+            accepted > 0,
+            "some mutations (e.g. inside string values) stay valid"
+        );
+    }
+
     #[test]
     fn trace_id_shape() {
         assert!(is_trace_id("1-6b05ed3f-8efcea56dcfa1ddf54269231"));
