@@ -250,3 +250,73 @@ fn walk(base: &Path, dir: &Path, files: &mut BTreeMap<PathBuf, String>) -> std::
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undefined_values_are_errors() {
+        let mut env = environment();
+        env.add_template("t.yaml.j2", "name: {{ collector.nmae }}\n")
+            .unwrap();
+        let ctx = serde_json::json!({"collector": {"name": "xray"}});
+        let err = render_template(&env, "t.yaml.j2", &ctx).unwrap_err();
+        assert_eq!(err.what, "t.yaml.j2");
+        assert!(err.message.contains("undefined"), "{}", err.message);
+    }
+
+    #[test]
+    fn nothing_is_auto_escaped() {
+        let mut env = environment();
+        env.add_template("t.yaml.j2", "v: {{ s }}\nq: {{ s|yamlstr }}\n")
+            .unwrap();
+        let out = render_template(&env, "t.yaml.j2", serde_json::json!({"s": "a\"b"})).unwrap();
+        assert_eq!(out, "v: a\"b\nq: \"a\\\"b\"\n");
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_previous_output() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path();
+        std::fs::create_dir_all(out.join("kubernetes")).unwrap();
+        std::fs::write(out.join("kubernetes/old.yaml"), "old\n").unwrap();
+        // The second file cannot be created below the first, so staging fails half-way.
+        let files = BTreeMap::from([
+            (PathBuf::from("kubernetes/a.yaml"), "a\n".to_owned()),
+            (PathBuf::from("kubernetes/a.yaml/b.yaml"), "b\n".to_owned()),
+        ]);
+        assert!(write_atomically(out, &[Target::Kubernetes], &files).is_err());
+        assert_eq!(
+            std::fs::read_to_string(out.join("kubernetes/old.yaml")).unwrap(),
+            "old\n"
+        );
+        assert!(!out.join("kubernetes/a.yaml").exists());
+        let names: Vec<String> = std::fs::read_dir(out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["kubernetes"], "temporary directories left behind");
+    }
+
+    #[test]
+    fn files_end_with_exactly_one_newline() {
+        let plan = crate::plan::Plan::new(
+            &crate::blueprint::validate::validate(&crate::blueprint::load::Source {
+                name: "guide-existing-cluster.yaml".into(),
+                text: include_str!("../../../blueprints/guide-existing-cluster.yaml").into(),
+            })
+            .unwrap(),
+        );
+        let files = render(&plan, &[Target::Kubernetes]).unwrap();
+        assert!(files.len() >= 5);
+        for (path, text) in files {
+            assert!(path.starts_with("kubernetes"));
+            assert!(
+                text.ends_with('\n') && !text.ends_with("\n\n"),
+                "{}",
+                path.display()
+            );
+        }
+    }
+}
