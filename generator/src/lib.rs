@@ -7,6 +7,7 @@
 
 pub mod blueprint;
 pub mod cli;
+pub mod commands;
 pub mod diagnostic;
 pub mod plan;
 pub mod render;

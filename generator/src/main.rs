@@ -1,4 +1,4 @@
-//! The `blueprint` command. Parsing and running live in `cli.rs`; this only maps the outcome to an
+//! The `blueprint` command. Parsing lives in `cli.rs` and running in `commands.rs`; this only maps the outcome to an
 //! exit code (0 ok, 1 drift found by `render --check`, 2 invalid input or failure).
 
 use std::process::ExitCode;
@@ -7,5 +7,5 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = blueprint::cli::Cli::parse();
-    ExitCode::from(blueprint::cli::run(args))
+    ExitCode::from(blueprint::commands::run(args))
 }
