@@ -182,3 +182,18 @@ fn one_invalid_file_among_valid_ones_blocks_every_write() {
         "something was written"
     );
 }
+
+#[test]
+fn every_snapshot_has_its_blueprint() {
+    let dir = harness::project_root().join("tests/invalid-blueprints");
+    for entry in std::fs::read_dir(dir.join("snapshots")).unwrap() {
+        let path = entry.unwrap().path();
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        assert!(
+            path.extension().is_some_and(|e| e == "snap")
+                && dir.join(format!("{stem}.yaml")).is_file(),
+            "{} has no tests/invalid-blueprints/{stem}.yaml; remove it",
+            path.display()
+        );
+    }
+}
