@@ -976,10 +976,26 @@ fn readme(plan: &Plan, stack: &str, template: &Value) -> String {
         md,
         "The Namespace, ServiceAccount and `OpenTelemetryCollector` come from the Kubernetes target, `kubernetes/` next to `cdk/`. Apply them after the stack has finished, because the collector's CRD is installed by the ADOT add-on:\n"
     );
+    let check = if plan.identity.irsa {
+        format!(
+            "# 2. Check that the role the ServiceAccount names is the role the stack created.\n\
+             aws cloudformation describe-stacks --region {region} --stack-name {stack} \\\n  \
+             --query \"Stacks[0].Outputs[?OutputKey=='CollectorRoleArn'].OutputValue\" --output text\n\
+             #    must print {}\n",
+            plan.identity.role_arn
+        )
+    } else {
+        format!(
+            "# 2. Check that Pod Identity gives the collector's ServiceAccount the stack's role.\n\
+             aws eks list-pod-identity-associations --region {region} --cluster-name {cluster} \\\n  \
+             --namespace {ns} --service-account {sa} --query 'associations[].associationArn' --output text\n\
+             #    must print one association; its role is {}\n",
+            plan.identity.role_arn
+        )
+    };
     let _ = writeln!(
         md,
-        "```sh\n# 1. Point kubectl at the cluster (the stack output UpdateKubeconfigCommand prints this line).\naws eks update-kubeconfig --region {region} --name {cluster}\n\n# 2. Check that the role the ServiceAccount names is the role the stack created.\naws cloudformation describe-stacks --region {region} --stack-name {stack} \\\n  --query \"Stacks[0].Outputs[?OutputKey=='CollectorRoleArn'].OutputValue\" --output text\n#    must print {}\n\n# 3. Apply the objects.\nkubectl apply -k kubernetes\n```\n",
-        plan.identity.role_arn
+        "```sh\n# 1. Point kubectl at the cluster (the stack output UpdateKubeconfigCommand prints this line).\naws eks update-kubeconfig --region {region} --name {cluster}\n\n{check}\n# 3. Apply the objects.\nkubectl apply -k kubernetes\n```\n"
     );
     let _ = writeln!(
         md,
