@@ -7,6 +7,11 @@
 //! `aws eks describe-addon-versions --addon-name adot --kubernetes-version <v>`; the generator makes
 //! no network calls, so when AWS ships a new add-on version, add a row here.
 //!
+//! The upper bounds are the newest EKS version each release blog names. The lower bounds are stated
+//! only for v0.151.0 ("EKS 1.31-1.36"); for the releases between v0.109.0 and v0.141.0 the lower bound
+//! is 1.26, the oldest Kubernetes version in CDK's `versionMap`, and for v0.102.x it is 1.21, the
+//! add-on's documented minimum.
+//!
 //! Only versions from v0.102.0 are listed: earlier add-ons install the `v1alpha1` CRD, while the
 //! generator emits an `opentelemetry.io/v1beta1` collector.
 
