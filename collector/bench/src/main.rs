@@ -73,6 +73,10 @@ service:
 "#;
 
 struct Args {
+    overload: Option<Duration>,
+    overload_factor: u64,
+    sink_delay_ms: u64,
+    queue_bytes: u64,
     duration: Duration,
     rates: Vec<u64>,
     collector: PathBuf,
@@ -83,6 +87,10 @@ struct Args {
 fn parse_args() -> anyhow::Result<Args> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut args = Args {
+        overload: None,
+        overload_factor: 10,
+        sink_delay_ms: 250,
+        queue_bytes: 8 << 20,
         duration: Duration::from_secs(10),
         rates: vec![
             25_000, 50_000, 75_000, 100_000, 125_000, 150_000, 200_000, 250_000, 300_000,
@@ -105,9 +113,13 @@ fn parse_args() -> anyhow::Result<Args> {
             "--collector" => args.collector = value()?.into(),
             "--config" => args.config = std::fs::read_to_string(value()?)?,
             "--only" => args.only = Some(value()?),
+            "--overload" => args.overload = Some(Duration::from_secs_f64(value()?.parse()?)),
+            "--overload-factor" => args.overload_factor = value()?.parse()?,
+            "--sink-delay-ms" => args.sink_delay_ms = value()?.parse()?,
+            "--queue-bytes" => args.queue_bytes = value()?.parse()?,
             "--help" | "-h" => {
                 println!(
-                    "usage: xray-collector-bench [--duration SECS] [--rates R1,R2,...] [--collector PATH] [--config TEMPLATE] [--only raw|collector]"
+                    "usage: xray-collector-bench [--duration SECS] [--rates R1,R2,...] [--collector PATH] [--config TEMPLATE] [--only raw|collector]\n       xray-collector-bench --overload SECS [--overload-factor 10] [--sink-delay-ms 250] [--queue-bytes 8388608] [--collector PATH]"
                 );
                 std::process::exit(0);
             }
@@ -168,6 +180,9 @@ fn main() -> anyhow::Result<()> {
         "# document: {} bytes per datagram",
         doc::Template::new(0).len()
     );
+    if let Some(seconds) = args.overload {
+        return overload(&args, seconds);
+    }
     let mut raw_steps = Vec::new();
     let mut col_steps = Vec::new();
     if args.only.as_deref() != Some("collector") {
@@ -277,7 +292,6 @@ fn metric_sum(text: &str, metric: &str) -> f64 {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter(|l| l.starts_with(metric) && l[metric.len()..].starts_with(['{', ' ']))
-        .filter(|l| !l.contains("reason=\"invalid") && !l.contains("reason=\"missing"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
@@ -292,13 +306,34 @@ impl Drop for Running {
     }
 }
 
-fn collector_step(args: &Args, sink: &sink::Sink, rate: u64) -> anyhow::Result<Step> {
-    sink.state.reset();
+/// A collector started for one measurement, with its ports.
+struct Started {
+    running: Running,
+    pid: u32,
+    udp: u16,
+    metrics: u16,
+    dir: PathBuf,
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = self.running.0.kill();
+        let _ = self.running.0.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Starts the collector with `template` exporting to `sink`, and waits until it is healthy.
+fn start_collector(
+    args: &Args,
+    template: &str,
+    sink: &sink::Sink,
+    tag: &str,
+) -> anyhow::Result<Started> {
     let (udp, health, metrics) = (free_udp_port()?, free_port()?, free_port()?);
-    let dir = std::env::temp_dir().join(format!("xray-bench-{}-{rate}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("xray-bench-{}-{tag}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let config = args
-        .config
+    let config = template
         .replace("UDP_PORT", &udp.to_string())
         .replace("SINK_ENDPOINT", &format!("http://{}", sink.addr))
         .replace("HEALTH_PORT", &health.to_string())
@@ -320,13 +355,19 @@ fn collector_step(args: &Args, sink: &sink::Sink, rate: u64) -> anyhow::Result<S
         .spawn()
         .with_context(|| format!("starting {}", args.collector.display()))?;
     let pid = child.id();
-    let mut running = Running(child);
+    let mut started = Started {
+        running: Running(child),
+        pid,
+        udp,
+        metrics,
+        dir,
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     while http_get(health, "/").is_none_or(|(s, _)| s != 200) {
-        if let Some(status) = running.0.try_wait()? {
+        if let Some(status) = started.running.0.try_wait()? {
             bail!(
                 "collector exited with {status}: {}",
-                std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
+                std::fs::read_to_string(started.dir.join("stderr.log")).unwrap_or_default()
             );
         }
         if Instant::now() > deadline {
@@ -334,6 +375,13 @@ fn collector_step(args: &Args, sink: &sink::Sink, rate: u64) -> anyhow::Result<S
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    Ok(started)
+}
+
+fn collector_step(args: &Args, sink: &sink::Sink, rate: u64) -> anyhow::Result<Step> {
+    sink.state.reset();
+    let started = start_collector(args, &args.config, sink, &rate.to_string())?;
+    let (pid, udp, metrics) = (started.pid, started.udp, started.metrics);
     let cpu0 = procfs::cpu_seconds(&pid.to_string()).unwrap_or(0.0);
     let (errs0, rcvbuf0) = procfs::udp_errors();
     let drops0 = procfs::socket_drops(udp);
@@ -350,8 +398,7 @@ fn collector_step(args: &Args, sink: &sink::Sink, rate: u64) -> anyhow::Result<S
     let text = http_get(metrics, "/metrics")
         .map(|(_, b)| b)
         .unwrap_or_default();
-    drop(running);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(started);
     let mut delays = std::mem::take(&mut *sink.state.delays_us.lock().expect("delays lock"));
     delays.sort_unstable();
     let pct = |p: f64| {
@@ -468,4 +515,104 @@ fn report(raw: &[Step], col: &[Step]) {
             100.0 * c.rate as f64 / r.rate as f64
         );
     }
+}
+
+/// The overload run: the sink answers each call after `sink_delay_ms`, which makes the X-Ray API
+/// the bottleneck at `senders × 50 / delay` documents per second; the generator sends
+/// `overload_factor` times that for `seconds`, into a sending queue bounded in bytes. It reports
+/// the collector's memory over the run and the accounting of every document sent.
+fn overload(args: &Args, seconds: Duration) -> anyhow::Result<()> {
+    const SENDERS: u64 = 10;
+    let sink = sink::start()?;
+    sink.state
+        .delay_ms
+        .store(args.sink_delay_ms, Ordering::Relaxed);
+    let sustainable = SENDERS * 50 * 1000 / args.sink_delay_ms.max(1);
+    let rate = sustainable * args.overload_factor;
+    let template = DEFAULT_CONFIG.replace(
+        "    local_mode: true\n",
+        &format!(
+            "    local_mode: true\n    sending_queue:\n      num_consumers: {SENDERS}\n      sizer: bytes\n      queue_size: {}\n",
+            args.queue_bytes
+        ),
+    );
+    let started = start_collector(args, &template, &sink, "overload")?;
+    let to: SocketAddr = ([127, 0, 0, 1], started.udp).into();
+    println!(
+        "# overload: X-Ray API sustains {sustainable}/s (10 senders x 50 documents / {} ms); sending {rate}/s for {} s; queue bound {} bytes",
+        args.sink_delay_ms,
+        seconds.as_secs(),
+        args.queue_bytes
+    );
+    let drops0 = procfs::socket_drops(started.udp);
+    let generator = std::thread::spawn(move || load::generate(to, rate, seconds, 0));
+    let mut samples = Vec::new();
+    let begin = Instant::now();
+    while !generator.is_finished() {
+        std::thread::sleep(Duration::from_secs(1));
+        samples.push((
+            begin.elapsed().as_secs(),
+            procfs::rss(started.pid).unwrap_or(0),
+        ));
+    }
+    let sent = generator
+        .join()
+        .map_err(|_| anyhow::format_err!("generator panicked"))??;
+    let counted = |text: &str| {
+        metric_sum(text, "xray_collector_receiver_refused_items_total")
+            + metric_sum(text, "xray_collector_exporter_dropped_items_total")
+            + metric_sum(text, "xray_collector_exporter_failed_items_total")
+    };
+    let metrics = started.metrics;
+    let udp = started.udp;
+    settle(
+        || {
+            let text = http_get(metrics, "/metrics")
+                .map(|(_, b)| b)
+                .unwrap_or_default();
+            sink.state.documents.load(Ordering::SeqCst)
+                + counted(&text) as u64
+                + (procfs::socket_drops(udp) - drops0)
+        },
+        sent.datagrams,
+    );
+    let text = http_get(metrics, "/metrics")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    let exported = sink.state.documents.load(Ordering::SeqCst);
+    let socket_drops = procfs::socket_drops(udp) - drops0;
+    let peak = procfs::peak_rss(started.pid).unwrap_or(0);
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    println!("\n| second | RSS MiB |\n|---:|---:|");
+    for (t, rss) in samples.iter().step_by(5) {
+        println!("| {t} | {:.1} |", mib(*rss));
+    }
+    println!("\n| quantity | documents |\n|---|---:|");
+    println!("| sent by the generator | {} |", sent.datagrams);
+    println!(
+        "| achieved input rate /s | {:.0} |",
+        sent.datagrams as f64 / sent.elapsed.as_secs_f64()
+    );
+    println!("| exported (reached the API) | {exported} |");
+    for line in text.lines().filter(|l| {
+        !l.starts_with('#')
+            && (l.starts_with("xray_collector_receiver_refused_items_total")
+                || l.starts_with("xray_collector_exporter_dropped_items_total")
+                || l.starts_with("xray_collector_exporter_failed_items_total"))
+    }) {
+        let (name, value) = line.rsplit_once(' ').unwrap_or((line, ""));
+        println!("| counted: `{name}` | {value} |");
+    }
+    println!("| dropped by the kernel (socket drops) | {socket_drops} |");
+    let accounted = exported + counted(&text) as u64 + socket_drops;
+    println!(
+        "| unaccounted (sent - exported - counted - kernel drops) | {} |",
+        sent.datagrams as i64 - accounted as i64
+    );
+    println!(
+        "\n* peak RSS (VmHWM) {:.1} MiB; largest RSS sample {:.1} MiB",
+        mib(peak),
+        mib(samples.iter().map(|s| s.1).max().unwrap_or(0))
+    );
+    Ok(())
 }

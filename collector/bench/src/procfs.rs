@@ -25,6 +25,14 @@ pub fn peak_rss(pid: u32) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// Current resident set size (`VmRSS`) of process `pid`, in bytes.
+pub fn rss(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
 /// The host's UDP error counters from `/proc/net/snmp`: `(InErrors, RcvbufErrors)`.
 pub fn udp_errors() -> (u64, u64) {
     let text = fs::read_to_string("/proc/net/snmp").unwrap_or_default();

@@ -27,6 +27,9 @@ pub struct SinkState {
     pub calls: AtomicU64,
     /// Receive-to-export delays in microseconds, one per document.
     pub delays_us: Mutex<Vec<u32>>,
+    /// How long each call waits before it is answered, in milliseconds (0: at once). With it the
+    /// sink stands in for a slow X-Ray API, whose throughput is `senders × 50 / delay`.
+    pub delay_ms: AtomicU64,
 }
 
 impl SinkState {
@@ -87,6 +90,10 @@ async fn handle(
         Ok(b) => b.to_bytes(),
         Err(_) => Bytes::new(),
     };
+    let delay = state.delay_ms.load(Ordering::Relaxed);
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     let now = crate::now_ns();
     let mut n = 0u64;
     let mut delays = Vec::new();
