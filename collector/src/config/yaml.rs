@@ -74,6 +74,9 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, YamlError> {
     let mut builder = Builder {
         stack: Vec::new(),
         anchors: BTreeMap::new(),
+        nodes: 0,
+        frame_nodes: Vec::new(),
+        skip: 0,
         documents: Vec::new(),
         map: SourceMap::default(),
         errors: Vec::new(),
@@ -96,6 +99,9 @@ fn parse_with(text: &str, env: Option<EnvLookup>) -> Result<(Value, SourceMap), 
     let mut builder = Builder {
         stack: Vec::new(),
         anchors: BTreeMap::new(),
+        nodes: 0,
+        frame_nodes: Vec::new(),
+        skip: 0,
         documents: Vec::new(),
         map: SourceMap::default(),
         errors: Vec::new(),
@@ -141,9 +147,21 @@ enum Frame {
     },
 }
 
+/// Deepest nesting a config may have; deeper input is an error, not a stack overflow.
+const MAX_DEPTH: usize = 64;
+/// Most values a config may expand to, aliases included ("billion laughs" protection).
+const MAX_NODES: usize = 100_000;
+
 struct Builder<'e> {
     stack: Vec<Frame>,
-    anchors: BTreeMap<usize, Value>,
+    /// Anchored values and their size in nodes.
+    anchors: BTreeMap<usize, (Value, usize)>,
+    /// Values built so far, aliases counted at their expanded size.
+    nodes: usize,
+    /// Node counts at the start of each open frame, to size anchored collections.
+    frame_nodes: Vec<usize>,
+    /// Depth of the collection being skipped because it is too deep (0: not skipping).
+    skip: usize,
     documents: Vec<Value>,
     map: SourceMap,
     errors: Vec<YamlError>,
@@ -182,9 +200,9 @@ impl Builder<'_> {
         )
     }
 
-    fn push_value(&mut self, value: Value, anchor: usize, mark: Marker) {
+    fn push_value(&mut self, value: Value, anchor: usize, size: usize, mark: Marker) {
         if anchor > 0 {
-            self.anchors.insert(anchor, value.clone());
+            self.anchors.insert(anchor, (value.clone(), size));
         }
         match self.stack.last_mut() {
             Some(Frame::Map {
@@ -286,13 +304,39 @@ fn typed(text: &str) -> Value {
 
 impl MarkedEventReceiver for Builder<'_> {
     fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.skip > 0 {
+            match ev {
+                Event::MappingStart(..) | Event::SequenceStart(..) => self.skip += 1,
+                Event::MappingEnd | Event::SequenceEnd => {
+                    self.skip -= 1;
+                    if self.skip == 0 {
+                        self.push_value(Value::Null, 0, 1, mark);
+                    }
+                }
+                _ => {}
+            }
+            return;
+        }
+        if matches!(ev, Event::MappingStart(..) | Event::SequenceStart(..))
+            && self.stack.len() >= MAX_DEPTH
+        {
+            self.errors.push(YamlError {
+                position: mark.into(),
+                pointer: String::new(),
+                message: format!("nesting deeper than {MAX_DEPTH} levels"),
+            });
+            self.skip = 1;
+            return;
+        }
+        self.nodes += 1;
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
                 let tag_is_str = tag.as_ref().is_some_and(|t| t.suffix == "str");
                 let value = self.scalar(text, style, tag_is_str, mark);
-                self.push_value(value, anchor, mark);
+                self.push_value(value, anchor, 1, mark);
             }
             Event::MappingStart(anchor, _) => {
+                self.frame_nodes.push(self.nodes);
                 let pointer = self.next_pointer(mark);
                 self.stack.push(Frame::Map {
                     value: Map::new(),
@@ -302,6 +346,7 @@ impl MarkedEventReceiver for Builder<'_> {
                 });
             }
             Event::SequenceStart(anchor, _) => {
+                self.frame_nodes.push(self.nodes);
                 let pointer = self.next_pointer(mark);
                 self.stack.push(Frame::Seq {
                     value: Vec::new(),
@@ -315,14 +360,35 @@ impl MarkedEventReceiver for Builder<'_> {
                     Some(Frame::Seq { value, anchor, .. }) => (Value::Array(value), anchor),
                     None => return,
                 };
-                self.push_value(value, anchor, mark);
+                let size = self.nodes - self.frame_nodes.pop().unwrap_or(self.nodes) + 1;
+                self.push_value(value, anchor, size, mark);
             }
             Event::Alias(anchor) => {
                 if !self.in_key_position() {
                     self.next_pointer(mark);
                 }
-                let value = self.anchors.get(&anchor).cloned().unwrap_or(Value::Null);
-                self.push_value(value, 0, mark);
+                let size = self.anchors.get(&anchor).map_or(1, |(_, n)| *n);
+                self.nodes += size;
+                let value = if self.nodes > MAX_NODES {
+                    if !self
+                        .errors
+                        .iter()
+                        .any(|e| e.message.starts_with("aliases expand"))
+                    {
+                        self.errors.push(YamlError {
+                            position: mark.into(),
+                            pointer: String::new(),
+                            message: format!("aliases expand the config beyond {MAX_NODES} values"),
+                        });
+                    }
+                    Value::Null
+                } else {
+                    self.anchors
+                        .get(&anchor)
+                        .map(|(v, _)| v.clone())
+                        .unwrap_or(Value::Null)
+                };
+                self.push_value(value, 0, size, mark);
             }
             Event::Nothing
             | Event::StreamStart
@@ -371,6 +437,28 @@ mod tests {
             "{}",
             errs[0].message
         );
+    }
+
+    #[test]
+    fn hostile_nesting_and_aliases_are_errors() {
+        let nested = format!("{}x{}", "[".repeat(100), "]".repeat(100));
+        let errs = parse(&nested, &no_env).unwrap_err();
+        assert_eq!(errs[0].message, "nesting deeper than 64 levels");
+        let nested = format!("{}x{}", "[".repeat(50_000), "]".repeat(50_000));
+        let errs = parse(&nested, &no_env).unwrap_err();
+        assert_eq!(errs[0].message, "invalid YAML: recursion limit exceeded");
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            bomb.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+        }
+        let errs = parse(&bomb, &no_env).unwrap_err();
+        assert_eq!(
+            errs[0].message,
+            "aliases expand the config beyond 100000 values"
+        );
+        let (value, _) = parse("base: &b {x: 1}\nother: *b\n", &no_env).unwrap();
+        assert_eq!(value["other"], serde_json::json!({"x": 1}));
     }
 
     #[test]

@@ -109,6 +109,9 @@ impl Reader {
     fn drain(&mut self, socket: &UdpSocket, max: usize) -> Vec<Segment> {
         let mut batch = Vec::new();
         let now = Instant::now();
+        // Counted once per burst, not per datagram: the counters are shared and labelled.
+        let mut received = 0;
+        let mut refused: Vec<(&'static str, usize)> = Vec::new();
         for _ in 0..max {
             if self.buf.capacity() - self.buf.len() < MAX_DATAGRAM {
                 self.buf = BytesMut::with_capacity(CHUNK);
@@ -116,14 +119,14 @@ impl Reader {
             match socket.try_recv_buf_from(&mut self.buf) {
                 Ok(_) => {
                     let datagram = self.buf.split().freeze();
-                    let receiver = self.sender.receiver().to_owned();
-                    self.sender.telemetry().receiver_received(&receiver, 1);
+                    received += 1;
                     match datagram::parse(&datagram, now) {
                         Ok(segment) => batch.push(segment),
                         Err(e) => {
-                            self.sender
-                                .telemetry()
-                                .receiver_refused(&receiver, e.reason(), 1);
+                            match refused.iter_mut().find(|(r, _)| *r == e.reason()) {
+                                Some((_, n)) => *n += 1,
+                                None => refused.push((e.reason(), 1)),
+                            }
                             self.warn_malformed(&e, datagram.len());
                         }
                     }
@@ -134,6 +137,14 @@ impl Reader {
                     break;
                 }
             }
+        }
+        let telemetry = self.sender.telemetry();
+        let receiver = self.sender.receiver();
+        if received > 0 {
+            telemetry.receiver_received(receiver, received);
+        }
+        for (reason, n) in refused {
+            telemetry.receiver_refused(receiver, reason, n);
         }
         batch
     }
