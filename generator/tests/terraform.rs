@@ -29,6 +29,10 @@ use serde_json::Value;
 /// Resource types that moto 5.2 does not implement (HTTP 404): planned, never applied.
 const NOT_IN_MOTO: [&str; 2] = ["aws_eks_addon", "aws_eks_pod_identity_association"];
 
+/// The longest any single terraform command may take; far above the 5 to 80 s they take on two
+/// loaded cores, so that a hang fails with terraform's output instead of stalling the suite.
+const TERRAFORM_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// The summary of the one warning every command prints under `dev_overrides`.
 const DEV_OVERRIDES_WARNING: &str = "Provider development overrides are in effect";
 
@@ -109,7 +113,12 @@ impl Tf {
     /// Runs terraform in `dir` with no AWS configuration from the environment: fake keys, no
     /// profile, no instance metadata.
     fn run(&self, dir: &Path, args: &[&str]) -> Output {
-        Command::new(&self.binary)
+        // Output goes to files, not pipes, so that a hung terraform can be killed and its output
+        // still shown.
+        let log = tempfile::tempdir().expect("tempdir for terraform output");
+        let stdout_path = log.path().join("stdout");
+        let stderr_path = log.path().join("stderr");
+        let mut child = Command::new(&self.binary)
             .args(args)
             .current_dir(dir)
             .env("TF_CLI_CONFIG_FILE", &self.cli_config)
@@ -122,8 +131,35 @@ impl Tf {
             .env_remove("AWS_SESSION_TOKEN")
             .env_remove("AWS_REGION")
             .env_remove("AWS_DEFAULT_REGION")
-            .output()
-            .expect("run terraform")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(&stdout_path).expect("stdout file"))
+            .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
+            .spawn()
+            .expect("run terraform");
+        let deadline = Instant::now() + TERRAFORM_TIMEOUT;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait for terraform") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "terraform {} in {} did not finish within {} s:\n{}\n{}",
+                    args.join(" "),
+                    dir.display(),
+                    TERRAFORM_TIMEOUT.as_secs(),
+                    std::fs::read_to_string(&stdout_path).unwrap_or_default(),
+                    std::fs::read_to_string(&stderr_path).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        Output {
+            status,
+            stdout: std::fs::read(&stdout_path).unwrap_or_default(),
+            stderr: std::fs::read(&stderr_path).unwrap_or_default(),
+        }
     }
 
     /// Like `run`, but fails the test with terraform's output when it exits non-zero.
@@ -444,7 +480,9 @@ attached = sorted(p["PolicyArn"] for p in iam.list_attached_role_policies(RoleNa
 expect("attached policies", attached, sorted(defaults["collector_policy_arns"]))
 # The provider's default_tags put the blueprint's tags on every taggable resource.
 tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role["RoleName"])["Tags"]}
-expect("role tags", tags, defaults["tags"])
+# python-hcl2 leaves HCL's template escapes in place: `$${` and `%%{` stand for `${` and `%{`.
+unescape = lambda v: v.replace("$${", "${").replace("%%{", "%{")
+expect("role tags", tags, {k: unescape(v) for k, v in defaults["tags"].items()})
 if problems:
     sys.exit("collector role " + role["Arn"] + ":\n  " + "\n  ".join(problems) + "\ntrust policy: " + json.dumps(trust))
 print(json.dumps({"mode": mode, "role": role["Arn"], "subject": f"{namespace}/{name}"}))
@@ -589,7 +627,7 @@ fn moto_override(endpoint: &str) -> String {
         .collect();
     format!(
         "# Added by generator/tests/terraform.rs to a temporary copy: points the provider at moto.\n\
-         provider \"aws\" {{\n  access_key                  = \"testing\"\n  secret_key                  = \"testing\"\n  skip_credentials_validation = true\n  skip_metadata_api_check     = true\n  skip_region_validation      = true\n\n  endpoints {{\n{endpoints}  }}\n}}\n"
+         provider \"aws\" {{\n  access_key                  = \"testing\"\n  secret_key                  = \"testing\"\n  skip_credentials_validation = true\n  skip_metadata_api_check     = true\n  skip_region_validation      = true\n  max_retries                 = 3\n\n  endpoints {{\n{endpoints}  }}\n}}\n"
     )
 }
 
