@@ -69,3 +69,30 @@ fn missing_region_is_explained() {
         "{stderr}"
     );
 }
+
+#[test]
+fn json_log_encoding_gives_one_json_object_per_line() {
+    let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let config = config(port, "debug: {}").replace(
+        "  telemetry:\n",
+        "  telemetry:\n    logs:\n      encoding: json\n      level: info\n",
+    );
+    let (code, stderr) = run_with(&config, &[], &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let records: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let failure = records
+        .iter()
+        .find(|r| r["message"] == "Collector failed.")
+        .unwrap_or_else(|| panic!("no failure record: {stderr}"));
+    assert_eq!(failure["level"], "ERROR");
+    assert!(
+        failure["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot listen on UDP")
+    );
+}
