@@ -293,7 +293,7 @@ fn metric_sum(text: &str, metric: &str) -> f64 {
         .filter(|l| !l.starts_with('#'))
         .filter(|l| l.starts_with(metric) && l[metric.len()..].starts_with(['{', ' ']))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+        .fold(0.0, |a, b| a + b)
 }
 
 /// A collector process, killed on drop.
