@@ -282,9 +282,21 @@ fn hostile_inputs_fail_fast() {
         "]".repeat(100_000)
     );
     assert!(datagram::parse(&Bytes::from(deep), Instant::now()).is_err());
+    // A config built to explode through aliases (a "billion laughs"): refused, not expanded.
+    let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..12 {
+        let p = i - 1;
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
+    }
+    let err = xray_collector::config::load_str(&bomb, "bomb.yaml", &|_| None)
+        .err()
+        .expect("an alias bomb is an error");
+    assert!(err.to_string().contains("bomb.yaml"), "{err}");
     // A config nested very deeply.
     let nested = format!("{}x{}", "[".repeat(50_000), "]".repeat(50_000));
-    let _ = xray_collector::config::load_str(&nested, "nested.yaml", &|_| None);
+    assert!(xray_collector::config::load_str(&nested, "nested.yaml", &|_| None).is_err());
     // An OTLP message whose length prefix claims far more than it holds.
     let lying = [0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x0a];
     assert!(ExportTraceServiceRequest::decode(&lying[..]).is_err());
