@@ -291,8 +291,7 @@ fn hostile_inputs_fail_fast() {
         ));
     }
     let err = xray_collector::config::load_str(&bomb, "bomb.yaml", &|_| None)
-        .err()
-        .expect("an alias bomb is an error");
+        .expect_err("an alias bomb is an error");
     assert!(err.to_string().contains("bomb.yaml"), "{err}");
     // A config nested very deeply.
     let nested = format!("{}x{}", "[".repeat(50_000), "]".repeat(50_000));
