@@ -59,6 +59,16 @@ impl Collector {
     /// Writes `config` (where `HEALTH_PORT` and `METRICS_PORT` are replaced by free ports) and
     /// starts the binary with `extra_args`, waiting until its health check answers 200.
     pub fn start(config: &str, extra_args: &[&str]) -> Collector {
+        Collector::start_with_env(config, extra_args, FAKE_AWS_ENV)
+    }
+
+    /// Like [`Collector::start`], with exactly the AWS environment `aws_env` (no static keys,
+    /// profile files or instance metadata unless given), to test the credential chain.
+    pub fn start_with_env(
+        config: &str,
+        extra_args: &[&str],
+        aws_env: &[(&str, &str)],
+    ) -> Collector {
         let dir = tempfile::tempdir().expect("temp dir");
         let health_port = harness::free_port();
         let metrics_port = harness::free_port();
@@ -71,7 +81,16 @@ impl Collector {
         let child = Command::new(env!("CARGO_BIN_EXE_xray-collector"))
             .arg(format!("--config={}", path.display()))
             .args(extra_args)
-            .envs(FAKE_AWS_ENV.iter().copied())
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/aws-credentials",
+            )
+            .envs(aws_env.iter().copied())
             .env("RUST_LOG", "xray_collector=info")
             .stdout(Stdio::null())
             .stderr(stderr)
