@@ -453,3 +453,100 @@ service:
     );
     assert_eq!(refused, 1.0);
 }
+
+#[test]
+fn otlp_over_tls_on_both_protocols() {
+    let check =
+        "collector e2e: opentelemetry-sdk -> OTLP gRPC/HTTP over TLS -> xray-collector -> moto";
+    let Some(python) = harness::python(check) else {
+        return;
+    };
+    let Some(moto) = harness::MotoServer::start(check) else {
+        return;
+    };
+    // A test CA and a server certificate for 127.0.0.1 signed by it.
+    let pki = tempfile::tempdir().expect("temp dir");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "xray-collector test CA");
+    ca_params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+        .unwrap();
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let mut server_params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    // Python 3.13's default context verifies strictly (VERIFY_X509_STRICT), which requires an
+    // authority key identifier.
+    server_params.use_authority_key_identifier_extension = true;
+    let server = server_params.signed_by(&server_key, &ca).unwrap();
+    let path = |name: &str| pki.path().join(name).display().to_string();
+    std::fs::write(path("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(path("server.pem"), server.pem()).unwrap();
+    std::fs::write(path("server.key"), server_key.serialize_pem()).unwrap();
+
+    let (grpc, http) = (harness::free_port(), harness::free_port());
+    let tls = format!(
+        "\n        tls:\n          cert_file: {}\n          key_file: {}",
+        path("server.pem"),
+        path("server.key")
+    );
+    let config = config(grpc, http, &moto.endpoint())
+        .replace(
+            &format!("endpoint: 127.0.0.1:{grpc}\n"),
+            &format!("endpoint: 127.0.0.1:{grpc}{tls}\n"),
+        )
+        .replace(
+            "max_request_body_size: 100000",
+            &format!("max_request_body_size: 100000{tls}"),
+        );
+    let collector = Collector::start(&config, &[]);
+
+    // Plaintext is not served on a TLS port.
+    let mut plain = TcpStream::connect(("127.0.0.1", http)).expect("connect");
+    plain
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = plain.write_all(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    let mut answer = Vec::new();
+    let _ = plain.read_to_end(&mut answer);
+    assert!(
+        !answer.starts_with(b"HTTP/1.1 200"),
+        "plaintext answered on the TLS port"
+    );
+
+    let sent_path = collector.path("spans.jsonl");
+    let out = Command::new(&python)
+        .arg(common::app("otel_app.py"))
+        .args([
+            &format!("127.0.0.1:{grpc}"),
+            &format!("https://127.0.0.1:{http}/v1/traces"),
+            &sent_path.display().to_string(),
+            "2",
+            &path("ca.pem"),
+        ])
+        // requests lets these variables replace the exporter's `certificate_file` (psf/requests
+        // #3829), so they must not leak in from the machine's environment.
+        .env_remove("REQUESTS_CA_BUNDLE")
+        .env_remove("CURL_CA_BUNDLE")
+        .output()
+        .expect("run the OpenTelemetry app");
+    assert!(
+        out.status.success(),
+        "app failed over TLS: {}\ncollector log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        collector.log()
+    );
+    let n_spans = std::fs::read_to_string(&sent_path).unwrap().lines().count();
+    assert_eq!(n_spans, 2 * 2 * 3);
+    let exported = collector.wait_metric(
+        "xray_collector_exporter_sent_items_total",
+        &[],
+        n_spans as f64,
+        Duration::from_secs(30),
+    );
+    assert_eq!(exported, n_spans as f64, "{}", collector.metrics());
+}

@@ -1,16 +1,19 @@
 """An app instrumented with the real OpenTelemetry SDK that sends spans over OTLP.
 
-Usage: otel_app.py GRPC_ENDPOINT HTTP_URL OUT_JSONL TRACES
+Usage: otel_app.py GRPC_ENDPOINT HTTP_URL OUT_JSONL TRACES [CA_PEM]
 
 Sends TRACES traces with the OTLP/gRPC exporter, then TRACES traces with the OTLP/HTTP (protobuf)
 exporter, all with AwsXRayIdGenerator trace ids. Each trace is a SERVER span with two CLIENT
 children: an SQL query and a failing payment call that records an exception.
+With CA_PEM, both exporters use TLS and trust only that CA (HTTP_URL is then https://).
 Writes one JSON line per finished span (as the SDK saw it) to OUT_JSONL, and exits non-zero if any
 export failed.
 """
 
 import json
 import sys
+
+import grpc
 
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
@@ -108,9 +111,18 @@ def run(protocol, exporter, traces, out):
 
 def main():
     grpc_endpoint, http_url, out_path, traces = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    ca = sys.argv[5] if len(sys.argv) > 5 else None
+    if ca:
+        with open(ca, "rb") as f:
+            credentials = grpc.ssl_channel_credentials(root_certificates=f.read())
+        grpc_exporter = GrpcExporter(endpoint=grpc_endpoint, insecure=False, credentials=credentials)
+        http_exporter = HttpExporter(endpoint=http_url, certificate_file=ca)
+    else:
+        grpc_exporter = GrpcExporter(endpoint=grpc_endpoint, insecure=True)
+        http_exporter = HttpExporter(endpoint=http_url)
     with open(out_path, "w", encoding="utf-8") as out:
-        failures = run("grpc", GrpcExporter(endpoint=grpc_endpoint, insecure=True), traces, out)
-        failures += run("http", HttpExporter(endpoint=http_url), traces, out)
+        failures = run("grpc", grpc_exporter, traces, out)
+        failures += run("http", http_exporter, traces, out)
     if failures:
         print("%d exports failed" % failures, file=sys.stderr)
         sys.exit(1)
