@@ -550,3 +550,108 @@ fn otlp_over_tls_on_both_protocols() {
     );
     assert_eq!(exported, n_spans as f64, "{}", collector.metrics());
 }
+
+#[test]
+fn grpc_answers_follow_otlp_retry_rules() {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    // As in the HTTP backpressure test: one stuck sender and a queue of two requests.
+    let black_hole = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let grpc = harness::free_port();
+    let config = format!(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{grpc}
+        max_recv_msg_size_mib: 1
+exporters:
+  awsxray:
+    region: us-east-1
+    endpoint: http://{hole}
+    request_timeout_seconds: 60
+    sending_queue:
+      num_consumers: 1
+      queue_size: 2
+extensions:
+  health_check:
+    endpoint: 127.0.0.1:HEALTH_PORT
+service:
+  extensions: [health_check]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [awsxray]
+  telemetry:
+    metrics:
+      address: 127.0.0.1:METRICS_PORT
+"#,
+        hole = black_hole.local_addr().unwrap()
+    );
+    let collector = Collector::start(&config, &[]);
+    let request = |name: String, n: u8| ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![Span {
+                    trace_id: vec![n; 16],
+                    span_id: vec![n; 8],
+                    name,
+                    kind: 2,
+                    ..Span::default()
+                }],
+                ..ScopeSpans::default()
+            }],
+            ..ResourceSpans::default()
+        }],
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let codes = runtime.block_on(async {
+        let mut client = TraceServiceClient::connect(format!("http://127.0.0.1:{grpc}"))
+            .await
+            .expect("connect")
+            .max_encoding_message_size(8 << 20);
+        // Larger than max_recv_msg_size_mib: not retryable.
+        let too_large = client
+            .export(request("x".repeat(2 << 20), 1))
+            .await
+            .expect_err("a 2 MiB request must be refused");
+        let mut codes = vec![too_large.code()];
+        for n in 2..10 {
+            match client.export(request("work".into(), n)).await {
+                Ok(_) => codes.push(tonic::Code::Ok),
+                Err(status) => {
+                    codes.push(status.code());
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        codes
+    });
+    assert!(
+        matches!(
+            codes[0],
+            tonic::Code::ResourceExhausted | tonic::Code::OutOfRange
+        ),
+        "an oversized request must get a non-retryable code: {codes:?}"
+    );
+    assert_eq!(
+        codes.last(),
+        Some(&tonic::Code::Unavailable),
+        "a full pipeline must answer UNAVAILABLE (retryable): {codes:?}\n{}",
+        collector.log()
+    );
+    assert!(codes.len() <= 6, "too much was buffered: {codes:?}");
+    let refused = metric_sum(
+        &collector.metrics(),
+        "xray_collector_receiver_refused_items_total",
+        &["reason=\"pipeline_full\""],
+    );
+    assert_eq!(refused, 1.0);
+}
