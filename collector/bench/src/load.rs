@@ -1,8 +1,8 @@
 //! The UDP load generator and the raw-socket ceiling.
 //!
-//! The generator sends the benchmark document at a set rate for a set time from one thread,
-//! pacing in 1 ms slots (it sends what is due, then sleeps until the next slot), so bursts are at
-//! most one slot's worth. The ceiling is a plain blocking receive loop that discards: what this
+//! The generator sends the benchmark document at a set rate for a set time from one thread
+//! through [`SOURCES`] client sockets, pacing in 1 ms slots (it sends what is due, then sleeps
+//! until the next slot), so bursts are at most one slot's worth. The ceiling is a plain blocking receive loop that discards: what this
 //! machine can take in on one UDP socket with the same kernel buffer, while the generator runs.
 
 use std::net::{SocketAddr, UdpSocket};
@@ -27,10 +27,18 @@ pub struct Sent {
     pub cpu_seconds: f64,
 }
 
+/// Client sockets the generator rotates over: like several application pods, several source
+/// ports, so a receiver with several `SO_REUSEPORT` sockets sees its load spread by the kernel.
+pub const SOURCES: usize = 8;
+
 /// Sends `rate` datagrams per second to `to` for `duration`, numbering documents from `first`.
 pub fn generate(to: SocketAddr, rate: u64, duration: Duration, first: u64) -> anyhow::Result<Sent> {
-    let socket = UdpSocket::bind("127.0.0.1:0")?;
-    socket.connect(to)?;
+    let mut sockets = Vec::with_capacity(SOURCES);
+    for _ in 0..SOURCES {
+        let socket = UdpSocket::bind("127.0.0.1:0")?;
+        socket.connect(to)?;
+        sockets.push(socket);
+    }
     let epoch = crate::now_ns() / 1_000_000_000;
     let template = Template::new(epoch);
     let mut buf = template.buffer();
@@ -43,6 +51,7 @@ pub fn generate(to: SocketAddr, rate: u64, duration: Duration, first: u64) -> an
         let due = ((rate as u128 * elapsed.as_micros()) / 1_000_000).min(total as u128) as u64;
         while sent + errors < due {
             template.fill(&mut buf, first + sent + errors, crate::now_ns());
+            let socket = &sockets[((sent + errors) % SOURCES as u64) as usize];
             match socket.send(&buf) {
                 Ok(_) => sent += 1,
                 Err(_) => errors += 1,
