@@ -655,3 +655,46 @@ service:
     );
     assert_eq!(refused, 1.0);
 }
+
+#[test]
+fn bad_tls_settings_stop_startup_naming_the_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cert = dir.path().join("server.pem");
+    std::fs::write(&cert, "not a certificate").unwrap();
+    let config = format!(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:{port}
+        tls:
+          cert_file: {cert}
+exporters:
+  debug: {{}}
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [debug]
+  telemetry:
+    metrics:
+      level: none
+"#,
+        port = harness::free_port(),
+        cert = cert.display()
+    );
+    let path = dir.path().join("collector.yaml");
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_xray-collector"))
+        .arg(format!("--config={}", path.display()))
+        .envs(common::FAKE_AWS_ENV.iter().copied())
+        .output()
+        .expect("run the collector");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("receivers.otlp.protocols.http.tls.key_file: required"),
+        "{stderr}"
+    );
+}

@@ -202,6 +202,11 @@ service:
     assert_eq!(raw_request(tcp, "POST", "/TelemetryRecords", "{}"), 404);
     assert_eq!(raw_request(tcp, "POST", "/GetSamplingRules?x=1", "{}"), 404);
     assert_eq!(raw_request(tcp, "GET", "/GetSamplingRules", ""), 405);
+    let oversized = format!("{{\"pad\":\"{}\"}}", "x".repeat(70 * 1024));
+    assert_eq!(
+        raw_request(tcp, "POST", "/SamplingTargets", &oversized),
+        413
+    );
     assert_eq!(
         upstream.requests().len(),
         before,
@@ -218,5 +223,6 @@ service:
     };
     assert_eq!(count("refused_path"), 3.0, "{metrics}");
     assert_eq!(count("refused_method"), 1.0, "{metrics}");
+    assert_eq!(count("refused_body"), 1.0, "{metrics}");
     assert_eq!(count("forwarded"), forwarded.len() as f64, "{metrics}");
 }
