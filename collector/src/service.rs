@@ -149,13 +149,19 @@ pub async fn run(
         let sender = TracesSender::new(&name, Consumer::fanout(targets), telemetry.clone());
         match config.receivers.get(&id) {
             Some(ReceiverConfig::AwsXray(c)) => {
-                let socket = awsxray::bind(&name, c).await?;
+                let sockets = awsxray::bind(&name, c).await?;
                 if let Some(proxy) = &c.proxy_server {
                     // The sampling proxy carries no trace data: it stops with the other servers.
                     let proxy = SamplingProxy::build(&name, proxy, telemetry.clone()).await?;
                     tokio::spawn(proxy.run(stop_servers.clone()));
                 }
-                receiver_tasks.spawn(awsxray::run(socket, sender, stop_receivers.clone()));
+                for socket in sockets {
+                    receiver_tasks.spawn(awsxray::run(
+                        socket,
+                        sender.clone(),
+                        stop_receivers.clone(),
+                    ));
+                }
             }
             Some(ReceiverConfig::Otlp(c)) => {
                 if let Some(grpc) = &c.protocols.grpc {

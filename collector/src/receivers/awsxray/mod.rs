@@ -1,6 +1,7 @@
 //! The `awsxray` receiver: X-Ray daemon datagrams on UDP.
 //!
-//! Datagrams are read into large reused buffers ([`BytesMut`] chunks), so a segment body is a
+//! The receiver binds one socket per core on the same address (`SO_REUSEPORT`), each drained by its
+//! own task. Datagrams are read into large reused buffers ([`BytesMut`] chunks), so a segment body is a
 //! [`Bytes`] slice of the chunk, not a copy. A burst of datagrams is drained without waiting and
 //! handed on as one [`Traces::XRay`] batch with a non-blocking `try_send`: UDP cannot push back, so
 //! a full pipeline refuses the batch and the refusal is counted (`reason="pipeline_full"`).
@@ -30,31 +31,46 @@ const MAX_DATAGRAM: usize = 65_536;
 const CHUNK: usize = 1 << 20;
 /// Most datagrams handed on in one batch.
 const MAX_BURST: usize = 64;
+/// Most sockets (and reader tasks) per receiver.
+const MAX_SOCKETS: usize = 4;
 /// Requested kernel receive buffer (the kernel caps it at `net.core.rmem_max`).
 const RECV_BUFFER: usize = 8 << 20;
 
-/// Binds the UDP socket of receiver `id`, naming the address in errors.
-pub async fn bind(id: &str, cfg: &AwsXrayReceiverConfig) -> anyhow::Result<UdpSocket> {
+/// Binds the UDP sockets of receiver `id`, naming the address in errors: one socket per core (at
+/// most [`MAX_SOCKETS`]) on the same address with `SO_REUSEPORT`, so the kernel spreads senders
+/// over several readers. Each socket gets a large receive buffer.
+pub async fn bind(id: &str, cfg: &AwsXrayReceiverConfig) -> anyhow::Result<Vec<UdpSocket>> {
     let endpoint = crate::telemetry::server::normalize(&cfg.endpoint);
-    let addr: SocketAddr = tokio::net::lookup_host(&endpoint)
+    let mut addr: SocketAddr = tokio::net::lookup_host(&endpoint)
         .await
         .ok()
         .and_then(|mut it| it.next())
         .ok_or_else(|| {
             anyhow::format_err!("receivers.{id}: cannot resolve UDP address {endpoint}")
         })?;
-    let socket = (|| -> io::Result<std::net::UdpSocket> {
-        let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-        // Best effort: a smaller buffer only means the kernel drops sooner under bursts.
-        let _ = s.set_recv_buffer_size(RECV_BUFFER);
-        s.set_nonblocking(true)?;
-        s.bind(&addr.into())?;
-        Ok(s.into())
-    })()
-    .map_err(|e| anyhow::format_err!("receivers.{id}: cannot listen on UDP {addr}: {e}"))?;
-    let socket = UdpSocket::from_std(socket)?;
-    tracing::info!(receiver = id, address = %socket.local_addr()?, "Receiving X-Ray segments on UDP.");
-    Ok(socket)
+    let count = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, MAX_SOCKETS);
+    let mut sockets = Vec::with_capacity(count);
+    for _ in 0..count {
+        let socket = (|| -> io::Result<std::net::UdpSocket> {
+            let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+            s.set_reuse_port(true)?;
+            // Best effort: a smaller buffer only means the kernel drops sooner under bursts.
+            let _ = s.set_recv_buffer_size(RECV_BUFFER);
+            s.set_nonblocking(true)?;
+            s.bind(&addr.into())?;
+            Ok(s.into())
+        })()
+        .map_err(|e| anyhow::format_err!("receivers.{id}: cannot listen on UDP {addr}: {e}"))?;
+        let socket = UdpSocket::from_std(socket)?;
+        // Port 0 picks a port once; the other sockets join it.
+        addr = socket.local_addr()?;
+        sockets.push(socket);
+    }
+    tracing::info!(receiver = id, address = %addr, sockets = count, "Receiving X-Ray segments on UDP.");
+    Ok(sockets)
 }
 
 /// Receives until `shutdown` is cancelled, then drains what the kernel already holds.
