@@ -118,7 +118,7 @@ impl SamplingProxy {
         }
         let upstream = upstream_endpoint(cfg, &region, sdk.endpoint_url())
             .map_err(|e| anyhow::format_err!("receivers.{id}.proxy_server: {e}"))?;
-        let client = UpstreamClient::new(cfg)
+        let client = UpstreamClient::new(cfg, &upstream)
             .map_err(|e| anyhow::format_err!("receivers.{id}.proxy_server: {e}"))?;
 
         let endpoint = crate::telemetry::server::normalize(&cfg.endpoint);
@@ -471,7 +471,7 @@ enum UpstreamClient {
 }
 
 impl UpstreamClient {
-    fn new(cfg: &ProxyServerConfig) -> Result<UpstreamClient, String> {
+    fn new(cfg: &ProxyServerConfig, upstream: &Uri) -> Result<UpstreamClient, String> {
         let tls = tls_config(cfg)?;
         let builder = || {
             let b = HttpsConnectorBuilder::new()
@@ -495,9 +495,7 @@ impl UpstreamClient {
             .pool_timer(TokioTimer::new())
             .clone();
         let proxy = if cfg.proxy_address.is_empty() {
-            std::env::var("HTTPS_PROXY")
-                .or_else(|_| std::env::var("https_proxy"))
-                .unwrap_or_default()
+            env_proxy(upstream)
         } else {
             cfg.proxy_address.clone()
         };
@@ -528,6 +526,31 @@ impl UpstreamClient {
             UpstreamClient::Tunneled(c) => c.request(request).await,
         }
     }
+}
+
+/// The proxy the environment asks for, as Go's `ProxyFromEnvironment` reads it: `HTTPS_PROXY`
+/// for an `https` endpoint, `HTTP_PROXY` for an `http` one, none when `NO_PROXY` names the host
+/// (exactly, as a domain suffix, or `*`). Empty when no proxy applies.
+fn env_proxy(upstream: &Uri) -> String {
+    proxy_for(upstream, |name| {
+        std::env::var(name)
+            .or_else(|_| std::env::var(name.to_ascii_lowercase()))
+            .unwrap_or_default()
+    })
+}
+
+/// [`env_proxy`] over any variable lookup.
+fn proxy_for(upstream: &Uri, var: impl Fn(&str) -> String) -> String {
+    let proxy = match upstream.scheme_str() {
+        Some("https") => var("HTTPS_PROXY"),
+        _ => var("HTTP_PROXY"),
+    };
+    let host = upstream.host().unwrap_or("");
+    let excluded = var("NO_PROXY").split(',').map(str::trim).any(|entry| {
+        let entry = entry.trim_start_matches('.');
+        !entry.is_empty() && (entry == "*" || host == entry || host.ends_with(&format!(".{entry}")))
+    });
+    if excluded { String::new() } else { proxy }
 }
 
 /// TLS to the X-Ray endpoint: the system's roots (plus `tls.ca_file`), or no verification at all
@@ -647,6 +670,28 @@ mod tests {
             join_uri(&base, "/SamplingTargets").unwrap().to_string(),
             "https://xray.us-east-1.amazonaws.com/SamplingTargets"
         );
+    }
+
+    #[test]
+    fn environment_proxy_by_scheme_and_no_proxy() {
+        let env = |no_proxy: &'static str| {
+            move |name: &str| match name {
+                "HTTPS_PROXY" => "http://squid:3128".to_owned(),
+                "NO_PROXY" => no_proxy.to_owned(),
+                _ => String::new(),
+            }
+        };
+        let aws: Uri = "https://xray.us-east-1.amazonaws.com".parse().unwrap();
+        let local: Uri = "http://127.0.0.1:4000".parse().unwrap();
+        assert_eq!(proxy_for(&aws, env("")), "http://squid:3128");
+        assert_eq!(
+            proxy_for(&local, env("")),
+            "",
+            "HTTPS_PROXY is not for http://"
+        );
+        assert_eq!(proxy_for(&aws, env("localhost,.amazonaws.com")), "");
+        assert_eq!(proxy_for(&aws, env("*")), "");
+        assert_eq!(proxy_for(&aws, env("example.com")), "http://squid:3128");
     }
 
     #[test]
