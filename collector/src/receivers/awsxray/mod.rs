@@ -1,8 +1,9 @@
 //! The `awsxray` receiver: X-Ray daemon datagrams on UDP.
 //!
 //! The receiver binds one socket per core on the same address (`SO_REUSEPORT`), each drained by its
-//! own task. Datagrams are read into large reused buffers ([`BytesMut`] chunks), so a segment body is a
-//! [`Bytes`] slice of the chunk, not a copy. A burst of datagrams is drained without waiting and
+//! own task. Each task reads into one reused 64 KiB buffer and copies each datagram into an
+//! exact-size [`Bytes`] (its only copy: the body is then a slice of it, handed on unchanged), so
+//! what a queue holds is what it counts. A burst of datagrams is drained without waiting and
 //! handed on as one [`Traces::XRay`] batch with a non-blocking `try_send`: UDP cannot push back, so
 //! a full pipeline refuses the batch and the refusal is counted (`reason="pipeline_full"`).
 //! Malformed datagrams are counted by reason and dropped; nothing here can stop the receiver.
@@ -17,7 +18,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
@@ -27,8 +28,6 @@ use crate::pipeline::{Segment, Traces, TracesSender};
 
 /// Largest UDP payload plus slack: nothing is ever truncated.
 const MAX_DATAGRAM: usize = 65_536;
-/// Receive buffers are carved out of chunks this large.
-const CHUNK: usize = 1 << 20;
 /// Most datagrams handed on in one batch.
 const MAX_BURST: usize = 64;
 /// Most sockets (and reader tasks) per receiver.
@@ -116,7 +115,7 @@ impl Reader {
     fn new(sender: TracesSender) -> Reader {
         Reader {
             sender,
-            buf: BytesMut::with_capacity(CHUNK),
+            buf: BytesMut::with_capacity(MAX_DATAGRAM),
             last_warning: AtomicU64::new(0),
         }
     }
@@ -129,12 +128,13 @@ impl Reader {
         let mut received = 0;
         let mut refused: Vec<(&'static str, usize)> = Vec::new();
         for _ in 0..max {
-            if self.buf.capacity() - self.buf.len() < MAX_DATAGRAM {
-                self.buf = BytesMut::with_capacity(CHUNK);
-            }
+            self.buf.clear();
             match socket.try_recv_buf_from(&mut self.buf) {
                 Ok(_) => {
-                    let datagram = self.buf.split().freeze();
+                    // An exact-size copy (about 1 kB, cheaper than the receive itself): a segment
+                    // held in a queue then pins only its own bytes, never a shared chunk of others
+                    // that were dropped, so a byte-bounded sending queue bounds memory.
+                    let datagram = Bytes::copy_from_slice(&self.buf);
                     received += 1;
                     match datagram::parse(&datagram, now) {
                         Ok(segment) => batch.push(segment),
