@@ -381,10 +381,11 @@ fn unpacked_image_runs_its_entrypoint_as_the_operator_starts_it() {
     let log = built.out.join("collector.log");
     let log_file = std::fs::File::create(&log).unwrap();
 
-    let chroot = as_root && harness::find_tool("chroot").is_some();
-    if chroot {
+    // The full path: the commands below run with an empty environment, so no PATH lookup.
+    let chroot = harness::find_tool("chroot").filter(|_| as_root);
+    if let Some(chroot) = &chroot {
         // The default configuration the image's CMD names is in the image and loads.
-        let validate = Command::new("chroot")
+        let validate = Command::new(chroot)
             .arg(format!("--userspec={uid}:{gid}"))
             .arg(&rootfs)
             .args(entrypoint)
@@ -399,10 +400,10 @@ fn unpacked_image_runs_its_entrypoint_as_the_operator_starts_it() {
             String::from_utf8_lossy(&validate.stderr)
         );
     }
-    let mut command = if chroot {
+    let mut command = if let Some(chroot) = &chroot {
         // chroot runs the image's own loader and libraries only: this proves the root file system
         // is self-contained, as a container runtime would see it, under the image's user.
-        let mut command = Command::new("chroot");
+        let mut command = Command::new(chroot);
         command
             .arg(format!("--userspec={uid}:{gid}"))
             .arg(&rootfs)
