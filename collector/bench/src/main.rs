@@ -403,6 +403,15 @@ fn collector_step(args: &Args, sink: &sink::Sink, rate: u64) -> anyhow::Result<S
     let text = http_get(metrics, "/metrics")
         .map(|(_, b)| b)
         .unwrap_or_default();
+    // The counters behind a loss, by reason, for the log of the run.
+    for line in text.lines().filter(|l| {
+        !l.starts_with('#')
+            && ["refused_items", "dropped_items", "failed_items"]
+                .iter()
+                .any(|m| l.contains(m))
+    }) {
+        eprintln!("  rate {rate}: {line}");
+    }
     drop(started);
     let mut delays = std::mem::take(&mut *sink.state.delays_us.lock().expect("delays lock"));
     delays.sort_unstable();
