@@ -296,6 +296,15 @@ fn partial_unprocessed_segments_are_retried_or_counted() {
         "only the two permanently rejected are missing"
     );
     assert_eq!(retries(&c, "unprocessed"), 1.0);
+    // Each permanently rejected document is logged with its segment id and the error code.
+    let log = c.log();
+    for id in missing {
+        let line = log
+            .lines()
+            .find(|l| l.contains("X-Ray did not process a segment") && l.contains(id.as_str()))
+            .unwrap_or_else(|| panic!("no unprocessed-segment log line for {id}:\n{log}"));
+        assert!(line.contains("InvalidSegment"), "{line}");
+    }
 }
 
 #[test]
