@@ -421,4 +421,9 @@ fn dockerfile_entrypoint_user_and_ports() {
         last_stage.contains("\nEXPOSE 2000/udp 2000/tcp 4317/tcp 4318/tcp 13133/tcp 8888/tcp\n")
     );
     assert!(text.contains("target/release/xray-collector /out/usr/local/bin/xray-collector"));
+    // The user the image runs as has a name, the same one the engine-free image build writes.
+    assert!(text.contains(
+        "xray-collector:x:10001:10001:xray-collector:/nonexistent:/usr/sbin/nologin\\n' > /out/etc/passwd"
+    ));
+    assert!(text.contains("xray-collector:x:10001:\\n' > /out/etc/group"));
 }
