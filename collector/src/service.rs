@@ -22,11 +22,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::id::ComponentId;
-use crate::config::{Config, ExtensionConfig, ProcessorConfig, ReceiverConfig};
+use crate::config::{Config, ExporterConfig, ExtensionConfig, ProcessorConfig, ReceiverConfig};
 use crate::exporters::queue::{self, ExporterQueue};
 use crate::exporters::{self, Exporter};
 use crate::extensions::health_check::{self, Health};
-use crate::pipeline::{Consumer, ProcessorInput, TracesSender};
+use crate::pipeline::{Consumer, ProcessorInput, Traces, TracesSender};
 use crate::processors::batch;
 use crate::receivers::awsxray::proxy::SamplingProxy;
 use crate::receivers::{awsxray, otlp};
@@ -67,6 +67,8 @@ pub async fn run(
                 health_check::start(&id.to_string(), c, health.clone(), stop_servers.clone())
                     .await?
             }
+            // Opened by the exporters whose `sending_queue.storage` names it.
+            Some(ExtensionConfig::FileStorage(_)) => {}
             None => anyhow::bail!("extension `{id}` is not defined"),
         }
     }
@@ -87,9 +89,14 @@ pub async fn run(
             let name = id.to_string();
             let (exporter, settings, consumers) =
                 Exporter::build(id, cfg, telemetry.clone()).await?;
-            let (q, rx) = queue::queue(&name, settings, telemetry.clone());
+            let exporter = Arc::new(exporter);
+            let (storage, recovered) = open_storage(&config, id, cfg, &exporter, &telemetry)?;
+            let (q, rx) = queue::queue(&name, settings, telemetry.clone(), storage);
+            if let Some(recovered) = recovered {
+                q.replay(recovered);
+            }
             exporters::spawn_senders(
-                Arc::new(exporter),
+                exporter,
                 Arc::new(rx),
                 consumers,
                 hard_stop.clone(),
@@ -237,4 +244,54 @@ pub async fn run(
         );
     }
     Ok(s)
+}
+
+/// Opens the disk log of a persistent queue (`sending_queue.storage`), in a sub-directory of the
+/// `file_storage` directory named after the exporter, and returns the batches to send again.
+#[allow(clippy::type_complexity)]
+fn open_storage(
+    config: &Config,
+    id: &ComponentId,
+    cfg: &ExporterConfig,
+    exporter: &Arc<Exporter>,
+    telemetry: &Telemetry,
+) -> anyhow::Result<(
+    Option<Arc<queue::Storage>>,
+    Option<Vec<(u64, Vec<bytes::Bytes>)>>,
+)> {
+    let ExporterConfig::AwsXray(c) = cfg else {
+        return Ok((None, None));
+    };
+    let Some(name) = &c.sending_queue.storage else {
+        return Ok((None, None));
+    };
+    let extension: ComponentId = name
+        .parse()
+        .map_err(|_| anyhow::format_err!("storage `{name}` is not an extension id"))?;
+    let Some(ExtensionConfig::FileStorage(fs)) = config.extensions.get(&extension) else {
+        anyhow::bail!("storage `{name}` is not a `file_storage` extension");
+    };
+    let dir = std::path::Path::new(&fs.directory).join(id.to_string().replace('/', "_"));
+    let (log, recovered) =
+        crate::exporters::disklog::DiskLog::open(&dir, fs.max_size_bytes, fs.fsync)
+            .map_err(|e| anyhow::format_err!("opening the disk queue {}: {e}", dir.display()))?;
+    telemetry.exporter_storage_truncated(&id.to_string(), recovered.truncated_bytes);
+    if recovered.truncated_bytes > 0 {
+        tracing::warn!(exporter = %id, bytes = recovered.truncated_bytes, "Cut a torn or corrupt record off the disk queue.");
+    }
+    let exporter = exporter.clone();
+    let to_documents: queue::ToDocuments = Arc::new(move |traces| match &*exporter {
+        Exporter::AwsXray(e) => e.documents(traces),
+        _ => match traces {
+            Traces::XRay(segments) => segments,
+            Traces::Otlp(_) => Vec::new(),
+        },
+    });
+    Ok((
+        Some(Arc::new(queue::Storage {
+            log: std::sync::Mutex::new(log),
+            to_documents,
+        })),
+        Some(recovered.batches),
+    ))
 }

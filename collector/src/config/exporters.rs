@@ -105,6 +105,9 @@ pub struct QueueConfig {
     pub sizer: Sizer,
     /// Wait for room instead of refusing (and counting) a batch when the queue is full.
     pub block_on_overflow: bool,
+    /// A `file_storage` extension to keep the queue on disk, so that an outage or a restart
+    /// (even `kill -9`) loses nothing received, up to the extension's disk bound.
+    pub storage: Option<String>,
 }
 
 impl Default for QueueConfig {
@@ -115,6 +118,7 @@ impl Default for QueueConfig {
             queue_size: 1000,
             sizer: Sizer::Requests,
             block_on_overflow: false,
+            storage: None,
         }
     }
 }

@@ -30,7 +30,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use self::exporters::{AwsXrayExporterConfig, DebugExporterConfig, FileExporterConfig};
-use self::extensions::HealthCheckConfig;
+use self::extensions::{FileStorageConfig, HealthCheckConfig};
 use self::id::{ComponentId, PipelineId, Signal};
 use self::processors::BatchConfig;
 use self::receivers::{AwsXrayReceiverConfig, OtlpReceiverConfig};
@@ -44,7 +44,7 @@ pub const PROCESSOR_TYPES: &[&str] = &["batch"];
 /// Exporter types this collector runs.
 pub const EXPORTER_TYPES: &[&str] = &["awsxray", "debug", "file"];
 /// Extension types this collector runs.
-pub const EXTENSION_TYPES: &[&str] = &["health_check"];
+pub const EXTENSION_TYPES: &[&str] = &["file_storage", "health_check"];
 
 /// A validated config: typed components and the `traces` pipelines.
 #[derive(Clone, Debug)]
@@ -82,6 +82,7 @@ pub enum ExporterConfig {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ExtensionConfig {
     HealthCheck(HealthCheckConfig),
+    FileStorage(FileStorageConfig),
 }
 
 /// A located problem in a config file.
@@ -549,6 +550,45 @@ fn build(value: &Value, ctx: &mut Ctx) -> Option<Config> {
                     .extensions
                     .insert(id.clone(), ExtensionConfig::HealthCheck(c));
             }
+        } else if id.kind() == "file_storage" {
+            if let Some(c) = ctx.typed::<FileStorageConfig>(value, pointer) {
+                if c.directory.is_empty() {
+                    ctx.error(pointer, "`directory` is required");
+                }
+                if c.max_size_bytes == 0 {
+                    ctx.error(&format!("{pointer}/max_size_bytes"), "must be positive");
+                }
+                config
+                    .extensions
+                    .insert(id.clone(), ExtensionConfig::FileStorage(c));
+            }
+        }
+    }
+
+    // A persistent queue's `storage` must name a `file_storage` extension that the service runs.
+    for (id, cfg) in &config.exporters {
+        let ExporterConfig::AwsXray(c) = cfg else {
+            continue;
+        };
+        let Some(storage) = &c.sending_queue.storage else {
+            continue;
+        };
+        let pointer = format!("{}/sending_queue/storage", exporters.defined[id].1);
+        let named = storage.parse::<ComponentId>().ok();
+        let known = named.as_ref().and_then(|n| config.extensions.get(n));
+        if !matches!(known, Some(ExtensionConfig::FileStorage(_))) {
+            ctx.error(
+                &pointer,
+                format!("`{storage}` is not a `file_storage` extension defined in `extensions`"),
+            );
+        } else if named
+            .as_ref()
+            .is_some_and(|n| !service.extensions.contains(n))
+        {
+            ctx.error(
+                &pointer,
+                format!("extension `{storage}` is not listed in `service.extensions`"),
+            );
         }
     }
 

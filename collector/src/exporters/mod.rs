@@ -6,6 +6,7 @@
 
 pub mod awsxray;
 pub mod debug;
+pub mod disklog;
 pub mod file;
 pub mod queue;
 
@@ -120,6 +121,7 @@ pub fn spawn_senders(
                     exporter.abandon(&traces);
                 } else {
                     exporter.export(traces, &stop).await;
+                    queued.acknowledge();
                 }
                 drop(queued);
             }

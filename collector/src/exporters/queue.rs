@@ -11,8 +11,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc};
 
+use bytes::Bytes;
+
 use crate::config::exporters::Sizer;
-use crate::pipeline::{Refused, Traces};
+use crate::exporters::disklog::{AppendError, DiskLog};
+use crate::pipeline::{Refused, Segment, SegmentIds, Traces};
 use crate::telemetry::Telemetry;
 
 /// Settings of one queue.
@@ -21,6 +24,16 @@ pub struct QueueSettings {
     pub capacity: usize,
     pub sizer: Sizer,
     pub block_on_overflow: bool,
+}
+
+/// Turns a batch into X-Ray documents before it is written to disk (OTLP is translated first).
+pub type ToDocuments = Arc<dyn Fn(Traces) -> Vec<Segment> + Send + Sync>;
+
+/// The disk under a persistent queue (`sending_queue.storage`): every batch is appended to the
+/// log before it is queued, and acknowledged once its export has finished.
+pub struct Storage {
+    pub log: std::sync::Mutex<DiskLog>,
+    pub to_documents: ToDocuments,
 }
 
 /// The sending side; cloned into every pipeline that uses the exporter.
@@ -37,6 +50,7 @@ struct Shared {
     settings: QueueSettings,
     telemetry: Telemetry,
     last_warning: AtomicU64,
+    storage: Option<Arc<Storage>>,
 }
 
 /// A queued batch. Dropping it gives its capacity back.
@@ -44,6 +58,25 @@ pub struct Queued {
     pub traces: Traces,
     _permit: Option<OwnedSemaphorePermit>,
     shared: Arc<Shared>,
+    /// The batch's sequence number in the disk log, when the queue is persistent.
+    seq: Option<u64>,
+}
+
+impl Queued {
+    /// Marks the batch as done (exported, or failed and counted) so the disk log may forget it.
+    /// A batch abandoned at shutdown is not acknowledged: the next start sends it again.
+    pub fn acknowledge(&self) {
+        let (Some(seq), Some(storage)) = (self.seq, &self.shared.storage) else {
+            return;
+        };
+        let result = match storage.log.lock() {
+            Ok(mut log) => log.ack(seq),
+            Err(poisoned) => poisoned.into_inner().ack(seq),
+        };
+        if let Err(error) = result {
+            tracing::warn!(exporter = %self.shared.exporter, %error, "Cannot record an acknowledgement in the disk queue; the batch may be sent again after a restart.");
+        }
+    }
 }
 
 impl Drop for Queued {
@@ -70,6 +103,7 @@ pub fn queue(
     exporter: &str,
     settings: QueueSettings,
     telemetry: Telemetry,
+    storage: Option<Arc<Storage>>,
 ) -> (ExporterQueue, QueueReceiver) {
     let capacity = settings.capacity.clamp(1, u32::MAX as usize) as u32;
     telemetry.exporter_queue_capacity(exporter, capacity as usize);
@@ -81,6 +115,7 @@ pub fn queue(
         settings,
         telemetry,
         last_warning: AtomicU64::new(0),
+        storage,
     });
     let (tx, rx) = mpsc::unbounded_channel();
     (
@@ -142,14 +177,18 @@ impl ExporterQueue {
         let Ok(permit) = self.inner.semaphore.clone().acquire_many_owned(units).await else {
             return Err(Refused::Closed);
         };
-        self.push(traces, permit)
+        let (traces, seq) = self.persist(traces)?;
+        self.push(traces, permit, seq)
     }
 
     /// Enqueues without waiting; a full queue drops and counts the batch.
     pub fn try_send(&self, traces: Traces) -> Result<(), Refused> {
         let units = self.inner.units(&traces);
         match self.inner.semaphore.clone().try_acquire_many_owned(units) {
-            Ok(permit) => self.push(traces, permit),
+            Ok(permit) => {
+                let (traces, seq) = self.persist(traces)?;
+                self.push(traces, permit, seq)
+            }
             Err(_) => {
                 let reason = if units > self.inner.capacity {
                     "larger_than_queue"
@@ -162,11 +201,79 @@ impl ExporterQueue {
         }
     }
 
-    fn push(&self, traces: Traces, permit: OwnedSemaphorePermit) -> Result<(), Refused> {
+    /// Writes the batch to the disk log when the queue is persistent. A batch beyond the disk
+    /// bound is refused and counted (`reason="storage_full"`), as is one the disk cannot take
+    /// (`reason="storage_error"`).
+    fn persist(&self, traces: Traces) -> Result<(Traces, Option<u64>), Refused> {
+        let Some(storage) = &self.inner.storage else {
+            return Ok((traces, None));
+        };
+        let documents = (storage.to_documents)(traces);
+        let bodies: Vec<Bytes> = documents.iter().map(|d| d.body.clone()).collect();
+        let appended = match storage.log.lock() {
+            Ok(mut log) => log.append(&bodies),
+            Err(poisoned) => poisoned.into_inner().append(&bodies),
+        };
+        let traces = Traces::XRay(documents);
+        match appended {
+            Ok(seq) => Ok((traces, Some(seq))),
+            Err(AppendError::Full { .. }) => {
+                self.inner.drop_full(&traces, "storage_full");
+                Err(Refused::Full)
+            }
+            Err(AppendError::Io(error)) => {
+                tracing::warn!(exporter = %self.inner.exporter, %error, "Cannot write to the disk queue; batch dropped.");
+                self.inner.telemetry.exporter_dropped(
+                    &self.inner.exporter,
+                    "storage_error",
+                    traces.item_count(),
+                );
+                Err(Refused::Full)
+            }
+        }
+    }
+
+    /// Queues the batches a previous run left unacknowledged in the disk log, waiting for room
+    /// in the in-memory queue as the senders drain it.
+    pub fn replay(&self, batches: Vec<(u64, Vec<Bytes>)>) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let received_at = std::time::Instant::now();
+            for (seq, bodies) in batches {
+                let documents: Vec<Segment> = bodies
+                    .into_iter()
+                    .filter_map(|body| {
+                        Some(Segment {
+                            ids: document_ids(&body)?,
+                            body,
+                            received_at,
+                        })
+                    })
+                    .collect();
+                let traces = Traces::XRay(documents);
+                let units = this.inner.units(&traces).min(this.inner.capacity);
+                let Ok(permit) = this.inner.semaphore.clone().acquire_many_owned(units).await
+                else {
+                    return;
+                };
+                if this.push(traces, permit, Some(seq)).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    fn push(
+        &self,
+        traces: Traces,
+        permit: OwnedSemaphorePermit,
+        seq: Option<u64>,
+    ) -> Result<(), Refused> {
         let queued = Queued {
             traces,
             _permit: Some(permit),
             shared: self.inner.clone(),
+            seq,
         };
         self.inner.publish_size();
         self.tx.send(queued).map_err(|e| {
@@ -177,6 +284,22 @@ impl ExporterQueue {
             Refused::Closed
         })
     }
+}
+
+/// The ids of a stored document, for logs and retries; a document whose ids cannot be read
+/// (they were checked when it was received) gets zero ids rather than being lost.
+fn document_ids(body: &[u8]) -> Option<SegmentIds> {
+    #[derive(serde::Deserialize)]
+    struct Ids {
+        #[serde(default)]
+        id: String,
+        #[serde(default)]
+        trace_id: String,
+    }
+    serde_json::from_slice::<Ids>(body)
+        .ok()
+        .and_then(|ids| SegmentIds::new(&ids.id, &ids.trace_id))
+        .or_else(|| SegmentIds::new("0000000000000000", ""))
 }
 
 #[cfg(test)]
@@ -203,7 +326,7 @@ mod tests {
             sizer: Sizer::Items,
             block_on_overflow: false,
         };
-        let (q, rx) = queue("awsxray", settings, telemetry.clone());
+        let (q, rx) = queue("awsxray", settings, telemetry.clone(), None);
         q.try_send(batch(3)).unwrap();
         assert_eq!(q.try_send(batch(3)), Err(Refused::Full));
         assert_eq!(telemetry.summary().dropped, 3);

@@ -39,6 +39,7 @@ struct Inner {
     exporter_requests: Family<Labels, Counter>,
     exporter_queue_size: Family<Labels, Gauge>,
     exporter_queue_capacity: Family<Labels, Gauge>,
+    exporter_storage_truncated: Family<Labels, Counter>,
     proxy_requests: Family<Labels, Counter>,
     totals: Totals,
 }
@@ -128,6 +129,10 @@ impl Telemetry {
             exporter_queue_capacity: metric!(
                 "exporter_queue_capacity",
                 "Capacity of an exporter's sending queue, in units of its sizer."
+            ),
+            exporter_storage_truncated: metric!(
+                "exporter_storage_truncated_bytes",
+                "Bytes of torn or corrupt records cut off a persistent queue's disk log when it was opened."
             ),
             proxy_requests: metric!(
                 "receiver_proxy_requests",
@@ -297,6 +302,14 @@ impl Telemetry {
             .exporter_queue_capacity
             .get_or_create(&labels(&[("exporter", exporter)]))
             .set(capacity as i64);
+    }
+
+    /// Counts bytes of torn or corrupt records cut off a persistent queue's log.
+    pub fn exporter_storage_truncated(&self, exporter: &str, bytes: u64) {
+        self.inner
+            .exporter_storage_truncated
+            .get_or_create(&labels(&[("exporter", exporter)]))
+            .inc_by(bytes);
     }
 }
 

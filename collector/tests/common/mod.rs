@@ -166,6 +166,14 @@ impl Collector {
         assert!(ok, "kill -TERM {pid} failed");
     }
 
+    /// Sends SIGKILL (`kill -9`, through [`Child::kill`]) and reaps the process; returns its log.
+    pub fn kill9(mut self) -> String {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("SIGKILL");
+        child.wait().expect("wait");
+        self.log()
+    }
+
     /// Waits for the process to exit (killing it after `timeout`); returns its status and log.
     pub fn wait(mut self, timeout: Duration) -> (ExitStatus, String) {
         let mut child = self.child.take().expect("running");

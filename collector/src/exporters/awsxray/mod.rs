@@ -80,6 +80,14 @@ impl AwsXrayExporter {
         }
     }
 
+    /// The batch as X-Ray documents: OTLP spans are translated (what cannot be is counted).
+    pub fn documents(&self, traces: Traces) -> Vec<Segment> {
+        match traces {
+            Traces::XRay(segments) => segments,
+            Traces::Otlp(resource_spans) => self.documents_from_otlp(&resource_spans),
+        }
+    }
+
     /// OTLP spans to X-Ray documents (the `translate` module). Spans that cannot be translated,
     /// and documents without a valid id, are counted as failed (`reason="untranslatable"`).
     fn documents_from_otlp(&self, resource_spans: &[ResourceSpans]) -> Vec<Segment> {

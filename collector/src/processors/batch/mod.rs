@@ -268,6 +268,7 @@ mod tests {
                 block_on_overflow: true,
             },
             telemetry.clone(),
+            None,
         );
         let (tx, input) = mpsc::channel(8);
         let cfg = BatchConfig {
