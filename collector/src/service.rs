@@ -26,7 +26,7 @@ use crate::config::{Config, ExporterConfig, ExtensionConfig, ProcessorConfig, Re
 use crate::exporters::queue::{self, ExporterQueue};
 use crate::exporters::{self, Exporter};
 use crate::extensions::health_check::{self, Health};
-use crate::pipeline::{Consumer, ProcessorInput, Traces, TracesSender};
+use crate::pipeline::{Consumer, ProcessorInput, TracesSender};
 use crate::processors::batch;
 use crate::receivers::awsxray::proxy::SamplingProxy;
 use crate::receivers::{awsxray, otlp};
@@ -279,13 +279,20 @@ fn open_storage(
     if recovered.truncated_bytes > 0 {
         tracing::warn!(exporter = %id, bytes = recovered.truncated_bytes, "Cut a torn or corrupt record off the disk queue.");
     }
+    // Only the awsxray exporter has a disk queue, so every persisted batch is X-Ray documents
+    // (OTLP spans are translated, and what cannot be is counted, by the exporter itself).
+    if !matches!(&**exporter, Exporter::AwsXray(_)) {
+        anyhow::bail!(
+            "exporter `{id}`: sending_queue.storage is supported by awsxray exporters only"
+        );
+    }
     let exporter = exporter.clone();
     let to_documents: queue::ToDocuments = Arc::new(move |traces| match &*exporter {
         Exporter::AwsXray(e) => e.documents(traces),
-        _ => match traces {
-            Traces::XRay(segments) => segments,
-            Traces::Otlp(_) => Vec::new(),
-        },
+        // Checked above, before the closure exists.
+        Exporter::Debug(_) | Exporter::File(_) => {
+            unreachable!("disk queue on a non-awsxray exporter")
+        }
     });
     Ok((
         Some(Arc::new(queue::Storage {
