@@ -12,7 +12,14 @@ pub struct AwsXrayReceiverConfig {
     pub transport: String,
     /// The TCP sampling proxy that forwards `GetSamplingRules` and `SamplingTargets`.
     pub proxy_server: Option<ProxyServerConfig>,
+    /// Kernel receive buffer requested for each UDP socket, in bytes (`SO_RCVBUF`; the kernel caps
+    /// it at `net.core.rmem_max`); default 8 MiB. A larger buffer absorbs longer bursts before the
+    /// kernel drops datagrams. Not a contrib key: an extension of this collector.
+    pub receive_buffer_size: usize,
 }
+
+/// Default of [`AwsXrayReceiverConfig::receive_buffer_size`].
+pub const DEFAULT_RECEIVE_BUFFER_SIZE: usize = 8 << 20;
 
 impl Default for AwsXrayReceiverConfig {
     fn default() -> Self {
@@ -20,6 +27,7 @@ impl Default for AwsXrayReceiverConfig {
             endpoint: "0.0.0.0:2000".to_owned(),
             transport: "udp".to_owned(),
             proxy_server: None,
+            receive_buffer_size: DEFAULT_RECEIVE_BUFFER_SIZE,
         }
     }
 }

@@ -32,12 +32,10 @@ const MAX_DATAGRAM: usize = 65_536;
 const MAX_BURST: usize = 64;
 /// Most sockets (and reader tasks) per receiver.
 const MAX_SOCKETS: usize = 4;
-/// Requested kernel receive buffer (the kernel caps it at `net.core.rmem_max`).
-const RECV_BUFFER: usize = 8 << 20;
 
 /// Binds the UDP sockets of receiver `id`, naming the address in errors: one socket per core (at
 /// most [`MAX_SOCKETS`]) on the same address with `SO_REUSEPORT`, so the kernel spreads senders
-/// over several readers. Each socket gets a large receive buffer.
+/// over several readers. Each socket asks for `receive_buffer_size` bytes of kernel receive buffer.
 pub async fn bind(id: &str, cfg: &AwsXrayReceiverConfig) -> anyhow::Result<Vec<UdpSocket>> {
     let endpoint = crate::telemetry::server::normalize(&cfg.endpoint);
     let mut addr: SocketAddr = tokio::net::lookup_host(&endpoint)
@@ -57,7 +55,7 @@ pub async fn bind(id: &str, cfg: &AwsXrayReceiverConfig) -> anyhow::Result<Vec<U
             let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
             s.set_reuse_port(true)?;
             // Best effort: a smaller buffer only means the kernel drops sooner under bursts.
-            let _ = s.set_recv_buffer_size(RECV_BUFFER);
+            let _ = s.set_recv_buffer_size(cfg.receive_buffer_size);
             s.set_nonblocking(true)?;
             s.bind(&addr.into())?;
             Ok(s.into())
@@ -189,5 +187,37 @@ impl Reader {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         self.last_warning.swap(now, Ordering::Relaxed) != now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kernel receive buffer each socket gets, as the kernel reports it.
+    async fn buffer_sizes(receive_buffer_size: usize) -> Vec<usize> {
+        let cfg = AwsXrayReceiverConfig {
+            endpoint: "127.0.0.1:0".to_owned(),
+            receive_buffer_size,
+            ..AwsXrayReceiverConfig::default()
+        };
+        let sockets = bind("awsxray", &cfg).await.expect("bind on loopback");
+        sockets
+            .iter()
+            .map(|s| socket2::SockRef::from(s).recv_buffer_size().unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn receive_buffer_size_is_applied_to_every_socket() {
+        // Both sizes are below the usual `net.core.rmem_max`; Linux reports twice the request.
+        let small = buffer_sizes(64 << 10).await;
+        let large = buffer_sizes(1 << 20).await;
+        assert!(!small.is_empty());
+        assert!(
+            small.iter().all(|&n| (64 << 10..1 << 20).contains(&n)),
+            "{small:?}"
+        );
+        assert!(large.iter().all(|&n| n >= 1 << 20), "{large:?}");
     }
 }
