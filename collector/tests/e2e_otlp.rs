@@ -62,6 +62,41 @@ service:
 }
 
 /// One HTTP/1.1 POST with `Connection: close`: status, headers and body.
+/// A collector config whose `awsxray` exporter has one sender, stuck on `black_hole` (a listener
+/// nobody accepts on), and a queue of two requests, behind an `otlp` receiver with `protocols`
+/// (YAML indented to sit under `protocols:`).
+fn stuck_exporter_config(protocols: &str, black_hole: &std::net::TcpListener) -> String {
+    format!(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      {protocols}
+exporters:
+  awsxray:
+    region: us-east-1
+    endpoint: http://{hole}
+    request_timeout_seconds: 60
+    sending_queue:
+      num_consumers: 1
+      queue_size: 2
+extensions:
+  health_check:
+    endpoint: 127.0.0.1:HEALTH_PORT
+service:
+  extensions: [health_check]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [awsxray]
+  telemetry:
+    metrics:
+      address: 127.0.0.1:METRICS_PORT
+"#,
+        hole = black_hole.local_addr().unwrap()
+    )
+}
+
 fn post(port: u16, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, Vec<u8>) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream
@@ -376,37 +411,11 @@ fn a_full_pipeline_answers_503_with_retry_after() {
     // OTLP/HTTP's retryable answer instead of being buffered.
     let black_hole = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let (grpc, http) = (harness::free_port(), harness::free_port());
-    let config = format!(
-        r#"
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:{grpc}
-      http:
-        endpoint: 127.0.0.1:{http}
-exporters:
-  awsxray:
-    region: us-east-1
-    endpoint: http://{hole}
-    request_timeout_seconds: 60
-    sending_queue:
-      num_consumers: 1
-      queue_size: 2
-extensions:
-  health_check:
-    endpoint: 127.0.0.1:HEALTH_PORT
-service:
-  extensions: [health_check]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [awsxray]
-  telemetry:
-    metrics:
-      address: 127.0.0.1:METRICS_PORT
-"#,
-        hole = black_hole.local_addr().unwrap()
+    let config = stuck_exporter_config(
+        &format!(
+            "grpc:\n        endpoint: 127.0.0.1:{grpc}\n      http:\n        endpoint: 127.0.0.1:{http}"
+        ),
+        &black_hole,
     );
     let collector = Collector::start(&config, &[]);
     let now = std::time::SystemTime::now()
@@ -560,36 +569,9 @@ fn grpc_answers_follow_otlp_retry_rules() {
     // As in the HTTP backpressure test: one stuck sender and a queue of two requests.
     let black_hole = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let grpc = harness::free_port();
-    let config = format!(
-        r#"
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:{grpc}
-        max_recv_msg_size_mib: 1
-exporters:
-  awsxray:
-    region: us-east-1
-    endpoint: http://{hole}
-    request_timeout_seconds: 60
-    sending_queue:
-      num_consumers: 1
-      queue_size: 2
-extensions:
-  health_check:
-    endpoint: 127.0.0.1:HEALTH_PORT
-service:
-  extensions: [health_check]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [awsxray]
-  telemetry:
-    metrics:
-      address: 127.0.0.1:METRICS_PORT
-"#,
-        hole = black_hole.local_addr().unwrap()
+    let config = stuck_exporter_config(
+        &format!("grpc:\n        endpoint: 127.0.0.1:{grpc}\n        max_recv_msg_size_mib: 1"),
+        &black_hole,
     );
     let collector = Collector::start(&config, &[]);
     let request = |name: String, n: u8| ExportTraceServiceRequest {
