@@ -12,6 +12,9 @@ const HEADER: &str = "{\"format\":\"json\",\"version\":1}\n";
 /// Marker of the send-time annotation; the sink finds it in each exported document.
 pub const SENT_MARKER: &[u8] = b"bench_sent_ns";
 
+/// The most bytes between [`SENT_MARKER`] and the digits of its value.
+const MAX_GAP: usize = 8;
+
 /// A datagram template and the offsets of its variable fields.
 pub struct Template {
     bytes: Vec<u8>,
@@ -96,13 +99,16 @@ fn write_dec(out: &mut [u8], mut v: u64) {
     }
 }
 
-/// Reads the send time that follows a [`SENT_MARKER`] occurrence in an exported document (in the
-/// escaped form of the PutTraceSegments body, `bench_sent_ns\":\"000…\"`).
+/// Reads the send time that follows a [`SENT_MARKER`] occurrence in an exported document: in the
+/// escaped form of the PutTraceSegments body (`bench_sent_ns\":\"000…\"`) or in an OTLP protobuf
+/// attribute (the key, then four bytes of field tags and lengths, then the digits). At most
+/// [`MAX_GAP`] bytes may separate the marker from its 20 digits.
 pub fn sent_ns_after(rest: &[u8]) -> Option<u64> {
-    let digits = rest
-        .iter()
-        .skip_while(|b| !b.is_ascii_digit())
-        .take_while(|b| b.is_ascii_digit());
+    let gap = rest.iter().take_while(|b| !b.is_ascii_digit()).count();
+    if gap > MAX_GAP {
+        return None;
+    }
+    let digits = rest[gap..].iter().take_while(|b| b.is_ascii_digit());
     let mut v = 0u64;
     let mut n = 0;
     for d in digits {
@@ -130,5 +136,17 @@ mod tests {
             sent_ns_after(&buf[at + SENT_MARKER.len()..]),
             Some(1_795_550_527_123_456_789)
         );
+    }
+
+    #[test]
+    fn send_time_is_read_from_json_and_protobuf_but_not_from_a_bare_key() {
+        let digits = b"01795550527123456789";
+        let json = [&b"\\\":\\\""[..], digits].concat();
+        assert_eq!(sent_ns_after(&json), Some(1_795_550_527_123_456_789));
+        // KeyValue.value (tag 2, 22 bytes) holding AnyValue.string_value (tag 1, 20 bytes).
+        let proto = [&[0x12, 0x16, 0x0a, 0x14][..], digits].concat();
+        assert_eq!(sent_ns_after(&proto), Some(1_795_550_527_123_456_789));
+        let far = [&[b'x'; 40][..], digits].concat();
+        assert_eq!(sent_ns_after(&far), None);
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! For each rate of a ladder it runs the load generator for a set time against (1) a plain
 //! receive loop that discards (the ceiling) and (2) a fresh `xray-collector` process exporting to
-//! a local PutTraceSegments sink. A step has zero loss when every datagram sent reached the sink
-//! (or, for the ceiling, the loop) and the kernel counted no drop on the socket. It reports the
+//! a local sink (PutTraceSegments, or OTLP/HTTP with `--config collector/bench/configs/otlphttp.yaml`).
+//! A step has zero loss when every datagram sent reached the sink (or, for the ceiling, the loop)
+//! and the kernel counted no drop on the socket. It reports the
 //! highest zero-loss rate of each, the collector's CPU-seconds per million segments, its peak RSS
 //! and the p50/p99 delay from send to export.
 //!
@@ -475,7 +476,7 @@ fn report(raw: &[Step], col: &[Step]) {
     }
     if !col.is_empty() {
         println!(
-            "\n## xray-collector (UDP -> batch -> awsxray exporter -> local PutTraceSegments sink)\n"
+            "\n## xray-collector (UDP -> batch -> the config's exporter -> local PutTraceSegments or OTLP/HTTP sink)\n"
         );
         println!(
             "| target/s | achieved/s | sent | exported | socket drops | host InErrors | refused+dropped+failed | CPU s | CPU s per 1M | peak RSS MiB | p50 ms | p99 ms | zero loss |"

@@ -1,8 +1,10 @@
-//! The fast local X-Ray API sink: answers `PutTraceSegments` (`POST /TraceSegments`) with
-//! `{"UnprocessedTraceSegments":[]}`, counts the documents of each call and records, for each, the
-//! delay from the load generator's send time (embedded in the document) to the call's arrival.
-//! It does no JSON parsing: it counts the send-time markers in the body, which is enough because
-//! the benchmark sends only its own documents.
+//! The fast local sink for both export paths: it answers `PutTraceSegments` (`POST /TraceSegments`)
+//! with `{"UnprocessedTraceSegments":[]}` and OTLP/HTTP (`POST /v1/traces`, gzip or not) with an
+//! empty `ExportTraceServiceResponse`, counts the documents of each call and records, for each, the
+//! delay from the load generator's send time (embedded in the document as an annotation, carried as
+//! a span attribute by OTLP) to the call's arrival. It parses neither JSON nor protobuf: it counts
+//! the send-time markers in the (decompressed) body, which is enough because the benchmark sends
+//! only its own documents.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -86,10 +88,24 @@ async fn handle(
     req: Request<hyper::body::Incoming>,
     state: Arc<SinkState>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let body = match req.into_body().collect().await {
+    let otlp = req.uri().path() == "/v1/traces";
+    let gzip = req
+        .headers()
+        .get("content-encoding")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let mut body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => Bytes::new(),
     };
+    if gzip {
+        let mut plain = Vec::with_capacity(body.len() * 4);
+        if std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut plain)
+            .is_err()
+        {
+            plain.clear();
+        }
+        body = plain.into();
+    }
     let delay = state.delay_ms.load(Ordering::Relaxed);
     if delay > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
@@ -97,9 +113,11 @@ async fn handle(
     let now = crate::now_ns();
     let mut n = 0u64;
     let mut delays = Vec::new();
+    // Only a marker followed by its value counts: OTLP may also name the key elsewhere (the list
+    // of attributes that were annotations).
     for at in memchr::memmem::find_iter(&body, SENT_MARKER) {
-        n += 1;
         if let Some(sent) = sent_ns_after(&body[at + SENT_MARKER.len()..]) {
+            n += 1;
             delays.push((now.saturating_sub(sent) / 1000).min(u64::from(u32::MAX)) as u32);
         }
     }
@@ -110,12 +128,16 @@ async fn handle(
         .lock()
         .expect("delays lock")
         .extend_from_slice(&delays);
+    // An empty ExportTraceServiceResponse is zero bytes of protobuf.
+    let (content_type, answer): (&str, &'static [u8]) = if otlp {
+        ("application/x-protobuf", b"")
+    } else {
+        ("application/json", b"{\"UnprocessedTraceSegments\":[]}")
+    };
     let response = Response::builder()
         .status(200)
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from_static(
-            b"{\"UnprocessedTraceSegments\":[]}",
-        )))
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from_static(answer)))
         .unwrap_or_default();
     Ok(response)
 }
