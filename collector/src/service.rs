@@ -69,6 +69,8 @@ pub async fn run(
             }
             // Opened by the exporters whose `sending_queue.storage` names it.
             Some(ExtensionConfig::FileStorage(_)) => {}
+            // Built for each exporter whose `auth.authenticator` names it.
+            Some(ExtensionConfig::SigV4Auth(_)) => {}
             None => anyhow::bail!("extension `{id}` is not defined"),
         }
     }
@@ -88,7 +90,7 @@ pub async fn run(
                 .ok_or_else(|| anyhow::format_err!("exporter `{id}` is not defined"))?;
             let name = id.to_string();
             let (exporter, settings, consumers) =
-                Exporter::build(id, cfg, telemetry.clone()).await?;
+                Exporter::build(id, cfg, &config.extensions, telemetry.clone()).await?;
             let exporter = Arc::new(exporter);
             let (storage, recovered) = open_storage(&config, id, cfg, &exporter, &telemetry)?;
             let (q, rx) = queue::queue(&name, settings, telemetry.clone(), storage);
@@ -290,7 +292,7 @@ fn open_storage(
     let to_documents: queue::ToDocuments = Arc::new(move |traces| match &*exporter {
         Exporter::AwsXray(e) => e.documents(traces),
         // Checked above, before the closure exists.
-        Exporter::Debug(_) | Exporter::File(_) => {
+        Exporter::Debug(_) | Exporter::File(_) | Exporter::OtlpHttp(_) => {
             unreachable!("disk queue on a non-awsxray exporter")
         }
     });

@@ -4,7 +4,9 @@
 use std::process::Command;
 
 use serde_json::Value;
-use xray_collector::config::{self, ExporterConfig, ProcessorConfig, ReceiverConfig};
+use xray_collector::config::{
+    self, ExporterConfig, ExtensionConfig, ProcessorConfig, ReceiverConfig,
+};
 
 fn env(name: &str) -> Option<String> {
     match name {
@@ -277,9 +279,20 @@ fn shared_configs_trace_pipelines_load() {
             .any(|m| m.contains("exporter type `prometheusremotewrite`")),
         "{w:?}"
     );
+    // Its `sigv4auth` (for Amazon Managed Prometheus) is now a supported extension: typed, and
+    // started, though only the skipped metrics pipeline's exporter uses it.
     assert!(
-        w.iter().any(|m| m.contains("extension type `sigv4auth`")),
+        !w.iter().any(|m| m.contains("extension type `sigv4auth`")),
         "{w:?}"
+    );
+    let Some(ExtensionConfig::SigV4Auth(aps)) =
+        recipe.config.extensions.get(&"sigv4auth".parse().unwrap())
+    else {
+        panic!("the recipe's sigv4auth is typed")
+    };
+    assert_eq!(
+        (aps.region.as_str(), aps.service.as_str()),
+        ("REGION", "aps")
     );
 
     // Configs whose traces pipeline needs only parts that may not be built yet.
@@ -310,7 +323,7 @@ fn shared_configs_trace_pipelines_load() {
         messages,
         vec![
             "contrib-awsxrayreceiver-testdata-config.yaml:24:3: processors.nop: processor type `nop` is not supported (used by pipeline `traces`); supported processors: batch",
-            "contrib-awsxrayreceiver-testdata-config.yaml:27:3: exporters.nop: exporter type `nop` is not supported (used by pipeline `traces`); supported exporters: awsxray, debug, file",
+            "contrib-awsxrayreceiver-testdata-config.yaml:27:3: exporters.nop: exporter type `nop` is not supported (used by pipeline `traces`); supported exporters: awsxray, debug, file, otlphttp",
         ]
     );
     let errors =
@@ -426,4 +439,199 @@ fn dockerfile_entrypoint_user_and_ports() {
         "xray-collector:x:10001:10001:xray-collector:/nonexistent:/usr/sbin/nologin\\n' > /out/etc/passwd"
     ));
     assert!(text.contains("xray-collector:x:10001:\\n' > /out/etc/group"));
+}
+
+/// The collector config the generator renders for the X-Ray OTLP endpoint (issue 7's contract).
+const OTLPHTTP_CONTRACT: &str = "\
+receivers:
+  awsxray:
+    endpoint: 0.0.0.0:2000
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 0.0.0.0:4317
+      http:
+        endpoint: 0.0.0.0:4318
+processors:
+  batch:
+extensions:
+  health_check: {endpoint: 0.0.0.0:13133}
+  sigv4auth:
+    region: us-west-2
+    service: xray
+    assume_role: {arn: arn:aws:iam::123456789012:role/otlp, sts_region: us-east-1, session_name: migration}
+exporters:
+  otlphttp:
+    traces_endpoint: https://xray.us-west-2.amazonaws.com/v1/traces
+    auth:
+      authenticator: sigv4auth
+    compression: gzip
+    encoding: proto
+    timeout: 30s
+    headers: {}
+    sending_queue:
+      num_consumers: 4
+      queue_size: 500
+      sizer: items
+    retry_on_failure:
+      initial_interval: 1s
+      max_interval: 10s
+      max_elapsed_time: 120s
+  otlphttp/json:
+    endpoint: http://127.0.0.1:4318/
+    compression: none
+    encoding: json
+    headers: {x-tenant: blue}
+service:
+  extensions: [health_check, sigv4auth]
+  pipelines:
+    traces:
+      receivers: [awsxray, otlp]
+      processors: [batch]
+      exporters: [otlphttp, otlphttp/json]
+";
+
+#[test]
+fn the_otlphttp_contract_loads_with_sigv4auth() {
+    let loaded = load(OTLPHTTP_CONTRACT).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let c = &loaded.config;
+    let ExporterConfig::OtlpHttp(e) = &c.exporters[&"otlphttp".parse().unwrap()] else {
+        panic!()
+    };
+    assert_eq!(
+        e.traces_url(),
+        "https://xray.us-west-2.amazonaws.com/v1/traces"
+    );
+    assert_eq!(e.auth.as_ref().unwrap().authenticator, "sigv4auth");
+    assert_eq!(
+        (e.compression.as_str(), e.encoding.as_str()),
+        ("gzip", "proto")
+    );
+    assert_eq!(e.timeout, std::time::Duration::from_secs(30));
+    assert_eq!(e.sending_queue.num_consumers, Some(4));
+    assert_eq!(e.sending_queue.sizer, config::exporters::Sizer::Items);
+    assert_eq!(
+        e.retry_on_failure.max_elapsed_time,
+        std::time::Duration::from_secs(120)
+    );
+    let ExporterConfig::OtlpHttp(j) = &c.exporters[&"otlphttp/json".parse().unwrap()] else {
+        panic!()
+    };
+    assert_eq!(j.traces_url(), "http://127.0.0.1:4318/v1/traces");
+    assert_eq!(
+        (j.compression.as_str(), j.encoding.as_str()),
+        ("none", "json")
+    );
+    assert_eq!(j.headers["x-tenant"], "blue");
+    assert!(j.auth.is_none());
+    let ExtensionConfig::SigV4Auth(s) = &c.extensions[&"sigv4auth".parse().unwrap()] else {
+        panic!()
+    };
+    assert_eq!(
+        (s.region.as_str(), s.service.as_str()),
+        ("us-west-2", "xray")
+    );
+    assert_eq!(s.assume_role.arn, "arn:aws:iam::123456789012:role/otlp");
+    assert_eq!(s.assume_role.sts_region, "us-east-1");
+    assert_eq!(s.assume_role.session_name, "migration");
+    assert_eq!(
+        c.service.extensions,
+        vec![
+            "health_check".parse().unwrap(),
+            "sigv4auth".parse().unwrap()
+        ]
+    );
+
+    // Defaults: gzip, protobuf, 30 s, the awsxray exporter's queue and retry defaults.
+    let minimal = "receivers:\n  otlp:\n    protocols:\n      http:\nexporters:\n  otlphttp:\n    endpoint: https://collector.example.com\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [otlphttp]\n";
+    let loaded = load(minimal).unwrap();
+    let ExporterConfig::OtlpHttp(d) = &loaded.config.exporters[&"otlphttp".parse().unwrap()] else {
+        panic!()
+    };
+    assert_eq!(
+        (d.compression.as_str(), d.encoding.as_str()),
+        ("gzip", "proto")
+    );
+    assert_eq!(d.timeout, std::time::Duration::from_secs(30));
+    assert_eq!(d.sending_queue, config::exporters::QueueConfig::default());
+    assert_eq!(
+        d.retry_on_failure,
+        config::exporters::RetryConfig::default()
+    );
+}
+
+#[test]
+fn sigv4auth_infers_the_service_from_the_endpoint_or_says_where_it_is_missing() {
+    // No `service` and no `region`: the X-Ray host gives both, as contrib infers them.
+    let inferred = "receivers:\n  otlp:\n    protocols:\n      http:\nextensions:\n  sigv4auth:\nexporters:\n  otlphttp:\n    endpoint: https://xray.eu-central-1.amazonaws.com\n    auth:\n      authenticator: sigv4auth\nservice:\n  extensions: [sigv4auth]\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [otlphttp]\n";
+    load(inferred).expect("service inferred from the host");
+    assert_eq!(
+        config::extensions::infer_service_and_region("xray.eu-central-1.amazonaws.com"),
+        (Some("xray"), Some("eu-central-1"))
+    );
+    // A local endpoint gives neither: the service must be configured.
+    let local = inferred.replace(
+        "https://xray.eu-central-1.amazonaws.com",
+        "http://127.0.0.1:4318",
+    );
+    assert_eq!(
+        load(&local).unwrap_err(),
+        vec![
+            "collector.yaml:11:7: exporters.otlphttp.auth.authenticator: cannot infer the SigV4 service from the endpoint host `127.0.0.1`: set `service` in extensions.sigv4auth"
+        ]
+    );
+    let configured = local.replace("  sigv4auth:\n", "  sigv4auth:\n    service: xray\n");
+    load(&configured).expect("a configured service needs no inference");
+}
+
+#[test]
+fn invalid_otlphttp_configs_are_located() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "unknown key",
+            "receivers:\n  otlp:\n    protocols:\n      http:\nexporters:\n  otlphttp:\n    endpoint: http://127.0.0.1:4318\n    compresion: gzip\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [otlphttp]\n",
+            &[
+                "collector.yaml:8:5: exporters.otlphttp.compresion: unknown field `compresion`, expected one of `endpoint`, `traces_endpoint`, `auth`, `compression`, `encoding`, `timeout`, `headers`, `tls`, `proxy_url`, `sending_queue`, `retry_on_failure`",
+            ],
+        ),
+        (
+            "authenticator missing, not sigv4auth, or not started",
+            "receivers:\n  otlp:\n    protocols:\n      http:\nextensions:\n  health_check:\n  sigv4auth/off:\n    service: xray\nexporters:\n  otlphttp:\n    endpoint: http://127.0.0.1:4318\n    auth:\n      authenticator: sigv4auth\n  otlphttp/hc:\n    endpoint: http://127.0.0.1:4318\n    auth:\n      authenticator: health_check\n  otlphttp/off:\n    endpoint: http://127.0.0.1:4318\n    auth:\n      authenticator: sigv4auth/off\nservice:\n  extensions: [health_check]\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [otlphttp, otlphttp/hc, otlphttp/off]\n",
+            &[
+                "collector.yaml:13:7: exporters.otlphttp.auth.authenticator: `sigv4auth` is not a `sigv4auth` extension defined in `extensions`",
+                "collector.yaml:17:7: exporters.otlphttp/hc.auth.authenticator: `health_check` is not a `sigv4auth` extension defined in `extensions`",
+                "collector.yaml:21:7: exporters.otlphttp/off.auth.authenticator: extension `sigv4auth/off` is not listed in `service.extensions`",
+            ],
+        ),
+        (
+            "values",
+            "receivers:\n  otlp:\n    protocols:\n      http:\nexporters:\n  otlphttp:\n    traces_endpoint: xray.us-east-1.amazonaws.com/v1/traces\n    compression: zstd\n    encoding: xml\n    timeout: 0\n    headers:\n      bad header: x\n    tls:\n      cert_file: /c.pem\n    sending_queue:\n      queue_size: 0\n      storage: file_storage\n    retry_on_failure:\n      multiplier: 0.5\n  otlphttp/none:\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [otlphttp, otlphttp/none]\n",
+            &[
+                "collector.yaml:7:5: exporters.otlphttp.traces_endpoint: `xray.us-east-1.amazonaws.com/v1/traces` is not an http:// or https:// URL with a host",
+                "collector.yaml:8:5: exporters.otlphttp.compression: compression `zstd` is not supported; use `gzip` or `none`",
+                "collector.yaml:9:5: exporters.otlphttp.encoding: encoding `xml` is not supported; use `proto` or `json`",
+                "collector.yaml:10:5: exporters.otlphttp.timeout: must be positive",
+                "collector.yaml:12:7: exporters.otlphttp.headers.bad header: `bad header` is not a valid HTTP header name",
+                "collector.yaml:14:7: exporters.otlphttp.tls.cert_file: client certificates (mutual TLS) are not supported",
+                "collector.yaml:16:7: exporters.otlphttp.sending_queue.queue_size: must be at least 1",
+                "collector.yaml:17:7: exporters.otlphttp.sending_queue.storage: a persistent queue is supported by awsxray exporters only; remove `storage`",
+                "collector.yaml:19:7: exporters.otlphttp.retry_on_failure.multiplier: must be at least 1",
+                "collector.yaml:20:3: exporters.otlphttp/none: `endpoint` or `traces_endpoint` is required",
+            ],
+        ),
+        (
+            "sigv4auth keys",
+            "receivers:\n  otlp:\n    protocols:\n      http:\nextensions:\n  sigv4auth:\n    assume_role:\n      arn: my-role\n      role_arn: x\nexporters:\n  debug:\nservice:\n  extensions: [sigv4auth]\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n",
+            &[
+                "collector.yaml:9:7: extensions.sigv4auth.assume_role.role_arn: unknown field `role_arn`, expected one of `arn`, `sts_region`, `session_name`",
+            ],
+        ),
+    ];
+    for (name, text, want) in cases {
+        let got = load(text)
+            .err()
+            .unwrap_or_else(|| panic!("{name}: expected errors"));
+        assert_eq!(&got, want, "{name}");
+    }
 }

@@ -29,8 +29,11 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use self::exporters::{AwsXrayExporterConfig, DebugExporterConfig, FileExporterConfig};
-use self::extensions::{FileStorageConfig, HealthCheckConfig};
+use self::exporters::{
+    AwsXrayExporterConfig, DebugExporterConfig, FileExporterConfig, OtlpHttpExporterConfig,
+    QueueConfig, RetryConfig,
+};
+use self::extensions::{FileStorageConfig, HealthCheckConfig, SigV4AuthConfig};
 use self::id::{ComponentId, PipelineId, Signal};
 use self::processors::BatchConfig;
 use self::receivers::{AwsXrayReceiverConfig, OtlpReceiverConfig};
@@ -42,9 +45,9 @@ pub const RECEIVER_TYPES: &[&str] = &["awsxray", "otlp"];
 /// Processor types this collector runs.
 pub const PROCESSOR_TYPES: &[&str] = &["batch"];
 /// Exporter types this collector runs.
-pub const EXPORTER_TYPES: &[&str] = &["awsxray", "debug", "file"];
+pub const EXPORTER_TYPES: &[&str] = &["awsxray", "debug", "file", "otlphttp"];
 /// Extension types this collector runs.
-pub const EXTENSION_TYPES: &[&str] = &["file_storage", "health_check"];
+pub const EXTENSION_TYPES: &[&str] = &["file_storage", "health_check", "sigv4auth"];
 
 /// A validated config: typed components and the `traces` pipelines.
 #[derive(Clone, Debug)]
@@ -76,6 +79,7 @@ pub enum ExporterConfig {
     AwsXray(Box<AwsXrayExporterConfig>),
     Debug(DebugExporterConfig),
     File(FileExporterConfig),
+    OtlpHttp(Box<OtlpHttpExporterConfig>),
 }
 
 /// An extension's settings, by type.
@@ -83,6 +87,7 @@ pub enum ExporterConfig {
 pub enum ExtensionConfig {
     HealthCheck(HealthCheckConfig),
     FileStorage(FileStorageConfig),
+    SigV4Auth(SigV4AuthConfig),
 }
 
 /// A located problem in a config file.
@@ -533,6 +538,12 @@ fn build(value: &Value, ctx: &mut Ctx) -> Option<Config> {
                 }
                 ExporterConfig::File(c)
             }),
+            "otlphttp" => ctx
+                .typed::<OtlpHttpExporterConfig>(value, pointer)
+                .map(|c| {
+                    validate_otlphttp_exporter(ctx, &c, pointer);
+                    ExporterConfig::OtlpHttp(Box::new(c))
+                }),
             _ => None,
         };
         if let Some(cfg) = cfg {
@@ -562,6 +573,65 @@ fn build(value: &Value, ctx: &mut Ctx) -> Option<Config> {
                     .extensions
                     .insert(id.clone(), ExtensionConfig::FileStorage(c));
             }
+        } else if id.kind() == "sigv4auth" {
+            if let Some(c) = ctx.typed::<SigV4AuthConfig>(value, pointer) {
+                if !c.assume_role.arn.is_empty() && !c.assume_role.arn.starts_with("arn:") {
+                    ctx.error(
+                        &format!("{pointer}/assume_role/arn"),
+                        format!("`{}` is not an ARN", c.assume_role.arn),
+                    );
+                }
+                config
+                    .extensions
+                    .insert(id.clone(), ExtensionConfig::SigV4Auth(c));
+            }
+        }
+    }
+
+    // An exporter's `auth.authenticator` must name a `sigv4auth` extension that the service runs,
+    // and the signature's service must be known (configured, or inferred from the endpoint).
+    for (id, cfg) in &config.exporters {
+        let ExporterConfig::OtlpHttp(c) = cfg else {
+            continue;
+        };
+        let Some(auth) = &c.auth else {
+            continue;
+        };
+        let pointer = format!("{}/auth/authenticator", exporters.defined[id].1);
+        let named = auth.authenticator.parse::<ComponentId>().ok();
+        let known = named.as_ref().and_then(|n| config.extensions.get(n));
+        let Some(ExtensionConfig::SigV4Auth(sigv4)) = known else {
+            ctx.error(
+                &pointer,
+                format!(
+                    "`{}` is not a `sigv4auth` extension defined in `extensions`",
+                    auth.authenticator
+                ),
+            );
+            continue;
+        };
+        if named
+            .as_ref()
+            .is_some_and(|n| !service.extensions.contains(n))
+        {
+            ctx.error(
+                &pointer,
+                format!(
+                    "extension `{}` is not listed in `service.extensions`",
+                    auth.authenticator
+                ),
+            );
+        }
+        let url = c.traces_url();
+        let host = extensions::url_host(&url);
+        if sigv4.service.is_empty() && extensions::infer_service_and_region(host).0.is_none() {
+            ctx.error(
+                &pointer,
+                format!(
+                    "cannot infer the SigV4 service from the endpoint host `{host}`: set `service` in extensions.{}",
+                    auth.authenticator
+                ),
+            );
         }
     }
 
@@ -722,14 +792,103 @@ fn validate_awsxray_exporter(ctx: &mut Ctx, c: &AwsXrayExporterConfig, pointer: 
             format!("`{}` is not an http:// or https:// URL", c.endpoint),
         );
     }
-    let q = &c.sending_queue;
+    validate_queue_and_retry(ctx, &c.sending_queue, &c.retry_on_failure, pointer);
+}
+
+fn validate_otlphttp_exporter(ctx: &mut Ctx, c: &OtlpHttpExporterConfig, pointer: &str) {
+    let at = |key: &str| format!("{pointer}/{key}");
+    if c.endpoint.is_empty() && c.traces_endpoint.is_empty() {
+        ctx.error(pointer, "`endpoint` or `traces_endpoint` is required");
+    }
+    for (key, url) in [
+        ("endpoint", &c.endpoint),
+        ("traces_endpoint", &c.traces_endpoint),
+    ] {
+        let rest = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"));
+        let bad_host = rest.is_none_or(|r| {
+            let host = r.split(['/', '?', '#']).next().unwrap_or("");
+            host.is_empty() || host.contains(char::is_whitespace)
+        });
+        if !url.is_empty() && bad_host {
+            ctx.error(
+                &at(key),
+                format!("`{url}` is not an http:// or https:// URL with a host"),
+            );
+        }
+    }
+    if !matches!(c.compression.as_str(), "gzip" | "none" | "") {
+        ctx.error(
+            &at("compression"),
+            format!(
+                "compression `{}` is not supported; use `gzip` or `none`",
+                c.compression
+            ),
+        );
+    }
+    if !matches!(c.encoding.as_str(), "proto" | "json") {
+        ctx.error(
+            &at("encoding"),
+            format!(
+                "encoding `{}` is not supported; use `proto` or `json`",
+                c.encoding
+            ),
+        );
+    }
+    if c.timeout.is_zero() {
+        ctx.error(&at("timeout"), "must be positive");
+    }
+    for (name, value) in &c.headers {
+        let token = |ch: char| ch.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(ch);
+        if name.is_empty() || !name.chars().all(token) {
+            ctx.error(
+                &at(&format!("headers/{}", yaml::escape_token(name))),
+                format!("`{name}` is not a valid HTTP header name"),
+            );
+        }
+        if value.chars().any(|ch| ch.is_control() && ch != '\t') {
+            ctx.error(
+                &at(&format!("headers/{}", yaml::escape_token(name))),
+                "header values may not contain control characters",
+            );
+        }
+    }
+    if !c.tls.cert_file.is_empty() || !c.tls.key_file.is_empty() {
+        let key = if c.tls.cert_file.is_empty() {
+            "tls/key_file"
+        } else {
+            "tls/cert_file"
+        };
+        ctx.error(
+            &at(key),
+            "client certificates (mutual TLS) are not supported",
+        );
+    }
+    if !(c.proxy_url.is_empty() || c.proxy_url.starts_with("http://")) {
+        ctx.error(
+            &at("proxy_url"),
+            "only http:// proxies (HTTP CONNECT) are supported",
+        );
+    }
+    if c.sending_queue.storage.is_some() {
+        ctx.error(
+            &at("sending_queue/storage"),
+            "a persistent queue is supported by awsxray exporters only; remove `storage`",
+        );
+    }
+    validate_queue_and_retry(ctx, &c.sending_queue, &c.retry_on_failure, pointer);
+}
+
+/// Checks `sending_queue` and `retry_on_failure`, shared by the network exporters.
+fn validate_queue_and_retry(ctx: &mut Ctx, q: &QueueConfig, r: &RetryConfig, pointer: &str) {
+    let at = |key: &str| format!("{pointer}/{key}");
     if q.queue_size == 0 {
         ctx.error(&at("sending_queue/queue_size"), "must be at least 1");
     }
     if q.num_consumers == Some(0) {
         ctx.error(&at("sending_queue/num_consumers"), "must be at least 1");
     }
-    let r = &c.retry_on_failure;
     if r.multiplier < 1.0 {
         ctx.error(&at("retry_on_failure/multiplier"), "must be at least 1");
     }

@@ -1,4 +1,5 @@
-//! Exporters: `awsxray` (PutTraceSegments), `debug` (logs) and `file` (JSON lines).
+//! Exporters: `awsxray` (PutTraceSegments), `otlphttp` (OTLP/HTTP, optionally SigV4-signed),
+//! `debug` (logs) and `file` (JSON lines).
 //!
 //! Each exporter instance is one [`queue::ExporterQueue`] shared by every pipeline naming it, and
 //! a set of sender tasks that take batches off the queue and call the exporter's `export`. An
@@ -8,15 +9,18 @@ pub mod awsxray;
 pub mod debug;
 pub mod disklog;
 pub mod file;
+pub mod otlphttp;
 pub mod queue;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ExporterConfig;
+use crate::config::exporters::{QueueConfig, Sizer};
 use crate::config::id::ComponentId;
+use crate::config::{ExporterConfig, ExtensionConfig};
 use crate::pipeline::Traces;
 use crate::telemetry::Telemetry;
 
@@ -27,36 +31,61 @@ pub enum Exporter {
     AwsXray(awsxray::AwsXrayExporter),
     Debug(debug::DebugExporter),
     File(file::FileExporter),
+    OtlpHttp(Box<otlphttp::OtlpHttpExporter>),
 }
 
 impl Exporter {
     /// Builds the exporter `id` (which may do IO: AWS region and credential set-up, opening files).
+    /// `extensions` holds the authenticators an exporter's `auth` may name.
     pub async fn build(
         id: &ComponentId,
         cfg: &ExporterConfig,
+        extensions: &BTreeMap<ComponentId, ExtensionConfig>,
         telemetry: Telemetry,
     ) -> anyhow::Result<(Exporter, QueueSettings, usize)> {
         let name = id.to_string();
         Ok(match cfg {
             ExporterConfig::AwsXray(c) => {
-                let q = &c.sending_queue;
-                let consumers = q.num_consumers.or(c.num_workers).unwrap_or(10);
-                let settings = if q.enabled {
-                    QueueSettings {
-                        capacity: q.queue_size,
-                        sizer: q.sizer,
-                        block_on_overflow: q.block_on_overflow,
-                    }
-                } else {
-                    // Without a queue the pipeline waits for a free sender, as the collector does.
-                    QueueSettings {
-                        capacity: consumers,
-                        sizer: crate::config::exporters::Sizer::Requests,
-                        block_on_overflow: true,
-                    }
-                };
+                let consumers = c
+                    .sending_queue
+                    .num_consumers
+                    .or(c.num_workers)
+                    .unwrap_or(10);
+                let settings = network_queue(&c.sending_queue, consumers);
                 let exporter = awsxray::AwsXrayExporter::new(&name, c, telemetry).await?;
                 (Exporter::AwsXray(exporter), settings, consumers)
+            }
+            ExporterConfig::OtlpHttp(c) => {
+                let consumers = c.sending_queue.num_consumers.unwrap_or(10);
+                let settings = network_queue(&c.sending_queue, consumers);
+                let signer = match &c.auth {
+                    None => None,
+                    Some(auth) => {
+                        let ext: ComponentId = auth.authenticator.parse().map_err(|_| {
+                            anyhow::format_err!(
+                                "exporters.{name}.auth.authenticator: `{}` is not an extension id",
+                                auth.authenticator
+                            )
+                        })?;
+                        let Some(ExtensionConfig::SigV4Auth(sigv4)) = extensions.get(&ext) else {
+                            anyhow::bail!(
+                                "exporters.{name}.auth.authenticator: `{ext}` is not a `sigv4auth` extension"
+                            );
+                        };
+                        let url = c.traces_url();
+                        Some(
+                            crate::extensions::sigv4auth::Signer::build(
+                                &ext.to_string(),
+                                &name,
+                                sigv4,
+                                &url,
+                            )
+                            .await?,
+                        )
+                    }
+                };
+                let exporter = otlphttp::OtlpHttpExporter::new(&name, c, signer, telemetry)?;
+                (Exporter::OtlpHttp(Box::new(exporter)), settings, consumers)
             }
             ExporterConfig::Debug(c) => (
                 Exporter::Debug(debug::DebugExporter::new(&name, c.verbosity, telemetry)),
@@ -78,6 +107,7 @@ impl Exporter {
             Exporter::AwsXray(e) => e.export(traces, stop).await,
             Exporter::Debug(e) => e.export(traces),
             Exporter::File(e) => e.export(traces).await,
+            Exporter::OtlpHttp(e) => e.export(traces, stop).await,
         }
     }
 
@@ -87,8 +117,27 @@ impl Exporter {
             Exporter::AwsXray(e) => (e.id(), e.telemetry()),
             Exporter::Debug(e) => (e.id(), e.telemetry()),
             Exporter::File(e) => (e.id(), e.telemetry()),
+            Exporter::OtlpHttp(e) => (e.id(), e.telemetry()),
         };
         telemetry.exporter_dropped(id, "shutdown_deadline", traces.item_count());
+    }
+}
+
+/// The queue of a network exporter (`sending_queue`): as configured, or, with the queue turned
+/// off, room for one batch per sender and a pipeline that waits, as the collector does.
+fn network_queue(q: &QueueConfig, consumers: usize) -> QueueSettings {
+    if q.enabled {
+        QueueSettings {
+            capacity: q.queue_size,
+            sizer: q.sizer,
+            block_on_overflow: q.block_on_overflow,
+        }
+    } else {
+        QueueSettings {
+            capacity: consumers,
+            sizer: Sizer::Requests,
+            block_on_overflow: true,
+        }
     }
 }
 
@@ -96,7 +145,7 @@ impl Exporter {
 fn local_queue() -> QueueSettings {
     QueueSettings {
         capacity: 100,
-        sizer: crate::config::exporters::Sizer::Requests,
+        sizer: Sizer::Requests,
         block_on_overflow: true,
     }
 }

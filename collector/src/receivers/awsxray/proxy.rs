@@ -24,27 +24,19 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_config::profile::ProfileFileRegionProvider;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region};
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Uri};
-use hyper_rustls::{FixedServerNameResolver, HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::connect::proxy::Tunnel;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::{Mutex, Semaphore};
-use tokio_rustls::rustls;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::aws::client::{ClientTls, HttpsClient};
+use crate::aws::sign::{CredentialsCache, sign_request};
 use crate::config::receivers::ProxyServerConfig;
 use crate::telemetry::Telemetry;
 
@@ -62,8 +54,6 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(15);
 /// Largest upstream answer relayed to the client.
 pub const MAX_UPSTREAM_BODY: usize = 4 * 1024 * 1024;
-/// Credentials are refreshed this long before they expire.
-const CREDENTIALS_REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
 /// A bound, configured sampling proxy; [`SamplingProxy::run`] serves it.
 pub struct SamplingProxy {
@@ -77,7 +67,7 @@ struct State {
     region: Region,
     service: String,
     credentials: CredentialsCache,
-    client: UpstreamClient,
+    client: HttpsClient,
     telemetry: Telemetry,
 }
 
@@ -118,7 +108,12 @@ impl SamplingProxy {
         }
         let upstream = upstream_endpoint(cfg, &region, sdk.endpoint_url())
             .map_err(|e| anyhow::format_err!("receivers.{id}.proxy_server: {e}"))?;
-        let client = UpstreamClient::new(cfg, &upstream)
+        let tls = ClientTls {
+            insecure: cfg.tls.insecure,
+            server_name_override: cfg.tls.server_name_override.clone(),
+            ca_file: cfg.tls.ca_file.clone(),
+        };
+        let client = HttpsClient::new(&tls, &cfg.proxy_address, &upstream)
             .map_err(|e| anyhow::format_err!("receivers.{id}.proxy_server: {e}"))?;
 
         let endpoint = crate::telemetry::server::normalize(&cfg.endpoint);
@@ -296,11 +291,11 @@ impl State {
             .map_err(|e| e.to_string())?;
         sign_request(
             &mut request,
-            &uri,
             &body,
             &credentials,
             self.region.as_ref(),
             &self.service,
+            SystemTime::now(),
         )?;
         let response = self
             .client
@@ -326,47 +321,6 @@ impl State {
     }
 }
 
-/// Adds the SigV4 headers (`Authorization`, `X-Amz-Date`, and `X-Amz-Security-Token` for
-/// temporary credentials) for `service` in `region`; the signature covers `host`,
-/// `content-type`, `content-length` and the body's SHA-256.
-fn sign_request(
-    request: &mut Request<Full<Bytes>>,
-    uri: &Uri,
-    body: &[u8],
-    credentials: &Credentials,
-    region: &str,
-    service: &str,
-) -> Result<(), String> {
-    let identity = credentials.clone().into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name(service)
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| format!("signing parameters: {e}"))?
-        .into();
-    let headers: Vec<(&str, &str)> = request
-        .headers()
-        .iter()
-        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
-        .collect();
-    let uri_text = uri.to_string();
-    let signable = SignableRequest::new(
-        "POST",
-        &uri_text,
-        headers.into_iter(),
-        SignableBody::Bytes(body),
-    )
-    .map_err(|e| format!("signing: {e}"))?;
-    let (instructions, _signature) = sign(signable, &params)
-        .map_err(|e| format!("signing: {e}"))?
-        .into_parts();
-    instructions.apply_to_request_http1x(request);
-    Ok(())
-}
-
 /// The X-Ray endpoint: `aws_endpoint`, else `AWS_ENDPOINT_URL_XRAY` / `AWS_ENDPOINT_URL` (as the
 /// SDK reads them), else the region's public endpoint.
 fn upstream_endpoint(
@@ -382,7 +336,7 @@ fn upstream_endpoint(
     } else if let Some(url) = from_env.or(sdk_endpoint.map(str::to_owned)) {
         url
     } else {
-        regional_endpoint(region.as_ref())
+        crate::aws::regional_endpoint("xray", region.as_ref())
     };
     let uri: Uri = text
         .parse()
@@ -393,20 +347,6 @@ fn upstream_endpoint(
             "aws_endpoint {text:?} must be an http:// or https:// URL"
         )),
     }
-}
-
-/// `https://xray.<region>.<partition domain>`.
-fn regional_endpoint(region: &str) -> String {
-    let domain = if region.starts_with("cn-") {
-        "amazonaws.com.cn"
-    } else if region.starts_with("us-isob-") {
-        "sc2s.sgov.gov"
-    } else if region.starts_with("us-iso-") {
-        "c2s.ic.gov"
-    } else {
-        "amazonaws.com"
-    };
-    format!("https://xray.{region}.{domain}")
 }
 
 /// `base` with its path replaced by `base.path` + `path`.
@@ -430,233 +370,9 @@ fn reply(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
     response
 }
 
-/// Credentials from the provider chain, reused until shortly before they expire.
-struct CredentialsCache {
-    provider: SharedCredentialsProvider,
-    cached: Mutex<Option<Credentials>>,
-}
-
-impl CredentialsCache {
-    fn new(provider: SharedCredentialsProvider) -> CredentialsCache {
-        CredentialsCache {
-            provider,
-            cached: Mutex::new(None),
-        }
-    }
-
-    async fn get(&self) -> Result<Credentials, String> {
-        let mut cached = self.cached.lock().await;
-        if let Some(credentials) = cached.as_ref() {
-            let fresh = credentials
-                .expiry()
-                .is_none_or(|expiry| SystemTime::now() + CREDENTIALS_REFRESH_MARGIN < expiry);
-            if fresh {
-                return Ok(credentials.clone());
-            }
-        }
-        let credentials = self
-            .provider
-            .provide_credentials()
-            .await
-            .map_err(|e| e.to_string())?;
-        *cached = Some(credentials.clone());
-        Ok(credentials)
-    }
-}
-
-/// The HTTP(S) client to the X-Ray endpoint, direct or through `proxy_address` (HTTP CONNECT).
-enum UpstreamClient {
-    Direct(Client<HttpsConnector<HttpConnector>, Full<Bytes>>),
-    Tunneled(Client<HttpsConnector<Tunnel<HttpConnector>>, Full<Bytes>>),
-}
-
-impl UpstreamClient {
-    fn new(cfg: &ProxyServerConfig, upstream: &Uri) -> Result<UpstreamClient, String> {
-        let tls = tls_config(cfg)?;
-        let builder = || {
-            let b = HttpsConnectorBuilder::new()
-                .with_tls_config(tls.clone())
-                .https_or_http();
-            let b = if cfg.tls.server_name_override.is_empty() {
-                b
-            } else {
-                let name = ServerName::try_from(cfg.tls.server_name_override.clone())
-                    .map_err(|e| format!("tls.server_name_override: {e}"))?;
-                b.with_server_name_resolver(FixedServerNameResolver::new(name))
-            };
-            Ok::<_, String>(b.enable_http1())
-        };
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(Duration::from_secs(5)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(2)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_timer(TokioTimer::new())
-            .clone();
-        let proxy = if cfg.proxy_address.is_empty() {
-            env_proxy(upstream)
-        } else {
-            cfg.proxy_address.clone()
-        };
-        if proxy.is_empty() {
-            return Ok(UpstreamClient::Direct(
-                client.build(builder()?.wrap_connector(http)),
-            ));
-        }
-        let proxy_uri: Uri = proxy
-            .parse()
-            .map_err(|e| format!("proxy_address {proxy:?} is not a URL: {e}"))?;
-        if proxy_uri.scheme_str() != Some("http") || proxy_uri.authority().is_none() {
-            return Err(format!(
-                "proxy_address {proxy:?}: only http:// proxies (HTTP CONNECT) are supported"
-            ));
-        }
-        Ok(UpstreamClient::Tunneled(client.build(
-            builder()?.wrap_connector(Tunnel::new(proxy_uri, http)),
-        )))
-    }
-
-    async fn request(
-        &self,
-        request: Request<Full<Bytes>>,
-    ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
-        match self {
-            UpstreamClient::Direct(c) => c.request(request).await,
-            UpstreamClient::Tunneled(c) => c.request(request).await,
-        }
-    }
-}
-
-/// The proxy the environment asks for, as Go's `ProxyFromEnvironment` reads it: `HTTPS_PROXY`
-/// for an `https` endpoint, `HTTP_PROXY` for an `http` one, none when `NO_PROXY` names the host
-/// (exactly, as a domain suffix, or `*`). Empty when no proxy applies.
-fn env_proxy(upstream: &Uri) -> String {
-    proxy_for(upstream, |name| {
-        std::env::var(name)
-            .or_else(|_| std::env::var(name.to_ascii_lowercase()))
-            .unwrap_or_default()
-    })
-}
-
-/// [`env_proxy`] over any variable lookup.
-fn proxy_for(upstream: &Uri, var: impl Fn(&str) -> String) -> String {
-    let proxy = match upstream.scheme_str() {
-        Some("https") => var("HTTPS_PROXY"),
-        _ => var("HTTP_PROXY"),
-    };
-    let host = upstream.host().unwrap_or("");
-    let excluded = var("NO_PROXY").split(',').map(str::trim).any(|entry| {
-        let entry = entry.trim_start_matches('.');
-        !entry.is_empty() && (entry == "*" || host == entry || host.ends_with(&format!(".{entry}")))
-    });
-    if excluded { String::new() } else { proxy }
-}
-
-/// TLS to the X-Ray endpoint: the system's roots (plus `tls.ca_file`), or no verification at all
-/// with `tls.insecure` (contrib's `NoVerifySSL`).
-fn tls_config(cfg: &ProxyServerConfig) -> Result<rustls::ClientConfig, String> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("tls: {e}"))?;
-    if cfg.tls.insecure {
-        return Ok(builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
-            .with_no_client_auth());
-    }
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    roots.add_parsable_certificates(native.certs);
-    if !cfg.tls.ca_file.is_empty() {
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cfg.tls.ca_file)
-            .and_then(|it| it.collect::<Result<_, _>>())
-            .map_err(|e| format!("tls.ca_file {}: {e}", cfg.tls.ca_file))?;
-        if certs.is_empty() {
-            return Err(format!(
-                "tls.ca_file {}: no certificate found",
-                cfg.tls.ca_file
-            ));
-        }
-        roots.add_parsable_certificates(certs);
-    }
-    Ok(builder.with_root_certificates(roots).with_no_client_auth())
-}
-
-/// Accepts any server certificate (`tls.insecure: true`); signatures are still checked so the
-/// handshake itself stays sound.
-#[derive(Debug)]
-struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls_pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn regional_endpoints_by_partition() {
-        assert_eq!(
-            regional_endpoint("us-east-1"),
-            "https://xray.us-east-1.amazonaws.com"
-        );
-        assert_eq!(
-            regional_endpoint("cn-north-1"),
-            "https://xray.cn-north-1.amazonaws.com.cn"
-        );
-        assert_eq!(
-            regional_endpoint("us-iso-east-1"),
-            "https://xray.us-iso-east-1.c2s.ic.gov"
-        );
-        assert_eq!(
-            regional_endpoint("us-isob-east-1"),
-            "https://xray.us-isob-east-1.sc2s.sgov.gov"
-        );
-    }
 
     #[test]
     fn join_keeps_an_endpoint_path_prefix() {
@@ -673,28 +389,6 @@ mod tests {
     }
 
     #[test]
-    fn environment_proxy_by_scheme_and_no_proxy() {
-        let env = |no_proxy: &'static str| {
-            move |name: &str| match name {
-                "HTTPS_PROXY" => "http://squid:3128".to_owned(),
-                "NO_PROXY" => no_proxy.to_owned(),
-                _ => String::new(),
-            }
-        };
-        let aws: Uri = "https://xray.us-east-1.amazonaws.com".parse().unwrap();
-        let local: Uri = "http://127.0.0.1:4000".parse().unwrap();
-        assert_eq!(proxy_for(&aws, env("")), "http://squid:3128");
-        assert_eq!(
-            proxy_for(&local, env("")),
-            "",
-            "HTTPS_PROXY is not for http://"
-        );
-        assert_eq!(proxy_for(&aws, env("localhost,.amazonaws.com")), "");
-        assert_eq!(proxy_for(&aws, env("*")), "");
-        assert_eq!(proxy_for(&aws, env("example.com")), "http://squid:3128");
-    }
-
-    #[test]
     fn endpoint_must_be_http_or_https() {
         let region = Region::new("us-east-1");
         let mut cfg = ProxyServerConfig {
@@ -707,33 +401,5 @@ mod tests {
             upstream_endpoint(&cfg, &region, None).unwrap().to_string(),
             "http://127.0.0.1:4000/"
         );
-    }
-
-    #[test]
-    fn signature_covers_host_content_type_and_body() {
-        let uri: Uri = "http://127.0.0.1:4000/GetSamplingRules".parse().unwrap();
-        let body = Bytes::from_static(b"{}");
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri(uri.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .header(CONTENT_LENGTH, 2)
-            .body(Full::new(body.clone()))
-            .unwrap();
-        let credentials =
-            Credentials::new("AKIDTEST", "secret", Some("token".into()), None, "test");
-        sign_request(&mut request, &uri, &body, &credentials, "us-east-1", "xray").unwrap();
-        let auth = request.headers()["authorization"].to_str().unwrap();
-        assert!(
-            auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDTEST/"),
-            "{auth}"
-        );
-        assert!(auth.contains("/us-east-1/xray/aws4_request"), "{auth}");
-        assert!(
-            auth.contains("SignedHeaders=content-length;content-type;host;"),
-            "{auth}"
-        );
-        assert!(request.headers().contains_key("x-amz-date"));
-        assert_eq!(request.headers()["x-amz-security-token"], "token");
     }
 }

@@ -1,0 +1,45 @@
+//! What talks to AWS over plain HTTP: SigV4 signing with cached credentials (`sign`) and the
+//! HTTP(S) client with the collector's TLS and proxy settings (`client`). The sampling proxy and
+//! the `otlphttp` exporter (through the `sigv4auth` extension) share them.
+
+pub mod client;
+pub mod sign;
+
+/// `https://<service>.<region>.<partition domain>`, the public endpoint of `service` in `region`.
+pub fn regional_endpoint(service: &str, region: &str) -> String {
+    let domain = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else if region.starts_with("us-isob-") {
+        "sc2s.sgov.gov"
+    } else if region.starts_with("us-iso-") {
+        "c2s.ic.gov"
+    } else {
+        "amazonaws.com"
+    };
+    format!("https://{service}.{region}.{domain}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regional_endpoints_by_partition() {
+        assert_eq!(
+            regional_endpoint("xray", "us-east-1"),
+            "https://xray.us-east-1.amazonaws.com"
+        );
+        assert_eq!(
+            regional_endpoint("xray", "cn-north-1"),
+            "https://xray.cn-north-1.amazonaws.com.cn"
+        );
+        assert_eq!(
+            regional_endpoint("xray", "us-iso-east-1"),
+            "https://xray.us-iso-east-1.c2s.ic.gov"
+        );
+        assert_eq!(
+            regional_endpoint("xray", "us-isob-east-1"),
+            "https://xray.us-isob-east-1.sc2s.sgov.gov"
+        );
+    }
+}

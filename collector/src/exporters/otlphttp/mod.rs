@@ -1,0 +1,518 @@
+//! The `otlphttp` exporter: OTLP/HTTP `POST`s of `ExportTraceServiceRequest`s (protobuf or JSON,
+//! gzip or identity) to `traces_endpoint`, optionally signed by a `sigv4auth` extension, with the
+//! same queue, retries and drop accounting as the `awsxray` exporter.
+//!
+//! Answers follow the OTLP/HTTP specification: 2xx is success, and a `partial_success` in the body
+//! counts its `rejected_spans` as failed (`reason="partial_success"`); `429`, `502`, `503` and `504`
+//! are retried after the larger of the backoff and `Retry-After` (seconds or an HTTP date);
+//! every other status is permanent and its `google.rpc.Status` message is logged. Connection
+//! errors and timeouts are retried. X-Ray segments are converted to OTLP spans first
+//! (`translate::from_xray`); what cannot be is counted as `reason="untranslatable"`.
+
+pub mod response;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+use hyper::{Method, Request, Uri};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+use prost::Message;
+use tokio_util::sync::CancellationToken;
+
+use crate::aws::client::{ClientTls, HttpsClient};
+use crate::config::exporters::{OtlpHttpExporterConfig, RetryConfig};
+use crate::exporters::awsxray::retry::Backoff;
+use crate::extensions::sigv4auth::Signer;
+use crate::pipeline::Traces;
+use crate::telemetry::Telemetry;
+
+use self::response::{Outcome, classify};
+
+/// Largest encoded request (before compression); bigger batches are split across requests.
+/// The X-Ray OTLP endpoint, like most OTLP servers, refuses bodies much over a few MiB.
+pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+/// Largest answer read back; OTLP answers are small.
+const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// Sends OTLP spans over HTTP.
+pub struct OtlpHttpExporter {
+    id: String,
+    url: Uri,
+    client: HttpsClient,
+    signer: Option<Signer>,
+    gzip: bool,
+    json: bool,
+    timeout: Duration,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    retry: RetryConfig,
+    telemetry: Telemetry,
+}
+
+impl OtlpHttpExporter {
+    /// Builds the exporter `id`; `signer` signs its requests when `auth` names a `sigv4auth`.
+    pub fn new(
+        id: &str,
+        cfg: &OtlpHttpExporterConfig,
+        signer: Option<Signer>,
+        telemetry: Telemetry,
+    ) -> anyhow::Result<OtlpHttpExporter> {
+        let text = cfg.traces_url();
+        let url: Uri = text
+            .parse()
+            .map_err(|e| anyhow::format_err!("exporters.{id}: `{text}` is not a URL: {e}"))?;
+        let tls = ClientTls {
+            insecure: cfg.tls.insecure_skip_verify,
+            server_name_override: cfg.tls.server_name_override.clone(),
+            ca_file: cfg.tls.ca_file.clone(),
+        };
+        let client = HttpsClient::new(&tls, &cfg.proxy_url, &url)
+            .map_err(|e| anyhow::format_err!("exporters.{id}: {e}"))?;
+        let mut headers = Vec::new();
+        for (name, value) in &cfg.headers {
+            let name = HeaderName::try_from(name.as_str())
+                .map_err(|e| anyhow::format_err!("exporters.{id}.headers.{name}: {e}"))?;
+            let value = HeaderValue::try_from(value.as_str())
+                .map_err(|e| anyhow::format_err!("exporters.{id}.headers.{name}: {e}"))?;
+            headers.push((name, value));
+        }
+        tracing::info!(exporter = id, url = %url, compression = %cfg.compression, encoding = %cfg.encoding, signed = signer.is_some(), "OTLP/HTTP exporter configured.");
+        Ok(OtlpHttpExporter {
+            id: id.to_owned(),
+            url,
+            client,
+            signer,
+            gzip: cfg.compression == "gzip",
+            json: cfg.encoding == "json",
+            timeout: cfg.timeout,
+            headers,
+            retry: cfg.retry_on_failure.clone(),
+            telemetry,
+        })
+    }
+
+    /// The exporter id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The collector's counters.
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    /// Exports one batch, in as many requests as [`MAX_REQUEST_BYTES`] needs.
+    pub async fn export(&self, traces: Traces, stop: &CancellationToken) {
+        let resource_spans = match traces {
+            Traces::Otlp(resource_spans) => resource_spans,
+            Traces::XRay(segments) => self.spans_from_xray(&segments),
+        };
+        for (chunk, spans) in split(resource_spans, MAX_REQUEST_BYTES) {
+            if spans > 0 {
+                self.send(chunk, spans, stop).await;
+            }
+        }
+    }
+
+    /// X-Ray documents to OTLP spans; documents that cannot be converted are counted as failed.
+    /// Until the converter (`translate::from_xray`) lands, every document is counted so.
+    fn spans_from_xray(&self, segments: &[crate::pipeline::Segment]) -> Vec<ResourceSpans> {
+        if !segments.is_empty() {
+            self.telemetry
+                .exporter_failed(&self.id, "untranslatable", segments.len());
+            tracing::warn!(exporter = %self.id, documents = segments.len(), "X-Ray documents cannot be converted to OTLP in this build; they failed.");
+        }
+        Vec::new()
+    }
+
+    /// The request body: encoded, then compressed when `compression: gzip`.
+    fn body(&self, resource_spans: Vec<ResourceSpans>) -> Result<Bytes, String> {
+        let request = ExportTraceServiceRequest { resource_spans };
+        let encoded = if self.json {
+            serde_json::to_vec(&request).map_err(|e| format!("encoding JSON: {e}"))?
+        } else {
+            request.encode_to_vec()
+        };
+        if !self.gzip {
+            return Ok(Bytes::from(encoded));
+        }
+        let mut gz = flate2::write::GzEncoder::new(
+            Vec::with_capacity(encoded.len() / 4),
+            flate2::Compression::fast(),
+        );
+        gz.write_all(&encoded)
+            .and_then(|()| gz.finish())
+            .map(Bytes::from)
+            .map_err(|e| format!("compressing: {e}"))
+    }
+
+    /// One signed request with the body.
+    async fn request(&self, body: &Bytes) -> Result<Request<Full<Bytes>>, String> {
+        let content_type = if self.json {
+            "application/json"
+        } else {
+            "application/x-protobuf"
+        };
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri(self.url.clone())
+            .header(CONTENT_TYPE, content_type)
+            .header(CONTENT_LENGTH, body.len())
+            .header(
+                hyper::header::USER_AGENT,
+                concat!("xray-collector/", env!("CARGO_PKG_VERSION")),
+            );
+        if self.gzip {
+            builder = builder.header(CONTENT_ENCODING, "gzip");
+        }
+        for (name, value) in &self.headers {
+            builder = builder.header(name, value);
+        }
+        let mut request = builder
+            .body(Full::new(body.clone()))
+            .map_err(|e| e.to_string())?;
+        if let Some(signer) = &self.signer {
+            signer.sign(&mut request, body).await?;
+        }
+        Ok(request)
+    }
+
+    /// One attempt: the answer's status, `Retry-After`, content type and body, or a transport
+    /// failure classified as retryable.
+    async fn attempt(&self, body: &Bytes) -> Outcome {
+        let request = match self.request(body).await {
+            Ok(r) => r,
+            // No credentials yet (a role being assumed, the Pod Identity agent starting): retry.
+            Err(e) => return Outcome::Retryable("credentials", e, None),
+        };
+        let call = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| Outcome::Retryable("connection", connection_error(&e), None))?;
+            let (parts, incoming) = response.into_parts();
+            let bytes = Limited::new(incoming, MAX_RESPONSE_BYTES)
+                .collect()
+                .await
+                .map_err(|e| {
+                    Outcome::Retryable("connection", format!("reading the answer: {e}"), None)
+                })?
+                .to_bytes();
+            Ok::<_, Outcome>(classify(
+                parts.status.as_u16(),
+                &parts.headers,
+                &bytes,
+                std::time::SystemTime::now(),
+            ))
+        };
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(outcome)) | Ok(Err(outcome)) => outcome,
+            Err(_) => Outcome::Retryable(
+                "timeout",
+                format!("no answer within {:?}", self.timeout),
+                None,
+            ),
+        }
+    }
+
+    /// Sends one request's worth of spans until they are sent, failed or dropped.
+    async fn send(
+        &self,
+        resource_spans: Vec<ResourceSpans>,
+        spans: usize,
+        stop: &CancellationToken,
+    ) {
+        let first_trace_id = resource_spans
+            .iter()
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| &ss.spans)
+            .next()
+            .map(|s| hex(&s.trace_id))
+            .unwrap_or_default();
+        let body = match self.body(resource_spans) {
+            Ok(b) => b,
+            Err(e) => {
+                self.telemetry.exporter_request(&self.id, "permanent_error");
+                self.fail(spans, "permanent_error", &e, &first_trace_id);
+                return;
+            }
+        };
+        let started = Instant::now();
+        let mut backoff = Backoff::new(&self.retry);
+        loop {
+            let outcome = tokio::select! {
+                biased;
+                _ = stop.cancelled() => {
+                    self.drop_at_deadline(spans);
+                    return;
+                }
+                o = self.attempt(&body) => o,
+            };
+            let (reason, detail, retry_after) = match outcome {
+                Outcome::Success { rejected, message } => {
+                    let rejected = rejected.min(spans);
+                    self.telemetry.exporter_sent(&self.id, spans - rejected);
+                    if rejected == 0 {
+                        self.telemetry.exporter_request(&self.id, "success");
+                    } else {
+                        self.telemetry.exporter_request(&self.id, "partial");
+                        self.telemetry
+                            .exporter_failed(&self.id, "partial_success", rejected);
+                        tracing::warn!(exporter = %self.id, rejected, spans, message = %message, first_trace_id = %first_trace_id, "The OTLP endpoint rejected some spans (partial success); they are dropped.");
+                    }
+                    if rejected == 0 && !message.is_empty() {
+                        tracing::warn!(exporter = %self.id, message = %message, "The OTLP endpoint accepted every span with a warning.");
+                    }
+                    return;
+                }
+                Outcome::Permanent(detail) => {
+                    self.telemetry.exporter_request(&self.id, "permanent_error");
+                    self.fail(spans, "permanent_error", &detail, &first_trace_id);
+                    return;
+                }
+                Outcome::Retryable(reason, detail, retry_after) => {
+                    self.telemetry.exporter_request(&self.id, reason);
+                    (reason, detail, retry_after)
+                }
+            };
+            if !self.retry.enabled {
+                self.fail(spans, "retry_disabled", &detail, &first_trace_id);
+                return;
+            }
+            let delay = backoff.next_delay().max(retry_after.unwrap_or_default());
+            let out_of_time = !self.retry.max_elapsed_time.is_zero()
+                && started.elapsed() + delay > self.retry.max_elapsed_time;
+            if out_of_time {
+                self.fail(spans, "retries_exhausted", &detail, &first_trace_id);
+                return;
+            }
+            self.telemetry.exporter_retry(&self.id, reason);
+            tracing::debug!(exporter = %self.id, reason, spans, delay_ms = delay.as_millis() as u64, error = %detail, "Retrying the OTLP export.");
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => {
+                    self.drop_at_deadline(spans);
+                    return;
+                }
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    fn fail(&self, spans: usize, reason: &str, detail: &str, first_trace_id: &str) {
+        self.telemetry.exporter_failed(&self.id, reason, spans);
+        tracing::error!(
+            exporter = %self.id,
+            reason,
+            spans,
+            first_trace_id,
+            error = %detail,
+            "OTLP export failed; spans dropped."
+        );
+    }
+
+    fn drop_at_deadline(&self, spans: usize) {
+        self.telemetry
+            .exporter_dropped(&self.id, "shutdown_deadline", spans);
+        tracing::warn!(exporter = %self.id, spans, "Shutdown deadline reached; spans in flight dropped.");
+    }
+}
+
+/// The error and its causes on one line (hyper's top-level message alone says little).
+fn connection_error(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Splits resource spans into requests of at most `limit` encoded bytes (a single span larger
+/// than that goes alone), keeping each span under its resource and scope. Returns each request's
+/// resource spans and span count.
+pub fn split(resource_spans: Vec<ResourceSpans>, limit: usize) -> Vec<(Vec<ResourceSpans>, usize)> {
+    let total: usize = resource_spans.iter().map(|rs| rs.encoded_len()).sum();
+    if total <= limit {
+        let spans = resource_spans
+            .iter()
+            .flat_map(|rs| &rs.scope_spans)
+            .map(|ss| ss.spans.len())
+            .sum();
+        return vec![(resource_spans, spans)];
+    }
+    let mut out = Vec::new();
+    let mut current: Vec<ResourceSpans> = Vec::new();
+    let mut size = 0usize;
+    let mut count = 0usize;
+    for rs in resource_spans {
+        let resource_overhead = rs.resource.as_ref().map_or(0, |r| r.encoded_len()) + 16;
+        let mut fresh_resource = true;
+        for ss in rs.scope_spans {
+            let scope_overhead = ss.scope.as_ref().map_or(0, |s| s.encoded_len()) + 16;
+            let mut fresh_scope = true;
+            for span in ss.spans {
+                let span_size = span.encoded_len() + 8;
+                let extra = span_size
+                    + if fresh_scope { scope_overhead } else { 0 }
+                    + if fresh_resource { resource_overhead } else { 0 };
+                if count > 0 && size + extra > limit {
+                    out.push((std::mem::take(&mut current), count));
+                    size = 0;
+                    count = 0;
+                    fresh_resource = true;
+                    fresh_scope = true;
+                }
+                if fresh_resource {
+                    current.push(ResourceSpans {
+                        resource: rs.resource.clone(),
+                        scope_spans: Vec::new(),
+                        schema_url: rs.schema_url.clone(),
+                    });
+                    size += resource_overhead;
+                    fresh_resource = false;
+                    fresh_scope = true;
+                }
+                if fresh_scope {
+                    if let Some(last) = current.last_mut() {
+                        last.scope_spans.push(ScopeSpans {
+                            scope: ss.scope.clone(),
+                            spans: Vec::new(),
+                            schema_url: ss.schema_url.clone(),
+                        });
+                    }
+                    size += scope_overhead;
+                    fresh_scope = false;
+                }
+                if let Some(scope) = current.last_mut().and_then(|r| r.scope_spans.last_mut()) {
+                    scope.spans.push(span);
+                }
+                size += span_size;
+                count += 1;
+            }
+        }
+    }
+    if count > 0 {
+        out.push((current, count));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::Span;
+
+    use super::*;
+
+    fn resource_spans(service: &str, scopes: usize, spans: usize, pad: usize) -> ResourceSpans {
+        ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![KeyValue {
+                    key: "service.name".into(),
+                    value: Some(AnyValue {
+                        value: Some(
+                            opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(
+                                service.into(),
+                            ),
+                        ),
+                    }),
+                }],
+                ..Default::default()
+            }),
+            scope_spans: (0..scopes)
+                .map(|s| ScopeSpans {
+                    scope: Some(InstrumentationScope {
+                        name: format!("scope{s}"),
+                        ..Default::default()
+                    }),
+                    spans: (0..spans)
+                        .map(|i| Span {
+                            trace_id: vec![1; 16],
+                            span_id: vec![(s * spans + i) as u8 + 1; 8],
+                            name: "x".repeat(pad),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    schema_url: String::new(),
+                })
+                .collect(),
+            schema_url: String::new(),
+        }
+    }
+
+    #[test]
+    fn small_batches_go_in_one_request() {
+        let input = vec![resource_spans("a", 2, 3, 10)];
+        let out = split(input.clone(), MAX_REQUEST_BYTES);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].1, 6);
+        assert_eq!(out[0].0, input);
+    }
+
+    #[test]
+    fn large_batches_split_under_the_limit_keeping_resources_and_scopes() {
+        let input = vec![
+            resource_spans("a", 2, 10, 1000),
+            resource_spans("b", 1, 10, 1000),
+        ];
+        let limit = 5000;
+        let out = split(input.clone(), limit);
+        assert!(out.len() >= 6, "{}", out.len());
+        let mut seen = Vec::new();
+        for (chunk, count) in &out {
+            let encoded = ExportTraceServiceRequest {
+                resource_spans: chunk.clone(),
+            }
+            .encoded_len();
+            assert!(encoded <= limit, "{encoded} > {limit}");
+            let spans: Vec<(String, String, Vec<u8>)> = chunk
+                .iter()
+                .flat_map(|rs| {
+                    let svc = format!("{:?}", rs.resource);
+                    rs.scope_spans.iter().flat_map(move |ss| {
+                        let scope = ss.scope.as_ref().unwrap().name.clone();
+                        let svc = svc.clone();
+                        ss.spans
+                            .iter()
+                            .map(move |s| (svc.clone(), scope.clone(), s.span_id.clone()))
+                    })
+                })
+                .collect();
+            assert_eq!(spans.len(), *count);
+            seen.extend(spans);
+        }
+        // Every span once, in order, under its own resource and scope.
+        let want: Vec<(String, String, Vec<u8>)> = input
+            .iter()
+            .flat_map(|rs| {
+                let svc = format!("{:?}", rs.resource);
+                rs.scope_spans.iter().flat_map(move |ss| {
+                    let scope = ss.scope.as_ref().unwrap().name.clone();
+                    let svc = svc.clone();
+                    ss.spans
+                        .iter()
+                        .map(move |s| (svc.clone(), scope.clone(), s.span_id.clone()))
+                })
+            })
+            .collect();
+        assert_eq!(seen, want);
+    }
+
+    #[test]
+    fn a_span_over_the_limit_goes_alone() {
+        let out = split(vec![resource_spans("a", 1, 3, 3000)], 1000);
+        assert_eq!(out.iter().map(|(_, n)| *n).collect::<Vec<_>>(), [1, 1, 1]);
+    }
+}
