@@ -12,10 +12,13 @@
 //! Each span becomes its own document (the translator never nests subsegments); a `LOCAL_ROOT` span
 //! of a dependency kind becomes two.
 //! A span that cannot be translated is dropped and reported in [`Translation::dropped`].
+//!
+//! The reverse direction, X-Ray documents to OTLP spans, is [`from_xray`].
 
 mod attributes;
 mod aws;
 mod cause;
+pub mod from_xray;
 mod http;
 mod segment;
 mod stack;
