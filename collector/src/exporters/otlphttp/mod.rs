@@ -27,7 +27,7 @@ use crate::aws::client::{ClientTls, HttpsClient};
 use crate::config::exporters::{OtlpHttpExporterConfig, RetryConfig};
 use crate::exporters::awsxray::retry::Backoff;
 use crate::extensions::sigv4auth::Signer;
-use crate::pipeline::Traces;
+use crate::pipeline::{Segment, Traces};
 use crate::telemetry::Telemetry;
 
 use self::response::{Outcome, classify};
@@ -105,27 +105,57 @@ impl OtlpHttpExporter {
     }
 
     /// Exports one batch, in as many requests as [`MAX_REQUEST_BYTES`] needs.
+    ///
+    /// Items are counted in the unit the pipeline counts: OTLP spans, or X-Ray documents (one
+    /// document may become several spans). X-Ray batches are cut into requests by document
+    /// size (a document's OTLP form is smaller than its JSON), so a document's spans always
+    /// travel together.
     pub async fn export(&self, traces: Traces, stop: &CancellationToken) {
-        let resource_spans = match traces {
-            Traces::Otlp(resource_spans) => resource_spans,
-            Traces::XRay(segments) => self.spans_from_xray(&segments),
-        };
-        for (chunk, spans) in split(resource_spans, MAX_REQUEST_BYTES) {
-            if spans > 0 {
-                self.send(chunk, spans, stop).await;
+        match traces {
+            Traces::Otlp(resource_spans) => {
+                for (chunk, spans) in split(resource_spans, MAX_REQUEST_BYTES) {
+                    if spans > 0 {
+                        self.send(chunk, spans, spans, stop).await;
+                    }
+                }
+            }
+            Traces::XRay(segments) => {
+                let mut rest: &[Segment] = &segments;
+                while !rest.is_empty() {
+                    let mut bytes = 0;
+                    let take = rest
+                        .iter()
+                        .position(|s| {
+                            bytes += s.body.len();
+                            bytes > MAX_REQUEST_BYTES
+                        })
+                        .unwrap_or(rest.len())
+                        .max(1);
+                    let (chunk, tail) = rest.split_at(take);
+                    rest = tail;
+                    let (resource_spans, documents) = self.spans_from_xray(chunk);
+                    let spans = span_count(&resource_spans);
+                    if documents > 0 {
+                        self.send(resource_spans, documents, spans, stop).await;
+                    }
+                }
             }
         }
     }
 
-    /// X-Ray documents to OTLP spans; documents that cannot be converted are counted as failed.
-    /// Until the converter (`translate::from_xray`) lands, every document is counted so.
-    fn spans_from_xray(&self, segments: &[crate::pipeline::Segment]) -> Vec<ResourceSpans> {
-        if !segments.is_empty() {
+    /// X-Ray documents to OTLP spans (`translate::from_xray`), with the number of documents
+    /// converted; documents that cannot be converted are counted as failed and logged.
+    fn spans_from_xray(&self, segments: &[Segment]) -> (Vec<ResourceSpans>, usize) {
+        let out = crate::translate::from_xray::to_otlp(segments);
+        if !out.failed.is_empty() {
             self.telemetry
-                .exporter_failed(&self.id, "untranslatable", segments.len());
-            tracing::warn!(exporter = %self.id, documents = segments.len(), "X-Ray documents cannot be converted to OTLP in this build; they failed.");
+                .exporter_failed(&self.id, "untranslatable", out.failed.len());
+            for failed in out.failed.iter().take(10) {
+                tracing::warn!(exporter = %self.id, segment_id = failed.ids.id(), trace_id = failed.ids.trace_id(), error = %failed.error, "Cannot convert an X-Ray document to OTLP spans; it failed.");
+            }
         }
-        Vec::new()
+        let converted = segments.len().saturating_sub(out.failed.len());
+        (out.resource_spans, converted)
     }
 
     /// The request body: encoded, then compressed when `compression: gzip`.
@@ -219,11 +249,13 @@ impl OtlpHttpExporter {
         }
     }
 
-    /// Sends one request's worth of spans until they are sent, failed or dropped.
+    /// Sends one request's worth of spans until its `items` (spans, or the X-Ray documents they
+    /// came from) are sent, failed or dropped.
     async fn send(
         &self,
         resource_spans: Vec<ResourceSpans>,
-        spans: usize,
+        items: usize,
+        span_total: usize,
         stop: &CancellationToken,
     ) {
         let first_trace_id = resource_spans
@@ -237,7 +269,7 @@ impl OtlpHttpExporter {
             Ok(b) => b,
             Err(e) => {
                 self.telemetry.exporter_request(&self.id, "permanent_error");
-                self.fail(spans, "permanent_error", &e, &first_trace_id);
+                self.fail(items, "permanent_error", &e, &first_trace_id);
                 return;
             }
         };
@@ -247,22 +279,25 @@ impl OtlpHttpExporter {
             let outcome = tokio::select! {
                 biased;
                 _ = stop.cancelled() => {
-                    self.drop_at_deadline(spans);
+                    self.drop_at_deadline(items);
                     return;
                 }
                 o = self.attempt(&body) => o,
             };
             let (reason, detail, retry_after) = match outcome {
-                Outcome::Success { rejected, message } => {
-                    let rejected = rejected.min(spans);
-                    self.telemetry.exporter_sent(&self.id, spans - rejected);
+                Outcome::Success {
+                    rejected: rejected_spans,
+                    message,
+                } => {
+                    let rejected = rejected_items(rejected_spans, items, span_total);
+                    self.telemetry.exporter_sent(&self.id, items - rejected);
                     if rejected == 0 {
                         self.telemetry.exporter_request(&self.id, "success");
                     } else {
                         self.telemetry.exporter_request(&self.id, "partial");
                         self.telemetry
                             .exporter_failed(&self.id, "partial_success", rejected);
-                        tracing::warn!(exporter = %self.id, rejected, spans, message = %message, first_trace_id = %first_trace_id, "The OTLP endpoint rejected some spans (partial success); they are dropped.");
+                        tracing::warn!(exporter = %self.id, rejected, items, message = %message, first_trace_id = %first_trace_id, "The OTLP endpoint rejected some spans (partial success); the items they carry are dropped.");
                     }
                     if rejected == 0 && !message.is_empty() {
                         tracing::warn!(exporter = %self.id, message = %message, "The OTLP endpoint accepted every span with a warning.");
@@ -271,7 +306,7 @@ impl OtlpHttpExporter {
                 }
                 Outcome::Permanent(detail) => {
                     self.telemetry.exporter_request(&self.id, "permanent_error");
-                    self.fail(spans, "permanent_error", &detail, &first_trace_id);
+                    self.fail(items, "permanent_error", &detail, &first_trace_id);
                     return;
                 }
                 Outcome::Retryable(reason, detail, retry_after) => {
@@ -280,22 +315,22 @@ impl OtlpHttpExporter {
                 }
             };
             if !self.retry.enabled {
-                self.fail(spans, "retry_disabled", &detail, &first_trace_id);
+                self.fail(items, "retry_disabled", &detail, &first_trace_id);
                 return;
             }
             let delay = backoff.next_delay().max(retry_after.unwrap_or_default());
             let out_of_time = !self.retry.max_elapsed_time.is_zero()
                 && started.elapsed() + delay > self.retry.max_elapsed_time;
             if out_of_time {
-                self.fail(spans, "retries_exhausted", &detail, &first_trace_id);
+                self.fail(items, "retries_exhausted", &detail, &first_trace_id);
                 return;
             }
             self.telemetry.exporter_retry(&self.id, reason);
-            tracing::debug!(exporter = %self.id, reason, spans, delay_ms = delay.as_millis() as u64, error = %detail, "Retrying the OTLP export.");
+            tracing::debug!(exporter = %self.id, reason, items, delay_ms = delay.as_millis() as u64, error = %detail, "Retrying the OTLP export.");
             tokio::select! {
                 biased;
                 _ = stop.cancelled() => {
-                    self.drop_at_deadline(spans);
+                    self.drop_at_deadline(items);
                     return;
                 }
                 _ = tokio::time::sleep(delay) => {}
@@ -303,22 +338,22 @@ impl OtlpHttpExporter {
         }
     }
 
-    fn fail(&self, spans: usize, reason: &str, detail: &str, first_trace_id: &str) {
-        self.telemetry.exporter_failed(&self.id, reason, spans);
+    fn fail(&self, items: usize, reason: &str, detail: &str, first_trace_id: &str) {
+        self.telemetry.exporter_failed(&self.id, reason, items);
         tracing::error!(
             exporter = %self.id,
             reason,
-            spans,
+            items,
             first_trace_id,
             error = %detail,
-            "OTLP export failed; spans dropped."
+            "OTLP export failed; items dropped."
         );
     }
 
-    fn drop_at_deadline(&self, spans: usize) {
+    fn drop_at_deadline(&self, items: usize) {
         self.telemetry
-            .exporter_dropped(&self.id, "shutdown_deadline", spans);
-        tracing::warn!(exporter = %self.id, spans, "Shutdown deadline reached; spans in flight dropped.");
+            .exporter_dropped(&self.id, "shutdown_deadline", items);
+        tracing::warn!(exporter = %self.id, items, "Shutdown deadline reached; items in flight dropped.");
     }
 }
 
@@ -332,6 +367,29 @@ fn connection_error(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     text
+}
+
+/// The items a partial success rejected: its spans, or, when items are X-Ray documents that
+/// became more spans, the documents in the same proportion, rounded up.
+fn rejected_items(rejected_spans: usize, items: usize, spans: usize) -> usize {
+    if rejected_spans == 0 || spans == 0 {
+        return 0;
+    }
+    if items == spans {
+        return rejected_spans.min(items);
+    }
+    rejected_spans
+        .saturating_mul(items)
+        .div_ceil(spans)
+        .min(items)
+}
+
+fn span_count(resource_spans: &[ResourceSpans]) -> usize {
+    resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .map(|ss| ss.spans.len())
+        .sum()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -508,6 +566,17 @@ mod tests {
             })
             .collect();
         assert_eq!(seen, want);
+    }
+
+    #[test]
+    fn rejected_spans_of_documents_count_whole_documents() {
+        assert_eq!(rejected_items(3, 10, 10), 3);
+        assert_eq!(rejected_items(30, 10, 10), 10);
+        assert_eq!(rejected_items(0, 10, 40), 0);
+        // 10 documents became 40 spans: 1 rejected span fails one document, 40 fail all.
+        assert_eq!(rejected_items(1, 10, 40), 1);
+        assert_eq!(rejected_items(5, 10, 40), 2);
+        assert_eq!(rejected_items(40, 10, 40), 10);
     }
 
     #[test]

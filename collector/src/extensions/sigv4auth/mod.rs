@@ -109,6 +109,16 @@ impl Signer {
         request: &mut Request<Full<Bytes>>,
         body: &[u8],
     ) -> Result<(), String> {
+        self.sign_at(request, body, SystemTime::now()).await
+    }
+
+    /// [`Signer::sign`] at a given time.
+    pub async fn sign_at(
+        &self,
+        request: &mut Request<Full<Bytes>>,
+        body: &[u8],
+        time: SystemTime,
+    ) -> Result<(), String> {
         let credentials = self
             .credentials
             .get()
@@ -120,7 +130,107 @@ impl Signer {
             &credentials,
             &self.region,
             &self.service,
-            SystemTime::now(),
+            time,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::time::Duration;
+
+    use aws_credential_types::Credentials;
+    use hyper::Method;
+    use hyper::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
+
+    use super::*;
+
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+
+    fn signer() -> Signer {
+        Signer {
+            region: "us-west-2".into(),
+            service: "xray".into(),
+            credentials: CredentialsCache::new(SharedCredentialsProvider::new(Credentials::new(
+                "AKIDEXAMPLE",
+                SECRET,
+                Some("session".into()),
+                None,
+                "test",
+            ))),
+        }
+    }
+
+    fn request(body: &Bytes) -> Request<Full<Bytes>> {
+        Request::builder()
+            .method(Method::POST)
+            .uri("https://xray.us-west-2.amazonaws.com/v1/traces")
+            .header(CONTENT_TYPE, "application/x-protobuf")
+            .header(CONTENT_ENCODING, "gzip")
+            .header(CONTENT_LENGTH, body.len())
+            .header(hyper::header::USER_AGENT, "xray-collector/test")
+            .body(Full::new(body.clone()))
+            .unwrap()
+    }
+
+    fn gzip(data: &[u8]) -> Bytes {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(data).unwrap();
+        Bytes::from(gz.finish().unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_signature_has_the_xray_scope_and_verifies() {
+        let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_780_000_000);
+        let body = gzip(b"an ExportTraceServiceRequest");
+        let mut signed = request(&body);
+        signer().sign_at(&mut signed, &body, time).await.unwrap();
+        let h = signed.headers();
+        assert_eq!(h["x-amz-date"], "20260528T202640Z");
+        assert_eq!(h["x-amz-security-token"], "session");
+        let auth = h[AUTHORIZATION].to_str().unwrap().to_owned();
+        assert!(
+            auth.starts_with(
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260528/us-west-2/xray/aws4_request, "
+            ),
+            "{auth}"
+        );
+        assert!(
+            auth.contains(
+                "SignedHeaders=content-encoding;content-length;content-type;host;x-amz-date;x-amz-security-token, "
+            ),
+            "{auth}"
+        );
+
+        // A verifier recomputes the signature from what it received (the request without its
+        // signature headers, the compressed body, the time in X-Amz-Date): it matches.
+        let credentials = Credentials::new(
+            "AKIDEXAMPLE",
+            SECRET,
+            Some("session".into()),
+            None,
+            "verifier",
+        );
+        let mut again = request(&body);
+        sign_request(&mut again, &body, &credentials, "us-west-2", "xray", time).unwrap();
+        assert_eq!(again.headers()[AUTHORIZATION], auth.as_str());
+
+        // The signature covers the bytes sent: the uncompressed body, another region or another
+        // service does not verify.
+        let plain = Bytes::from_static(b"an ExportTraceServiceRequest");
+        for (b, region, service) in [
+            (&plain, "us-west-2", "xray"),
+            (&body, "us-east-1", "xray"),
+            (&body, "us-west-2", "logs"),
+        ] {
+            let mut other = request(&body);
+            sign_request(&mut other, b, &credentials, region, service, time).unwrap();
+            assert_ne!(
+                other.headers()[AUTHORIZATION],
+                auth.as_str(),
+                "{region} {service}"
+            );
+        }
     }
 }
