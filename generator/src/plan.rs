@@ -13,8 +13,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::blueprint::model::{
-    Blueprint, Cluster, CollectorMode, DEFAULT_POLICY_NAME, DEFAULT_REPLICAS, IdentityMode,
-    Network, TargetName,
+    Blueprint, Cluster, CollectorMode, DEFAULT_POLICY_NAME, DEFAULT_REPLICAS, ExporterType,
+    IdentityMode, Network, TargetName,
 };
 
 /// The port of the collector's `health_check` extension (liveness and readiness probes).
@@ -28,6 +28,16 @@ pub const IRSA_AUDIENCE: &str = "sts.amazonaws.com";
 
 /// The service principal EKS Pod Identity assumes roles as.
 pub const POD_IDENTITY_PRINCIPAL: &str = "pods.eks.amazonaws.com";
+
+/// The name of the collector role's inline policy under the `otlp` exporter.
+pub const OTLP_POLICY_NAME: &str = "xray-otlp-export";
+
+/// The name of the CloudWatch Logs resource policy that lets X-Ray write spans for Transaction
+/// Search (the name AWS's own setup uses).
+pub const TRANSACTION_SEARCH_POLICY_NAME: &str = "TransactionSearchAccess";
+
+/// The CloudWatch Logs groups X-Ray writes to under Transaction Search.
+pub const TRANSACTION_SEARCH_LOG_GROUPS: [&str; 2] = ["aws/spans", "/aws/application-signals/data"];
 
 /// The tag key, put on every AWS resource, that names the blueprint it came from.
 pub const BLUEPRINT_TAG: &str = "xray-blueprints.io/blueprint";
@@ -53,8 +63,53 @@ pub struct Plan {
     pub collector: CollectorPlan,
     /// The collector's ports.
     pub ports: PortsPlan,
+    /// CloudWatch Transaction Search, when the blueprint enables it.
+    pub transaction_search: Option<TransactionSearchPlan>,
     /// The targets the blueprint asks for, in the order terraform, cdk, kubernetes.
     pub targets: Vec<TargetName>,
+}
+
+/// CloudWatch Transaction Search, enabled in the cluster's account and region.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TransactionSearchPlan {
+    /// The percentage of spans indexed as trace summaries (the `Default` indexing rule).
+    pub indexing_percent: u32,
+    /// The CloudWatch Logs resource policy's name, `TransactionSearchAccess`.
+    pub policy_name: String,
+    /// The log groups X-Ray writes to, `aws/spans` and `/aws/application-signals/data`.
+    pub log_groups: Vec<String>,
+    /// Their ARNs with the `:*` suffix that covers their log streams.
+    pub log_group_arns: Vec<String>,
+    /// The `aws:SourceArn` pattern the policy requires: any X-Ray resource of the account and region.
+    pub source_arn: String,
+    /// The resource policy document, as AWS's Transaction Search setup writes it.
+    pub policy_document: Value,
+    /// The AWS CLI command that sends spans to CloudWatch Logs (Terraform runs it; provider 5.x
+    /// has no resource for it).
+    pub destination_command: String,
+    /// The AWS CLI command that sets the indexing percentage of the `Default` rule.
+    pub indexing_command: String,
+}
+
+/// An inline IAM policy of the collector's role.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InlinePolicyPlan {
+    /// The policy name.
+    pub name: String,
+    /// Its statements, each `{"sid", "actions"}` on resource `*` (X-Ray's trace and sampling
+    /// actions support no resource-level permissions).
+    pub statements: Vec<PolicyStatementPlan>,
+    /// The policy document as JSON, for the CDK target and the tests.
+    pub document: Value,
+}
+
+/// One `Allow` statement of an inline policy on resource `*`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PolicyStatementPlan {
+    /// The statement id.
+    pub sid: String,
+    /// The actions, sorted.
+    pub actions: Vec<String>,
 }
 
 /// The AWS environment.
@@ -187,8 +242,12 @@ pub struct IdentityPlan {
     pub role_name: String,
     /// The role ARN, `arn:<partition>:iam::<account>:role/<role_name>`.
     pub role_arn: String,
-    /// Managed policy ARNs attached to the role, in blueprint order.
+    /// Managed policy ARNs attached to the role, in blueprint order (`AWSXRayDaemonWriteAccess` by
+    /// default with the `xray-api` exporter, none by default with `otlp`).
     pub policy_arns: Vec<String>,
+    /// The inline policy of the `otlp` exporter: `xray:PutTraceSegments` (the action the OTLP
+    /// endpoint authorises), plus the sampling actions when the sampling proxy is on.
+    pub inline_policy: Option<InlinePolicyPlan>,
     /// The permissions boundary ARN, if any.
     pub permissions_boundary_arn: Option<String>,
     /// The IRSA `sub` claim: `system:serviceaccount:<namespace>:<service account>`.
@@ -252,6 +311,15 @@ pub struct CollectorPlan {
     pub config_yaml: String,
     /// The region the exporter sends to.
     pub exporter_region: String,
+    /// `xray-api` or `otlp`.
+    pub exporter: String,
+    /// Whether the exporter is `otlp` (a convenience for templates).
+    pub otlp_export: bool,
+    /// The exporter's name in the collector configuration: `awsxray` or `otlphttp`.
+    pub exporter_component: String,
+    /// Where the exporter sends: `https://xray.<region>.<suffix>/v1/traces` for `otlp`, the
+    /// `PutTraceSegments` API of the region for `xray-api`.
+    pub exporter_endpoint: String,
 }
 
 /// The collector's autoscaler.
@@ -402,29 +470,36 @@ impl Plan {
         };
 
         let col = &spec.collector;
+        let otlp_export = col.exporter.kind == ExporterType::Otlp;
         let role_name = spec
             .identity
             .role_name
             .clone()
             .unwrap_or_else(|| cut(&format!("{cluster_name}-{}-xray", col.name), 64));
-        let identity = IdentityPlan {
-            mode: enum_string(&spec.identity.mode),
-            irsa: !pod_identity,
-            role_arn: format!("arn:{partition}:iam::{account_id}:role/{role_name}"),
-            role_name,
-            policy_arns: spec.identity.policy_arns.clone().unwrap_or_else(|| {
-                vec![format!(
-                    "arn:{partition}:iam::aws:policy/{DEFAULT_POLICY_NAME}"
-                )]
-            }),
-            permissions_boundary_arn: spec.identity.permissions_boundary_arn.clone(),
-            service_account_subject: format!(
-                "system:serviceaccount:{}:{}",
-                col.namespace, col.service_account
-            ),
-            audience: IRSA_AUDIENCE.to_owned(),
-            pod_identity_principal: POD_IDENTITY_PRINCIPAL.to_owned(),
-        };
+        let identity =
+            IdentityPlan {
+                mode: enum_string(&spec.identity.mode),
+                irsa: !pod_identity,
+                role_arn: format!("arn:{partition}:iam::{account_id}:role/{role_name}"),
+                role_name,
+                policy_arns: spec.identity.policy_arns.clone().unwrap_or_else(
+                    || match otlp_export {
+                        true => Vec::new(),
+                        false => vec![format!(
+                            "arn:{partition}:iam::aws:policy/{DEFAULT_POLICY_NAME}"
+                        )],
+                    },
+                ),
+                inline_policy: otlp_export
+                    .then(|| otlp_policy(col.receivers.xray.sampling_proxy.is_some())),
+                permissions_boundary_arn: spec.identity.permissions_boundary_arn.clone(),
+                service_account_subject: format!(
+                    "system:serviceaccount:{}:{}",
+                    col.namespace, col.service_account
+                ),
+                audience: IRSA_AUDIENCE.to_owned(),
+                pod_identity_principal: POD_IDENTITY_PRINCIPAL.to_owned(),
+            };
 
         let receivers = &col.receivers;
         let otlp = receivers.otlp.as_ref();
@@ -441,7 +516,17 @@ impl Plan {
             .region
             .clone()
             .unwrap_or_else(|| region.clone());
-        let config = collector_config(&ports, blueprint, &exporter_region);
+        let exporter_dns_suffix = if partition_of(&exporter_region) == "aws-cn" {
+            "amazonaws.com.cn"
+        } else {
+            "amazonaws.com"
+        };
+        let exporter_endpoint = if otlp_export {
+            format!("https://xray.{exporter_region}.{exporter_dns_suffix}/v1/traces")
+        } else {
+            format!("https://xray.{exporter_region}.{exporter_dns_suffix}")
+        };
+        let config = collector_config(&ports, blueprint, &exporter_region, &exporter_endpoint);
         let config_yaml = crate::yaml::to_yaml(&config);
 
         let image = match &col.image.digest {
@@ -538,10 +623,19 @@ impl Plan {
             config,
             config_yaml,
             exporter_region,
+            exporter: enum_string(&col.exporter.kind),
+            otlp_export,
+            exporter_component: if otlp_export { "otlphttp" } else { "awsxray" }.to_owned(),
+            exporter_endpoint,
         };
 
         let mut tags = blueprint.metadata.tags.clone();
         tags.insert(BLUEPRINT_TAG.to_owned(), blueprint.metadata.name.clone());
+        let transaction_search = spec
+            .transaction_search
+            .as_ref()
+            .filter(|ts| ts.enabled)
+            .map(|ts| transaction_search(&aws, ts.indexing_percent));
         let mut targets = spec.targets.clone();
         targets.sort();
         targets.dedup();
@@ -556,15 +650,105 @@ impl Plan {
             identity,
             collector,
             ports,
+            transaction_search,
             targets,
         }
+    }
+}
+
+/// The inline policy of the `otlp` exporter. X-Ray authorises the OTLP endpoint as
+/// `xray:PutTraceSegments`; the sampling proxy forwards the SDKs' `GetSamplingRules` and
+/// `GetSamplingTargets` calls (and the statistics summaries some SDKs read) with the collector's
+/// credentials. `PutTelemetryRecords`, which `AWSXRayDaemonWriteAccess` also grants, is left out:
+/// nothing in an `otlp` pipeline calls it.
+fn otlp_policy(sampling_proxy: bool) -> InlinePolicyPlan {
+    let mut statements = vec![PolicyStatementPlan {
+        sid: "ExportSpansToTheXrayOtlpEndpoint".to_owned(),
+        actions: vec!["xray:PutTraceSegments".to_owned()],
+    }];
+    if sampling_proxy {
+        statements.push(PolicyStatementPlan {
+            sid: "ProxySamplingRequestsOfXraySdks".to_owned(),
+            actions: vec![
+                "xray:GetSamplingRules".to_owned(),
+                "xray:GetSamplingStatisticSummaries".to_owned(),
+                "xray:GetSamplingTargets".to_owned(),
+            ],
+        });
+    }
+    let document = json!({
+        "Version": "2012-10-17",
+        "Statement": statements
+            .iter()
+            .map(|st| json!({
+                "Sid": st.sid,
+                "Effect": "Allow",
+                "Action": st.actions,
+                "Resource": "*",
+            }))
+            .collect::<Vec<_>>(),
+    });
+    InlinePolicyPlan {
+        name: OTLP_POLICY_NAME.to_owned(),
+        statements,
+        document,
+    }
+}
+
+/// Transaction Search in the cluster's account and region: the resource policy AWS documents for
+/// it (X-Ray may put log events into the two log groups, only for its own resources of this
+/// account), and the two settings the CLI commands change.
+fn transaction_search(aws: &AwsPlan, indexing_percent: u32) -> TransactionSearchPlan {
+    let AwsPlan {
+        account_id,
+        region,
+        partition,
+        ..
+    } = aws;
+    let log_group_arns: Vec<String> = TRANSACTION_SEARCH_LOG_GROUPS
+        .iter()
+        .map(|group| format!("arn:{partition}:logs:{region}:{account_id}:log-group:{group}:*"))
+        .collect();
+    let source_arn = format!("arn:{partition}:xray:{region}:{account_id}:*");
+    let policy_document = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "TransactionSearchXRayAccess",
+            "Effect": "Allow",
+            "Principal": {"Service": "xray.amazonaws.com"},
+            "Action": "logs:PutLogEvents",
+            "Resource": log_group_arns,
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": source_arn},
+                "StringEquals": {"aws:SourceAccount": account_id},
+            },
+        }],
+    });
+    TransactionSearchPlan {
+        indexing_percent,
+        policy_name: TRANSACTION_SEARCH_POLICY_NAME.to_owned(),
+        log_groups: TRANSACTION_SEARCH_LOG_GROUPS.map(str::to_owned).to_vec(),
+        log_group_arns,
+        source_arn,
+        policy_document,
+        destination_command: format!(
+            "aws xray update-trace-segment-destination --region {region} --destination CloudWatchLogs"
+        ),
+        indexing_command: format!(
+            "aws xray update-indexing-rule --region {region} --name Default --rule '{{\"Probabilistic\":{{\"DesiredSamplingPercentage\":{indexing_percent}}}}}'"
+        ),
     }
 }
 
 /// The collector configuration, in the OpenTelemetry collector-contrib format that both the ADOT
 /// collector and `xray-collector` read. Receivers bind `0.0.0.0` explicitly: contrib's defaults
 /// moved to `localhost`, which silently breaks ingestion inside a pod.
-fn collector_config(ports: &PortsPlan, blueprint: &Blueprint, exporter_region: &str) -> Value {
+fn collector_config(
+    ports: &PortsPlan,
+    blueprint: &Blueprint,
+    exporter_region: &str,
+    exporter_endpoint: &str,
+) -> Value {
     let col = &blueprint.spec.collector;
     let mut awsxray = json!({
         "endpoint": format!("0.0.0.0:{}", ports.xray_udp),
@@ -595,6 +779,33 @@ fn collector_config(ports: &PortsPlan, blueprint: &Blueprint, exporter_region: &
         receivers["otlp"] = json!({ "protocols": protocols });
         pipeline_receivers.push("otlp");
     }
+    let mut extensions = json!({
+        "health_check": {"endpoint": format!("0.0.0.0:{}", ports.health_check)}
+    });
+    let mut service_extensions = vec!["health_check"];
+    let (exporter_name, exporter) = match col.exporter.kind {
+        ExporterType::XrayApi => (
+            "awsxray",
+            json!({
+                "region": exporter_region,
+                "indexed_attributes": col.exporter.indexed_attributes,
+                "index_all_attributes": col.exporter.index_all_attributes,
+            }),
+        ),
+        ExporterType::Otlp => {
+            // X-Ray's OTLP endpoint takes OTLP/HTTP only, signed with SigV4 for service `xray`.
+            extensions["sigv4auth"] = json!({"region": exporter_region, "service": "xray"});
+            service_extensions.push("sigv4auth");
+            (
+                "otlphttp",
+                json!({
+                    "traces_endpoint": exporter_endpoint,
+                    "auth": {"authenticator": "sigv4auth"},
+                    "compression": "gzip",
+                }),
+            )
+        }
+    };
     json!({
         "receivers": receivers,
         "processors": {
@@ -604,23 +815,15 @@ fn collector_config(ports: &PortsPlan, blueprint: &Blueprint, exporter_region: &
                 "timeout": format!("{}s", col.batch.timeout_secs),
             }
         },
-        "exporters": {
-            "awsxray": {
-                "region": exporter_region,
-                "indexed_attributes": col.exporter.indexed_attributes,
-                "index_all_attributes": col.exporter.index_all_attributes,
-            }
-        },
-        "extensions": {
-            "health_check": {"endpoint": format!("0.0.0.0:{}", ports.health_check)}
-        },
+        "exporters": { exporter_name: exporter },
+        "extensions": extensions,
         "service": {
-            "extensions": ["health_check"],
+            "extensions": service_extensions,
             "pipelines": {
                 "traces": {
                     "receivers": pipeline_receivers,
                     "processors": ["batch"],
-                    "exporters": ["awsxray"],
+                    "exporters": [exporter_name],
                 }
             }
         }
@@ -714,6 +917,88 @@ mod tests {
         assert_eq!(partition_of("us-east-1"), "aws");
         assert_eq!(partition_of("cn-north-1"), "aws-cn");
         assert_eq!(partition_of("us-gov-west-1"), "aws-us-gov");
+    }
+
+    fn plan_of(collector_extra: &str, region: &str) -> Plan {
+        let text = format!(
+            "apiVersion: xray-blueprints.io/v1alpha1\nkind: Blueprint\nmetadata:\n  name: t\nspec:\n  cluster:\n    existing:\n      name: c\n      region: {region}\n      account_id: \"123456789012\"\n      kubernetes_version: \"1.33\"\n  addons:\n    cert_manager:\n      version: v1.18.2-eksbuild.2\n    adot:\n      version: v0.151.0-eksbuild.1\n  collector:\n    namespace: tracing\n    service_account: collector\n{collector_extra}"
+        );
+        let source = crate::blueprint::load::Source {
+            name: "t.yaml".into(),
+            text,
+        };
+        Plan::new(&crate::blueprint::validate::validate(&source).expect("valid"))
+    }
+
+    #[test]
+    fn the_default_exporter_is_the_xray_api_with_the_managed_policy() {
+        let plan = plan_of("", "us-east-1");
+        let config = &plan.collector.config;
+        assert_eq!(config["exporters"]["awsxray"]["region"], "us-east-1");
+        assert_eq!(
+            config["service"]["pipelines"]["traces"]["exporters"],
+            json!(["awsxray"])
+        );
+        assert!(config["extensions"]["sigv4auth"].is_null());
+        assert_eq!(
+            plan.identity.policy_arns,
+            ["arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"]
+        );
+        assert!(plan.identity.inline_policy.is_none());
+    }
+
+    #[test]
+    fn otlp_exports_signed_to_the_regional_endpoint_with_exactly_put_trace_segments() {
+        let plan = plan_of("    exporter:\n      type: otlp\n", "us-gov-west-1");
+        let config = &plan.collector.config;
+        assert_eq!(
+            config["exporters"],
+            json!({"otlphttp": {
+                "traces_endpoint": "https://xray.us-gov-west-1.amazonaws.com/v1/traces",
+                "auth": {"authenticator": "sigv4auth"},
+                "compression": "gzip",
+            }})
+        );
+        assert_eq!(
+            config["extensions"]["sigv4auth"],
+            json!({"region": "us-gov-west-1", "service": "xray"})
+        );
+        assert_eq!(
+            config["service"]["extensions"],
+            json!(["health_check", "sigv4auth"])
+        );
+        assert!(plan.identity.policy_arns.is_empty());
+        let policy = plan.identity.inline_policy.expect("an inline policy");
+        assert_eq!(policy.statements.len(), 1);
+        assert_eq!(policy.statements[0].actions, ["xray:PutTraceSegments"]);
+        assert!(plan.transaction_search.is_none());
+    }
+
+    #[test]
+    fn otlp_with_the_sampling_proxy_adds_the_sampling_actions() {
+        let plan = plan_of(
+            "    receivers:\n      xray:\n        sampling_proxy: {}\n    exporter:\n      type: otlp\n      region: us-west-2\n",
+            "us-east-1",
+        );
+        assert_eq!(
+            plan.collector.config["exporters"]["otlphttp"]["traces_endpoint"],
+            "https://xray.us-west-2.amazonaws.com/v1/traces"
+        );
+        let policy = plan.identity.inline_policy.expect("an inline policy");
+        let actions: Vec<&str> = policy
+            .statements
+            .iter()
+            .flat_map(|s| s.actions.iter().map(String::as_str))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "xray:PutTraceSegments",
+                "xray:GetSamplingRules",
+                "xray:GetSamplingStatisticSummaries",
+                "xray:GetSamplingTargets"
+            ]
+        );
     }
 
     #[test]

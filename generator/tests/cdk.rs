@@ -150,8 +150,9 @@ fn golden_assemblies() -> Vec<Assembly> {
 /// Blueprints that exercise what the examples do not: a created cluster in existing subnets with
 /// Pod Identity, two node groups (one spot, scaled to zero), a private endpoint, no control-plane
 /// logs and the config-map authentication mode; an existing cluster whose OIDC issuer is a deploy-time
-/// parameter; and a created two-zone VPC with a private endpoint and a daemonset collector.
-const VARIANTS: [(&str, &str); 3] = [
+/// parameter; a created two-zone VPC with a private endpoint and a daemonset collector; and the
+/// `otlp` exporter without the sampling proxy, with Transaction Search at 5 %.
+const VARIANTS: [(&str, &str); 4] = [
     (
         "variant-created-pod-identity",
         "apiVersion: xray-blueprints.io/v1alpha1
@@ -248,6 +249,39 @@ spec:
     namespace: xray
     service_account: xray
     mode: daemonset
+",
+    ),
+    (
+        "variant-otlp-transaction-search",
+        "apiVersion: xray-blueprints.io/v1alpha1
+kind: Blueprint
+metadata:
+  name: variant-otlp-transaction-search
+spec:
+  cluster:
+    existing:
+      name: otlp-only
+      region: us-east-2
+      account_id: \"121212121212\"
+      kubernetes_version: \"1.33\"
+      oidc_issuer: oidc.eks.us-east-2.amazonaws.com/id/ABCDEF0123456789ABCDEF0123456789
+  addons:
+    cert_manager:
+      version: v1.18.2-eksbuild.2
+    adot:
+      version: v0.151.0-eksbuild.1
+  transaction_search:
+    enabled: true
+    indexing_percent: 5
+  collector:
+    namespace: tracing
+    service_account: collector
+    receivers:
+      otlp:
+        http:
+          port: 4318
+    exporter:
+      type: otlp
 ",
     ),
 ];
@@ -788,6 +822,15 @@ fn resolve_plain(value: &Value) -> Value {
     }
 }
 
+/// `as_strings` of a property that may be absent (none then).
+fn strings_or_none(value: &Value) -> Vec<String> {
+    if value.is_null() {
+        Vec::new()
+    } else {
+        as_strings(value)
+    }
+}
+
 fn as_strings(value: &Value) -> Vec<String> {
     match value {
         Value::String(text) => vec![text.clone()],
@@ -933,11 +976,12 @@ fn policies_in_sub_strings_parse_and_trust_exactly_the_kubernetes_service_accoun
                 );
             }
 
-            // 3. The role carries at least one managed policy, each a well-formed IAM policy ARN.
-            let policies = resolve_plain(&role["Properties"]["ManagedPolicyArns"]);
-            let policies = as_strings(&policies);
+            // 3. The role carries at least one managed policy, each a well-formed IAM policy ARN, or
+            //    the otlp exporter's inline policy (checked in detail below).
+            let policies =
+                strings_or_none(&resolve_plain(&role["Properties"]["ManagedPolicyArns"]));
             assert!(
-                !policies.is_empty(),
+                !policies.is_empty() || role["Properties"]["Policies"].is_array(),
                 "{id}: the collector role has no policy"
             );
             for arn in &policies {
@@ -951,6 +995,131 @@ fn policies_in_sub_strings_parse_and_trust_exactly_the_kubernetes_service_accoun
         }
     }
     assert!(n_sub_policies > 0, "no Fn::Sub policy was checked");
+}
+
+/// The exporter's IAM and Transaction Search, as the plan says: under `otlp` the collector role has
+/// one inline policy with exactly `xray:PutTraceSegments` (plus the three sampling actions when the
+/// sampling proxy is on) on `*`, and no managed `AWSXRayDaemonWriteAccess` unless the blueprint
+/// names it; under `xray-api`, no inline policy. With Transaction Search, the CloudWatch Logs
+/// resource policy is AWS's documented one and `AWS::XRay::TransactionSearchConfig` waits for it.
+#[test]
+fn exporter_policy_and_transaction_search_follow_the_plan() {
+    let (_scratch, assemblies) = all_assemblies();
+    let mut otlp = 0;
+    let mut searched = 0;
+    for assembly in &assemblies {
+        let plan = &assembly.plan;
+        for (id, template) in &assembly.stacks {
+            let resources = template["Resources"].as_object().expect("Resources");
+            let role = &resources["CollectorRole"]["Properties"];
+            let managed = strings_or_none(&resolve_plain(&role["ManagedPolicyArns"]));
+            if plan.collector.otlp_export {
+                otlp += 1;
+                let policies = role["Policies"].as_array().expect("an inline policy");
+                assert_eq!(policies.len(), 1, "{id}");
+                assert_eq!(policies[0]["PolicyName"], "xray-otlp-export", "{id}");
+                let mut actions = Vec::new();
+                for statement in policies[0]["PolicyDocument"]["Statement"]
+                    .as_array()
+                    .expect("statements")
+                {
+                    assert_eq!(statement["Effect"], "Allow", "{id}");
+                    assert_eq!(statement["Resource"], "*", "{id}");
+                    actions.extend(as_strings(&statement["Action"]));
+                }
+                actions.sort();
+                let mut expected = vec!["xray:PutTraceSegments"];
+                if plan.ports.xray_proxy_tcp.is_some() {
+                    expected.extend([
+                        "xray:GetSamplingRules",
+                        "xray:GetSamplingStatisticSummaries",
+                        "xray:GetSamplingTargets",
+                    ]);
+                }
+                expected.sort();
+                assert_eq!(actions, expected, "{id}: inline policy actions");
+                assert_eq!(managed, plan.identity.policy_arns, "{id}");
+                assert!(
+                    !managed
+                        .iter()
+                        .any(|a| a.ends_with("/AWSXRayDaemonWriteAccess")),
+                    "{id}: the managed X-Ray policy under otlp"
+                );
+            } else {
+                assert!(
+                    role["Policies"].is_null(),
+                    "{id}: inline policy under xray-api"
+                );
+                assert_eq!(managed, plan.identity.policy_arns, "{id}");
+            }
+
+            let config = resources
+                .iter()
+                .find(|(_, r)| r["Type"] == "AWS::XRay::TransactionSearchConfig");
+            let Some(ts) = &plan.transaction_search else {
+                assert!(config.is_none(), "{id}: Transaction Search not asked for");
+                assert!(
+                    !resources
+                        .values()
+                        .any(|r| r["Type"] == "AWS::Logs::ResourcePolicy"),
+                    "{id}: a log resource policy without Transaction Search"
+                );
+                continue;
+            };
+            searched += 1;
+            let (_, config) = config.expect("an AWS::XRay::TransactionSearchConfig");
+            assert_eq!(
+                config["Properties"],
+                json!({ "IndexingPercentage": ts.indexing_percent }),
+                "{id}"
+            );
+            let (policy_id, policy) = resources
+                .iter()
+                .find(|(_, r)| r["Type"] == "AWS::Logs::ResourcePolicy")
+                .expect("an AWS::Logs::ResourcePolicy");
+            assert!(
+                as_strings(&config["DependsOn"]).contains(policy_id),
+                "{id}: the Transaction Search config must wait for the log resource policy"
+            );
+            assert_eq!(
+                policy["Properties"]["PolicyName"],
+                "TransactionSearchAccess"
+            );
+            let document: Value = serde_json::from_str(
+                policy["Properties"]["PolicyDocument"]
+                    .as_str()
+                    .expect("a policy document string"),
+            )
+            .expect("the policy document parses");
+            let region = &plan.aws.region;
+            let account = &plan.aws.account_id;
+            assert_eq!(
+                document,
+                json!({
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Sid": "TransactionSearchXRayAccess",
+                        "Effect": "Allow",
+                        "Principal": { "Service": "xray.amazonaws.com" },
+                        "Action": "logs:PutLogEvents",
+                        "Resource": [
+                            format!("arn:aws:logs:{region}:{account}:log-group:aws/spans:*"),
+                            format!("arn:aws:logs:{region}:{account}:log-group:/aws/application-signals/data:*"),
+                        ],
+                        "Condition": {
+                            "ArnLike": { "aws:SourceArn": format!("arn:aws:xray:{region}:{account}:*") },
+                            "StringEquals": { "aws:SourceAccount": account },
+                        },
+                    }],
+                }),
+                "{id}: the Transaction Search resource policy"
+            );
+        }
+    }
+    assert!(
+        otlp > 0 && searched > 0,
+        "no otlp or Transaction Search assembly was checked"
+    );
 }
 
 /// The ADOT add-on waits for cert-manager, and both are pinned.
@@ -1074,12 +1243,23 @@ fn cdk_deploy_needs_no_bootstrap_and_creates_the_collector_role_in_moto() {
                  cf, iam = boto3.client('cloudformation', **kw), boto3.client('iam', **kw)\n\
                  s = cf.describe_stacks(StackName=stack)['Stacks'][0]\n\
                  r = iam.get_role(RoleName=role)['Role']\n\
+                 import ast\n\
+                 def document(d):\n\
+                 \x20   # moto's CloudFormation stores a role's inline policy as a Python repr string.\n\
+                 \x20   return ast.literal_eval(d) if isinstance(d, str) else d\n\
+                 inline = {n: document(iam.get_role_policy(RoleName=role, PolicyName=n)['PolicyDocument'])\n\
+                 \x20         for n in iam.list_role_policies(RoleName=role)['PolicyNames']}\n\
+                 logs = boto3.client('logs', **kw)\n\
+                 resource_policies = {p['policyName']: json.loads(p['policyDocument'])\n\
+                 \x20         for p in logs.describe_resource_policies()['resourcePolicies']}\n\
                                  print(json.dumps({\n\
                  \x20   'status': s['StackStatus'],\n\
                  \x20   'stacks': sorted(x['StackName'] for x in cf.describe_stacks()['Stacks']),\n\
                  \x20   'tags': {t['Key']: t['Value'] for t in s.get('Tags', [])},\n\
                  \x20   'trust': r['AssumeRolePolicyDocument'],\n\
                  \x20   'boundary': r.get('PermissionsBoundary', {}).get('PermissionsBoundaryArn'),\n\
+                 \x20   'inline': inline,\n\
+                 \x20   'resource_policies': resource_policies,\n\
                                  }))",
             ])
             .arg(moto.endpoint())
@@ -1113,10 +1293,41 @@ fn cdk_deploy_needs_no_bootstrap_and_creates_the_collector_role_in_moto() {
             json!(assembly.plan.identity.permissions_boundary_arn),
             "{stack}"
         );
+        // The otlp exporter's inline policy, as IAM holds it after moto's CloudFormation created the
+        // role; and the Transaction Search resource policy in moto's CloudWatch Logs. (moto has no
+        // X-Ray Transaction Search API: its CloudFormation skips AWS::XRay::TransactionSearchConfig,
+        // which cfn-lint and the test above check instead.)
+        let expected_inline: Map<String, Value> = assembly
+            .plan
+            .identity
+            .inline_policy
+            .iter()
+            .map(|p| (p.name.clone(), p.document.clone()))
+            .collect();
+        assert_eq!(
+            report["inline"],
+            Value::Object(expected_inline),
+            "{stack}: inline policies"
+        );
+        let expected_resource_policies: Map<String, Value> = assembly
+            .plan
+            .transaction_search
+            .iter()
+            .map(|ts| (ts.policy_name.clone(), ts.policy_document.clone()))
+            .collect();
+        assert_eq!(
+            report["resource_policies"],
+            Value::Object(expected_resource_policies),
+            "{stack}: CloudWatch Logs resource policies"
+        );
         deployed.push(stack.clone());
     }
     assert!(
-        deployed.len() >= 3 && deployed.iter().any(|s| s == "XrayVariantExistingNoIssuer"),
+        deployed.len() >= 4
+            && deployed.iter().any(|s| s == "XrayVariantExistingNoIssuer")
+            && deployed
+                .iter()
+                .any(|s| s == "XrayVariantOtlpTransactionSearch"),
         "expected every existing-cluster assembly, the Fn::Sub trust variant among them, to deploy; deployed {deployed:?}"
     );
 }

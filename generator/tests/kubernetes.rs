@@ -271,10 +271,39 @@ fn names_agree_everywhere_and_xray_is_udp() {
             }
         }
         assert_eq!(
-            config["service"]["pipelines"]["traces"]["exporters"][0],
-            "awsxray"
+            config["service"]["pipelines"]["traces"]["exporters"],
+            serde_json::json!([plan.collector.exporter_component]),
+            "{}",
+            case.name
         );
         assert_eq!(config["service"]["extensions"][0], "health_check");
+        if plan.collector.otlp_export {
+            // X-Ray's OTLP endpoint: OTLP/HTTP, SigV4-signed for service xray in the exporter's
+            // region, gzip, and no awsxray exporter left behind.
+            let region = &plan.collector.exporter_region;
+            let exporter = &config["exporters"]["otlphttp"];
+            assert_eq!(
+                exporter["traces_endpoint"],
+                format!("https://xray.{region}.amazonaws.com/v1/traces"),
+                "{}",
+                case.name
+            );
+            assert_eq!(exporter["auth"]["authenticator"], "sigv4auth");
+            assert_eq!(exporter["compression"], "gzip");
+            assert_eq!(
+                config["extensions"]["sigv4auth"],
+                serde_json::json!({"region": region, "service": "xray"}),
+                "{}",
+                case.name
+            );
+            assert_eq!(
+                config["service"]["extensions"],
+                serde_json::json!(["health_check", "sigv4auth"])
+            );
+            assert_eq!(config["exporters"].as_object().unwrap().len(), 1);
+        } else {
+            assert!(config["extensions"]["sigv4auth"].is_null(), "{}", case.name);
+        }
         assert!(
             config["processors"]["batch"]["send_batch_max_size"]
                 .as_u64()
@@ -327,6 +356,14 @@ fn names_agree_everywhere_and_xray_is_udp() {
         assert!(
             readme.contains(&address),
             "{}: README lacks {address}",
+            case.name
+        );
+        // The OTLP endpoint needs Transaction Search, which manifests cannot switch on: the README
+        // says so whenever the exporter is otlp.
+        assert_eq!(
+            readme.contains("requires CloudWatch Transaction Search"),
+            plan.collector.otlp_export,
+            "{}: README and the Transaction Search requirement",
             case.name
         );
     }

@@ -478,6 +478,32 @@ else:
     mode = "pod_identity"
 attached = sorted(p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"])
 expect("attached policies", attached, sorted(defaults["collector_policy_arns"]))
+# The inline policy follows the Kubernetes target's collector config: with the otlphttp exporter,
+# exactly xray:PutTraceSegments (what X-Ray's OTLP endpoint is authorised as), plus the sampling
+# actions when the awsxray receiver runs the sampling proxy; with awsxray, none (the managed policy).
+with open(f"{k8s_dir}/opentelemetrycollector.yaml") as f:
+    config = yaml.safe_load(f)["spec"]["config"]
+inline = {}
+for policy_name in iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"]:
+    doc = iam.get_role_policy(RoleName=role["RoleName"], PolicyName=policy_name)["PolicyDocument"]
+    if isinstance(doc, str):
+        doc = json.loads(doc)
+    inline[policy_name] = doc
+if "otlphttp" in config["exporters"]:
+    want = ["xray:PutTraceSegments"]
+    if "proxy_server" in config["receivers"]["awsxray"]:
+        want += ["xray:GetSamplingRules", "xray:GetSamplingStatisticSummaries", "xray:GetSamplingTargets"]
+    expect("inline policies", sorted(inline), ["xray-otlp-export"])
+    statements = inline.get("xray-otlp-export", {}).get("Statement", [])
+    got = []
+    for st in statements:
+        expect("inline statement effect", st["Effect"], "Allow")
+        expect("inline statement resource", st["Resource"], "*")
+        got += st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+    expect("inline policy actions", sorted(got), sorted(want))
+    expect("no managed X-Ray policy under otlp", [a for a in attached if a.endswith("/AWSXRayDaemonWriteAccess")], [])
+else:
+    expect("inline policies", inline, {})
 # The provider's default_tags put the blueprint's tags on every taggable resource.
 tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role["RoleName"])["Tags"]}
 # python-hcl2 leaves HCL's template escapes in place: `$${` and `%%{` stand for `${` and `%{`.
@@ -516,7 +542,10 @@ fn apply_cluster_against_moto(name: &str, base: &Path) {
     let started = Instant::now();
     // `plan -json` streams one `planned_change` message per resource; reading them there saves
     // `terraform show`, which would load the 675 MB provider once more.
-    let events = tf.ok(&dir, &["plan", "-input=false", "-no-color", "-json"]);
+    let events = tf.ok(
+        &dir,
+        &["plan", "-input=false", "-no-color", "-json", "-out=tfplan"],
+    );
     let mut planned: Vec<(String, String)> = Vec::new();
     for line in events.lines() {
         let Ok(event) = serde_json::from_str::<Value>(line) else {
@@ -541,7 +570,10 @@ fn apply_cluster_against_moto(name: &str, base: &Path) {
     }
     let (skipped, applied): (Vec<_>, Vec<_>) = planned
         .iter()
-        .partition(|(_, ty)| NOT_IN_MOTO.contains(&ty.as_str()));
+        .partition(|(_, ty)| NOT_IN_MOTO.contains(&ty.as_str()) || ty == "terraform_data");
+    if planned.iter().any(|(_, ty)| ty == "terraform_data") {
+        check_transaction_search_commands(name, &tf, &dir, &endpoint);
+    }
     assert!(
         planned.iter().any(|(_, ty)| ty == "aws_eks_addon"),
         "{name}: the plan has no EKS add-on"
@@ -584,6 +616,23 @@ fn apply_cluster_against_moto(name: &str, base: &Path) {
             .join(", ")
     );
 
+    if planned
+        .iter()
+        .any(|(a, _)| a == "aws_cloudwatch_log_resource_policy.transaction_search")
+    {
+        let Some(policy) = python(
+            &check,
+            CHECK_TRANSACTION_SEARCH_POLICY,
+            &[path_str(&dir), &endpoint],
+        ) else {
+            return;
+        };
+        eprintln!(
+            "{name}: Transaction Search resource policy read back from moto: {}",
+            policy.trim()
+        );
+    }
+
     let k8s = base.join("kubernetes");
     let Some(role) = python(
         &check,
@@ -596,6 +645,128 @@ fn apply_cluster_against_moto(name: &str, base: &Path) {
         "{name}: collector role read back from moto: {}",
         role.trim()
     );
+}
+
+/// Reads the Transaction Search resource policy back from moto's CloudWatch Logs and checks it
+/// against what AWS documents: `xray.amazonaws.com` may `logs:PutLogEvents` into `aws/spans` and
+/// `/aws/application-signals/data` of this account and region, only for X-Ray resources of this
+/// account (`aws:SourceArn`, `aws:SourceAccount`).
+const CHECK_TRANSACTION_SEARCH_POLICY: &str = r#"
+import json, sys
+import boto3, hcl2
+
+cluster_dir, endpoint = sys.argv[1], sys.argv[2]
+opts = hcl2.SerializationOptions(strip_string_quotes=True, with_comments=False, explicit_blocks=False)
+with open(f"{cluster_dir}/variables.tf") as f:
+    defaults = {k: v.get("default") for block in hcl2.load(f, serialization_options=opts)["variable"] for k, v in block.items()}
+region, account = defaults["region"], defaults["account_id"]
+logs = boto3.client("logs", endpoint_url=endpoint, region_name=region,
+                    aws_access_key_id="testing", aws_secret_access_key="testing")
+policies = {p["policyName"]: json.loads(p["policyDocument"]) for p in logs.describe_resource_policies()["resourcePolicies"]}
+problems = []
+def expect(what, got, want):
+    if got != want:
+        problems.append(f"{what}: got {got!r}, want {want!r}")
+expect("resource policies", sorted(policies), ["TransactionSearchAccess"])
+doc = policies.get("TransactionSearchAccess", {"Statement": [{}]})
+expect("statements", len(doc["Statement"]), 1)
+st = doc["Statement"][0]
+expect("Effect", st.get("Effect"), "Allow")
+expect("Principal", st.get("Principal"), {"Service": "xray.amazonaws.com"})
+actions = st.get("Action")
+expect("Action", actions if isinstance(actions, list) else [actions], ["logs:PutLogEvents"])
+expect("Resource", sorted(st.get("Resource", [])), sorted(
+    f"arn:aws:logs:{region}:{account}:log-group:{g}:*" for g in ["aws/spans", "/aws/application-signals/data"]))
+expect("Condition", st.get("Condition"), {
+    "ArnLike": {"aws:SourceArn": f"arn:aws:xray:{region}:{account}:*"},
+    "StringEquals": {"aws:SourceAccount": account},
+})
+if problems:
+    sys.exit("Transaction Search resource policy:\n  " + "\n  ".join(problems) + "\n" + json.dumps(doc))
+print(json.dumps({"policy": "TransactionSearchAccess", "resources": st["Resource"]}))
+"#;
+
+/// The Transaction Search commands that `terraform_data.transaction_search` runs (hashicorp/aws 5.x
+/// has no resource for them): the saved plan must hold exactly the commands of the blueprint's plan,
+/// and the real aws CLI must accept their syntax. moto has no `UpdateTraceSegmentDestination` or
+/// `UpdateIndexingRule`, so the commands are not applied; the CLI is run against moto only to check
+/// that it parses and validates every parameter and sends the request (a syntax or parameter error
+/// stops it before any request; moto answers the unknown actions with HTTP 404).
+fn check_transaction_search_commands(name: &str, tf: &Tf, dir: &Path, endpoint: &str) {
+    let shown = tf.ok(dir, &["show", "-json", "-no-color", "tfplan"]);
+    let shown: Value = serde_json::from_str(&shown).expect("terraform show -json prints JSON");
+    let change = shown["resource_changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["address"] == "terraform_data.transaction_search")
+        .unwrap_or_else(|| panic!("{name}: no terraform_data.transaction_search in the plan"));
+    assert_eq!(change["change"]["actions"], serde_json::json!(["create"]));
+    let input = &change["change"]["after"]["input"];
+
+    let text = if name == OTLP_VARIANT_NAME {
+        OTLP_VARIANT.to_owned()
+    } else {
+        let path = harness::project_root()
+            .join("blueprints")
+            .join(format!("{name}.yaml"));
+        std::fs::read_to_string(&path).expect("the blueprint of a golden directory")
+    };
+    let source = blueprint::blueprint::load::Source {
+        name: format!("{name}.yaml"),
+        text,
+    };
+    let plan = blueprint::plan::Plan::new(
+        &blueprint::blueprint::validate::validate(&source).expect("a valid example blueprint"),
+    );
+    let ts = plan
+        .transaction_search
+        .expect("the blueprint enables Transaction Search");
+    assert_eq!(
+        input["destination_command"], ts.destination_command,
+        "{name}: the planned destination command"
+    );
+    assert_eq!(
+        input["indexing_command"], ts.indexing_command,
+        "{name}: the planned indexing command"
+    );
+
+    let check = format!("{name}: aws CLI syntax of the Transaction Search commands");
+    // The aws CLI is not one of the pinned test tools (like terraform, it may be absent): a loud
+    // skip when it is missing.
+    let Some(aws) = harness::find_tool("aws") else {
+        harness::record_skip(&check, "aws");
+        return;
+    };
+    for command in [&ts.destination_command, &ts.indexing_command] {
+        let line = command.replacen("aws ", &format!("'{}' ", aws.display()), 1);
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!("{line} --endpoint-url {endpoint}"))
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .expect("run the aws CLI");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // The CLI validates every parameter before it sends anything ("Parameter validation
+        // failed", or a usage error); reaching moto, which answers 404 to these unknown actions,
+        // proves that the command is well-formed.
+        let answer = stderr
+            .lines()
+            .find(|l| l.starts_with("An error occurred (404) when calling the Update"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{name}: the aws CLI did not send `{command}` ({}):\n{stderr}",
+                    out.status
+                )
+            });
+        eprintln!(
+            "{name}: NOT APPLIED, because moto has no such X-Ray API (terraform_data.transaction_search planned only); the aws CLI accepts `{command}` and sent it (moto: {})",
+            answer.split(':').next().unwrap_or(answer)
+        );
+    }
 }
 
 fn path_str(path: &Path) -> &str {
@@ -886,6 +1057,80 @@ fn variant_created_cluster_in_existing_subnets_with_pod_identity() {
     assert!(
         variables.contains(r#""team $${x} %%{y} \"quoted\"""#),
         "tag escaping"
+    );
+
+    fmt_check(name, &base);
+    validate_cluster(name, &base);
+    checkov(name, &base);
+    workloads_match(std::slice::from_ref(&base));
+    apply_cluster_against_moto(name, &base);
+}
+
+const OTLP_VARIANT_NAME: &str = "variant-otlp-pod-identity";
+
+/// The `otlp` exporter with the sampling proxy, EKS Pod Identity on an existing cluster, and
+/// Transaction Search at 10 %: the inline policy with the sampling actions, the resource policy
+/// applied to moto, and the CLI commands checked.
+const OTLP_VARIANT: &str = r#"apiVersion: xray-blueprints.io/v1alpha1
+kind: Blueprint
+metadata:
+  name: variant-otlp-pod-identity
+spec:
+  cluster:
+    existing:
+      name: otlp-cluster
+      region: us-west-1
+      account_id: "343434343434"
+      kubernetes_version: "1.33"
+  addons:
+    cert_manager:
+      version: v1.18.2-eksbuild.2
+    adot:
+      version: v0.151.0-eksbuild.1
+  identity:
+    mode: pod_identity
+  transaction_search:
+    enabled: true
+    indexing_percent: 10
+  collector:
+    namespace: tracing
+    service_account: collector
+    receivers:
+      xray:
+        sampling_proxy:
+          tcp_port: 2000
+    exporter:
+      type: otlp
+"#;
+
+#[test]
+fn variant_otlp_exporter_with_transaction_search_and_pod_identity() {
+    use blueprint::blueprint::load::Source;
+    use blueprint::blueprint::validate::validate;
+    use blueprint::plan::Plan;
+    use blueprint::render::{self, Target};
+
+    let name = OTLP_VARIANT_NAME;
+    let source = Source {
+        name: format!("{name}.yaml"),
+        text: OTLP_VARIANT.to_owned(),
+    };
+    let bp = validate(&source).unwrap_or_else(|diags| {
+        let text: String = diags.iter().map(|d| d.render(&source.text)).collect();
+        panic!("the otlp variant blueprint is invalid:\n{text}")
+    });
+    let plan = Plan::new(&bp);
+    let files = render::render(&plan, &[Target::Terraform, Target::Kubernetes]).expect("renders");
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let base = scratch.path().join(name);
+    for (path, text) in &files {
+        let dest = base.join(path);
+        std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+        std::fs::write(dest, text).expect("write");
+    }
+    assert!(
+        base.join("terraform/cluster/transaction_search.tf")
+            .is_file()
     );
 
     fmt_check(name, &base);

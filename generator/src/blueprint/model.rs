@@ -66,6 +66,10 @@ pub struct Spec {
     pub identity: Identity,
     /// The OpenTelemetry collector that receives X-Ray segments and OTLP and exports to X-Ray.
     pub collector: Collector,
+    /// CloudWatch Transaction Search for the account, which X-Ray's OTLP endpoint requires; off
+    /// (left as the account has it) when omitted.
+    #[serde(default)]
+    pub transaction_search: Option<TransactionSearch>,
     /// Which outputs `blueprint render` writes (all three when omitted).
     #[serde(default = "default_targets")]
     pub targets: Vec<TargetName>,
@@ -352,8 +356,9 @@ pub struct Identity {
     /// `<cluster name>-<collector name>-xray`, cut to 64 characters.
     #[serde(default)]
     pub role_name: Option<String>,
-    /// Managed policy ARNs attached to the role. Default: the partition's
-    /// `arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess`.
+    /// Managed policy ARNs attached to the role. Default with the `xray-api` exporter: the
+    /// partition's `arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess`; with `otlp`: none, because
+    /// the role gets an inline policy with exactly the X-Ray actions the collector calls.
     #[serde(default)]
     pub policy_arns: Option<Vec<String>>,
     /// An optional permissions boundary policy ARN for the role.
@@ -428,7 +433,7 @@ pub struct Collector {
     /// How spans are batched before export.
     #[serde(default)]
     pub batch: Batch,
-    /// How spans are exported to X-Ray.
+    /// How spans are exported to X-Ray: `type: xray-api` (the default) or `type: otlp`.
     #[serde(default)]
     pub exporter: XrayExporter,
 }
@@ -706,17 +711,57 @@ fn default_batch_timeout_secs() -> u32 {
     1
 }
 
-/// The X-Ray exporter.
+/// How the collector exports to X-Ray: through the `PutTraceSegments` API (`xray-api`, the
+/// default) or to X-Ray's OTLP endpoint (`otlp`). Both send to the same X-Ray traces; switching is
+/// one line in the blueprint.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct XrayExporter {
-    /// The region segments are sent to; default: the cluster's region.
+    /// `xray-api` (the default): the `awsxray` exporter, which converts spans to segment documents
+    /// and calls `PutTraceSegments`. `otlp`: the `otlphttp` exporter, which sends OTLP/HTTP
+    /// protobuf, gzip-compressed and SigV4-signed (service `xray`), to
+    /// `https://xray.<region>.amazonaws.com/v1/traces`; that endpoint needs CloudWatch Transaction
+    /// Search enabled in the account (see `spec.transaction_search`).
+    #[serde(default, rename = "type")]
+    pub kind: ExporterType,
+    /// The region spans are sent to; default: the cluster's region.
     #[serde(default)]
     pub region: Option<String>,
-    /// Span attributes turned into X-Ray annotations (indexed, searchable).
+    /// Span attributes turned into X-Ray annotations (indexed, searchable); `xray-api` only. With
+    /// `otlp`, X-Ray reads annotations from the spans' own attributes, set by the application.
     #[serde(default)]
     pub indexed_attributes: Vec<String>,
-    /// Turn every span attribute into an annotation.
+    /// Turn every span attribute into an annotation; `xray-api` only.
     #[serde(default)]
     pub index_all_attributes: bool,
+}
+
+/// The exporter the collector sends spans to X-Ray with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExporterType {
+    /// The `awsxray` exporter and the `PutTraceSegments` API.
+    #[default]
+    XrayApi,
+    /// The `otlphttp` exporter and X-Ray's OTLP endpoint, signed by the `sigv4auth` extension.
+    Otlp,
+}
+
+/// CloudWatch Transaction Search: X-Ray stores every span in the CloudWatch Logs group `aws/spans`
+/// and indexes a share of them as trace summaries. It is an account-wide, per-region setting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransactionSearch {
+    /// Whether the Terraform and CDK outputs enable Transaction Search in the cluster's account and
+    /// region (the Kubernetes output cannot: it only documents the setting).
+    pub enabled: bool,
+    /// The percentage of spans indexed as trace summaries, 0 to 100 (AWS's default is 1; indexing
+    /// beyond the free 1 % is billed).
+    #[serde(default = "default_indexing_percent")]
+    #[schemars(range(min = 0, max = 100))]
+    pub indexing_percent: u32,
+}
+
+fn default_indexing_percent() -> u32 {
+    1
 }

@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::blueprint::adot_versions::{self, MIN_ADOT_VERSION};
 use crate::blueprint::load::{self, Document, Source, escape_pointer};
 use crate::blueprint::model::{
-    API_VERSION, Blueprint, Cluster, CollectorMode, DEFAULT_REPLICAS, KIND, Network,
+    API_VERSION, Blueprint, Cluster, CollectorMode, DEFAULT_REPLICAS, ExporterType, KIND, Network,
     TolerationOperator,
 };
 use crate::diagnostic::{Diagnostic, Phase};
@@ -522,6 +522,7 @@ impl Checker<'_> {
         self.check_addons(spec, k8s, k8s_ok);
         self.check_identity(spec, region, region_ok);
         self.check_collector(spec);
+        self.check_export(spec, region, region_ok);
 
         let mut seen = Vec::new();
         for (idx, target) in spec.targets.iter().enumerate() {
@@ -796,7 +797,7 @@ impl Checker<'_> {
         }
         let partition = partition_of(region);
         if let Some(arns) = &id.policy_arns {
-            if arns.is_empty() {
+            if arns.is_empty() && spec.collector.exporter.kind == ExporterType::XrayApi {
                 self.error("/spec/identity/policy_arns", "the collector's role needs a policy".to_owned(), Some("at least one managed policy ARN, such as `arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess`"), None);
             }
             for (idx, arn) in arns.iter().enumerate() {
@@ -1109,7 +1110,10 @@ impl Checker<'_> {
                 );
             }
         }
-        if e.index_all_attributes && !e.indexed_attributes.is_empty() {
+        if e.index_all_attributes
+            && !e.indexed_attributes.is_empty()
+            && e.kind == ExporterType::XrayApi
+        {
             self.error(
                 &format!("{base}/exporter/indexed_attributes"),
                 "indexed_attributes has no effect with index_all_attributes".to_owned(),
@@ -1137,6 +1141,78 @@ impl Checker<'_> {
         }
     }
 
+    /// The exporter choice against the partition, and Transaction Search.
+    fn check_export(
+        &mut self,
+        spec: &crate::blueprint::model::Spec,
+        region: &str,
+        region_ok: bool,
+    ) {
+        let e = &spec.collector.exporter;
+        let base = "/spec/collector/exporter";
+        let partition = partition_of(region);
+        if let Some(exporter_region) = e.region.as_deref().filter(|r| is_region(r)) {
+            if region_ok && partition_of(exporter_region) != partition {
+                self.error(
+                    &format!("{base}/region"),
+                    format!(
+                        "region `{exporter_region}` is in partition `{}`, but the cluster's region `{region}` is in `{partition}`",
+                        partition_of(exporter_region)
+                    ),
+                    Some(&format!("a region of partition `{partition}`")),
+                    Some("the collector's IAM role exists only in the cluster's partition, so it cannot sign requests to another"),
+                );
+            }
+        }
+        if e.kind == ExporterType::Otlp {
+            if !e.indexed_attributes.is_empty() {
+                self.error(
+                    &format!("{base}/indexed_attributes"),
+                    "indexed_attributes applies only to the `xray-api` exporter".to_owned(),
+                    None,
+                    Some(OTLP_ANNOTATIONS_HINT),
+                );
+            }
+            if e.index_all_attributes {
+                self.error(
+                    &format!("{base}/index_all_attributes"),
+                    "index_all_attributes applies only to the `xray-api` exporter".to_owned(),
+                    None,
+                    Some(OTLP_ANNOTATIONS_HINT),
+                );
+            }
+            let exporter_partition = e.region.as_deref().map_or(partition, partition_of);
+            if region_ok && exporter_partition == "aws-cn" {
+                self.error(
+                    &format!("{base}/type"),
+                    "the `otlp` exporter is not offered in the China partition (`aws-cn`)".to_owned(),
+                    Some("`xray-api`"),
+                    Some("X-Ray's OTLP endpoint needs CloudWatch Transaction Search, which the generator does not know to exist in the China regions; use `type: xray-api` (PutTraceSegments)"),
+                );
+            }
+        }
+        if let Some(ts) = &spec.transaction_search {
+            if let Some(exporter_region) = e.region.as_deref() {
+                if ts.enabled && exporter_region != region {
+                    self.error(
+                        &format!("{base}/region"),
+                        format!("the exporter sends to `{exporter_region}`, but Transaction Search is enabled in the cluster's region `{region}`"),
+                        Some(&format!("`{region}`, or no `region`")),
+                        Some("Transaction Search is a per-region account setting, and the Terraform and CDK outputs enable it in the cluster's region"),
+                    );
+                }
+            }
+            if ts.enabled && region_ok && partition == "aws-cn" {
+                self.error(
+                    "/spec/transaction_search/enabled",
+                    "Transaction Search cannot be enabled in the China partition (`aws-cn`)".to_owned(),
+                    Some("`false`, or remove `transaction_search`"),
+                    Some("CloudFormation has no AWS::XRay::TransactionSearchConfig in the China regions"),
+                );
+            }
+        }
+    }
+
     fn dns_label(&mut self, ptr: &str, value: &str, max: usize) {
         if !is_dns_label(value, max) {
             self.error(
@@ -1148,6 +1224,9 @@ impl Checker<'_> {
         }
     }
 }
+
+/// Why the `xray-api`-only annotation options have no `otlp` counterpart.
+const OTLP_ANNOTATIONS_HINT: &str = "with `type: otlp` the collector forwards spans unchanged, so annotations come from the span attributes the application sets; set them there and remove this field";
 
 fn is_digest(s: &str) -> bool {
     s.strip_prefix("sha256:").is_some_and(|h| {

@@ -204,6 +204,7 @@ impl<'a> Template<'a> {
             addon_prerequisites.push("PodIdentityAgentAddon".to_owned());
         }
         self.addons(addon_prerequisites);
+        self.transaction_search();
         self.outputs();
 
         let description = format!(
@@ -604,9 +605,19 @@ impl<'a> Template<'a> {
                 plan.identity.mode
             ),
             "AssumeRolePolicyDocument": trust,
-            "ManagedPolicyArns": plan.identity.policy_arns,
             "Tags": self.tags(),
         });
+        if !plan.identity.policy_arns.is_empty() {
+            properties["ManagedPolicyArns"] = json!(plan.identity.policy_arns);
+        }
+        if let Some(policy) = &plan.identity.inline_policy {
+            // The otlp exporter: exactly the X-Ray actions the collector calls, on "*" because
+            // X-Ray supports no resource-level permissions for them.
+            properties["Policies"] = json!([{
+                "PolicyName": policy.name,
+                "PolicyDocument": policy.document,
+            }]);
+        }
         if let Some(boundary) = &plan.identity.permissions_boundary_arn {
             properties["PermissionsBoundary"] = json!(boundary);
         }
@@ -790,6 +801,35 @@ impl<'a> Template<'a> {
         }
     }
 
+    /// CloudWatch Transaction Search, when the blueprint enables it: the CloudWatch Logs resource
+    /// policy that lets X-Ray write spans, then the account's `AWS::XRay::TransactionSearchConfig`
+    /// (segment destination CloudWatch Logs, the `Default` indexing rule's percentage), which needs
+    /// the policy to exist first.
+    fn transaction_search(&mut self) {
+        let Some(ts) = &self.plan.transaction_search else {
+            return;
+        };
+        let document = serde_json::to_string(&ts.policy_document).unwrap_or_default();
+        self.resource(
+            "TransactionSearchLogResourcePolicy",
+            json!({
+                "Type": "AWS::Logs::ResourcePolicy",
+                "Properties": {
+                    "PolicyName": ts.policy_name,
+                    "PolicyDocument": document,
+                },
+            }),
+        );
+        self.resource(
+            "TransactionSearchConfig",
+            json!({
+                "Type": "AWS::XRay::TransactionSearchConfig",
+                "DependsOn": ["TransactionSearchLogResourcePolicy"],
+                "Properties": { "IndexingPercentage": ts.indexing_percent },
+            }),
+        );
+    }
+
     /// What the Kubernetes objects and the user need after the deploy.
     fn outputs(&mut self) {
         let plan = self.plan;
@@ -930,6 +970,47 @@ fn readme(plan: &Plan, stack: &str, template: &Value) -> String {
                 "If `eks-pod-identity-agent` is already installed on `{cluster}`, the deploy fails on that add-on: remove it first (`aws eks delete-addon --cluster-name {cluster} --addon-name eks-pod-identity-agent --preserve`), so that the stack owns it."
             );
         }
+    }
+    if let Some(policy) = &plan.identity.inline_policy {
+        let actions: Vec<String> = policy
+            .statements
+            .iter()
+            .flat_map(|st| st.actions.iter().map(|a| format!("`{a}`")))
+            .collect();
+        let _ = writeln!(
+            md,
+            "The collector exports with `otlphttp` to X-Ray's OTLP endpoint `{}` (SigV4, service `xray`), which IAM authorises as `xray:PutTraceSegments`: the role has the inline policy `{}` with exactly {} on `*`{}.",
+            plan.collector.exporter_endpoint,
+            policy.name,
+            actions.join(", "),
+            if plan.identity.policy_arns.is_empty() {
+                " instead of the managed `AWSXRayDaemonWriteAccess`".to_owned()
+            } else {
+                format!(", besides {}", plan.identity.policy_arns.join(", "))
+            }
+        );
+        let _ = writeln!(
+            md,
+            "**The OTLP endpoint requires CloudWatch Transaction Search in the account.**{}",
+            if plan.transaction_search.is_some() {
+                " The stack enables it (below)."
+            } else {
+                " The blueprint does not enable it, so it must be on already: `aws xray get-trace-segment-destination` must print `CloudWatchLogs`."
+            }
+        );
+    }
+    if let Some(ts) = &plan.transaction_search {
+        let _ = writeln!(
+            md,
+            "The stack enables CloudWatch Transaction Search in account `{account}`, region `{region}` (an account-wide setting for the region): `TransactionSearchLogResourcePolicy` (`AWS::Logs::ResourcePolicy` `{}`) lets `xray.amazonaws.com` write to the log groups {}, and then `TransactionSearchConfig` (`AWS::XRay::TransactionSearchConfig`) switches the segment destination to CloudWatch Logs and indexes {} % of spans.",
+            ts.policy_name,
+            ts.log_groups
+                .iter()
+                .map(|g| format!("`{g}`"))
+                .collect::<Vec<_>>()
+                .join(" and "),
+            ts.indexing_percent
+        );
     }
     let _ = writeln!(md);
 

@@ -26,13 +26,15 @@ use crate::plan::Plan;
 use crate::render::{RenderError, render_template};
 
 /// The files of the cluster module, each rendered from `terraform/cluster/<file>.j2`.
-/// `network.tf` is rendered only when the blueprint creates a VPC.
-const CLUSTER_FILES: [&str; 7] = [
+/// `network.tf` is rendered only when the blueprint creates a VPC, `transaction_search.tf` only when
+/// it enables CloudWatch Transaction Search.
+const CLUSTER_FILES: [&str; 8] = [
     "addons.tf",
     "cluster.tf",
     "identity.tf",
     "network.tf",
     "outputs.tf",
+    "transaction_search.tf",
     "variables.tf",
     "versions.tf",
 ];
@@ -121,6 +123,9 @@ pub fn render(
     let mut files = BTreeMap::new();
     for file in CLUSTER_FILES {
         if file == "network.tf" && create.and_then(|c| c.vpc.as_ref()).is_none() {
+            continue;
+        }
+        if file == "transaction_search.tf" && plan.transaction_search.is_none() {
             continue;
         }
         let text = render_template(&env, &format!("terraform/cluster/{file}.j2"), &ctx)?;
