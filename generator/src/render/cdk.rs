@@ -1002,7 +1002,7 @@ fn readme(plan: &Plan, stack: &str, template: &Value) -> String {
     if let Some(ts) = &plan.transaction_search {
         let _ = writeln!(
             md,
-            "The stack enables CloudWatch Transaction Search in account `{account}`, region `{region}` (an account-wide setting for the region): `TransactionSearchLogResourcePolicy` (`AWS::Logs::ResourcePolicy` `{}`) lets `xray.amazonaws.com` write to the log groups {}, and then `TransactionSearchConfig` (`AWS::XRay::TransactionSearchConfig`) switches the segment destination to CloudWatch Logs and indexes {} % of spans.",
+            "The stack enables CloudWatch Transaction Search in account `{account}`, region `{region}` (an account-wide setting for the region): `TransactionSearchLogResourcePolicy` (`AWS::Logs::ResourcePolicy` `{}`) lets `xray.amazonaws.com` write to the log groups {}, and then `TransactionSearchConfig` (`AWS::XRay::TransactionSearchConfig`) switches the segment destination to CloudWatch Logs and indexes {} % of spans. AWS's CloudFormation instructions ask for Transaction Search to be off before a stack enables it: if the account has it on already (`aws xray get-trace-segment-destination --region {region}` prints `CloudWatchLogs`), remove `transaction_search` from the blueprint instead, since the OTLP endpoint only needs it on.",
             ts.policy_name,
             ts.log_groups
                 .iter()
