@@ -157,10 +157,20 @@ fn make_segment(
 
     let mut filtered = attrs.clone();
     let http = http::make_http(span, &attrs, &mut filtered);
-    let cause = {
+    let mut cause = {
         let mut new_id = || ctx.new_id_hex();
         cause::make_cause(span, &attrs, &resource, &mut filtered, &mut new_id)
     };
+    // A span converted from an X-Ray document (`from_xray`) states its flags and in-progress
+    // state; they win over what the span's status would imply, so documents survive a round trip.
+    if let Some([error, fault, throttle]) = stated_flags(&attrs) {
+        (cause.error, cause.fault, cause.throttle) = (error, fault, throttle);
+    }
+    let in_progress =
+        bool_attr(&attrs, "aws.xray.inprogress") == Some(true) && span.end_time_unix_nano == 0;
+    for key in STATED_ATTRIBUTES {
+        filtered.remove(key);
+    }
     let origin = aws::origin(&resource);
     let aws = aws::make_aws(&attrs, &resource, &ctx.settings.log_groups, &mut filtered);
     let service = aws::service(&resource);
@@ -184,7 +194,11 @@ fn make_segment(
         },
     );
     doc.insert("start_time".into(), seconds(span.start_time_unix_nano));
-    doc.insert("end_time".into(), seconds(span.end_time_unix_nano));
+    if in_progress {
+        doc.insert("in_progress".into(), true.into());
+    } else {
+        doc.insert("end_time".into(), seconds(span.end_time_unix_nano));
+    }
     doc.insert("trace_id".into(), trace_id.into());
     if !span.parent_span_id.is_empty() {
         doc.insert("parent_id".into(), hex(&span.parent_span_id).into());
@@ -213,6 +227,32 @@ fn make_segment(
         doc.insert("links".into(), Value::Array(links));
     }
     Ok(doc)
+}
+
+/// The X-Ray state a span converted from X-Ray carries (`translate::from_xray`).
+const STATED_ATTRIBUTES: [&str; 4] = [
+    "aws.xray.error",
+    "aws.xray.fault",
+    "aws.xray.throttle",
+    "aws.xray.inprogress",
+];
+
+/// The boolean attribute `key`, if it is one.
+fn bool_attr(attrs: &AttrMap<'_>, key: &str) -> Option<bool> {
+    match attrs.get(key)?.value {
+        Some(opentelemetry_proto::tonic::common::v1::any_value::Value::BoolValue(b)) => Some(b),
+        _ => None,
+    }
+}
+
+/// `[error, fault, throttle]` when the span states any of them (an absent one is false).
+fn stated_flags(attrs: &AttrMap<'_>) -> Option<[bool; 3]> {
+    let flags =
+        ["aws.xray.error", "aws.xray.fault", "aws.xray.throttle"].map(|k| bool_attr(attrs, k));
+    flags
+        .iter()
+        .any(Option::is_some)
+        .then(|| flags.map(|f| f.unwrap_or(false)))
 }
 
 /// Seconds since the epoch as a JSON float.

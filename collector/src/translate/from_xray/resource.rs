@@ -14,7 +14,8 @@ use super::attributes::{Attrs, integer, object, string};
 /// `service.version` and `aws.xray.resource_arn`. Additions: an `origin` naming an AWS platform
 /// also makes the provider `aws` and sets `cloud.platform` (and `aws.ecs.launchtype` for the ECS
 /// launch types), so the X-Ray exporter derives the same `origin` again; the ECS task, family,
-/// cluster, container ARN and launch type get the resource attributes the exporter reads them from.
+/// cluster, container ARN and launch type get the resource attributes the exporter reads them from;
+/// `service.runtime` and `service.runtime_version` become `process.runtime.name` and `.version`.
 pub(super) fn attributes(doc: &Map<String, Value>, name: &str) -> Vec<KeyValue> {
     let mut attrs = Attrs::default();
     attrs.put_str("service.name", name);
@@ -41,6 +42,12 @@ pub(super) fn attributes(doc: &Map<String, Value>, name: &str) -> Vec<KeyValue> 
     }
     if let Some(service) = object(doc, "service") {
         attrs.put_opt_str("service.version", string(service, "version"));
+        // Addition: the SDKs record the language runtime here (`CPython`, `3.11.7`).
+        attrs.put_opt_str("process.runtime.name", string(service, "runtime"));
+        attrs.put_opt_str(
+            "process.runtime.version",
+            string(service, "runtime_version"),
+        );
     }
     attrs.put_opt_str("aws.xray.resource_arn", string(doc, "resource_arn"));
     attrs.into_vec()
