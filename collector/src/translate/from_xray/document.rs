@@ -196,15 +196,15 @@ fn convert_one(seg: &Map<String, Value>, at: &Position) -> Result<Span, ConvertE
         _ => {}
     }
 
-    // Status (contrib: from the HTTP status, then `cause`), plus `fault`, which X-Ray sets for
-    // server errors whether or not there is an HTTP status or a cause.
+    // Status (contrib: from the HTTP status, then `cause`), plus the flags, which X-Ray sets
+    // for failed calls whether or not there is an HTTP status or a cause.
     let end_or_start = end.unwrap_or(start);
     let cause = cause::convert(seg.get("cause"), end_or_start);
     let error = boolean(seg, "error").unwrap_or(false);
     let fault = boolean(seg, "fault").unwrap_or(false);
     let throttle = boolean(seg, "throttle").unwrap_or(false);
     let http_error = http_status.is_some_and(|s| !(100..399).contains(&s));
-    let status_code = if http_error || cause.present || fault {
+    let status_code = if http_error || cause.present || error || fault || throttle {
         StatusCode::Error
     } else {
         StatusCode::Unset
