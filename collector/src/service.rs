@@ -261,10 +261,12 @@ fn open_storage(
     Option<Arc<queue::Storage>>,
     Option<Vec<(u64, Vec<bytes::Bytes>)>>,
 )> {
-    let ExporterConfig::AwsXray(c) = cfg else {
-        return Ok((None, None));
+    let storage = match cfg {
+        ExporterConfig::AwsXray(c) => &c.sending_queue.storage,
+        ExporterConfig::OtlpHttp(c) => &c.sending_queue.storage,
+        ExporterConfig::Debug(_) | ExporterConfig::File(_) => return Ok((None, None)),
     };
-    let Some(name) = &c.sending_queue.storage else {
+    let Some(name) = storage else {
         return Ok((None, None));
     };
     let extension: ComponentId = name
@@ -281,25 +283,37 @@ fn open_storage(
     if recovered.truncated_bytes > 0 {
         tracing::warn!(exporter = %id, bytes = recovered.truncated_bytes, "Cut a torn or corrupt record off the disk queue.");
     }
-    // Only the awsxray exporter has a disk queue, so every persisted batch is X-Ray documents
-    // (OTLP spans are translated, and what cannot be is counted, by the exporter itself).
-    if !matches!(&**exporter, Exporter::AwsXray(_)) {
-        anyhow::bail!(
-            "exporter `{id}`: sending_queue.storage is supported by awsxray exporters only"
-        );
-    }
-    let exporter = exporter.clone();
-    let to_documents: queue::ToDocuments = Arc::new(move |traces| match &*exporter {
-        Exporter::AwsXray(e) => e.documents(traces),
-        // Checked above, before the closure exists.
-        Exporter::Debug(_) | Exporter::File(_) | Exporter::OtlpHttp(_) => {
-            unreachable!("disk queue on a non-awsxray exporter")
+    // The awsxray exporter stores X-Ray documents (OTLP spans are translated, and what cannot
+    // be is counted, before the batch is written); otlphttp stores batches as they are.
+    let (to_records, from_records): (queue::ToRecords, queue::FromRecords) = match &**exporter {
+        Exporter::AwsXray(_) => {
+            let exporter = exporter.clone();
+            (
+                Arc::new(move |traces| {
+                    let documents = match &*exporter {
+                        Exporter::AwsXray(e) => e.documents(traces),
+                        // The match above chose this arm for awsxray exporters only.
+                        _ => unreachable!("an awsxray disk queue on another exporter"),
+                    };
+                    let records = documents.iter().map(|d| d.body.clone()).collect();
+                    (crate::pipeline::Traces::XRay(documents), records)
+                }),
+                Arc::new(queue::documents_from_records),
+            )
         }
-    });
+        Exporter::OtlpHttp(_) => (
+            Arc::new(queue::records_as_is),
+            Arc::new(queue::batch_from_records),
+        ),
+        Exporter::Debug(_) | Exporter::File(_) => anyhow::bail!(
+            "exporter `{id}`: sending_queue.storage is supported by awsxray and otlphttp exporters only"
+        ),
+    };
     Ok((
         Some(Arc::new(queue::Storage {
             log: std::sync::Mutex::new(log),
-            to_documents,
+            to_records,
+            from_records,
         })),
         Some(recovered.batches),
     ))

@@ -615,7 +615,7 @@ fn invalid_otlphttp_configs_are_located() {
                 "collector.yaml:12:7: exporters.otlphttp.headers.bad header: `bad header` is not a valid HTTP header name",
                 "collector.yaml:14:7: exporters.otlphttp.tls.cert_file: client certificates (mutual TLS) are not supported",
                 "collector.yaml:16:7: exporters.otlphttp.sending_queue.queue_size: must be at least 1",
-                "collector.yaml:17:7: exporters.otlphttp.sending_queue.storage: a persistent queue is supported by awsxray exporters only; remove `storage`",
+                "collector.yaml:17:7: exporters.otlphttp.sending_queue.storage: `file_storage` is not a `file_storage` extension defined in `extensions`",
                 "collector.yaml:19:7: exporters.otlphttp.retry_on_failure.multiplier: must be at least 1",
                 "collector.yaml:20:3: exporters.otlphttp/none: `endpoint` or `traces_endpoint` is required",
             ],

@@ -558,3 +558,84 @@ fn sigv4auth_without_any_region_stops_startup_naming_the_settings() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_disk_queue_keeps_otlp_and_xray_batches_through_kill_9() {
+    // The endpoint is down; spans and X-Ray documents wait in the disk queue; the collector is
+    // killed with SIGKILL, the endpoint comes up, and a restarted collector sends them all.
+    let storage = tempfile::tempdir().unwrap();
+    let port = harness::free_port();
+    let otlp = harness::free_port();
+    let udp = common::free_udp_port();
+    let text = config(otlp, &format!("http://127.0.0.1:{port}"), FAST_RETRY)
+        .replace(
+            "receivers:\n  otlp:",
+            &format!("receivers:\n  awsxray:\n    endpoint: 127.0.0.1:{udp}\n  otlp:"),
+        )
+        .replace("receivers: [otlp]", "receivers: [awsxray, otlp]")
+        .replace(
+            "extensions:\n  health_check:",
+            &format!(
+                "extensions:\n  file_storage:\n    directory: {}\n  health_check:",
+                storage.path().display()
+            ),
+        )
+        .replace(
+            "    timeout: 1s\n",
+            "    timeout: 1s\n    sending_queue:\n      storage: file_storage\n",
+        )
+        .replace(
+            "extensions: [health_check, sigv4auth]",
+            "extensions: [health_check, sigv4auth, file_storage]",
+        );
+    let c = Collector::start(&text, &[]);
+    // OTLP span ids start far above the X-Ray ids, so that the two sets do not meet.
+    let mut ids = send(otlp, 1 << 32, 100);
+    ids.extend(send_segments(udp, 60));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while accounting(&c).received < 160 || retries(&c, "connection") < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "{:?}\n{}",
+            accounting(&c),
+            c.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The batch processor flushes within 50 ms; give it ten times that to reach the disk.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(accounting(&c).sent, 0);
+    c.kill9();
+
+    let server = FaultOtlp::start_on(port, |_| Reply::Accept);
+    let c = Collector::start(&text, &[]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.accepted().len() < ids.len() {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} spans arrived; missing {:?}\n{}",
+            server.accepted().len(),
+            ids.len(),
+            ids.iter()
+                .filter(|id| !server.accepted().contains_key(*id))
+                .take(5)
+                .collect::<Vec<_>>(),
+            c.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let accepted = server.accepted();
+    let want: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+    let got: BTreeSet<&str> = accepted.keys().map(String::as_str).collect();
+    assert_eq!(got, want, "every span and document survived the kill");
+    assert!(accepted.values().all(|&k| k == 1), "no span sent twice");
+    // The restarted collector counts what it replayed: 100 spans and 60 documents.
+    let a = settle(&c, 0, Duration::from_secs(10));
+    assert_eq!(
+        (a.received, a.sent, a.failed, a.dropped),
+        (0, 160, 0, 0),
+        "{}",
+        c.log()
+    );
+    assert_requests_well_formed(&server);
+}

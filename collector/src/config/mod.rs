@@ -637,10 +637,12 @@ fn build(value: &Value, ctx: &mut Ctx) -> Option<Config> {
 
     // A persistent queue's `storage` must name a `file_storage` extension that the service runs.
     for (id, cfg) in &config.exporters {
-        let ExporterConfig::AwsXray(c) = cfg else {
-            continue;
+        let storage = match cfg {
+            ExporterConfig::AwsXray(c) => &c.sending_queue.storage,
+            ExporterConfig::OtlpHttp(c) => &c.sending_queue.storage,
+            ExporterConfig::Debug(_) | ExporterConfig::File(_) => continue,
         };
-        let Some(storage) = &c.sending_queue.storage else {
+        let Some(storage) = storage else {
             continue;
         };
         let pointer = format!("{}/sending_queue/storage", exporters.defined[id].1);
@@ -869,12 +871,6 @@ fn validate_otlphttp_exporter(ctx: &mut Ctx, c: &OtlpHttpExporterConfig, pointer
         ctx.error(
             &at("proxy_url"),
             "only http:// proxies (HTTP CONNECT) are supported",
-        );
-    }
-    if c.sending_queue.storage.is_some() {
-        ctx.error(
-            &at("sending_queue/storage"),
-            "a persistent queue is supported by awsxray exporters only; remove `storage`",
         );
     }
     validate_queue_and_retry(ctx, &c.sending_queue, &c.retry_on_failure, pointer);

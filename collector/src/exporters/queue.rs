@@ -26,14 +26,82 @@ pub struct QueueSettings {
     pub block_on_overflow: bool,
 }
 
-/// Turns a batch into X-Ray documents before it is written to disk (OTLP is translated first).
-pub type ToDocuments = Arc<dyn Fn(Traces) -> Vec<Segment> + Send + Sync>;
+/// Turns a batch into the records written to disk, and the batch to queue in its place (the
+/// awsxray exporter translates OTLP to X-Ray documents first; otlphttp keeps the batch as is).
+pub type ToRecords = Arc<dyn Fn(Traces) -> (Traces, Vec<Bytes>) + Send + Sync>;
+/// Turns the records of one batch read back from disk into the batch to send.
+pub type FromRecords = Arc<dyn Fn(Vec<Bytes>) -> Traces + Send + Sync>;
 
 /// The disk under a persistent queue (`sending_queue.storage`): every batch is appended to the
 /// log before it is queued, and acknowledged once its export has finished.
 pub struct Storage {
     pub log: std::sync::Mutex<DiskLog>,
-    pub to_documents: ToDocuments,
+    pub to_records: ToRecords,
+    pub from_records: FromRecords,
+}
+
+/// The first byte of a record holding an OTLP batch (an `ExportTraceServiceRequest`); X-Ray
+/// documents are JSON and never start with it.
+const OTLP_RECORD: u8 = 0;
+
+/// The records of a batch as is: X-Ray documents one per record, OTLP spans as one encoded
+/// `ExportTraceServiceRequest` behind [`OTLP_RECORD`].
+pub fn records_as_is(traces: Traces) -> (Traces, Vec<Bytes>) {
+    let records = match &traces {
+        Traces::XRay(documents) => documents.iter().map(|d| d.body.clone()).collect(),
+        Traces::Otlp(resource_spans) => {
+            use prost::Message;
+            let request =
+                opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest {
+                    resource_spans: resource_spans.clone(),
+                };
+            let mut record = Vec::with_capacity(request.encoded_len() + 1);
+            record.push(OTLP_RECORD);
+            request
+                .encode(&mut record)
+                .expect("a Vec grows to take any message");
+            vec![Bytes::from(record)]
+        }
+    };
+    (traces, records)
+}
+
+/// The batch [`records_as_is`] wrote, or X-Ray documents (what the awsxray exporter writes).
+pub fn batch_from_records(records: Vec<Bytes>) -> Traces {
+    if let [record] = records.as_slice() {
+        if record.first() == Some(&OTLP_RECORD) {
+            use prost::Message;
+            // The record passed its CRC check, so it is what `records_as_is` wrote; should it
+            // still not decode, the batch cannot be counted by item and is logged instead.
+            type Request =
+                opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+            return match Request::decode(&record[1..]) {
+                Ok(request) => Traces::Otlp(request.resource_spans),
+                Err(error) => {
+                    tracing::error!(%error, bytes = record.len(), "An OTLP batch in the disk queue does not decode; it is skipped.");
+                    Traces::Otlp(Vec::new())
+                }
+            };
+        }
+    }
+    documents_from_records(records)
+}
+
+/// Stored X-Ray documents, with the ids read back for logs and retries.
+pub fn documents_from_records(records: Vec<Bytes>) -> Traces {
+    let received_at = std::time::Instant::now();
+    Traces::XRay(
+        records
+            .into_iter()
+            .filter_map(|body| {
+                Some(Segment {
+                    ids: document_ids(&body)?,
+                    body,
+                    received_at,
+                })
+            })
+            .collect(),
+    )
 }
 
 /// The sending side; cloned into every pipeline that uses the exporter.
@@ -208,13 +276,11 @@ impl ExporterQueue {
         let Some(storage) = &self.inner.storage else {
             return Ok((traces, None));
         };
-        let documents = (storage.to_documents)(traces);
-        let bodies: Vec<Bytes> = documents.iter().map(|d| d.body.clone()).collect();
+        let (traces, records) = (storage.to_records)(traces);
         let appended = match storage.log.lock() {
-            Ok(mut log) => log.append(&bodies),
-            Err(poisoned) => poisoned.into_inner().append(&bodies),
+            Ok(mut log) => log.append(&records),
+            Err(poisoned) => poisoned.into_inner().append(&records),
         };
-        let traces = Traces::XRay(documents);
         match appended {
             Ok(seq) => Ok((traces, Some(seq))),
             Err(AppendError::Full { .. }) => {
@@ -236,21 +302,13 @@ impl ExporterQueue {
     /// Queues the batches a previous run left unacknowledged in the disk log, waiting for room
     /// in the in-memory queue as the senders drain it.
     pub fn replay(&self, batches: Vec<(u64, Vec<Bytes>)>) {
+        let Some(storage) = self.inner.storage.clone() else {
+            return;
+        };
         let this = self.clone();
         tokio::spawn(async move {
-            let received_at = std::time::Instant::now();
-            for (seq, bodies) in batches {
-                let documents: Vec<Segment> = bodies
-                    .into_iter()
-                    .filter_map(|body| {
-                        Some(Segment {
-                            ids: document_ids(&body)?,
-                            body,
-                            received_at,
-                        })
-                    })
-                    .collect();
-                let traces = Traces::XRay(documents);
+            for (seq, records) in batches {
+                let traces = (storage.from_records)(records);
                 let units = this.inner.units(&traces).min(this.inner.capacity);
                 let Ok(permit) = this.inner.semaphore.clone().acquire_many_owned(units).await
                 else {
@@ -316,6 +374,48 @@ mod tests {
             received_at: Instant::now(),
         };
         Traces::XRay(vec![seg; n])
+    }
+
+    #[test]
+    fn otlp_and_xray_batches_survive_their_records() {
+        use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+        let otlp = Traces::Otlp(vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![
+                    Span {
+                        span_id: vec![1; 8],
+                        ..Default::default()
+                    };
+                    3
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }]);
+        let (kept, records) = records_as_is(otlp.clone());
+        assert_eq!(records.len(), 1);
+        let Traces::Otlp(back) = batch_from_records(records) else {
+            panic!("an OTLP batch comes back as OTLP")
+        };
+        let Traces::Otlp(original) = otlp else {
+            unreachable!()
+        };
+        assert_eq!(back, original);
+        assert_eq!(kept.item_count(), 3);
+
+        let doc = |id: &str| Segment {
+            body: Bytes::from(format!(
+                r#"{{"id":"{id}","trace_id":"1-5f84c7a8-0123456789abcdef01234567"}}"#
+            )),
+            ids: SegmentIds::new(id, "1-5f84c7a8-0123456789abcdef01234567").unwrap(),
+            received_at: Instant::now(),
+        };
+        let (_, records) = records_as_is(Traces::XRay(vec![doc("0123456789abcdef")]));
+        let Traces::XRay(docs) = batch_from_records(records) else {
+            panic!("X-Ray documents come back as documents")
+        };
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0].ids.id(), "0123456789abcdef");
     }
 
     #[tokio::test]
