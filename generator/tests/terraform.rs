@@ -1170,4 +1170,5 @@ blueprint_tests! {
     guide_existing_cluster => "guide-existing-cluster",
     new_cluster_vpc => "new-cluster-vpc",
     pod_identity => "pod-identity",
+    xray_sdk_migration => "xray-sdk-migration",
 }
