@@ -450,3 +450,46 @@ fn output_is_deterministic() {
         assert_eq!(first, second, "{}", path.display());
     }
 }
+
+#[test]
+fn deep_nesting_converts_up_to_the_parser_limit_and_fails_beyond_it() {
+    // Each level of subsegments is two levels of JSON (an array and an object); serde_json stops
+    // at 128, so 60 levels convert and 70 fail, without exhausting the stack.
+    fn nested(levels: usize) -> String {
+        let mut doc = String::new();
+        for level in 0..=levels {
+            if level > 0 {
+                doc.push_str(r#","subsegments":["#);
+            }
+            doc.push_str(&format!(
+                r#"{{"name":"n{level}","id":"{:016x}","start_time":1795564833.0,"end_time":1795564834.0"#,
+                level + 1
+            ));
+            if level == 0 {
+                doc.push_str(&format!(r#","trace_id":"{TRACE}""#));
+            }
+        }
+        for level in (0..=levels).rev() {
+            doc.push('}');
+            if level > 0 {
+                doc.push(']');
+            }
+        }
+        doc
+    }
+    let deep = to_otlp(&[segment(&Value::String(nested(60)))]);
+    assert!(deep.failed.is_empty(), "{:?}", deep.failed);
+    assert_eq!(spans(&deep).len(), 61);
+    assert_eq!(
+        hex(&spans(&deep)[60].parent_span_id),
+        format!("{:016x}", 60)
+    );
+    let too_deep = to_otlp(&[segment(&Value::String(nested(70)))]);
+    assert_eq!(spans(&too_deep).len(), 0);
+    assert_eq!(too_deep.failed.len(), 1);
+    assert!(
+        too_deep.failed[0].error.contains("recursion limit"),
+        "{}",
+        too_deep.failed[0].error
+    );
+}

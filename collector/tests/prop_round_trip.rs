@@ -17,6 +17,7 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use xray_collector::pipeline::{Segment, SegmentIds};
+use xray_collector::receivers::awsxray::datagram;
 use xray_collector::translate::from_xray::{FromXray, to_otlp};
 
 /// Characters of generated names: X-Ray's name alphabet (letters, digits, space and
@@ -434,10 +435,14 @@ proptest! {
 
     #[test]
     fn segments_survive_the_round_trip(documents in documents()) {
-        let segments: Vec<Segment> = documents
-            .iter()
-            .map(|doc| segment(serde_json::to_vec(doc).unwrap()))
-            .collect();
+        // Every generated document is one the UDP receiver hands on, with the ids it read.
+        let mut segments = Vec::new();
+        for doc in &documents {
+            let body = serde_json::to_vec(doc).unwrap();
+            let ids = datagram::check_body(&body);
+            prop_assert!(ids.is_ok(), "the receiver refuses {doc}: {ids:?}");
+            segments.push(Segment { ids: ids.unwrap(), ..segment(body) });
+        }
         let converted = to_otlp(&segments);
         prop_assert_eq!(
             span_count(&converted),

@@ -58,7 +58,7 @@ pub(super) fn convert(body: &[u8]) -> Result<Converted, ConvertError> {
     let name = required_name(&doc, "")?;
     // Contrib: a document is an independent subsegment when it says `"type": "subsegment"` and
     // has a parent; every other document is a segment, which is the server side of a request.
-    let independent = doc.contains_key("parent_id")
+    let independent = doc.get("parent_id").is_some_and(|p| !p.is_null())
         && string(&doc, "type").is_some_and(|t| t.eq_ignore_ascii_case("subsegment"));
     let resource = resource::attributes(&doc, name);
     let mut spans = Vec::new();
