@@ -639,3 +639,47 @@ fn the_disk_queue_keeps_otlp_and_xray_batches_through_kill_9() {
     );
     assert_requests_well_formed(&server);
 }
+
+/// The numbers of the "Shutdown complete" log line.
+fn summary(log: &str) -> std::collections::BTreeMap<String, u64> {
+    let line = log
+        .lines()
+        .find(|l| l.contains("Shutdown complete"))
+        .unwrap_or_else(|| panic!("no shutdown summary in log:\n{log}"));
+    line.split_whitespace()
+        .filter_map(|tok| tok.split_once('='))
+        .filter_map(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
+        .collect()
+}
+
+#[test]
+fn the_shutdown_deadline_counts_spans_still_being_retried() {
+    // The endpoint answers 503 for ever; SIGTERM with a 1 s deadline drops and counts them.
+    let server = FaultOtlp::start(|_| Reply::Status(503, "injected: down"));
+    let otlp = harness::free_port();
+    let c = Collector::start(
+        &config(otlp, &server.endpoint(), FAST_RETRY),
+        &["--shutdown-timeout=1s"],
+    );
+    send(otlp, 0, 80);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while retries(&c, "server_error") < 2 {
+        assert!(Instant::now() < deadline, "no retries:\n{}", c.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = Instant::now();
+    c.sigterm();
+    let (status, log) = c.wait(Duration::from_secs(30));
+    assert!(status.success(), "exit status {status}:\n{log}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the deadline bounds shutdown"
+    );
+    let s = summary(&log);
+    assert_eq!(
+        (s["received"], s["sent"], s["failed"], s["dropped"]),
+        (80, 0, 0, 80),
+        "{log}"
+    );
+    assert!(log.contains("Shutdown deadline reached"), "{log}");
+}

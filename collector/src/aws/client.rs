@@ -38,11 +38,13 @@ pub enum HttpsClient {
 
 impl HttpsClient {
     /// A client for `upstream`: TLS as `tls` says, through `proxy_address` when it is set,
-    /// else through the proxy the environment names for `upstream` (see [`env_proxy`]).
+    /// else through the proxy the environment names for `upstream` (see [`env_proxy`]), keeping
+    /// up to `max_idle_connections` idle connections for reuse.
     pub fn new(
         tls: &ClientTls,
         proxy_address: &str,
         upstream: &Uri,
+        max_idle_connections: usize,
     ) -> Result<HttpsClient, String> {
         let cfg = tls;
         let tls = tls_config(cfg)?;
@@ -63,7 +65,7 @@ impl HttpsClient {
         http.enforce_http(false);
         http.set_connect_timeout(Some(Duration::from_secs(5)));
         let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(2)
+            .pool_max_idle_per_host(max_idle_connections)
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_timer(TokioTimer::new())
             .clone();

@@ -69,8 +69,13 @@ impl OtlpHttpExporter {
             server_name_override: cfg.tls.server_name_override.clone(),
             ca_file: cfg.tls.ca_file.clone(),
         };
-        let client = HttpsClient::new(&tls, &cfg.proxy_url, &url)
-            .map_err(|e| anyhow::format_err!("exporters.{id}: {e}"))?;
+        let client = HttpsClient::new(
+            &tls,
+            &cfg.proxy_url,
+            &url,
+            cfg.sending_queue.num_consumers.unwrap_or(10),
+        )
+        .map_err(|e| anyhow::format_err!("exporters.{id}: {e}"))?;
         let mut headers = Vec::new();
         for (name, value) in &cfg.headers {
             let name = HeaderName::try_from(name.as_str())
@@ -508,6 +513,21 @@ mod tests {
                 .collect(),
             schema_url: String::new(),
         }
+    }
+
+    #[test]
+    fn json_bodies_are_otlp_json() {
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![resource_spans("a", 1, 1, 1)],
+        };
+        let text = String::from_utf8(serde_json::to_vec(&request).unwrap()).unwrap();
+        // OTLP/JSON: lowerCamelCase keys and ids as hex strings, not base64.
+        assert!(text.contains(r#""resourceSpans":"#), "{text}");
+        assert!(
+            text.contains(r#""traceId":"01010101010101010101010101010101""#),
+            "{text}"
+        );
+        assert!(text.contains(r#""spanId":"0101010101010101""#), "{text}");
     }
 
     #[test]

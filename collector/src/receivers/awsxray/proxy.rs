@@ -113,7 +113,7 @@ impl SamplingProxy {
             server_name_override: cfg.tls.server_name_override.clone(),
             ca_file: cfg.tls.ca_file.clone(),
         };
-        let client = HttpsClient::new(&tls, &cfg.proxy_address, &upstream)
+        let client = HttpsClient::new(&tls, &cfg.proxy_address, &upstream, 2)
             .map_err(|e| anyhow::format_err!("receivers.{id}.proxy_server: {e}"))?;
 
         let endpoint = crate::telemetry::server::normalize(&cfg.endpoint);
