@@ -732,10 +732,9 @@ fn check_transaction_search_commands(name: &str, tf: &Tf, dir: &Path, endpoint: 
     );
 
     let check = format!("{name}: aws CLI syntax of the Transaction Search commands");
-    // The aws CLI is not one of the pinned test tools (like terraform, it may be absent): a loud
-    // skip when it is missing.
-    let Some(aws) = harness::find_tool("aws") else {
-        harness::record_skip(&check, "aws");
+    // The aws CLI is a pinned test tool (tests/tools/requirements-awscli.txt, installed by
+    // tests/run into .tools/awscli).
+    let Some(aws) = harness::require_tool("aws", &check) else {
         return;
     };
     for command in [&ts.destination_command, &ts.indexing_command] {

@@ -4,6 +4,8 @@
 #                    python-hcl2, boto3, aws-xray-sdk, OpenTelemetry SDK + OTLP exporters (pinned)
 #   .tools/checkov   checkov in its own venv (it pins boto3 and replaces python-hcl2's module);
 #                    .tools/venv/bin/checkov is an offline wrapper around it.
+#   .tools/awscli    the AWS CLI (v1, botocore vendored) in its own venv, for the Terraform target's
+#                    Transaction Search commands; .tools/venv/bin/aws runs it.
 #   .tools/node      the AWS CDK CLI (npm), for `cdk ls --app DIR` on the golden assemblies.
 # Pins live in tests/tools/requirements-*.txt and tests/tools/package*.json. Idempotent: a stamp
 # per environment records the hash of its lock file, so a re-run only checks the stamps.
@@ -43,6 +45,10 @@ export BC_SKIP_MAPPING=TRUE
 exec "$tools/checkov/bin/checkov" --skip-download "\$@"
 WRAP
 chmod +x "$tools/venv/bin/checkov"
+
+# The AWS CLI in its own venv (its pins differ from boto3's), reachable as .tools/venv/bin/aws.
+ensure_venv "$tools/awscli" "$root/tests/tools/requirements-awscli.txt" "import awscli"
+ln -sf "$tools/awscli/bin/aws" "$tools/venv/bin/aws"
 
 # Node tools (the CDK CLI), pinned by tests/tools/package-lock.json, when the project declares them.
 if [ -f "$root/tests/tools/package.json" ]; then
