@@ -4,10 +4,10 @@
 //! document in that case (Go's `json.Unmarshal` into typed structs), which would lose every
 //! subsegment for one odd optional field. Required fields are checked in `document.rs`.
 
+use super::json::{Json, Object};
 use opentelemetry_proto::tonic::common::v1::{
     AnyValue, ArrayValue, KeyValue, KeyValueList, any_value::Value as Any,
 };
-use serde_json::{Map, Value};
 
 /// An attribute list in insertion order where putting an existing key replaces its value in
 /// place, as `pcommon.Map.Put*` does.
@@ -15,6 +15,11 @@ use serde_json::{Map, Value};
 pub(super) struct Attrs(Vec<KeyValue>);
 
 impl Attrs {
+    /// An empty list with room for `capacity` attributes.
+    pub(super) fn with_capacity(capacity: usize) -> Attrs {
+        Attrs(Vec::with_capacity(capacity))
+    }
+
     /// Puts `value` under `key`.
     pub(super) fn put(&mut self, key: &str, value: Any) {
         let value = Some(AnyValue { value: Some(value) });
@@ -27,57 +32,43 @@ impl Attrs {
         }
     }
 
-    /// Puts a string.
-    pub(super) fn put_str(&mut self, key: &str, value: &str) {
-        self.put(key, Any::StringValue(value.to_string()));
+    /// Appends `value` under `key`, which must not be in the list yet: for the fixed keys of
+    /// a span or event, where a search for an existing entry would only cost time.
+    pub(super) fn push(&mut self, key: &str, value: Any) {
+        debug_assert!(
+            self.0.iter().all(|kv| kv.key != key),
+            "{key} is already set"
+        );
+        self.0.push(KeyValue {
+            key: key.to_string(),
+            value: Some(AnyValue { value: Some(value) }),
+        });
     }
 
-    /// Puts a string when there is one.
+    /// Appends a string under a new key (as [`Attrs::push`]).
+    pub(super) fn put_str(&mut self, key: &str, value: &str) {
+        self.push(key, Any::StringValue(value.to_string()));
+    }
+
+    /// Appends a string under a new key when there is one.
     pub(super) fn put_opt_str(&mut self, key: &str, value: Option<&str>) {
         if let Some(value) = value {
             self.put_str(key, value);
         }
     }
 
-    /// Puts a boolean when there is one.
+    /// Appends a boolean under a new key when there is one.
     pub(super) fn put_opt_bool(&mut self, key: &str, value: Option<bool>) {
         if let Some(value) = value {
-            self.put(key, Any::BoolValue(value));
+            self.push(key, Any::BoolValue(value));
         }
     }
 
     /// Puts an integer when there is one.
     pub(super) fn put_opt_int(&mut self, key: &str, value: Option<i64>) {
         if let Some(value) = value {
-            self.put(key, Any::IntValue(value));
+            self.push(key, Any::IntValue(value));
         }
-    }
-
-    /// Appends `value` to the string array under `key`, creating it when absent
-    /// (contrib's `addStringSlice`).
-    pub(super) fn append_str(&mut self, key: &str, value: &str) {
-        let item = AnyValue {
-            value: Some(Any::StringValue(value.to_string())),
-        };
-        let existing = self.0.iter_mut().find(|kv| kv.key == key).and_then(|kv| {
-            match kv.value.as_mut().and_then(|v| v.value.as_mut()) {
-                Some(Any::ArrayValue(array)) => Some(array),
-                _ => None,
-            }
-        });
-        match existing {
-            Some(array) => array.values.push(item),
-            None => self.put(key, Any::ArrayValue(ArrayValue { values: vec![item] })),
-        }
-    }
-
-    /// The value under `key`.
-    pub(super) fn get(&self, key: &str) -> Option<&Any> {
-        self.0
-            .iter()
-            .find(|kv| kv.key == key)
-            .and_then(|kv| kv.value.as_ref())
-            .and_then(|v| v.value.as_ref())
     }
 
     /// The attribute list.
@@ -87,23 +78,23 @@ impl Attrs {
 }
 
 /// The object under `key`.
-pub(super) fn object<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Map<String, Value>> {
-    obj.get(key).and_then(Value::as_object)
+pub(super) fn object<'a, 'j>(obj: &'a Object<'j>, key: &str) -> Option<&'a Object<'j>> {
+    obj.get(key).and_then(Json::as_object)
 }
 
 /// The string under `key`.
-pub(super) fn string<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    obj.get(key).and_then(Value::as_str)
+pub(super) fn string<'a>(obj: &'a Object<'_>, key: &str) -> Option<&'a str> {
+    obj.get(key).and_then(Json::as_str)
 }
 
 /// The boolean under `key`.
-pub(super) fn boolean(obj: &Map<String, Value>, key: &str) -> Option<bool> {
-    obj.get(key).and_then(Value::as_bool)
+pub(super) fn boolean(obj: &Object<'_>, key: &str) -> Option<bool> {
+    obj.get(key).and_then(Json::as_bool)
 }
 
 /// The integer under `key`: a JSON integer that fits in an `i64`, or a float without fraction
 /// (some SDKs write `200.0`).
-pub(super) fn integer(obj: &Map<String, Value>, key: &str) -> Option<i64> {
+pub(super) fn integer(obj: &Object<'_>, key: &str) -> Option<i64> {
     let value = obj.get(key)?;
     value.as_i64().or_else(|| {
         let f = value.as_f64()?;
@@ -113,11 +104,8 @@ pub(super) fn integer(obj: &Map<String, Value>, key: &str) -> Option<i64> {
 }
 
 /// The array under `key`.
-pub(super) fn array<'a>(obj: &'a Map<String, Value>, key: &str) -> &'a [Value] {
-    obj.get(key)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
+pub(super) fn array<'a, 'j>(obj: &'a Object<'j>, key: &str) -> &'a [Json<'j>] {
+    obj.get(key).and_then(Json::as_array).unwrap_or(&[])
 }
 
 /// A scalar annotation value as an attribute value: strings, booleans, integers that fit in an
@@ -125,35 +113,36 @@ pub(super) fn array<'a>(obj: &'a Map<String, Value>, key: &str) -> &'a [Value] {
 ///
 /// Contrib decodes every JSON number as a float64, so `5` comes back as `5.0`; keeping integers
 /// integral lets the round trip reproduce the annotation exactly.
-pub(super) fn scalar(value: &Value) -> Option<Any> {
+pub(super) fn scalar(value: &Json<'_>) -> Option<Any> {
     match value {
-        Value::String(s) => Some(Any::StringValue(s.clone())),
-        Value::Bool(b) => Some(Any::BoolValue(*b)),
-        Value::Number(n) => Some(match n.as_i64() {
+        Json::String(s) => Some(Any::StringValue(s.to_string())),
+        Json::Bool(b) => Some(Any::BoolValue(*b)),
+        Json::Number(n) => Some(match n.as_i64() {
             Some(i) => Any::IntValue(i),
             None => Any::DoubleValue(n.as_f64()?),
         }),
-        Value::Null | Value::Array(_) | Value::Object(_) => None,
+        Json::Null | Json::Array(_) | Json::Object(_) => None,
     }
 }
 
-/// Any JSON value as an attribute value: objects become key-value lists and arrays become
-/// arrays; `null` is `None` (and is left out of lists and arrays).
-pub(super) fn any(value: &Value) -> Option<Any> {
+/// Any JSON value as an attribute value: objects become key-value lists (sorted by key, each
+/// key once) and arrays become arrays; `null` is `None` (and is left out of lists and arrays).
+pub(super) fn any(value: &Json<'_>) -> Option<Any> {
     match value {
-        Value::Array(items) => Some(Any::ArrayValue(ArrayValue {
+        Json::Array(items) => Some(Any::ArrayValue(ArrayValue {
             values: items
                 .iter()
                 .filter_map(any)
                 .map(|v| AnyValue { value: Some(v) })
                 .collect(),
         })),
-        Value::Object(map) => Some(Any::KvlistValue(KeyValueList {
+        Json::Object(map) => Some(Any::KvlistValue(KeyValueList {
             values: map
-                .iter()
+                .sorted()
+                .into_iter()
                 .filter_map(|(k, v)| {
                     any(v).map(|v| KeyValue {
-                        key: k.clone(),
+                        key: k.to_string(),
                         value: Some(AnyValue { value: Some(v) }),
                     })
                 })
@@ -166,52 +155,55 @@ pub(super) fn any(value: &Value) -> Option<Any> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    /// Runs `check` on the tree of `value`'s JSON text.
+    fn with_json<T>(value: Value, check: impl FnOnce(&Json<'_>) -> T) -> T {
+        let text = value.to_string();
+        check(&Json::parse(text.as_bytes()).unwrap())
+    }
 
     #[test]
-    fn put_replaces_in_place_and_append_builds_arrays() {
+    fn put_replaces_in_place() {
         let mut attrs = Attrs::default();
         attrs.put_str("a", "1");
         attrs.put_str("b", "2");
-        attrs.put_str("a", "3");
-        attrs.append_str("list", "x");
-        attrs.append_str("list", "y");
+        attrs.put("a", Any::StringValue("3".into()));
         let list = attrs.into_vec();
         assert_eq!(
             list.iter().map(|kv| kv.key.as_str()).collect::<Vec<_>>(),
-            ["a", "b", "list"]
+            ["a", "b"]
         );
         assert_eq!(
             list[0].value.as_ref().unwrap().value,
             Some(Any::StringValue("3".into()))
         );
-        let Some(Any::ArrayValue(array)) = &list[2].value.as_ref().unwrap().value else {
-            panic!("not an array: {list:?}");
-        };
-        assert_eq!(array.values.len(), 2);
     }
 
     #[test]
     fn integers_stay_integral_and_big_numbers_become_doubles() {
-        assert_eq!(scalar(&json!(5)), Some(Any::IntValue(5)));
-        assert_eq!(scalar(&json!(-5)), Some(Any::IntValue(-5)));
-        assert_eq!(scalar(&json!(2.5)), Some(Any::DoubleValue(2.5)));
+        let scalar = |v: Value| with_json(v, scalar);
+        assert_eq!(scalar(json!(5)), Some(Any::IntValue(5)));
+        assert_eq!(scalar(json!(-5)), Some(Any::IntValue(-5)));
+        assert_eq!(scalar(json!(2.5)), Some(Any::DoubleValue(2.5)));
         assert_eq!(
-            scalar(&json!(u64::MAX)),
+            scalar(json!(u64::MAX)),
             Some(Any::DoubleValue(u64::MAX as f64))
         );
-        assert_eq!(scalar(&json!(null)), None);
-        assert_eq!(scalar(&json!([1])), None);
+        assert_eq!(scalar(json!(null)), None);
+        assert_eq!(scalar(json!([1])), None);
     }
 
     #[test]
     fn integer_accepts_integral_floats_only() {
         let obj = json!({"a": 200, "b": 200.0, "c": 200.5, "d": "200", "e": 1e300});
-        let obj = obj.as_object().unwrap();
-        assert_eq!(integer(obj, "a"), Some(200));
-        assert_eq!(integer(obj, "b"), Some(200));
-        assert_eq!(integer(obj, "c"), None);
-        assert_eq!(integer(obj, "d"), None);
-        assert_eq!(integer(obj, "e"), None);
+        with_json(obj, |obj| {
+            let obj = obj.as_object().unwrap();
+            assert_eq!(integer(obj, "a"), Some(200));
+            assert_eq!(integer(obj, "b"), Some(200));
+            assert_eq!(integer(obj, "c"), None);
+            assert_eq!(integer(obj, "d"), None);
+            assert_eq!(integer(obj, "e"), None);
+        });
     }
 }

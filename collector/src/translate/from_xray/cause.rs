@@ -4,9 +4,9 @@ use std::fmt::Write as _;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use opentelemetry_proto::tonic::trace::v1::span::Event;
-use serde_json::{Map, Value};
 
 use super::attributes::{Attrs, array, boolean, integer, string};
+use super::json::{Json, Object};
 
 /// What a `cause` field contributes to a span.
 #[derive(Debug, Default, PartialEq)]
@@ -23,19 +23,19 @@ pub(super) struct Cause {
 /// Converts the `cause` of a document. Exception events get `event_time`: contrib leaves their
 /// time at zero, which OTLP backends show at 1970; the span's end is when the exception was
 /// recorded at the latest.
-pub(super) fn convert(cause: Option<&Value>, event_time: u64) -> Cause {
+pub(super) fn convert(cause: Option<&Json<'_>>, event_time: u64) -> Cause {
     match cause {
-        Some(Value::String(id)) => Cause {
+        Some(Json::String(id)) => Cause {
             present: true,
-            message: id.clone(),
+            message: id.to_string(),
             events: Vec::new(),
         },
-        Some(Value::Object(cause)) => Cause {
+        Some(Json::Object(cause)) => Cause {
             present: true,
             message: String::new(),
             events: array(cause, "exceptions")
                 .iter()
-                .filter_map(Value::as_object)
+                .filter_map(Json::as_object)
                 .map(|exception| exception_event(exception, event_time))
                 .collect(),
         },
@@ -43,8 +43,8 @@ pub(super) fn convert(cause: Option<&Value>, event_time: u64) -> Cause {
     }
 }
 
-fn exception_event(exception: &Map<String, Value>, time_unix_nano: u64) -> Event {
-    let mut attrs = Attrs::default();
+fn exception_event(exception: &Object<'_>, time_unix_nano: u64) -> Event {
+    let mut attrs = Attrs::with_capacity(8);
     attrs.put_opt_str("aws.xray.exception.id", string(exception, "id"));
     attrs.put_opt_str("exception.message", string(exception, "message"));
     attrs.put_opt_str("exception.type", string(exception, "type"));
@@ -72,7 +72,7 @@ fn exception_event(exception: &Map<String, Value>, time_unix_nano: u64) -> Event
 
 /// The stack as text in contrib's layout: `<type>: <message>` and then one
 /// `\tat <label>(<path>: <line>)` line per frame, `<unknown>` standing for a missing line.
-fn stack_trace(exception: &Map<String, Value>, stack: &[Value]) -> String {
+fn stack_trace(exception: &Object<'_>, stack: &[Json<'_>]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -80,7 +80,7 @@ fn stack_trace(exception: &Map<String, Value>, stack: &[Value]) -> String {
         string(exception, "type").unwrap_or(""),
         string(exception, "message").unwrap_or("")
     );
-    for frame in stack.iter().filter_map(Value::as_object) {
+    for frame in stack.iter().filter_map(Json::as_object) {
         let line =
             integer(frame, "line").map_or_else(|| "<unknown>".to_string(), |n| n.to_string());
         let _ = writeln!(
@@ -97,11 +97,10 @@ fn stack_trace(exception: &Map<String, Value>, stack: &[Value]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn an_exception_id_becomes_the_status_message() {
-        let cause = convert(Some(&json!("0123456789abcdef")), 5);
+        let cause = convert(Some(&Json::parse(br#""0123456789abcdef""#).unwrap()), 5);
         assert!(cause.present);
         assert_eq!(cause.message, "0123456789abcdef");
         assert!(cause.events.is_empty());
@@ -109,16 +108,20 @@ mod tests {
 
     #[test]
     fn other_values_are_no_cause() {
-        assert_eq!(convert(Some(&json!(3)), 5), Cause::default());
+        assert_eq!(
+            convert(Some(&Json::parse(b"3").unwrap()), 5),
+            Cause::default()
+        );
         assert_eq!(convert(None, 5), Cause::default());
     }
 
     #[test]
     fn stack_frames_are_rendered_like_contrib() {
-        let exception = json!({
-            "type": "KeyError", "message": "'x'",
-            "stack": [{"path": "app.py", "line": 7, "label": "handler"}, {"label": "main"}]
-        });
+        let exception = Json::parse(
+            br#"{"type": "KeyError", "message": "'x'",
+            "stack": [{"path": "app.py", "line": 7, "label": "handler"}, {"label": "main"}]}"#,
+        )
+        .unwrap();
         let exception = exception.as_object().unwrap();
         assert_eq!(
             stack_trace(exception, array(exception, "stack")),

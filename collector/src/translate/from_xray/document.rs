@@ -1,22 +1,16 @@
 //! One document to its spans (contrib `ToTraces`, `segToSpans`, `populateSpan`).
 
-use opentelemetry_proto::tonic::common::v1::{ArrayValue, KeyValue, any_value::Value as Any};
+use opentelemetry_proto::tonic::common::v1::{ArrayValue, any_value::Value as Any};
 use opentelemetry_proto::tonic::trace::v1::{
     Span, Status,
     span::{Link, SpanKind},
     status::StatusCode,
 };
-use serde_json::{Map, Value};
+use std::fmt;
 
 use super::attributes::{Attrs, any, array, boolean, integer, object, scalar, string};
+use super::json::{Json, Object};
 use super::{cause, resource};
-
-/// The spans and resource of one document.
-#[derive(Debug)]
-pub(super) struct Converted {
-    pub(super) resource: Vec<KeyValue>,
-    pub(super) spans: Vec<Span>,
-}
 
 /// Why a document could not be converted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,41 +35,90 @@ pub(super) enum ConvertError {
 /// them back into annotations.
 const ANNOTATIONS_ATTRIBUTE: &str = "aws.xray.annotations";
 
-/// Converts one document (segment or independent subsegment) with its embedded subsegments.
-pub(super) fn convert(body: &[u8]) -> Result<Converted, ConvertError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| ConvertError::NotAnObject(e.to_string()))?;
-    let Value::Object(doc) = value else {
+/// Parses one document (segment or independent subsegment) and converts it with its embedded
+/// subsegments: appends its spans to `spans` (a segment before its subsegments) and then hands
+/// the document's resource and `spans` to `place`, which files them. On error `spans` is left
+/// as it was and `place` is not called.
+pub(super) fn convert(
+    body: &[u8],
+    spans: &mut Vec<Span>,
+    place: impl FnOnce(&resource::Resource<'_>, &mut Vec<Span>),
+) -> Result<(), ConvertError> {
+    let value = Json::parse(body).map_err(|e| ConvertError::NotAnObject(e.to_string()))?;
+    let Json::Object(doc) = &value else {
         return Err(ConvertError::NotAnObject(format!(
             "found {}",
             json_type(&value)
         )));
     };
     let trace_id = match doc.get("trace_id") {
-        None | Some(Value::Null) => return Err(ConvertError::Missing("trace_id".into())),
-        Some(value) => trace_id(value, "trace_id")?,
+        None | Some(Json::Null) => return Err(ConvertError::Missing("trace_id".into())),
+        Some(value) => trace_id(value, &"trace_id")?,
     };
-    let name = required_name(&doc, "")?;
+    let name = required_name(doc, &Path::Top)?;
     // Contrib: a document is an independent subsegment when it says `"type": "subsegment"` and
     // has a parent; every other document is a segment, which is the server side of a request.
     let independent = doc.get("parent_id").is_some_and(|p| !p.is_null())
-        && string(&doc, "type").is_some_and(|t| t.eq_ignore_ascii_case("subsegment"));
-    let resource = resource::attributes(&doc, name);
-    let mut spans = Vec::new();
+        && string(doc, "type").is_some_and(|t| t.eq_ignore_ascii_case("subsegment"));
+    let resource = resource::attributes(doc, name);
     let top = Position {
-        path: String::new(),
+        path: Path::Top,
         trace_id,
         enclosing: None,
         segment: !independent,
     };
-    walk(&doc, &top, &mut spans)?;
-    Ok(Converted { resource, spans })
+    let before = spans.len();
+    if let Err(err) = walk(doc, &top, spans) {
+        spans.truncate(before);
+        return Err(err);
+    }
+    place(&resource, spans);
+    Ok(())
+}
+
+/// The JSON path of a (sub)segment in its document, spelled out only for error messages.
+#[derive(Clone, Copy)]
+enum Path<'p> {
+    /// The document itself.
+    Top,
+    /// Entry `idx` of the `subsegments` of the (sub)segment at `parent`.
+    Sub { parent: &'p Path<'p>, idx: usize },
+}
+
+impl Path<'_> {
+    /// The path of `name` in this (sub)segment.
+    fn field<'n>(&'n self, name: &'n str) -> Field<'n> {
+        Field { at: self, name }
+    }
+}
+
+/// `Display` writes the path prefix of this (sub)segment's fields (`""` or
+/// `subsegments[0].`).
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Path::Top => Ok(()),
+            Path::Sub { parent, idx } => write!(f, "{parent}subsegments[{idx}]."),
+        }
+    }
+}
+
+/// A field of the (sub)segment at `at`, such as `subsegments[1].id`.
+struct Field<'n> {
+    at: &'n Path<'n>,
+    name: &'n str,
+}
+
+impl fmt::Display for Field<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.at, self.name)
+    }
 }
 
 /// Where a (sub)segment sits in its document.
-struct Position {
-    /// The JSON path prefix of its fields (`""` or `subsegments[0].`).
-    path: String,
+struct Position<'p> {
+    /// Where its fields are, for error messages.
+    path: Path<'p>,
     /// The trace id of the enclosing document, for embedded subsegments without their own.
     trace_id: [u8; 16],
     /// The id of the enclosing (sub)segment, for embedded subsegments.
@@ -85,25 +128,23 @@ struct Position {
 }
 
 /// Converts `seg` and then its subsegments, depth first.
-fn walk(
-    seg: &Map<String, Value>,
-    at: &Position,
-    spans: &mut Vec<Span>,
-) -> Result<(), ConvertError> {
+fn walk(seg: &Object<'_>, at: &Position<'_>, spans: &mut Vec<Span>) -> Result<(), ConvertError> {
     let span = convert_one(seg, at)?;
     let id: [u8; 8] = span.span_id.as_slice().try_into().unwrap_or([0; 8]);
     let trace_id: [u8; 16] = span.trace_id.as_slice().try_into().unwrap_or(at.trace_id);
     spans.push(span);
     for (idx, sub) in array(seg, "subsegments").iter().enumerate() {
-        let path = format!("{}subsegments[{idx}]", at.path);
-        let Value::Object(sub) = sub else {
+        let Json::Object(sub) = sub else {
             return Err(ConvertError::Invalid {
-                field: path,
+                field: format!("{}subsegments[{idx}]", at.path),
                 problem: "not an object",
             });
         };
         let child = Position {
-            path: format!("{path}."),
+            path: Path::Sub {
+                parent: &at.path,
+                idx,
+            },
             trace_id,
             enclosing: Some(id),
             segment: false,
@@ -114,36 +155,38 @@ fn walk(
 }
 
 /// Converts one (sub)segment, without its subsegments.
-fn convert_one(seg: &Map<String, Value>, at: &Position) -> Result<Span, ConvertError> {
-    let field = |name: &str| format!("{}{name}", at.path);
+fn convert_one(seg: &Object<'_>, at: &Position<'_>) -> Result<Span, ConvertError> {
+    let field = |name| at.path.field(name);
     let name = required_name(seg, &at.path)?;
     let id = match seg.get("id") {
-        None | Some(Value::Null) => return Err(ConvertError::Missing(field("id"))),
+        None | Some(Json::Null) => return Err(ConvertError::Missing(field("id").to_string())),
         Some(value) => span_id(value, &field("id"))?,
     };
     if id == [0; 8] {
         return Err(ConvertError::Invalid {
-            field: field("id"),
+            field: field("id").to_string(),
             problem: "all zeros, which OTLP does not accept",
         });
     }
     let trace_id = match seg.get("trace_id") {
-        None | Some(Value::Null) => at.trace_id,
+        None | Some(Json::Null) => at.trace_id,
         Some(value) => trace_id(value, &field("trace_id"))?,
     };
     // An embedded subsegment's parent is the enclosing (sub)segment, whatever it says itself.
     let parent = match (at.enclosing, seg.get("parent_id")) {
         (Some(enclosing), _) => Some(enclosing),
-        (None, None | Some(Value::Null)) => None,
+        (None, None | Some(Json::Null)) => None,
         (None, Some(value)) => Some(span_id(value, &field("parent_id"))?),
     }
     .filter(|p| *p != [0; 8]);
     let start = match seg.get("start_time") {
-        None | Some(Value::Null) => return Err(ConvertError::Missing(field("start_time"))),
+        None | Some(Json::Null) => {
+            return Err(ConvertError::Missing(field("start_time").to_string()));
+        }
         Some(value) => unix_nanos(value, &field("start_time"))?,
     };
     let end = match seg.get("end_time") {
-        None | Some(Value::Null) => None,
+        None | Some(Json::Null) => None,
         Some(value) => Some(unix_nanos(value, &field("end_time"))?),
     };
 
@@ -167,7 +210,7 @@ fn convert_one(seg: &Map<String, Value>, at: &Position) -> Result<Span, ConvertE
         SpanKind::Internal
     };
 
-    let mut attrs = Attrs::default();
+    let mut attrs = Attrs::with_capacity(16);
     if namespace == Some("aws") {
         attrs.put_str("aws.service", name);
     }
@@ -188,8 +231,8 @@ fn convert_one(seg: &Map<String, Value>, at: &Position) -> Result<Span, ConvertE
     let http_status = response.and_then(|r| integer(r, "status"));
     attrs.put_opt_int("http.status_code", http_status);
     match response.and_then(|r| r.get("content_length")) {
-        Some(Value::String(s)) => attrs.put_str("http.response_content_length", s),
-        Some(value @ Value::Number(_)) => {
+        Some(Json::String(s)) => attrs.put_str("http.response_content_length", s),
+        Some(value @ Json::Number(_)) => {
             let length = value.as_i64().or_else(|| value.as_f64().map(|f| f as i64));
             attrs.put_opt_int("http.response_content_length", length);
         }
@@ -259,17 +302,16 @@ fn convert_one(seg: &Map<String, Value>, at: &Position) -> Result<Span, ConvertE
     // Annotations (contrib `addAnnotations`): scalar values become attributes under their own
     // key, and the key list says which attributes they were. Keys are sorted for a stable order.
     if let Some(annotations) = object(seg, "annotations") {
-        let mut keys: Vec<&String> = annotations.keys().collect();
-        keys.sort();
-        let converted: Vec<(&String, Any)> = keys
+        let converted: Vec<(&str, Any)> = annotations
+            .sorted()
             .into_iter()
-            .filter_map(|k| scalar(&annotations[k.as_str()]).map(|v| (k, v)))
+            .filter_map(|(k, v)| scalar(v).map(|v| (k, v)))
             .collect();
         if !converted.is_empty() {
             let list = converted
                 .iter()
                 .map(|(k, _)| opentelemetry_proto::tonic::common::v1::AnyValue {
-                    value: Some(Any::StringValue((*k).clone())),
+                    value: Some(Any::StringValue((*k).to_string())),
                 })
                 .collect();
             attrs.put(
@@ -284,11 +326,12 @@ fn convert_one(seg: &Map<String, Value>, at: &Position) -> Result<Span, ConvertE
 
     // Metadata (contrib `addMetadata`): each namespace as a JSON text.
     if let Some(metadata) = object(seg, "metadata") {
-        let mut namespaces: Vec<(&String, &Value)> = metadata.iter().collect();
-        namespaces.sort_by(|a, b| a.0.cmp(b.0));
-        for (namespace, value) in namespaces {
+        for (namespace, value) in metadata.sorted() {
             if let Ok(text) = serde_json::to_string(value) {
-                attrs.put_str(&format!("aws.xray.metadata.{namespace}"), &text);
+                attrs.put(
+                    &format!("aws.xray.metadata.{namespace}"),
+                    Any::StringValue(text),
+                );
             }
         }
     }
@@ -296,13 +339,14 @@ fn convert_one(seg: &Map<String, Value>, at: &Position) -> Result<Span, ConvertE
     let links = array(seg, "links")
         .iter()
         .enumerate()
-        .map(|(idx, link)| convert_link(link, &format!("{}links[{idx}]", at.path)))
+        .map(|(idx, link)| convert_link(link, &LinkPath { at: &at.path, idx }))
         .collect::<Result<Vec<_>, _>>()?;
 
-    let status = (status_code != StatusCode::Unset || !cause.message.is_empty()).then(|| Status {
-        message: cause.message.clone(),
-        code: status_code as i32,
-    });
+    let status =
+        (status_code != StatusCode::Unset || !cause.message.is_empty()).then_some(Status {
+            message: cause.message,
+            code: status_code as i32,
+        });
     Ok(Span {
         trace_id: trace_id.to_vec(),
         span_id: id.to_vec(),
@@ -325,7 +369,7 @@ fn convert_one(seg: &Map<String, Value>, at: &Position) -> Result<Span, ConvertE
 /// database name) and `db.name`, and rejects the document when the URL has no database name;
 /// here such a URL is kept whole as `db.connection_string`. A `connection_string`, which
 /// contrib ignores, is used when there is no `url`.
-fn add_sql(sql: &Map<String, Value>, attrs: &mut Attrs) {
+fn add_sql(sql: &Object<'_>, attrs: &mut Attrs) {
     match string(sql, "url") {
         Some(url) => match split_sql_url(url) {
             Some((connection, database)) => {
@@ -360,24 +404,38 @@ fn split_sql_url(url: &str) -> Option<(&str, &str)> {
     Some((&url[..slash], database))
 }
 
-fn convert_link(link: &Value, path: &str) -> Result<Link, ConvertError> {
-    let Value::Object(link) = link else {
+/// The path of entry `idx` of the `links` of the (sub)segment at `at`, such as
+/// `subsegments[0].links[1]`.
+struct LinkPath<'p> {
+    at: &'p Path<'p>,
+    idx: usize,
+}
+
+impl fmt::Display for LinkPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}links[{}]", self.at, self.idx)
+    }
+}
+
+fn convert_link(link: &Json<'_>, path: &LinkPath<'_>) -> Result<Link, ConvertError> {
+    let Json::Object(link) = link else {
         return Err(ConvertError::Invalid {
             field: path.to_string(),
             problem: "not an object",
         });
     };
+    let field = |name: &'static str| format!("{path}.{name}");
     let trace = match link.get("trace_id") {
-        Some(value) => trace_id(value, &format!("{path}.trace_id"))?,
-        None => return Err(ConvertError::Missing(format!("{path}.trace_id"))),
+        Some(value) => trace_id(value, &format_args!("{path}.trace_id"))?,
+        None => return Err(ConvertError::Missing(field("trace_id"))),
     };
     let span = match link.get("id") {
-        Some(value) => span_id(value, &format!("{path}.id"))?,
-        None => return Err(ConvertError::Missing(format!("{path}.id"))),
+        Some(value) => span_id(value, &format_args!("{path}.id"))?,
+        None => return Err(ConvertError::Missing(field("id"))),
     };
     let mut attrs = Attrs::default();
     if let Some(attributes) = object(link, "attributes") {
-        for (key, value) in attributes {
+        for (key, value) in attributes.sorted() {
             if let Some(value) = any(value) {
                 attrs.put(key, value);
             }
@@ -392,10 +450,10 @@ fn convert_link(link: &Value, path: &str) -> Result<Link, ConvertError> {
 }
 
 /// The `name`, which must be a non-empty string.
-fn required_name<'a>(seg: &'a Map<String, Value>, path: &str) -> Result<&'a str, ConvertError> {
+fn required_name<'a>(seg: &'a Object<'_>, path: &Path<'_>) -> Result<&'a str, ConvertError> {
     match seg.get("name") {
-        None | Some(Value::Null) => Err(ConvertError::Missing(format!("{path}name"))),
-        Some(Value::String(name)) if !name.is_empty() => Ok(name),
+        None | Some(Json::Null) => Err(ConvertError::Missing(format!("{path}name"))),
+        Some(Json::String(name)) if !name.is_empty() => Ok(name),
         Some(_) => Err(ConvertError::Invalid {
             field: format!("{path}name"),
             problem: "not a non-empty string",
@@ -404,7 +462,7 @@ fn required_name<'a>(seg: &'a Map<String, Value>, path: &str) -> Result<&'a str,
 }
 
 /// `1-xxxxxxxx-yyyyyyyyyyyyyyyyyyyyyyyy` to 16 bytes; all zeros is refused, as OTLP does.
-fn trace_id(value: &Value, field: &str) -> Result<[u8; 16], ConvertError> {
+fn trace_id(value: &Json<'_>, field: &dyn fmt::Display) -> Result<[u8; 16], ConvertError> {
     let invalid = |problem| ConvertError::Invalid {
         field: field.to_string(),
         problem,
@@ -429,7 +487,7 @@ fn trace_id(value: &Value, field: &str) -> Result<[u8; 16], ConvertError> {
 }
 
 /// 16 hexadecimal digits to 8 bytes.
-fn span_id(value: &Value, field: &str) -> Result<[u8; 8], ConvertError> {
+fn span_id(value: &Json<'_>, field: &dyn fmt::Display) -> Result<[u8; 8], ConvertError> {
     let invalid = |problem| ConvertError::Invalid {
         field: field.to_string(),
         problem,
@@ -471,7 +529,7 @@ const MAX_SECONDS: f64 = 18_000_000_000.0;
 /// quarter of a microsecond of the decimal the SDK wrote, so rounding the fraction to whole
 /// microseconds gives that decimal exactly, where contrib's `seconds * 1e9` is off by up to a
 /// few hundred nanoseconds.
-pub(super) fn unix_nanos(value: &Value, field: &str) -> Result<u64, ConvertError> {
+pub(super) fn unix_nanos(value: &Json<'_>, field: &dyn fmt::Display) -> Result<u64, ConvertError> {
     let seconds = value.as_f64().ok_or_else(|| ConvertError::Invalid {
         field: field.to_string(),
         problem: "not a number",
@@ -487,21 +545,41 @@ pub(super) fn unix_nanos(value: &Value, field: &str) -> Result<u64, ConvertError
     Ok(whole as u64 * 1_000_000_000 + micros * 1_000)
 }
 
-fn json_type(value: &Value) -> &'static str {
+fn json_type(value: &Json<'_>) -> &'static str {
     match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    /// `value` as a tree borrowing from `text`.
+    fn tree(value: Value, text: &mut String) -> Json<'_> {
+        *text = value.to_string();
+        Json::parse(text.as_bytes()).unwrap()
+    }
+
+    fn trace_id(value: Value) -> Result<[u8; 16], ConvertError> {
+        super::trace_id(&tree(value, &mut String::new()), &"t")
+    }
+
+    fn span_id(value: Value) -> Result<[u8; 8], ConvertError> {
+        super::span_id(&tree(value, &mut String::new()), &"s")
+    }
+
+    fn convert(body: &[u8]) -> Result<Vec<Span>, ConvertError> {
+        let mut spans = Vec::new();
+        super::convert(body, &mut spans, |_, _| ())?;
+        Ok(spans)
+    }
 
     #[test]
     fn sql_urls_split_like_contribs_pattern() {
@@ -527,7 +605,7 @@ mod tests {
 
     #[test]
     fn times_round_to_the_microsecond() {
-        let at = |v: Value| unix_nanos(&v, "t");
+        let at = |v: Value| unix_nanos(&tree(v, &mut String::new()), &"t");
         assert_eq!(at(json!(1700000000.125)), Ok(1_700_000_000_125_000_000));
         assert_eq!(at(json!(1700000000.000001)), Ok(1_700_000_000_000_001_000));
         assert_eq!(at(json!(1700000000.999999)), Ok(1_700_000_000_999_999_000));
@@ -541,21 +619,21 @@ mod tests {
     #[test]
     fn ids_decode_and_reject_garbage() {
         assert_eq!(
-            trace_id(&json!("1-5759e988-bd862e3fe1be46a994272793"), "t").unwrap()[..4],
+            trace_id(json!("1-5759e988-bd862e3fe1be46a994272793")).unwrap()[..4],
             [0x57, 0x59, 0xe9, 0x88]
         );
-        assert!(trace_id(&json!("1-5759e988-bd862e3fe1be46a99427279"), "t").is_err());
-        assert!(trace_id(&json!("2-5759e988-bd862e3fe1be46a994272793"), "t").is_err());
-        assert!(trace_id(&json!("1-5759e988-bd862e3fe1be46a99427279g"), "t").is_err());
-        assert!(trace_id(&json!("1-00000000-000000000000000000000000"), "t").is_err());
+        assert!(trace_id(json!("1-5759e988-bd862e3fe1be46a99427279")).is_err());
+        assert!(trace_id(json!("2-5759e988-bd862e3fe1be46a994272793")).is_err());
+        assert!(trace_id(json!("1-5759e988-bd862e3fe1be46a99427279g")).is_err());
+        assert!(trace_id(json!("1-00000000-000000000000000000000000")).is_err());
         // A multi-byte character where a separator belongs must not panic.
-        assert!(trace_id(&json!("1-5759e98é-bd862e3fe1be46a99427279"), "t").is_err());
+        assert!(trace_id(json!("1-5759e98é-bd862e3fe1be46a99427279")).is_err());
         assert_eq!(
-            span_id(&json!("53995C3F42CD8AD8"), "s"),
+            span_id(json!("53995C3F42CD8AD8")),
             Ok([0x53, 0x99, 0x5c, 0x3f, 0x42, 0xcd, 0x8a, 0xd8])
         );
-        assert!(span_id(&json!("53995c3f42cd8ad"), "s").is_err());
-        assert!(span_id(&json!("ééééééééé"), "s").is_err());
+        assert!(span_id(json!("53995c3f42cd8ad")).is_err());
+        assert!(span_id(json!("ééééééééé")).is_err());
     }
 
     #[test]

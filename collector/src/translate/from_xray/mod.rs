@@ -13,7 +13,12 @@
 
 mod attributes;
 mod cause;
+#[cfg(test)]
+mod differential;
 mod document;
+mod json;
+#[cfg(test)]
+mod reference;
 mod resource;
 
 use opentelemetry_proto::tonic::common::v1::KeyValue;
@@ -46,21 +51,48 @@ pub struct FailedDocument {
 pub fn to_otlp(segments: &[Segment]) -> FromXray {
     let mut groups: Vec<(Vec<KeyValue>, Vec<Span>)> = Vec::new();
     let mut failed = Vec::new();
-    for segment in segments {
-        match document::convert(&segment.body) {
-            Ok(converted) => {
-                match groups
-                    .iter_mut()
-                    .find(|(resource, _)| *resource == converted.resource)
-                {
-                    Some((_, spans)) => spans.extend(converted.spans),
-                    None => groups.push((converted.resource, converted.spans)),
+    // The group the previous document went to: consecutive documents mostly share a resource.
+    let mut last = 0;
+    // Each document's spans, before they move to their group.
+    let mut spans = Vec::new();
+    // The most spans the batch can hold: the smallest (sub)segment takes 51 bytes of JSON
+    // (`{"name":"a","id":"0000000000000001","start_time":1}`). It caps the room reserved below.
+    let most_spans = segments.iter().map(|s| s.body.len()).sum::<usize>() / 51;
+    for (idx, segment) in segments.iter().enumerate() {
+        let place = |resource: &resource::Resource<'_>, spans: &mut Vec<Span>| {
+            // Each resource is in at most one group, so trying the previous group first finds
+            // the same group as a search from the start.
+            let found = groups
+                .get(last)
+                .filter(|(attributes, _)| resource.matches(attributes))
+                .map(|_| last)
+                .or_else(|| {
+                    groups
+                        .iter()
+                        .position(|(attributes, _)| resource.matches(attributes))
+                });
+            last = match found {
+                Some(idx) => idx,
+                None => {
+                    // Batches mostly hold one resource: the first group gets room for the
+                    // rest of the batch, if its documents are like this one, rather than
+                    // growing step by step; later groups grow as needed.
+                    let room = if groups.is_empty() {
+                        (spans.len() * (segments.len() - idx)).min(most_spans)
+                    } else {
+                        0
+                    };
+                    groups.push((resource.to_key_values(), Vec::with_capacity(room)));
+                    groups.len() - 1
                 }
-            }
-            Err(err) => failed.push(FailedDocument {
+            };
+            groups[last].1.append(spans);
+        };
+        if let Err(err) = document::convert(&segment.body, &mut spans, place) {
+            failed.push(FailedDocument {
                 ids: segment.ids,
                 error: err.to_string(),
-            }),
+            });
         }
     }
     let resource_spans = groups

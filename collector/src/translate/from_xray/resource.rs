@@ -1,10 +1,113 @@
 //! Resource attributes of a document (contrib `populateResource`, `addAWSToResource`,
 //! `addSdkToResource`), plus `origin`, which contrib ignores.
 
-use opentelemetry_proto::tonic::common::v1::KeyValue;
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 
-use super::attributes::{Attrs, integer, object, string};
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, ArrayValue, KeyValue, any_value::Value as Any,
+};
+
+use super::attributes::{integer, object, string};
+use super::json::{Json, Object};
+
+/// The resource attributes of a document, borrowing from it: documents of one batch mostly
+/// share their resource, so a document's resource is compared with the batch's resources
+/// before any of it is copied.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Resource<'a>(Vec<(&'static str, Value<'a>)>);
+
+/// A resource attribute value.
+#[derive(Debug, PartialEq)]
+enum Value<'a> {
+    /// A string.
+    Str(Cow<'a, str>),
+    /// An array of strings.
+    Strs(Vec<&'a str>),
+}
+
+impl<'a> Resource<'a> {
+    /// Puts `value` under `key`, replacing an existing value in place (as `Attrs::put`).
+    fn put(&mut self, key: &'static str, value: Value<'a>) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, existing)) => *existing = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    /// Puts a string.
+    fn put_str(&mut self, key: &'static str, value: impl Into<Cow<'a, str>>) {
+        self.put(key, Value::Str(value.into()));
+    }
+
+    /// Puts a string when there is one.
+    fn put_opt_str(&mut self, key: &'static str, value: Option<&'a str>) {
+        if let Some(value) = value {
+            self.put_str(key, value);
+        }
+    }
+
+    /// Appends `value` to the string array under `key`, creating it when absent (as
+    /// `Attrs::append_str`).
+    fn append_str(&mut self, key: &'static str, value: &'a str) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, Value::Strs(values))) => values.push(value),
+            _ => self.put(key, Value::Strs(vec![value])),
+        }
+    }
+
+    /// Whether there is a value under `key`.
+    fn contains(&self, key: &str) -> bool {
+        self.0.iter().any(|(k, _)| *k == key)
+    }
+
+    /// Whether `attributes` are exactly what [`Resource::to_key_values`] would return.
+    pub(super) fn matches(&self, attributes: &[KeyValue]) -> bool {
+        fn string(value: &AnyValue) -> Option<&str> {
+            match &value.value {
+                Some(Any::StringValue(s)) => Some(s),
+                _ => None,
+            }
+        }
+        self.0.len() == attributes.len()
+            && self.0.iter().zip(attributes).all(|((key, value), kv)| {
+                let Some(any) = kv.value.as_ref().filter(|_| kv.key == *key) else {
+                    return false;
+                };
+                match (value, &any.value) {
+                    (Value::Str(s), Some(Any::StringValue(t))) => s == t,
+                    (Value::Strs(items), Some(Any::ArrayValue(array))) => {
+                        items.len() == array.values.len()
+                            && items
+                                .iter()
+                                .zip(&array.values)
+                                .all(|(item, v)| string(v) == Some(item))
+                    }
+                    _ => false,
+                }
+            })
+    }
+
+    /// The attributes as OTLP key-values, in insertion order.
+    pub(super) fn to_key_values(&self) -> Vec<KeyValue> {
+        let string = |s: &str| AnyValue {
+            value: Some(Any::StringValue(s.to_string())),
+        };
+        self.0
+            .iter()
+            .map(|(key, value)| KeyValue {
+                key: key.to_string(),
+                value: Some(match value {
+                    Value::Str(s) => string(s),
+                    Value::Strs(items) => AnyValue {
+                        value: Some(Any::ArrayValue(ArrayValue {
+                            values: items.iter().map(|s| string(s)).collect(),
+                        })),
+                    },
+                }),
+            })
+            .collect()
+    }
+}
 
 /// The resource attributes of the top-level document `doc` named `name`.
 ///
@@ -16,8 +119,8 @@ use super::attributes::{Attrs, integer, object, string};
 /// launch types), so the X-Ray exporter derives the same `origin` again; the ECS task, family,
 /// cluster, container ARN and launch type get the resource attributes the exporter reads them from;
 /// `service.runtime` and `service.runtime_version` become `process.runtime.name` and `.version`.
-pub(super) fn attributes(doc: &Map<String, Value>, name: &str) -> Vec<KeyValue> {
-    let mut attrs = Attrs::default();
+pub(super) fn attributes<'a>(doc: &'a Object<'_>, name: &'a str) -> Resource<'a> {
+    let mut attrs = Resource(Vec::with_capacity(12));
     attrs.put_str("service.name", name);
 
     let aws = object(doc, "aws");
@@ -33,7 +136,7 @@ pub(super) fn attributes(doc: &Map<String, Value>, name: &str) -> Vec<KeyValue> 
     }
     if let Some((platform, launch_type)) = platform {
         attrs.put_str("cloud.platform", platform);
-        if attrs.get("aws.ecs.launchtype").is_none() {
+        if !attrs.contains("aws.ecs.launchtype") {
             attrs.put_opt_str("aws.ecs.launchtype", launch_type);
         }
     }
@@ -50,14 +153,14 @@ pub(super) fn attributes(doc: &Map<String, Value>, name: &str) -> Vec<KeyValue> 
         );
     }
     attrs.put_opt_str("aws.xray.resource_arn", string(doc, "resource_arn"));
-    attrs.into_vec()
+    attrs
 }
 
-fn add_aws(aws: &Map<String, Value>, attrs: &mut Attrs) {
+fn add_aws<'a>(aws: &'a Object<'_>, attrs: &mut Resource<'a>) {
     attrs.put_opt_str("cloud.account.id", string(aws, "account_id"));
     for group in super::attributes::array(aws, "cloudwatch_logs")
         .iter()
-        .filter_map(Value::as_object)
+        .filter_map(Json::as_object)
     {
         if let Some(arn) = string(group, "arn") {
             attrs.append_str("aws.log.group.arns", arn);
@@ -85,7 +188,7 @@ fn add_aws(aws: &Map<String, Value>, attrs: &mut Attrs) {
     if let Some(beanstalk) = object(aws, "elastic_beanstalk") {
         attrs.put_opt_str("service.namespace", string(beanstalk, "environment_name"));
         if let Some(deployment) = integer(beanstalk, "deployment_id") {
-            attrs.put_str("service.instance.id", &deployment.to_string());
+            attrs.put_str("service.instance.id", deployment.to_string());
         }
         attrs.put_opt_str("service.version", string(beanstalk, "version_label"));
     }
@@ -101,12 +204,12 @@ fn add_aws(aws: &Map<String, Value>, attrs: &mut Attrs) {
 /// spell languages (`python`, `nodejs`, `dotnet`), which is what the X-Ray exporter's
 /// stack-trace parsers are chosen by. Contrib's special case that reports `java` whenever the
 /// segment has exceptions is not reproduced: it mislabels every other language.
-fn add_sdk(xray: &Map<String, Value>, attrs: &mut Attrs) {
+fn add_sdk<'a>(xray: &'a Object<'_>, attrs: &mut Resource<'a>) {
     attrs.put_opt_str("telemetry.sdk.version", string(xray, "sdk_version"));
     if let Some(sdk) = string(xray, "sdk") {
         attrs.put_str("telemetry.sdk.name", sdk);
         if let Some((_, language)) = sdk.split_once("for ") {
-            attrs.put_str("telemetry.sdk.language", &semconv_language(language));
+            attrs.put_str("telemetry.sdk.language", semconv_language(language));
         }
     }
 }
@@ -140,7 +243,15 @@ fn platform_of_origin(origin: &str) -> Option<(&'static str, Option<&'static str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    /// The resource attributes of the document `doc` named `svc`, as OTLP key-values.
+    fn resource_of(doc: &str) -> Vec<KeyValue> {
+        let doc = Json::parse(doc.as_bytes()).unwrap();
+        let resource = attributes(doc.as_object().unwrap(), "svc");
+        let attrs = resource.to_key_values();
+        assert!(resource.matches(&attrs));
+        attrs
+    }
 
     fn keys_and_strings(attrs: &[KeyValue]) -> Vec<(String, String)> {
         use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
@@ -158,8 +269,7 @@ mod tests {
 
     #[test]
     fn a_document_without_aws_or_origin_has_provider_unknown() {
-        let doc = json!({"name": "svc"});
-        let attrs = attributes(doc.as_object().unwrap(), "svc");
+        let attrs = resource_of(r#"{"name": "svc"}"#);
         assert_eq!(
             keys_and_strings(&attrs),
             [
@@ -171,14 +281,71 @@ mod tests {
 
     #[test]
     fn origin_sets_platform_and_launch_type() {
-        let doc = json!({"origin": "AWS::ECS::Fargate"});
-        let attrs = keys_and_strings(&attributes(doc.as_object().unwrap(), "svc"));
+        let attrs = keys_and_strings(&resource_of(r#"{"origin": "AWS::ECS::Fargate"}"#));
         assert!(attrs.contains(&("cloud.provider".into(), "aws".into())));
         assert!(attrs.contains(&("cloud.platform".into(), "aws_ecs".into())));
         assert!(attrs.contains(&("aws.ecs.launchtype".into(), "fargate".into())));
-        let doc = json!({"origin": "AWS::Custom::Thing"});
-        let attrs = keys_and_strings(&attributes(doc.as_object().unwrap(), "svc"));
+        let attrs = keys_and_strings(&resource_of(r#"{"origin": "AWS::Custom::Thing"}"#));
         assert!(attrs.contains(&("cloud.provider".into(), "unknown".into())));
+    }
+
+    #[test]
+    fn log_groups_append_and_put_replaces_in_place() {
+        let mut resource = Resource::default();
+        resource.put_str("a", "1");
+        resource.append_str("list", "x");
+        resource.put_str("a", "3");
+        resource.append_str("list", "y");
+        let attrs = resource.to_key_values();
+        assert!(resource.matches(&attrs));
+        assert_eq!(
+            attrs.iter().map(|kv| kv.key.as_str()).collect::<Vec<_>>(),
+            ["a", "list"]
+        );
+        let strings = |values: &[AnyValue]| -> Vec<String> {
+            values
+                .iter()
+                .map(|v| match &v.value {
+                    Some(Any::StringValue(s)) => s.clone(),
+                    other => format!("{other:?}"),
+                })
+                .collect()
+        };
+        assert_eq!(strings(&[attrs[0].value.clone().unwrap()]), ["3"]);
+        let Some(Any::ArrayValue(array)) = &attrs[1].value.as_ref().unwrap().value else {
+            panic!("not an array: {attrs:?}");
+        };
+        assert_eq!(strings(&array.values), ["x", "y"]);
+        // A resource differing in any key, value or array item does not match.
+        let mut other = Resource::default();
+        other.put_str("a", "3");
+        other.append_str("list", "x");
+        assert!(!other.matches(&attrs));
+        other.append_str("list", "z");
+        assert!(!other.matches(&attrs));
+        other.put("list", Value::Str("x".into()));
+        assert!(!other.matches(&attrs));
+    }
+
+    #[test]
+    fn documents_with_log_groups_match_their_own_resource_only() {
+        let doc =
+            r#"{"aws": {"cloudwatch_logs": [{"arn": "a1", "log_group": "g1"}, {"arn": "a2"}]}}"#;
+        let attrs = resource_of(doc);
+        let keys: Vec<_> = attrs.iter().map(|kv| kv.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "service.name",
+                "cloud.provider",
+                "aws.log.group.arns",
+                "aws.log.group.names"
+            ]
+        );
+        let other =
+            Json::parse(br#"{"aws": {"cloudwatch_logs": [{"arn": "a1", "log_group": "g1"}]}}"#)
+                .unwrap();
+        assert!(!attributes(other.as_object().unwrap(), "svc").matches(&attrs));
     }
 
     #[test]

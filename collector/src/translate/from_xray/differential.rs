@@ -1,0 +1,362 @@
+//! The converter against [`super::reference`], the `serde_json::Value` implementation it
+//! replaced: both must give the same spans, byte for byte once encoded, and the same failures
+//! with the same messages, for the test fixtures and for generated documents that mix valid
+//! X-Ray fields with repeated keys, escaped keys and strings, fields of the wrong type, odd
+//! number spellings and broken JSON.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use proptest::prelude::*;
+use prost::Message as _;
+
+use super::{FromXray, reference, to_otlp};
+use crate::pipeline::{Segment, SegmentIds};
+
+fn segment(body: Vec<u8>) -> Segment {
+    Segment {
+        body: Bytes::from(body),
+        ids: SegmentIds::new("0123456789abcdef", "").expect("valid ids"),
+        received_at: Instant::now(),
+    }
+}
+
+fn encoded(converted: &FromXray) -> Vec<u8> {
+    ExportTraceServiceRequest {
+        resource_spans: converted.resource_spans.clone(),
+    }
+    .encode_to_vec()
+}
+
+/// Converts `bodies` both ways and fails unless the results are identical.
+fn same_as_reference(bodies: &[Vec<u8>]) -> Result<(), TestCaseError> {
+    let segments: Vec<Segment> = bodies.iter().cloned().map(segment).collect();
+    let ours = to_otlp(&segments);
+    let theirs = reference::to_otlp(&segments);
+    prop_assert_eq!(&ours, &theirs);
+    prop_assert_eq!(encoded(&ours), encoded(&theirs));
+    Ok(())
+}
+
+#[test]
+fn fixtures_convert_as_before() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/from_xray");
+    let mut cases = 0;
+    for entry in std::fs::read_dir(&dir).expect("the fixture directory") {
+        let path = entry.expect("a directory entry").path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let text = std::fs::read(&path).expect("a fixture");
+        let case: serde_json::Value = serde_json::from_slice(&text).expect("fixture JSON");
+        let bodies: Vec<Vec<u8>> = case["documents"]
+            .as_array()
+            .expect("a documents array")
+            .iter()
+            .map(|doc| match doc {
+                // A string document is sent as it is (broken JSON cases).
+                serde_json::Value::String(s) => s.clone().into_bytes(),
+                other => serde_json::to_vec(other).expect("serializable"),
+            })
+            .collect();
+        same_as_reference(&bodies).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        cases += 1;
+    }
+    assert!(cases >= 9, "only {cases} fixtures in {}", dir.display());
+}
+
+/// Keys that mean something somewhere in a document, an escaped `name`, and one unknown key.
+const KEYS: &[&str] = &[
+    "name",
+    "id",
+    "trace_id",
+    "parent_id",
+    "start_time",
+    "end_time",
+    "type",
+    "namespace",
+    "in_progress",
+    "user",
+    "http",
+    "request",
+    "response",
+    "method",
+    "client_ip",
+    "user_agent",
+    "url",
+    "x_forwarded_for",
+    "status",
+    "content_length",
+    "cause",
+    "exceptions",
+    "message",
+    "stack",
+    "line",
+    "label",
+    "path",
+    "remote",
+    "truncated",
+    "skipped",
+    "error",
+    "fault",
+    "throttle",
+    "aws",
+    "account_id",
+    "operation",
+    "region",
+    "request_id",
+    "queue_url",
+    "table_name",
+    "table_names",
+    "retries",
+    "sql",
+    "connection_string",
+    "database_type",
+    "sanitized_query",
+    "traced",
+    "annotations",
+    "metadata",
+    "links",
+    "attributes",
+    "subsegments",
+    "origin",
+    "service",
+    "version",
+    "runtime",
+    "runtime_version",
+    "resource_arn",
+    "xray",
+    "sdk",
+    "sdk_version",
+    "ec2",
+    "ecs",
+    "eks",
+    "elastic_beanstalk",
+    "cloudwatch_logs",
+    "arn",
+    "log_group",
+    "availability_zone",
+    "instance_id",
+    "instance_size",
+    "ami_id",
+    "container",
+    "container_id",
+    "task_arn",
+    "task_family",
+    "cluster_arn",
+    "container_arn",
+    "launch_type",
+    "environment_name",
+    "deployment_id",
+    "version_label",
+    "cluster_name",
+    "pod",
+    "\\u006eame",
+    "k\\u00e9y",
+    "zz",
+];
+
+/// String contents (JSON-escaped already) of the kinds the converter looks at.
+const STRINGS: &[&str] = &[
+    "",
+    "svc",
+    "DynamoDB",
+    "aws",
+    "remote",
+    "local",
+    "subsegment",
+    "SubSegment",
+    "1-5759e988-bd862e3fe1be46a994272793",
+    "1-00000000-000000000000000000000000",
+    "1-5759e988-bd862e3fe1be46a99427279g",
+    "53995c3f42cd8ad8",
+    "53995C3F42CD8AD8",
+    "0000000000000000",
+    "X-Ray for Python",
+    "X-Ray for Node.js",
+    "X-Ray for .NET Core ",
+    "AWS::ECS::Fargate",
+    "AWS::EC2::Instance",
+    "AWS::EKS::Container",
+    "jdbc:postgresql://db:5432/orders?ssl=1",
+    "mysql://host",
+    "GET",
+    "caf\\u00e9 \\\"quoted\\\"\\n\\t\\u0000",
+    "\\ud83d\\ude00",
+    "caf\u{e9} \u{1f600}",
+    "2381",
+];
+
+/// Number spellings, including ones that parse to the same value.
+const NUMBERS: &[&str] = &[
+    "0",
+    "-0",
+    "200",
+    "200.0",
+    "2E2",
+    "1e-7",
+    "404",
+    "-5",
+    "1700000000.125",
+    "1700000000.9999996",
+    "18446744073709551615",
+    "-9223372036854775808",
+    "123456789012345678901234567890",
+    "1.7976931348623157e308",
+    "5e-324",
+    "0.1",
+];
+
+fn quoted(s: &str) -> String {
+    format!("\"{s}\"")
+}
+
+fn object_text(members: Vec<(String, String)>) -> String {
+    let members: Vec<String> = members
+        .into_iter()
+        .map(|(k, v)| format!("{k}:{v}"))
+        .collect();
+    format!("{{{}}}", members.join(","))
+}
+
+fn scalar() -> BoxedStrategy<String> {
+    prop_oneof![
+        Just("null".to_string()),
+        Just("true".to_string()),
+        Just("false".to_string()),
+        proptest::sample::select(NUMBERS).prop_map(str::to_string),
+        any::<i64>().prop_map(|i| i.to_string()),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| format!("{f:e}")),
+        proptest::sample::select(STRINGS).prop_map(quoted),
+        "[a-z .:/]{0,12}".prop_map(|s| quoted(&s)),
+    ]
+    .boxed()
+}
+
+fn key() -> BoxedStrategy<String> {
+    proptest::sample::select(KEYS).prop_map(quoted).boxed()
+}
+
+/// A key for an extra member of a (sub)segment: rarely one of the required fields, which a
+/// wrong-typed value makes fail the whole document.
+fn extra_key() -> BoxedStrategy<String> {
+    const REQUIRED: &[&str] = &["name", "id", "trace_id", "start_time", "subsegments"];
+    let optional: Vec<&str> = KEYS
+        .iter()
+        .copied()
+        .filter(|k| !REQUIRED.contains(k))
+        .collect();
+    prop_oneof![
+        30 => proptest::sample::select(optional).prop_map(quoted),
+        1 => proptest::sample::select(REQUIRED).prop_map(quoted),
+    ]
+    .boxed()
+}
+
+/// Any JSON text, objects keyed mostly with meaningful keys.
+fn any_json() -> BoxedStrategy<String> {
+    scalar()
+        .prop_recursive(4, 32, 5, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5)
+                    .prop_map(|items| format!("[{}]", items.join(","))),
+                proptest::collection::vec((key(), inner), 0..6).prop_map(object_text),
+            ]
+        })
+        .boxed()
+}
+
+/// A (sub)segment: its required fields usually valid, then extra members (which may repeat or
+/// override them), then, `depth` permitting, subsegments.
+fn segment_text(depth: u32) -> BoxedStrategy<String> {
+    let id = prop_oneof![
+        30 => any::<u64>().prop_map(|n| quoted(&format!("{n:016x}"))),
+        1 => scalar(),
+    ];
+    let trace = prop_oneof![
+        20 => Just(quoted("1-5759e988-bd862e3fe1be46a994272793")),
+        10 => Just(quoted("1-5759e988-bd862e3fe1be46a994272794")),
+        1 => scalar(),
+    ];
+    let name = prop_oneof![
+        30 => proptest::sample::select(&["svc", "DynamoDB", "orders@db", "caf\\u00e9"][..])
+            .prop_map(quoted),
+        1 => scalar(),
+    ];
+    let start = prop_oneof![
+        30 => proptest::sample::select(&["1700000000.125", "1700000000", "1.5e9"][..])
+            .prop_map(str::to_string),
+        1 => scalar(),
+    ];
+    let required = (
+        proptest::option::weighted(0.97, name),
+        proptest::option::weighted(0.97, id),
+        proptest::option::weighted(if depth == 2 { 0.98 } else { 0.5 }, trace),
+        proptest::option::weighted(0.97, start),
+    );
+    let extra = proptest::collection::vec((extra_key(), any_json()), 0..8);
+    let subsegments = if depth == 0 {
+        Just(None).boxed()
+    } else {
+        proptest::option::weighted(
+            0.5,
+            proptest::collection::vec(
+                prop_oneof![20 => segment_text(depth - 1), 1 => scalar()],
+                0..4,
+            ),
+        )
+        .boxed()
+    };
+    (required, extra, subsegments)
+        .prop_map(|((name, id, trace, start), extra, subsegments)| {
+            let mut members = Vec::new();
+            for (k, v) in [
+                ("name", name),
+                ("id", id),
+                ("trace_id", trace),
+                ("start_time", start),
+            ] {
+                if let Some(v) = v {
+                    members.push((quoted(k), v));
+                }
+            }
+            members.extend(extra);
+            if let Some(subsegments) = subsegments {
+                members.push((
+                    quoted("subsegments"),
+                    format!("[{}]", subsegments.join(",")),
+                ));
+            }
+            object_text(members)
+        })
+        .boxed()
+}
+
+/// A document as the receiver might hand it on: usually a segment tree, sometimes cut short
+/// or not an object at all.
+fn document() -> BoxedStrategy<Vec<u8>> {
+    prop_oneof![
+        8 => segment_text(2).prop_map(String::into_bytes),
+        1 => (segment_text(1), any::<prop::sample::Index>()).prop_map(|(text, cut)| {
+            let bytes = text.into_bytes();
+            let at = cut.index(bytes.len() + 1);
+            bytes[..at].to_vec()
+        }),
+        1 => any_json().prop_map(String::into_bytes),
+    ]
+    .boxed()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 768, ..ProptestConfig::default() })]
+
+    #[test]
+    fn generated_documents_convert_as_before(
+        documents in proptest::collection::vec(document(), 1..6)
+    ) {
+        same_as_reference(&documents)?;
+    }
+}
