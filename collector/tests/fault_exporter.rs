@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{Collector, metric_sum};
+use common::{Accounting, Collector, accounting, metric_sum, settle};
 use fault_xray::{FaultXray, Reply};
 
 /// The retry settings of the tests: the defaults (5 s initial, 30 s max, ×1.5) divided by 200,
@@ -87,47 +87,6 @@ fn send(udp: u16, first: u64, n: u64) -> Vec<String> {
         }
     }
     ids
-}
-
-/// The collector's item accounting.
-#[derive(Debug, Default, PartialEq)]
-struct Accounting {
-    received: u64,
-    refused: u64,
-    sent: u64,
-    failed: u64,
-    dropped: u64,
-}
-
-fn accounting(c: &Collector) -> Accounting {
-    let m = c.metrics();
-    let get = |name: &str| metric_sum(&m, name, &[]) as u64;
-    Accounting {
-        received: get("xray_collector_receiver_received_items_total"),
-        refused: get("xray_collector_receiver_refused_items_total"),
-        sent: get("xray_collector_exporter_sent_items_total"),
-        failed: get("xray_collector_exporter_failed_items_total"),
-        dropped: get("xray_collector_exporter_dropped_items_total"),
-    }
-}
-
-/// Waits until all `n` received items are accounted for (sent, failed or dropped).
-fn settle(c: &Collector, n: u64, timeout: Duration) -> Accounting {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let a = accounting(c);
-        if a.received >= n && a.refused + a.sent + a.failed + a.dropped >= a.received {
-            // Nothing may be counted twice: give late counters a moment, then re-read.
-            std::thread::sleep(Duration::from_millis(200));
-            return accounting(c);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not settled within {timeout:?}: {a:?}\n{}",
-            c.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Asserts the lossless outcome: all `ids` exported, each accepted by the server exactly once.

@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Collector, metric_sum};
+use common::{Accounting, Collector, accounting, metric_sum, settle};
 use fault_otlp::{FaultOtlp, Reply};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
@@ -136,47 +136,6 @@ fn post(port: u16, body: &[u8]) -> u16 {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("status")
-}
-
-/// The collector's item accounting.
-#[derive(Debug, Default, PartialEq)]
-struct Accounting {
-    received: u64,
-    refused: u64,
-    sent: u64,
-    failed: u64,
-    dropped: u64,
-}
-
-fn accounting(c: &Collector) -> Accounting {
-    let m = c.metrics();
-    let get = |name: &str| metric_sum(&m, name, &[]) as u64;
-    Accounting {
-        received: get("xray_collector_receiver_received_items_total"),
-        refused: get("xray_collector_receiver_refused_items_total"),
-        sent: get("xray_collector_exporter_sent_items_total"),
-        failed: get("xray_collector_exporter_failed_items_total"),
-        dropped: get("xray_collector_exporter_dropped_items_total"),
-    }
-}
-
-/// Waits until all `n` received items are accounted for (sent, failed or dropped).
-fn settle(c: &Collector, n: u64, timeout: Duration) -> Accounting {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let a = accounting(c);
-        if a.received >= n && a.refused + a.sent + a.failed + a.dropped >= a.received {
-            // Nothing may be counted twice: give late counters a moment, then re-read.
-            std::thread::sleep(Duration::from_millis(200));
-            return accounting(c);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not settled within {timeout:?}: {a:?}\n{}",
-            c.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn counter(c: &Collector, metric: &str, reason: &str) -> u64 {

@@ -243,3 +243,44 @@ pub fn read_back(
         })
         .collect()
 }
+
+/// The collector's item accounting, from its counters.
+#[derive(Debug, Default, PartialEq)]
+pub struct Accounting {
+    pub received: u64,
+    pub refused: u64,
+    pub sent: u64,
+    pub failed: u64,
+    pub dropped: u64,
+}
+
+pub fn accounting(c: &Collector) -> Accounting {
+    let m = c.metrics();
+    let get = |name: &str| metric_sum(&m, name, &[]) as u64;
+    Accounting {
+        received: get("xray_collector_receiver_received_items_total"),
+        refused: get("xray_collector_receiver_refused_items_total"),
+        sent: get("xray_collector_exporter_sent_items_total"),
+        failed: get("xray_collector_exporter_failed_items_total"),
+        dropped: get("xray_collector_exporter_dropped_items_total"),
+    }
+}
+
+/// Waits until all `n` received items are accounted for (sent, failed or dropped).
+pub fn settle(c: &Collector, n: u64, timeout: Duration) -> Accounting {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let a = accounting(c);
+        if a.received >= n && a.refused + a.sent + a.failed + a.dropped >= a.received {
+            // Nothing may be counted twice: give late counters a moment, then re-read.
+            std::thread::sleep(Duration::from_millis(200));
+            return accounting(c);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not settled within {timeout:?}: {a:?}\n{}",
+            c.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
