@@ -1,13 +1,24 @@
 //! Shared support for the collector's integration tests: runs the real `xray-collector` binary on
-//! loopback ports, reads its health check and metrics, signals it.
+//! loopback ports, reads its health check and metrics, signals it; serves the fault-injecting
+//! servers of `support/`.
 
 #![allow(dead_code)]
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::io::{Read, Write};
-use std::net::{TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
 
 /// A free UDP port on the loopback interface.
 pub fn free_udp_port() -> u16 {
@@ -283,4 +294,37 @@ pub fn settle(c: &Collector, n: u64, timeout: Duration) -> Accounting {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Serves HTTP/1.1 on `127.0.0.1:port` (0: any free port) with `handle`, on a one-worker runtime
+/// of its own (the fault-injecting servers of `support/`). The server stops when the returned
+/// runtime is dropped.
+pub fn serve_http<F, Fut>(port: u16, handle: F) -> (SocketAddr, tokio::runtime::Runtime)
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send + 'static,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("test server runtime");
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind test server");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let addr = listener.local_addr().expect("local addr");
+    runtime.spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service_fn(handle))
+                    .await;
+            });
+        }
+    });
+    (addr, runtime)
 }

@@ -18,10 +18,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 
 /// How the server answers one call.
 #[derive(Clone, Debug, PartialEq)]
@@ -76,14 +73,6 @@ impl FaultXray {
         port: u16,
         script: impl Fn(&Call<'_>) -> Reply + Send + Sync + 'static,
     ) -> FaultXray {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("fault server runtime");
-        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind fault server");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(State {
             script: Box::new(script),
             started: Instant::now(),
@@ -92,21 +81,8 @@ impl FaultXray {
             replies: Mutex::new(BTreeMap::new()),
         });
         let shared = state.clone();
-        runtime.spawn(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let state = shared.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req| handle(req, state.clone()));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let (addr, runtime) =
+            crate::common::serve_http(port, move |req| handle(req, shared.clone()));
         FaultXray {
             addr,
             state,
