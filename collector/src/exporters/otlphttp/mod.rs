@@ -555,24 +555,18 @@ mod tests {
             }
             .encoded_len();
             assert!(encoded <= limit, "{encoded} > {limit}");
-            let spans: Vec<(String, String, Vec<u8>)> = chunk
-                .iter()
-                .flat_map(|rs| {
-                    let svc = format!("{:?}", rs.resource);
-                    rs.scope_spans.iter().flat_map(move |ss| {
-                        let scope = ss.scope.as_ref().unwrap().name.clone();
-                        let svc = svc.clone();
-                        ss.spans
-                            .iter()
-                            .map(move |s| (svc.clone(), scope.clone(), s.span_id.clone()))
-                    })
-                })
-                .collect();
+            let spans = placed_spans(chunk);
             assert_eq!(spans.len(), *count);
             seen.extend(spans);
         }
         // Every span once, in order, under its own resource and scope.
-        let want: Vec<(String, String, Vec<u8>)> = input
+        let want = placed_spans(&input);
+        assert_eq!(seen, want);
+    }
+
+    /// Each span as (its resource, its scope's name, its id), in order.
+    fn placed_spans(resource_spans: &[ResourceSpans]) -> Vec<(String, String, Vec<u8>)> {
+        resource_spans
             .iter()
             .flat_map(|rs| {
                 let svc = format!("{:?}", rs.resource);
@@ -584,8 +578,7 @@ mod tests {
                         .map(move |s| (svc.clone(), scope.clone(), s.span_id.clone()))
                 })
             })
-            .collect();
-        assert_eq!(seen, want);
+            .collect()
     }
 
     #[test]
