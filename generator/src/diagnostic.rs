@@ -76,9 +76,12 @@ impl Diagnostic {
     /// The full text: the headline, the source excerpt with the field marked, what was expected
     /// and a hint. `source` is the text of `self.file`.
     pub fn render(&self, source: &str) -> String {
+        // miette needs an owned copy of the text; copy only the prefix the excerpt shows (through
+        // a few lines after the span), so that a huge rejected file is not copied whole.
+        let end = excerpt_end(source, self.span.offset.saturating_add(self.span.len));
         let report = MietteReport {
             diagnostic: self,
-            source: NamedSource::new(&self.file, source.to_owned()),
+            source: NamedSource::new(&self.file, source[..end].to_owned()),
         };
         let mut out = String::new();
         let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
@@ -92,6 +95,18 @@ impl Diagnostic {
         let mut text = trimmed.join("\n");
         text.push('\n');
         text
+    }
+}
+
+/// The end of the prefix of `source` that holds `at` and the three lines after it.
+fn excerpt_end(source: &str, at: usize) -> usize {
+    let mut end = at.min(source.len());
+    while !source.is_char_boundary(end) {
+        end -= 1;
+    }
+    match source[end..].match_indices('\n').nth(3) {
+        Some((i, _)) => end + i + 1,
+        None => source.len(),
     }
 }
 

@@ -97,3 +97,52 @@ fn blueprints_round_trip_through_yaml() {
         assert_eq!(Plan::new(&again), Plan::new(&bp), "{name}");
     }
 }
+
+/// Hostile YAML against the real binary, under a 100 MB data limit (see `harness::hostile_yaml`):
+/// `validate` and `render` exit 2 with a located error, `render` writes nothing, and each run
+/// stays within a generous time bound. The measured time and peak resident set are printed.
+#[test]
+fn hostile_yaml_is_a_located_error_in_bounded_memory_and_time() {
+    use harness::hostile_yaml::{TIME_LIMIT, has_located_error, hostile_cases, run_bounded};
+
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_blueprint"));
+    let dir = tempfile::tempdir().unwrap();
+    for (i, case) in hostile_cases().into_iter().enumerate() {
+        let file = dir.path().join(format!("hostile-{i}.yaml"));
+        std::fs::write(&file, &case.text).unwrap();
+        let file = file.to_str().unwrap().to_owned();
+        let out_dir = dir.path().join(format!("out-{i}"));
+        let out_arg = out_dir.to_str().unwrap().to_owned();
+        for args in [
+            vec!["validate", file.as_str()],
+            vec!["render", file.as_str(), "--out", out_arg.as_str()],
+        ] {
+            let run = run_bounded(bin, &args, dir.path());
+            println!(
+                "blueprint {} on {}: exit {:?}, {:.2?}, peak RSS {} KiB",
+                args[0],
+                case.name,
+                run.code,
+                run.elapsed,
+                run.peak_kib
+                    .map_or("unmeasured".to_owned(), |k| k.to_string())
+            );
+            let output = format!("{}{}", run.stdout, run.stderr);
+            assert_eq!(run.code, Some(2), "{} {}: {output}", args[0], case.name);
+            assert!(
+                has_located_error(&output, &file),
+                "{} {}: no located error in {output}",
+                args[0],
+                case.name
+            );
+            assert!(
+                run.elapsed < TIME_LIMIT,
+                "{} {} took {:?}",
+                args[0],
+                case.name,
+                run.elapsed
+            );
+            assert!(!out_dir.exists(), "{} {} wrote output", args[0], case.name);
+        }
+    }
+}

@@ -8,6 +8,8 @@
 //! (terraform and its provider mirror, which not every machine has) are never required: their absence
 //! is always recorded and printed the same way.
 
+pub mod hostile_yaml;
+
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
