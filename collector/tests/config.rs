@@ -635,3 +635,42 @@ fn invalid_otlphttp_configs_are_located() {
         assert_eq!(&got, want, "{name}");
     }
 }
+
+/// Hostile YAML against the real binary, under a 100 MB data limit (see `harness::hostile_yaml`):
+/// `validate` exits 1 with a located error within a generous time bound. The measured time and
+/// peak resident set are printed.
+#[test]
+fn hostile_yaml_is_a_located_error_in_bounded_memory_and_time() {
+    use harness::hostile_yaml::{TIME_LIMIT, has_located_error, hostile_cases, run_bounded};
+
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_xray-collector"));
+    let dir = tempfile::tempdir().unwrap();
+    for (i, case) in hostile_cases().into_iter().enumerate() {
+        let file = dir.path().join(format!("hostile-{i}.yaml"));
+        std::fs::write(&file, &case.text).unwrap();
+        let file = file.to_str().unwrap().to_owned();
+        let config = format!("--config={file}");
+        let run = run_bounded(bin, &["validate", &config], dir.path());
+        println!(
+            "xray-collector validate on {}: exit {:?}, {:.2?}, peak RSS {} KiB",
+            case.name,
+            run.code,
+            run.elapsed,
+            run.peak_kib
+                .map_or("unmeasured".to_owned(), |k| k.to_string())
+        );
+        let output = format!("{}{}", run.stdout, run.stderr);
+        assert_eq!(run.code, Some(1), "{}: {output}", case.name);
+        assert!(
+            has_located_error(&output, &file),
+            "{}: no located error in {output}",
+            case.name
+        );
+        assert!(
+            run.elapsed < TIME_LIMIT,
+            "{} took {:?}",
+            case.name,
+            run.elapsed
+        );
+    }
+}

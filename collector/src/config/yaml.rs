@@ -132,9 +132,7 @@ pub fn escape_token(token: &str) -> String {
 fn yaml_error(err: spanned_yaml::Error) -> YamlError {
     let message = match err.kind {
         ErrorKind::Syntax(info) => format!("invalid YAML: {info}"),
-        ErrorKind::MultipleDocuments => {
-            "expected one YAML document, found a second one".to_owned()
-        }
+        ErrorKind::MultipleDocuments => "expected one YAML document, found a second one".to_owned(),
         ErrorKind::TooManyValues { limit } => {
             format!("aliases expand the config beyond {limit} values")
         }
