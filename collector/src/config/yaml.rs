@@ -225,4 +225,17 @@ mod tests {
             serde_json::json!({"n": 50, "r": "x-us-east-1", "q": "50", "d": "$1"})
         );
     }
+
+    #[test]
+    fn the_root_has_no_position_and_entries_are_at_their_keys() {
+        let (value, map) = parse("", &no_env).unwrap();
+        assert_eq!(value, serde_json::json!({}));
+        assert_eq!(map.locate("/a"), None);
+        let (_, map) = parse("é: {x: 1}\nl:\n  - a: 1\n", &no_env).unwrap();
+        assert_eq!(map.locate(""), None);
+        assert_eq!(map.locate("/é/x"), Some(Position { line: 1, column: 5 }));
+        assert_eq!(map.locate("/l/0/b"), Some(Position { line: 3, column: 5 }));
+        let errs = parse("a: 1\n---\nb: 2\n", &no_env).unwrap_err();
+        assert_eq!(errs[0].position, Position { line: 2, column: 1 });
+    }
 }

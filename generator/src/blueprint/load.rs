@@ -193,4 +193,34 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.len(), 2);
     }
+
+    #[test]
+    fn limits_and_extra_documents_are_located_diagnostics_with_hints() {
+        let err = load(&Source {
+            name: "t.yaml".into(),
+            text: "a: 1\n---\nb: 2\n".into(),
+        })
+        .unwrap_err();
+        assert_eq!(err.len(), 1);
+        assert_eq!(
+            err[0].headline(),
+            "t.yaml:2:1 /: a blueprint file holds exactly one YAML document"
+        );
+        let deep = format!("{}x{}", "[".repeat(100), "]".repeat(100));
+        let err = load(&Source {
+            name: "t.yaml".into(),
+            text: deep,
+        })
+        .unwrap_err();
+        assert_eq!(err[0].message, "nesting deeper than 64 levels");
+        assert_eq!((err[0].span.line, err[0].span.column), (1, 65));
+        assert!(err[0].hint.is_some());
+    }
+
+    #[test]
+    fn an_empty_file_is_null_located_at_the_start() {
+        let d = doc("");
+        assert_eq!(d.value, Value::Null);
+        assert_eq!(d.locate("/spec", false), Span::START);
+    }
 }
