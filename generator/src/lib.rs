@@ -5,6 +5,7 @@
 //! semantic rules; every problem at once) → `Plan::new` (every derived value resolved once) →
 //! `render` (pure: plan and embedded templates in, files out) → `write_atomically`.
 
+pub mod aws;
 pub mod blueprint;
 pub mod cli;
 pub mod commands;

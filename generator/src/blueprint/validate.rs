@@ -13,14 +13,19 @@ use std::sync::OnceLock;
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 
+use crate::aws::Partition;
 use crate::blueprint::adot_versions::{self, MIN_ADOT_VERSION};
 use crate::blueprint::load::{self, Document, Source, escape_pointer};
 use crate::blueprint::model::{
     API_VERSION, Blueprint, Cluster, CollectorMode, DEFAULT_REPLICAS, ExporterType, KIND, Network,
     TolerationOperator,
 };
+use crate::blueprint::rules::{
+    HEALTH_CHECK_PORT, METRICS_PORT, cpu_millis, is_addon_version, is_cluster_name, is_digest,
+    is_dns_label, is_dns_subdomain, is_image_repository, is_instance_type, is_region, is_subnet_id,
+    mem_bytes, parse_cidr, strip_scheme,
+};
 use crate::diagnostic::{Diagnostic, Phase};
-use crate::plan::partition_of;
 
 /// The JSON schema of the blueprint format, generated from the model types.
 pub fn schema() -> Value {
@@ -494,13 +499,11 @@ impl Checker<'_> {
         match &spec.cluster {
             Cluster::Existing(c) => {
                 if let Some(issuer) = &c.oidc_issuer {
-                    let stripped = crate::plan::strip_scheme(issuer);
-                    let suffix = if region.starts_with("cn-") {
-                        "amazonaws.com.cn"
-                    } else {
-                        "amazonaws.com"
-                    };
-                    let prefix = format!("oidc.eks.{region}.{suffix}/id/");
+                    let stripped = strip_scheme(issuer);
+                    let prefix = format!(
+                        "{}/id/",
+                        Partition::of_region(region).regional_host("oidc.eks", region)
+                    );
                     let ok = stripped.strip_prefix(&prefix).is_some_and(|id| {
                         !id.is_empty()
                             && id.len() <= 64
@@ -795,7 +798,7 @@ impl Checker<'_> {
                 );
             }
         }
-        let partition = partition_of(region);
+        let partition = Partition::of_region(region);
         if let Some(arns) = &id.policy_arns {
             if arns.is_empty() && spec.collector.exporter.kind == ExporterType::XrayApi {
                 self.error("/spec/identity/policy_arns", "the collector's role needs a policy".to_owned(), Some("at least one managed policy ARN, such as `arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess`"), None);
@@ -827,11 +830,11 @@ impl Checker<'_> {
         }
     }
 
-    fn policy_arn(&mut self, ptr: &str, arn: &str, partition: &str, region_ok: bool) {
+    fn policy_arn(&mut self, ptr: &str, arn: &str, partition: Partition, region_ok: bool) {
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
         let ok = parts.len() == 6
             && parts[0] == "arn"
-            && ["aws", "aws-cn", "aws-us-gov"].contains(&parts[1])
+            && Partition::from_id(parts[1]).is_some()
             && parts[2] == "iam"
             && parts[3].is_empty()
             && (parts[4] == "aws"
@@ -848,7 +851,7 @@ impl Checker<'_> {
                 Some("`arn:<partition>:iam::<account or aws>:policy/<name>`"),
                 None,
             );
-        } else if region_ok && parts[1] != partition {
+        } else if region_ok && parts[1] != partition.id() {
             self.error(
                 ptr,
                 format!(
@@ -1017,14 +1020,8 @@ impl Checker<'_> {
         // the collector's own metrics; the restricted security context cannot bind below 1024.
         let rx = &c.receivers;
         let mut tcp: Vec<(String, u16)> = vec![
-            (
-                "the health_check extension".to_owned(),
-                crate::plan::HEALTH_CHECK_PORT,
-            ),
-            (
-                "the collector's metrics".to_owned(),
-                crate::plan::METRICS_PORT,
-            ),
+            ("the health_check extension".to_owned(), HEALTH_CHECK_PORT),
+            ("the collector's metrics".to_owned(), METRICS_PORT),
         ];
         let mut ports: Vec<(String, u16, bool)> = vec![(
             format!("{base}/receivers/xray/udp_port"),
@@ -1150,14 +1147,14 @@ impl Checker<'_> {
     ) {
         let e = &spec.collector.exporter;
         let base = "/spec/collector/exporter";
-        let partition = partition_of(region);
+        let partition = Partition::of_region(region);
         if let Some(exporter_region) = e.region.as_deref().filter(|r| is_region(r)) {
-            if region_ok && partition_of(exporter_region) != partition {
+            if region_ok && Partition::of_region(exporter_region) != partition {
                 self.error(
                     &format!("{base}/region"),
                     format!(
                         "region `{exporter_region}` is in partition `{}`, but the cluster's region `{region}` is in `{partition}`",
-                        partition_of(exporter_region)
+                        Partition::of_region(exporter_region)
                     ),
                     Some(&format!("a region of partition `{partition}`")),
                     Some("the collector's IAM role exists only in the cluster's partition, so it cannot sign requests to another"),
@@ -1181,8 +1178,8 @@ impl Checker<'_> {
                     Some(OTLP_ANNOTATIONS_HINT),
                 );
             }
-            let exporter_partition = e.region.as_deref().map_or(partition, partition_of);
-            if region_ok && exporter_partition == "aws-cn" {
+            let exporter_partition = e.region.as_deref().map_or(partition, Partition::of_region);
+            if region_ok && exporter_partition == Partition::AwsCn {
                 self.error(
                     &format!("{base}/type"),
                     "the `otlp` exporter is not offered in the China partition (`aws-cn`)".to_owned(),
@@ -1202,7 +1199,7 @@ impl Checker<'_> {
                     );
                 }
             }
-            if ts.enabled && region_ok && partition == "aws-cn" {
+            if ts.enabled && region_ok && partition == Partition::AwsCn {
                 self.error(
                     "/spec/transaction_search/enabled",
                     "Transaction Search cannot be enabled in the China partition (`aws-cn`)".to_owned(),
@@ -1227,184 +1224,3 @@ impl Checker<'_> {
 
 /// Why the `xray-api`-only annotation options have no `otlp` counterpart.
 const OTLP_ANNOTATIONS_HINT: &str = "with `type: otlp` the collector forwards spans unchanged, so annotations come from the span attributes the application sets; set them there and remove this field";
-
-fn is_digest(s: &str) -> bool {
-    s.strip_prefix("sha256:").is_some_and(|h| {
-        h.len() == 64
-            && h.chars()
-                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
-    })
-}
-
-fn is_dns_label(s: &str, max: usize) -> bool {
-    !s.is_empty()
-        && s.len() <= max
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-fn is_dns_subdomain(s: &str) -> bool {
-    s.len() <= 253 && s.split('.').all(|part| is_dns_label(part, 63))
-}
-
-fn is_cluster_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 100
-        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
-fn is_region(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    let (geo, rest) = match parts.as_slice() {
-        [geo, "gov", area, n] => (*geo == "us", [*area, *n]),
-        [geo, area, n] => (
-            geo.len() == 2 && geo.chars().all(|c| c.is_ascii_lowercase()),
-            [*area, *n],
-        ),
-        _ => return false,
-    };
-    geo && !rest[0].is_empty()
-        && rest[0].chars().all(|c| c.is_ascii_lowercase())
-        && !rest[1].is_empty()
-        && rest[1].len() <= 2
-        && rest[1].chars().all(|c| c.is_ascii_digit())
-}
-
-fn is_subnet_id(s: &str) -> bool {
-    s.strip_prefix("subnet-").is_some_and(|h| {
-        (h.len() == 8 || h.len() == 17)
-            && h.chars()
-                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
-    })
-}
-
-fn is_instance_type(s: &str) -> bool {
-    match s.split_once('.') {
-        Some((family, size)) => {
-            family
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_lowercase())
-                && family
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && !size.is_empty()
-                && size
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        }
-        None => false,
-    }
-}
-
-fn is_addon_version(s: &str) -> bool {
-    let Some(rest) = s.strip_prefix('v') else {
-        return false;
-    };
-    let (semver, build) = match rest.split_once('-') {
-        Some((semver, build)) => (semver, Some(build)),
-        None => (rest, None),
-    };
-    let semver_ok = semver.split('.').count() == 3
-        && semver
-            .split('.')
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
-    let build_ok = build.is_none_or(|b| {
-        b.strip_prefix("eksbuild.")
-            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
-    });
-    semver_ok && build_ok
-}
-
-fn is_image_repository(s: &str) -> bool {
-    !s.is_empty()
-        && !s.contains('@')
-        && s.split('/').enumerate().all(|(idx, part)| {
-            let part = if idx == 0 {
-                part.split(':').next().unwrap_or(part)
-            } else {
-                part
-            };
-            !part.is_empty()
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
-                && part
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphanumeric())
-        })
-        && s.split('/').skip(1).all(|p| !p.contains(':'))
-}
-
-/// Parses an IPv4 CIDR: (address, prefix, whether the host bits are zero).
-fn parse_cidr(s: &str) -> Option<(u32, u32, bool)> {
-    let (addr, prefix) = s.split_once('/')?;
-    let prefix: u32 = prefix.parse().ok().filter(|p| *p <= 32)?;
-    let octets: Vec<u32> = addr
-        .split('.')
-        .map(|o| o.parse::<u32>().ok().filter(|v| *v <= 255))
-        .collect::<Option<_>>()?;
-    if octets.len() != 4 || addr.split('.').any(|o| o.len() > 1 && o.starts_with('0')) {
-        return None;
-    }
-    let value = octets.iter().fold(0u32, |acc, o| (acc << 8) | o);
-    let mask = if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - prefix)
-    };
-    Some((value, prefix, value & !mask == 0))
-}
-
-fn cpu_millis(s: &str) -> Option<u64> {
-    match s.strip_suffix('m') {
-        Some(m) => m.parse().ok(),
-        None => s.parse::<f64>().ok().map(|c| (c * 1000.0).round() as u64),
-    }
-}
-
-fn mem_bytes(s: &str) -> Option<u64> {
-    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
-    let n: u64 = n.parse().ok()?;
-    let factor = match unit {
-        "Ki" => 1 << 10,
-        "Mi" => 1 << 20,
-        "Gi" => 1 << 30,
-        _ => return None,
-    };
-    Some(n * factor)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats() {
-        assert!(is_region("us-east-1"));
-        assert!(is_region("us-gov-west-1"));
-        assert!(is_region("ap-southeast-2"));
-        assert!(!is_region("useast1"));
-        assert!(!is_region("us-east"));
-        assert!(is_addon_version("v0.151.0-eksbuild.1"));
-        assert!(!is_addon_version("latest"));
-        assert!(is_subnet_id("subnet-0123456789abcdef0"));
-        assert!(!is_subnet_id("subnet-xyz"));
-        assert_eq!(parse_cidr("10.0.0.0/16"), Some((0x0a00_0000, 16, true)));
-        assert_eq!(parse_cidr("10.0.0.1/16").map(|c| c.2), Some(false));
-        assert_eq!(parse_cidr("10.0.0/16"), None);
-        assert!(is_image_repository(
-            "ghcr.io/xray-blueprints/xray-collector"
-        ));
-        assert!(is_image_repository("localhost:5000/collector"));
-        assert!(!is_image_repository("ghcr.io/Org/collector"));
-        assert_eq!(mem_bytes("128Mi"), Some(128 << 20));
-        assert_eq!(cpu_millis("1"), Some(1000));
-        assert_eq!(cpu_millis("250m"), Some(250));
-    }
-}
