@@ -16,6 +16,21 @@ pub struct AwsPlan {
     pub partition: Partition,
     /// The partition's DNS suffix: `amazonaws.com`, or `amazonaws.com.cn` in China.
     pub dns_suffix: String,
+    /// The service principals the targets' trust and resource policies name.
+    pub principals: ServicePrincipals,
+}
+
+/// The service principals of the partition that the targets' policies name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServicePrincipals {
+    /// EC2, which managed nodes assume their role as.
+    pub ec2: String,
+    /// EKS, which the control plane assumes its role as.
+    pub eks: String,
+    /// VPC Flow Logs, which writes the flow log of a created VPC.
+    pub vpc_flow_logs: String,
+    /// X-Ray, which writes spans to CloudWatch Logs under Transaction Search.
+    pub xray: String,
 }
 
 impl AwsPlan {
@@ -31,6 +46,12 @@ impl AwsPlan {
             region: region.clone(),
             partition,
             dns_suffix: partition.dns_suffix().to_owned(),
+            principals: ServicePrincipals {
+                ec2: partition.service_principal("ec2"),
+                eks: partition.service_principal("eks"),
+                vpc_flow_logs: partition.service_principal("vpc-flow-logs"),
+                xray: partition.service_principal("xray"),
+            },
         }
     }
 

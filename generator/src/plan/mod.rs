@@ -30,7 +30,7 @@ use crate::blueprint::model::{Blueprint, TargetName};
 
 pub use crate::blueprint::rules::{HEALTH_CHECK_PORT, METRICS_PORT};
 pub use addons::{AddonPlan, AddonsPlan};
-pub use aws::AwsPlan;
+pub use aws::{AwsPlan, ServicePrincipals};
 pub use cluster::{ClusterPlan, NewClusterPlan, NodeGroupPlan, VpcPlan};
 pub use collector::{AutoscalingPlan, CollectorPlan, PortPlan, PortsPlan};
 pub use identity::{

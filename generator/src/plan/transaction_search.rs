@@ -51,7 +51,7 @@ impl TransactionSearchPlan {
             "Statement": [{
                 "Sid": "TransactionSearchXRayAccess",
                 "Effect": "Allow",
-                "Principal": {"Service": aws.partition.service_principal("xray")},
+                "Principal": {"Service": aws.principals.xray},
                 "Action": "logs:PutLogEvents",
                 "Resource": log_group_arns,
                 "Condition": {

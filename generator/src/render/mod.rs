@@ -53,7 +53,7 @@ impl Target {
     ) -> Result<BTreeMap<PathBuf, String>, RenderError> {
         match self {
             Target::Terraform => terraform::render(env, plan),
-            Target::Cdk => cdk::render(plan),
+            Target::Cdk => cdk::render(env, plan),
             Target::Kubernetes => kubernetes::render(env, plan),
         }
     }

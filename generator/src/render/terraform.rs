@@ -59,6 +59,8 @@ struct Context<'a> {
     /// target's), with `serviceAccount` referring to the service account resource, which orders
     /// the two.
     manifest_spec: Value,
+    /// CloudWatch Logs' regional service principal in the module's region (`var.region`).
+    logs_principal: String,
 }
 
 /// Renders `terraform/`: `cluster/*.tf`, `workloads/*.tf` and `README.md`.
@@ -119,6 +121,10 @@ pub fn render(
             "data.aws_iam_openid_connect_provider.this"
         },
         manifest_spec,
+        logs_principal: plan
+            .aws
+            .partition
+            .regional_service_principal("logs", "${var.region}"),
     };
 
     let mut files = BTreeMap::new();
