@@ -75,22 +75,30 @@ impl fmt::Display for Target {
     }
 }
 
-/// A template failed to render, or a typed builder failed to serialize.
-#[derive(Debug)]
+/// A target could not be rendered: what was being rendered, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("rendering {what} failed: {cause}")]
 pub struct RenderError {
     /// What was being rendered, for example `kubernetes/namespace.yaml`.
     pub what: String,
-    /// The full error text, including minijinja's template location and source chain.
-    pub message: String,
+    /// Why it failed.
+    pub cause: RenderCause,
 }
 
-impl fmt::Display for RenderError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "rendering {} failed: {}", self.what, self.message)
-    }
+/// Why rendering failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderCause {
+    /// A template failed: minijinja's `{:#}` detail (with the template location) and every
+    /// `source()` of the error.
+    #[error("{0}")]
+    Template(String),
+    /// A typed JSON builder's value failed to serialize.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// A value from the blueprint holds the marker the HCL emitter reserves for raw expressions.
+    #[error("the collector specification contains the control character U+0001")]
+    RawMarker,
 }
-
-impl std::error::Error for RenderError {}
 
 impl RenderError {
     /// Wraps a minijinja error, keeping its `{:#}` detail and every `source()`.
@@ -103,7 +111,7 @@ impl RenderError {
         }
         RenderError {
             what: what.into(),
-            message,
+            cause: RenderCause::Template(message),
         }
     }
 }
@@ -263,7 +271,10 @@ mod tests {
         let ctx = serde_json::json!({"collector": {"name": "xray"}});
         let err = render_template(&env, "t.yaml.j2", &ctx).unwrap_err();
         assert_eq!(err.what, "t.yaml.j2");
-        assert!(err.message.contains("undefined"), "{}", err.message);
+        assert!(
+            matches!(&err.cause, RenderCause::Template(m) if m.contains("undefined")),
+            "{err}"
+        );
     }
 
     #[test]

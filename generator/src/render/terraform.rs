@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::plan::Plan;
-use crate::render::{RenderError, render_template};
+use crate::render::{RenderCause, RenderError, render_template};
 
 /// The files of the cluster module, each rendered from `terraform/cluster/<file>.j2`.
 /// `network.tf` is rendered only when the blueprint creates a VPC, `transaction_search.tf` only when
@@ -101,7 +101,7 @@ pub fn render(
     if hcl::contains_raw(&manifest_spec) {
         return Err(RenderError {
             what: "terraform/workloads/main.tf".to_owned(),
-            message: "the collector specification contains the control character U+0001".to_owned(),
+            cause: RenderCause::RawMarker,
         });
     }
     manifest_spec["serviceAccount"] =

@@ -91,7 +91,7 @@ fn to_json(value: &Value, what: &str) -> Result<String, RenderError> {
         })
         .map_err(|err| RenderError {
             what: format!("cdk/{what}"),
-            message: err.to_string(),
+            cause: err.into(),
         })
 }
 
