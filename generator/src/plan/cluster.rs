@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::blueprint::model::{Cluster, Network, NewCluster, NodeGroup};
 use crate::blueprint::rules::{parse_cidr, strip_scheme};
 use crate::plan::aws::AwsPlan;
-use crate::plan::{cut, enum_string};
+use crate::plan::names::{cut, enum_string};
 
 /// The cluster.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::blueprint::model::{DEFAULT_POLICY_NAME, ExporterType, IdentityMode, Spec};
 use crate::plan::aws::AwsPlan;
-use crate::plan::{cut, enum_string};
+use crate::plan::names::{cut, enum_string};
 
 /// The OIDC audience of IRSA web identity tokens.
 pub const IRSA_AUDIENCE: &str = "sts.amazonaws.com";

@@ -10,21 +10,23 @@
 //!
 //! One module per part of the plan: `aws` (account, region, partition), `cluster` (existing or
 //! created, with its VPC and node groups), `addons`, `identity` (the collector's IAM role),
-//! `collector` (the OpenTelemetryCollector, its configuration and `spec`), `transaction_search`.
-//! This module only puts them together.
+//! `ports`, `collector` (the OpenTelemetryCollector, its configuration and `spec`),
+//! `transaction_search`; `ordered` is the order-keeping value the `spec` is, `names` the name
+//! helpers. This module only puts them together; no submodule imports it.
 
 pub mod addons;
 pub mod aws;
 pub mod cluster;
 pub mod collector;
 pub mod identity;
+mod names;
 pub mod ordered;
+pub mod ports;
 pub mod transaction_search;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::blueprint::model::{Blueprint, TargetName};
 
@@ -32,11 +34,12 @@ pub use crate::blueprint::rules::{HEALTH_CHECK_PORT, METRICS_PORT};
 pub use addons::{AddonPlan, AddonsPlan};
 pub use aws::{AwsPlan, ServicePrincipals};
 pub use cluster::{ClusterPlan, NewClusterPlan, NodeGroupPlan, VpcPlan};
-pub use collector::{AutoscalingPlan, CollectorPlan, PortPlan, PortsPlan};
+pub use collector::{AutoscalingPlan, CollectorPlan, PortPlan};
 pub use identity::{
     IRSA_AUDIENCE, IdentityPlan, InlinePolicyPlan, OTLP_POLICY_NAME, PolicyStatementPlan,
 };
 pub use ordered::Ordered;
+pub use ports::PortsPlan;
 pub use transaction_search::{
     TRANSACTION_SEARCH_LOG_GROUPS, TRANSACTION_SEARCH_POLICY_NAME, TransactionSearchPlan,
 };
@@ -108,20 +111,6 @@ impl Plan {
             targets,
         }
     }
-}
-
-/// The serde name of a unit enum variant.
-fn enum_string<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(Value::String(s)) => s,
-        _ => String::new(),
-    }
-}
-
-/// A string cut to at most `max` characters, without a trailing `-`.
-fn cut(s: &str, max: usize) -> String {
-    let it: String = s.chars().take(max).collect();
-    it.trim_end_matches('-').to_owned()
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use minijinja::{Environment, context};
 use serde_json::Value;
 
 use crate::plan::{Ordered, Plan};
-use crate::render::{RenderError, render_template};
+use crate::render::engine::{RenderError, render_template};
 
 /// The object files, in apply order: the namespace first, the custom resource last.
 const OBJECTS: [&str; 3] = [
@@ -204,7 +204,7 @@ mod tests {
                 text: std::fs::read_to_string(&path).unwrap(),
             };
             let plan = Plan::new(&crate::blueprint::validate::validate(&source).unwrap());
-            let files = render(&crate::render::environment(), &plan).unwrap();
+            let files = render(&crate::render::engine::environment(), &plan).unwrap();
             let text = &files[&PathBuf::from("opentelemetrycollector.yaml")];
             let doc = crate::blueprint::load::load(&crate::blueprint::load::Source {
                 name: "opentelemetrycollector.yaml".into(),

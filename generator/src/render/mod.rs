@@ -3,10 +3,14 @@
 //! Rendering is a pure function of (plan, templates): no IO, no clock, no environment. Templates are
 //! embedded in the binary at build time (`build.rs`, minijinja-embed), undefined values are errors
 //! (`UndefinedBehavior::Strict`) and nothing is auto-escaped: YAML, HCL and JSON each need their own
-//! quoting, which the filters below and `|tojson` do explicitly. Files are written only by
+//! quoting, which the filters (`engine.rs`) and `|tojson` do explicitly. Files are written only by
 //! `write_atomically`, which never leaves a partial output behind.
+//!
+//! One module per target (`terraform`, `cdk`, `kubernetes`); `engine` is the template environment
+//! and the error type they share. No target imports this module.
 
 pub mod cdk;
+mod engine;
 pub mod kubernetes;
 pub mod terraform;
 
@@ -14,11 +18,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use minijinja::{AutoEscape, Environment, UndefinedBehavior};
-use serde::Serialize;
+use minijinja::Environment;
 
 use crate::blueprint::model::TargetName;
 use crate::plan::Plan;
+
+pub use engine::{RenderCause, RenderError, environment, render_template};
 
 /// One output of `blueprint render`, written to `<out>/<dir>/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -75,73 +80,6 @@ impl fmt::Display for Target {
     }
 }
 
-/// A target could not be rendered: what was being rendered, and why.
-#[derive(Debug, thiserror::Error)]
-#[error("rendering {what} failed: {cause}")]
-pub struct RenderError {
-    /// What was being rendered, for example `kubernetes/namespace.yaml`.
-    pub what: String,
-    /// Why it failed.
-    pub cause: RenderCause,
-}
-
-/// Why rendering failed.
-#[derive(Debug, thiserror::Error)]
-pub enum RenderCause {
-    /// A template failed: minijinja's `{:#}` detail (with the template location) and every
-    /// `source()` of the error.
-    #[error("{0}")]
-    Template(String),
-    /// A typed JSON builder's value failed to serialize.
-    #[error(transparent)]
-    Json(#[from] serde_json::Error),
-    /// A value from the blueprint holds the marker the HCL emitter reserves for raw expressions.
-    #[error("the collector specification contains the control character U+0001")]
-    RawMarker,
-}
-
-impl RenderError {
-    /// Wraps a minijinja error, keeping its `{:#}` detail and every `source()`.
-    pub fn template(what: impl Into<String>, err: &minijinja::Error) -> Self {
-        let mut message = format!("{err:#}");
-        let mut source = std::error::Error::source(err);
-        while let Some(inner) = source {
-            message.push_str(&format!("\ncaused by: {inner}"));
-            source = inner.source();
-        }
-        RenderError {
-            what: what.into(),
-            cause: RenderCause::Template(message),
-        }
-    }
-}
-
-/// The template environment, with every template under `generator/templates/` embedded.
-pub fn environment() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_auto_escape_callback(|_| AutoEscape::None);
-    env.set_trim_blocks(true);
-    env.set_lstrip_blocks(true);
-    env.set_keep_trailing_newline(true);
-    env.set_debug(true);
-    env.add_filter("toyaml", filter_toyaml);
-    env.add_filter("yamlstr", filter_yamlstr);
-    minijinja_embed::load_templates!(&mut env);
-    env
-}
-
-/// Renders one embedded template with a context.
-pub fn render_template<S: Serialize>(
-    env: &Environment<'static>,
-    name: &str,
-    ctx: S,
-) -> Result<String, RenderError> {
-    env.get_template(name)
-        .and_then(|t| t.render(ctx))
-        .map_err(|err| RenderError::template(name, &err))
-}
-
 /// Renders the given targets, keyed by path relative to the output directory
 /// (`kubernetes/namespace.yaml`). Every file ends with exactly one newline.
 pub fn render(plan: &Plan, targets: &[Target]) -> Result<BTreeMap<PathBuf, String>, RenderError> {
@@ -159,20 +97,6 @@ pub fn render(plan: &Plan, targets: &[Target]) -> Result<BTreeMap<PathBuf, Strin
         }
     }
     Ok(files)
-}
-
-/// `value|toyaml(indent)`: a value as YAML under a `key:` at `indent` spaces (see
-/// `yaml::to_yaml_nested`).
-fn filter_toyaml(value: minijinja::Value, indent: usize) -> Result<String, minijinja::Error> {
-    let json = serde_json::to_value(&value).map_err(|err| {
-        minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, err.to_string())
-    })?;
-    Ok(crate::yaml::to_yaml_nested(&json, indent))
-}
-
-/// `value|yamlstr`: a string as a YAML scalar, quoted when needed.
-fn filter_yamlstr(value: String) -> String {
-    crate::yaml::string(&value)
 }
 
 /// Writes rendered files under `out`, replacing each rendered target's directory as a whole.

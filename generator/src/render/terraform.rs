@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::plan::Plan;
-use crate::render::{RenderCause, RenderError, render_template};
+use crate::render::engine::{RenderCause, RenderError, render_template};
 
 /// The files of the cluster module, each rendered from `terraform/cluster/<file>.j2`.
 /// `network.tf` is rendered only when the blueprint creates a VPC, `transaction_search.tf` only when

@@ -4,7 +4,7 @@
 use crate::blueprint::adot_versions::{self, MIN_ADOT_VERSION};
 use crate::blueprint::model::Spec;
 use crate::blueprint::rules::is_addon_version;
-use crate::blueprint::validate::Checker;
+use crate::blueprint::validate::checker::Checker;
 
 impl Checker<'_> {
     pub(super) fn check_addons(&mut self, spec: &Spec, k8s: &str, k8s_ok: bool) {

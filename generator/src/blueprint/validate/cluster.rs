@@ -7,7 +7,7 @@ use crate::blueprint::model::{Cluster, EndpointAccess, Network, NewCluster, Node
 use crate::blueprint::rules::{
     is_cluster_name, is_instance_type, is_region, is_subnet_id, parse_cidr, strip_scheme,
 };
-use crate::blueprint::validate::Checker;
+use crate::blueprint::validate::checker::Checker;
 
 /// What the other checks need to know about the cluster.
 pub(super) struct ClusterFacts<'a> {

@@ -10,7 +10,7 @@ use crate::blueprint::rules::{
     HEALTH_CHECK_PORT, METRICS_PORT, cpu_millis, is_digest, is_dns_subdomain, is_image_repository,
     is_region, mem_bytes,
 };
-use crate::blueprint::validate::Checker;
+use crate::blueprint::validate::checker::Checker;
 
 /// Where the collector's fields are.
 const BASE: &str = "/spec/collector";

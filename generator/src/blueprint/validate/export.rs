@@ -4,7 +4,7 @@
 use crate::aws::Partition;
 use crate::blueprint::model::{ExporterType, Spec};
 use crate::blueprint::rules::is_region;
-use crate::blueprint::validate::Checker;
+use crate::blueprint::validate::checker::Checker;
 
 /// Why the `xray-api`-only annotation options have no `otlp` counterpart.
 const OTLP_ANNOTATIONS_HINT: &str = "with `type: otlp` the collector forwards spans unchanged, so annotations come from the span attributes the application sets; set them there and remove this field";

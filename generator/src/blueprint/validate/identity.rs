@@ -3,7 +3,7 @@
 
 use crate::aws::Partition;
 use crate::blueprint::model::{ExporterType, Spec};
-use crate::blueprint::validate::Checker;
+use crate::blueprint::validate::checker::Checker;
 
 impl Checker<'_> {
     pub(super) fn check_identity(&mut self, spec: &Spec, region: &str, region_ok: bool) {

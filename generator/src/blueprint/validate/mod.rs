@@ -13,45 +13,24 @@
 //! `blueprint::rules`, the partition in `crate::aws`.
 
 mod addons;
+mod checker;
 mod cluster;
 mod collector;
 mod export;
 mod identity;
+mod schema;
 mod schema_errors;
 
 use std::path::Path;
-use std::sync::OnceLock;
 
-use serde_json::Value;
-
-use crate::blueprint::load::{self, Document, Source, escape_pointer};
+use crate::blueprint::load::{self, Source, escape_pointer};
 use crate::blueprint::model::{API_VERSION, Blueprint, KIND, TargetName};
 use crate::blueprint::rules::is_dns_label;
 use crate::diagnostic::{Diagnostic, Phase};
+use checker::Checker;
 use schema_errors::schema_diagnostics;
 
-/// The JSON schema of the blueprint format, generated from the model types.
-pub fn schema() -> Value {
-    let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
-    let schema = generator.into_root_schema_for::<Blueprint>();
-    serde_json::to_value(schema).unwrap_or(Value::Null)
-}
-
-/// The schema as committed to `schemas/blueprint.schema.json`: pretty JSON with a trailing newline.
-pub fn schema_text() -> String {
-    let mut text = serde_json::to_string_pretty(&schema()).unwrap_or_default();
-    text.push('\n');
-    text
-}
-
-fn validator() -> &'static jsonschema::Validator {
-    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
-    VALIDATOR.get_or_init(|| {
-        jsonschema::options()
-            .build(&schema())
-            .expect("the generated blueprint schema compiles")
-    })
-}
+pub use schema::{schema, schema_text};
 
 /// Loads and validates one blueprint file. On success the blueprint is ready for `Plan::new`.
 pub fn validate(source: &Source) -> Result<Blueprint, Vec<Diagnostic>> {
@@ -96,32 +75,8 @@ fn sort(diags: &mut [Diagnostic]) {
     });
 }
 
-/// The semantic rules.
-struct Checker<'a> {
-    source: &'a Source,
-    doc: &'a Document,
-    diags: Vec<Diagnostic>,
-}
-
 impl Checker<'_> {
-    fn error(
-        &mut self,
-        pointer: &str,
-        message: String,
-        expected: Option<&str>,
-        hint: Option<&str>,
-    ) {
-        self.diags.push(Diagnostic {
-            file: self.source.name.clone(),
-            span: self.doc.locate(pointer, true),
-            pointer: pointer.to_owned(),
-            phase: Phase::Semantic,
-            message,
-            expected: expected.map(str::to_owned),
-            hint: hint.map(str::to_owned),
-        });
-    }
-
+    /// Every semantic rule, part by part.
     fn check(&mut self, bp: &Blueprint) {
         self.check_metadata(bp);
         let spec = &bp.spec;
@@ -216,17 +171,6 @@ impl Checker<'_> {
                 "/spec/targets",
                 "no targets to render".to_owned(),
                 Some("at least one of `terraform`, `cdk`, `kubernetes`"),
-                None,
-            );
-        }
-    }
-
-    fn dns_label(&mut self, ptr: &str, value: &str, max: usize) {
-        if !is_dns_label(value, max) {
-            self.error(
-                ptr,
-                format!("`{value}` is not a DNS-1123 label"),
-                Some(&format!("at most {max} lower-case letters, digits and `-`, starting and ending with a letter or digit")),
                 None,
             );
         }

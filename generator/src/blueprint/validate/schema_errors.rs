@@ -6,7 +6,7 @@ use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 
 use crate::blueprint::load::{Document, Source, escape_pointer};
-use crate::blueprint::validate::{schema, validator};
+use crate::blueprint::validate::schema::{schema, validator};
 use crate::diagnostic::{Diagnostic, Phase};
 
 pub(super) fn schema_diagnostics(source: &Source, doc: &Document) -> Vec<Diagnostic> {

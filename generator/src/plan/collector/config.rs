@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::blueprint::model::{Collector, ExporterType};
-use crate::plan::collector::PortsPlan;
+use crate::plan::ports::PortsPlan;
 
 /// The collector configuration, in the OpenTelemetry collector-contrib format that both the ADOT
 /// collector and `xray-collector` read. Receivers bind `0.0.0.0` explicitly: contrib's defaults

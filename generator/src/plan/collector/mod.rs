@@ -1,8 +1,10 @@
-//! The OpenTelemetryCollector: its workload settings, ports, configuration (`config.rs`) and the
-//! custom resource's `spec` (`spec.rs`), which every target emits from this one value.
+//! The OpenTelemetryCollector: its workload settings, its configuration (`config.rs`) and the
+//! custom resource's `spec`, built here once as an `Ordered` value in the order the Kubernetes
+//! manifest shows it. Every target emits the `spec` from this value: the Kubernetes target as YAML,
+//! the Terraform target as HCL (replacing only `serviceAccount` with a reference to its service
+//! account resource).
 
 mod config;
-mod spec;
 
 use std::collections::BTreeMap;
 
@@ -10,12 +12,12 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::blueprint::model::{
-    Blueprint, CollectorMode, DEFAULT_REPLICAS, ExporterType, Receivers, Toleration,
+    Blueprint, CollectorMode, DEFAULT_REPLICAS, ExporterType, Toleration,
 };
-use crate::blueprint::rules::{HEALTH_CHECK_PORT, METRICS_PORT};
-use crate::plan::Ordered;
 use crate::plan::aws::AwsPlan;
-use crate::plan::enum_string;
+use crate::plan::names::enum_string;
+use crate::plan::ordered::Ordered;
+use crate::plan::ports::PortsPlan;
 
 /// The OpenTelemetryCollector.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -105,38 +107,6 @@ pub struct PortPlan {
     pub protocol: String,
 }
 
-/// The collector's ports.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PortsPlan {
-    /// X-Ray segments, UDP.
-    pub xray_udp: u16,
-    /// The X-Ray sampling proxy, TCP, when enabled.
-    pub xray_proxy_tcp: Option<u16>,
-    /// OTLP gRPC, TCP, when enabled.
-    pub otlp_grpc: Option<u16>,
-    /// OTLP HTTP, TCP, when enabled.
-    pub otlp_http: Option<u16>,
-    /// The health check extension, TCP 13133.
-    pub health_check: u16,
-    /// The collector's own metrics, TCP 8888.
-    pub metrics: u16,
-}
-
-impl PortsPlan {
-    /// The ports of the receivers, plus the fixed ones of the collector itself.
-    pub fn new(receivers: &Receivers) -> PortsPlan {
-        let otlp = receivers.otlp.as_ref();
-        PortsPlan {
-            xray_udp: receivers.xray.udp_port,
-            xray_proxy_tcp: receivers.xray.sampling_proxy.as_ref().map(|p| p.tcp_port),
-            otlp_grpc: otlp.and_then(|o| o.grpc.as_ref()).map(|p| p.port),
-            otlp_http: otlp.and_then(|o| o.http.as_ref()).map(|p| p.port),
-            health_check: HEALTH_CHECK_PORT,
-            metrics: METRICS_PORT,
-        }
-    }
-}
-
 impl CollectorPlan {
     /// The collector of the blueprint, exporting from the cluster's partition.
     pub fn new(blueprint: &Blueprint, aws: &AwsPlan, ports: &PortsPlan) -> CollectorPlan {
@@ -201,7 +171,7 @@ impl CollectorPlan {
             exporter_component: if otlp_export { "otlphttp" } else { "awsxray" }.to_owned(),
             exporter_endpoint,
         };
-        collector.spec = spec::collector_spec(&collector, &aws.region);
+        collector.spec = collector_spec(&collector, &aws.region);
         collector
     }
 }
@@ -270,6 +240,92 @@ fn label_value(s: &str) -> String {
         .collect();
     it.trim_matches(|c: char| !c.is_ascii_alphanumeric())
         .to_owned()
+}
+
+/// The user and group the collector runs as (the image's non-root user).
+const RUN_AS: u32 = 10001;
+
+/// The `spec` of the collector `col`, whose pods run in `region`.
+fn collector_spec(col: &CollectorPlan, region: &str) -> Ordered {
+    let mut spec = Ordered::object();
+    spec.insert("mode", json!(col.mode));
+    if let Some(replicas) = col.replicas {
+        spec.insert("replicas", json!(replicas));
+    }
+    spec.insert("image", json!(col.image));
+    spec.insert("imagePullPolicy", json!("IfNotPresent"));
+    spec.insert("serviceAccount", json!(col.service_account));
+    spec.insert("upgradeStrategy", json!("none"));
+    spec.insert("env", json!([{"name": "AWS_REGION", "value": region}]));
+    spec.insert("ports", ports(col));
+    spec.insert("resources", col.resources.clone());
+    spec.insert("podSecurityContext", pod_security_context());
+    spec.insert("securityContext", security_context());
+    if !col.node_selector.is_empty() {
+        spec.insert("nodeSelector", json!(col.node_selector));
+    }
+    if !col.tolerations.is_empty() {
+        spec.insert("tolerations", json!(col.tolerations));
+    }
+    if let Some(a) = &col.autoscaling {
+        let mut autoscaler = Ordered::object();
+        autoscaler.insert("minReplicas", json!(a.min_replicas));
+        autoscaler.insert("maxReplicas", json!(a.max_replicas));
+        autoscaler.insert(
+            "targetCPUUtilization",
+            json!(a.target_cpu_utilization_percent),
+        );
+        spec.insert("autoscaler", autoscaler);
+    }
+    if let Some(pdb) = &col.pod_disruption_budget {
+        spec.insert("podDisruptionBudget", pdb.clone());
+    }
+    spec.insert("config", col.config.clone());
+    spec
+}
+
+/// `spec.ports`: the explicit ports, also as host ports for a daemonset.
+fn ports(col: &CollectorPlan) -> Ordered {
+    Ordered::List(
+        col.explicit_ports
+            .iter()
+            .map(|p| {
+                let mut port = Ordered::object();
+                port.insert("name", json!(p.name));
+                port.insert("port", json!(p.port));
+                port.insert("protocol", json!(p.protocol));
+                if col.host_ports {
+                    port.insert("hostPort", json!(p.port));
+                }
+                port
+            })
+            .collect(),
+    )
+}
+
+/// The pod's security context: non-root, the runtime's default seccomp profile.
+fn pod_security_context() -> Ordered {
+    let mut it = Ordered::object();
+    it.insert("runAsNonRoot", json!(true));
+    it.insert("runAsUser", json!(RUN_AS));
+    it.insert("runAsGroup", json!(RUN_AS));
+    it.insert("fsGroup", json!(RUN_AS));
+    it.insert("seccompProfile", json!({"type": "RuntimeDefault"}));
+    it
+}
+
+/// The container's security context: the restricted Pod Security Standard, read-only root.
+fn security_context() -> Ordered {
+    let mut it = Ordered::object();
+    it.insert("allowPrivilegeEscalation", json!(false));
+    it.insert("privileged", json!(false));
+    it.insert("readOnlyRootFilesystem", json!(true));
+    it.insert("runAsNonRoot", json!(true));
+    it.insert("runAsUser", json!(RUN_AS));
+    it.insert("runAsGroup", json!(RUN_AS));
+    it.insert("capabilities", json!({"drop": ["ALL"]}));
+    it.insert("seccompProfile", json!({"type": "RuntimeDefault"}));
+    it
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::render::cdk::Template;
+use crate::render::cdk::template::Template;
 
 impl Template<'_> {
     /// cert-manager, then ADOT: the ADOT add-on's operator webhook needs cert-manager's certificate.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::plan::{NewClusterPlan, NodeGroupPlan};
-use crate::render::cdk::{Template, get_att, pascal, r#ref, sub};
+use crate::render::cdk::template::{Template, get_att, pascal, r#ref, sub};
 
 impl Template<'_> {
     /// The VPC (when asked), the cluster with its roles and secrets key, and the node groups.

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::render::cdk::{
+use crate::render::cdk::template::{
     COLLECTOR_ROLE_ID, OIDC_ISSUER_PARAMETER, Template, get_att, issuer_of_created_cluster, pascal,
     r#ref,
 };

@@ -26,16 +26,20 @@ mod cluster;
 mod identity;
 mod outputs;
 mod readme;
+mod template;
 mod vpc;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use minijinja::Environment;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::plan::Plan;
-use crate::render::RenderError;
+use crate::render::engine::RenderError;
+use template::{Template, pascal};
+
+pub use template::{COLLECTOR_ROLE_ID, OIDC_ISSUER_PARAMETER};
 
 /// The cloud-assembly schema version written to `manifest.json`. The CLI checks only that the major
 /// version is not newer than it understands, and the manifest uses nothing newer than this version,
@@ -44,12 +48,6 @@ pub const ASSEMBLY_SCHEMA_VERSION: &str = "36.0.0";
 
 /// The largest template, as YAML, that the CDK CLI deploys without a bootstrap bucket.
 pub const INLINE_TEMPLATE_LIMIT_BYTES: usize = 50 * 1024;
-
-/// The logical id of the collector's IAM role; the tests and the README refer to it.
-pub const COLLECTOR_ROLE_ID: &str = "CollectorRole";
-
-/// The parameter that carries an existing cluster's OIDC issuer when the blueprint does not state it.
-pub const OIDC_ISSUER_PARAMETER: &str = "OidcIssuer";
 
 /// Renders `cdk/`: `manifest.json`, `<Stack>.template.json` and `README.md` (from the template
 /// `cdk/README.md.j2`).
@@ -115,98 +113,7 @@ fn manifest(plan: &Plan, stack: &str, template_file: &str) -> Value {
     })
 }
 
-/// `PascalCase` of a DNS-style name: `new-cluster-vpc` → `NewClusterVpc`.
-fn pascal(name: &str) -> String {
-    name.split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let mut chars = part.chars();
-            match chars.next() {
-                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
-                None => String::new(),
-            }
-        })
-        .collect()
-}
-
-fn r#ref(name: &str) -> Value {
-    json!({ "Ref": name })
-}
-
-fn get_att(resource: &str, attribute: &str) -> Value {
-    json!({ "Fn::GetAtt": [resource, attribute] })
-}
-
-fn sub(text: &str) -> Value {
-    json!({ "Fn::Sub": text })
-}
-
-/// The issuer of a cluster created in this stack, without `https://`.
-fn issuer_of_created_cluster() -> Value {
-    json!({ "Fn::Select": [1, { "Fn::Split": ["//", get_att("Cluster", "OpenIdConnectIssuerUrl")] }] })
-}
-
-/// The template under construction: resources, parameters and outputs by logical id. The
-/// submodules add its parts: `cluster` and `vpc` (a created cluster), `identity` (the collector's
-/// role), `addons` (the add-ons and Transaction Search), `outputs`.
-struct Template<'a> {
-    plan: &'a Plan,
-    resources: Map<String, Value>,
-    parameters: Map<String, Value>,
-    outputs: Map<String, Value>,
-}
-
-impl<'a> Template<'a> {
-    fn new(plan: &'a Plan) -> Self {
-        Template {
-            plan,
-            resources: Map::new(),
-            parameters: Map::new(),
-            outputs: Map::new(),
-        }
-    }
-
-    /// CloudFormation tags: the plan's tags as a `Key`/`Value` list, sorted by key.
-    fn tags(&self) -> Value {
-        self.tags_with(&[])
-    }
-
-    /// The plan's tags plus extra ones (which win on a clash), sorted by key.
-    fn tags_with(&self, extra: &[(&str, &str)]) -> Value {
-        let mut tags: BTreeMap<&str, &str> = self
-            .plan
-            .tags
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        tags.extend(extra.iter().copied());
-        Value::Array(
-            tags.into_iter()
-                .map(|(key, value)| json!({ "Key": key, "Value": value }))
-                .collect(),
-        )
-    }
-
-    fn resource(&mut self, id: &str, value: Value) {
-        self.resources.insert(id.to_owned(), value);
-    }
-
-    fn output(&mut self, id: &str, description: &str, value: Value) {
-        self.outputs.insert(
-            id.to_owned(),
-            json!({ "Description": description, "Value": value }),
-        );
-    }
-
-    /// The cluster name as the template refers to it: a `Ref` when the stack creates the cluster.
-    fn cluster_name(&self) -> Value {
-        if self.plan.cluster.existing {
-            Value::String(self.plan.cluster.name.clone())
-        } else {
-            r#ref("Cluster")
-        }
-    }
-
+impl Template<'_> {
     fn build(mut self) -> Value {
         let plan = self.plan;
         let mut addon_prerequisites: Vec<String> = Vec::new();
@@ -250,24 +157,5 @@ impl<'a> Template<'a> {
             template["Parameters"] = Value::Object(self.parameters);
         }
         template
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pascal_case_joins_dns_words() {
-        assert_eq!(pascal("new-cluster-vpc"), "NewClusterVpc");
-        assert_eq!(pascal("a1-b"), "A1B");
-        assert_eq!(pascal("system"), "System");
-    }
-
-    #[test]
-    fn issuer_of_created_cluster_strips_the_scheme() {
-        let it = issuer_of_created_cluster();
-        assert_eq!(it["Fn::Select"][0], 1);
-        assert_eq!(it["Fn::Select"][1]["Fn::Split"][0], "//");
     }
 }

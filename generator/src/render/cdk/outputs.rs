@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::render::cdk::{COLLECTOR_ROLE_ID, Template, get_att, r#ref};
+use crate::render::cdk::template::{COLLECTOR_ROLE_ID, Template, get_att, r#ref};
 
 impl Template<'_> {
     /// What the Kubernetes objects and the user need after the deploy.

@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::plan::Plan;
-use crate::render::cdk::OIDC_ISSUER_PARAMETER;
-use crate::render::{RenderError, render_template};
+use crate::render::cdk::template::OIDC_ISSUER_PARAMETER;
+use crate::render::engine::{RenderError, render_template};
 
 /// A deploy-time parameter of the stack, as the README's table lists it.
 #[derive(Serialize)]

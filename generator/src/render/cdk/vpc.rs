@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::render::cdk::{Template, get_att, r#ref};
+use crate::render::cdk::template::{Template, get_att, r#ref};
 
 impl Template<'_> {
     /// A VPC with one public and one private subnet per zone, an internet gateway, and one NAT
