@@ -1,15 +1,15 @@
 //! Validation: a blueprint file to a typed `Blueprint`, or every problem in it at once.
 //!
 //! Three phases, each reporting all it finds: YAML syntax (`load`), the JSON schema generated from
-//! the model (the jsonschema crate, with remote reference fetching compiled out; its errors are
-//! worded in `schema_errors`), then semantic rules the schema cannot express (name formats, ARNs,
+//! the model (`schema`: the jsonschema crate, with remote reference fetching compiled out; its
+//! errors are worded in `schema_errors`), then semantic rules the schema cannot express (name formats, ARNs,
 //! CIDRs, port clashes, the ADOT/Kubernetes version table, the `PutTraceSegments` batch limit). A
 //! later phase runs only when the earlier ones found nothing, because its findings would be noise on
 //! a document of the wrong shape.
 //!
-//! The semantic rules are methods of `Checker`, one module per part of the blueprint: this module
-//! (metadata, targets), `cluster`, `addons`, `identity`, `collector`, `export` (the exporter against
-//! the partition, Transaction Search). The format predicates they share with the plan live in
+//! The semantic rules are methods of `Checker` (`checker`: the state and how a rule reports), one
+//! module per part of the blueprint: this module (metadata, targets), `cluster`, `addons`,
+//! `identity`, `collector`, `export` (the exporter against the partition, Transaction Search). The format predicates they share with the plan live in
 //! `blueprint::rules`, the partition in `crate::aws`.
 
 mod addons;

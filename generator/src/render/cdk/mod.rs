@@ -10,6 +10,10 @@
 //! The template is built as typed `serde_json` values: keys come out sorted, and the text is the
 //! same for the same plan, byte for byte.
 //!
+//! `template` holds the template under construction and its intrinsic-function helpers; `cluster`
+//! and `vpc` add a created cluster, `identity` the collector's role, `addons` the add-ons and
+//! Transaction Search, `outputs` the stack outputs; `readme` renders `cdk/README.md.j2`.
+//!
 //! **The IRSA trust of a cluster created in the same stack.** IAM condition keys are JSON object
 //! keys (`"<issuer>:sub"`), and CloudFormation cannot put an intrinsic function in an object key, yet
 //! the issuer of a new cluster is known only at deploy time (`Fn::GetAtt Cluster.OpenIdConnectIssuerUrl`).
