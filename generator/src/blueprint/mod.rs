@@ -3,4 +3,5 @@
 pub mod adot_versions;
 pub mod load;
 pub mod model;
+pub mod rules;
 pub mod validate;

@@ -3,10 +3,14 @@
 //! Rendering is a pure function of (plan, templates): no IO, no clock, no environment. Templates are
 //! embedded in the binary at build time (`build.rs`, minijinja-embed), undefined values are errors
 //! (`UndefinedBehavior::Strict`) and nothing is auto-escaped: YAML, HCL and JSON each need their own
-//! quoting, which the filters below and `|tojson` do explicitly. Files are written only by
+//! quoting, which the filters (`engine.rs`) and `|tojson` do explicitly. Files are written only by
 //! `write_atomically`, which never leaves a partial output behind.
+//!
+//! One module per target (`terraform`, `cdk`, `kubernetes`); `engine` is the template environment
+//! and the error type they share. No target imports this module.
 
 pub mod cdk;
+mod engine;
 pub mod kubernetes;
 pub mod terraform;
 
@@ -14,11 +18,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use minijinja::{AutoEscape, Environment, UndefinedBehavior};
-use serde::Serialize;
+use minijinja::Environment;
 
 use crate::blueprint::model::TargetName;
 use crate::plan::Plan;
+
+pub use engine::{RenderCause, RenderError, environment, render_template};
 
 /// One output of `blueprint render`, written to `<out>/<dir>/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -53,7 +58,7 @@ impl Target {
     ) -> Result<BTreeMap<PathBuf, String>, RenderError> {
         match self {
             Target::Terraform => terraform::render(env, plan),
-            Target::Cdk => cdk::render(plan),
+            Target::Cdk => cdk::render(env, plan),
             Target::Kubernetes => kubernetes::render(env, plan),
         }
     }
@@ -75,65 +80,6 @@ impl fmt::Display for Target {
     }
 }
 
-/// A template failed to render, or a typed builder failed to serialize.
-#[derive(Debug)]
-pub struct RenderError {
-    /// What was being rendered, for example `kubernetes/namespace.yaml`.
-    pub what: String,
-    /// The full error text, including minijinja's template location and source chain.
-    pub message: String,
-}
-
-impl fmt::Display for RenderError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "rendering {} failed: {}", self.what, self.message)
-    }
-}
-
-impl std::error::Error for RenderError {}
-
-impl RenderError {
-    /// Wraps a minijinja error, keeping its `{:#}` detail and every `source()`.
-    pub fn template(what: impl Into<String>, err: &minijinja::Error) -> Self {
-        let mut message = format!("{err:#}");
-        let mut source = std::error::Error::source(err);
-        while let Some(inner) = source {
-            message.push_str(&format!("\ncaused by: {inner}"));
-            source = inner.source();
-        }
-        RenderError {
-            what: what.into(),
-            message,
-        }
-    }
-}
-
-/// The template environment, with every template under `generator/templates/` embedded.
-pub fn environment() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_auto_escape_callback(|_| AutoEscape::None);
-    env.set_trim_blocks(true);
-    env.set_lstrip_blocks(true);
-    env.set_keep_trailing_newline(true);
-    env.set_debug(true);
-    env.add_filter("toyaml", filter_toyaml);
-    env.add_filter("yamlstr", filter_yamlstr);
-    minijinja_embed::load_templates!(&mut env);
-    env
-}
-
-/// Renders one embedded template with a context.
-pub fn render_template<S: Serialize>(
-    env: &Environment<'static>,
-    name: &str,
-    ctx: S,
-) -> Result<String, RenderError> {
-    env.get_template(name)
-        .and_then(|t| t.render(ctx))
-        .map_err(|err| RenderError::template(name, &err))
-}
-
 /// Renders the given targets, keyed by path relative to the output directory
 /// (`kubernetes/namespace.yaml`). Every file ends with exactly one newline.
 pub fn render(plan: &Plan, targets: &[Target]) -> Result<BTreeMap<PathBuf, String>, RenderError> {
@@ -151,20 +97,6 @@ pub fn render(plan: &Plan, targets: &[Target]) -> Result<BTreeMap<PathBuf, Strin
         }
     }
     Ok(files)
-}
-
-/// `value|toyaml(indent)`: a value as YAML under a `key:` at `indent` spaces (see
-/// `yaml::to_yaml_nested`).
-fn filter_toyaml(value: minijinja::Value, indent: usize) -> Result<String, minijinja::Error> {
-    let json = serde_json::to_value(&value).map_err(|err| {
-        minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, err.to_string())
-    })?;
-    Ok(crate::yaml::to_yaml_nested(&json, indent))
-}
-
-/// `value|yamlstr`: a string as a YAML scalar, quoted when needed.
-fn filter_yamlstr(value: String) -> String {
-    crate::yaml::string(&value)
 }
 
 /// Writes rendered files under `out`, replacing each rendered target's directory as a whole.
@@ -263,7 +195,10 @@ mod tests {
         let ctx = serde_json::json!({"collector": {"name": "xray"}});
         let err = render_template(&env, "t.yaml.j2", &ctx).unwrap_err();
         assert_eq!(err.what, "t.yaml.j2");
-        assert!(err.message.contains("undefined"), "{}", err.message);
+        assert!(
+            matches!(&err.cause, RenderCause::Template(m) if m.contains("undefined")),
+            "{err}"
+        );
     }
 
     #[test]

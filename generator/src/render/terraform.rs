@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::plan::Plan;
-use crate::render::{RenderError, render_template};
+use crate::render::engine::{RenderCause, RenderError, render_template};
 
 /// The files of the cluster module, each rendered from `terraform/cluster/<file>.j2`.
 /// `network.tf` is rendered only when the blueprint creates a VPC, `transaction_search.tf` only when
@@ -55,9 +55,12 @@ struct Context<'a> {
     cluster: &'static str,
     /// The HCL address of the IAM OIDC provider (IRSA only): the resource, or the data source.
     oidc_provider: &'static str,
-    /// The `OpenTelemetryCollector`'s `spec` for `kubernetes_manifest`: the Kubernetes target's,
-    /// with `serviceAccount` referring to the service account resource, which orders the two.
+    /// The `OpenTelemetryCollector`'s `spec` for `kubernetes_manifest`: the plan's (the Kubernetes
+    /// target's), with `serviceAccount` referring to the service account resource, which orders
+    /// the two.
     manifest_spec: Value,
+    /// CloudWatch Logs' regional service principal in the module's region (`var.region`).
+    logs_principal: String,
 }
 
 /// Renders `terraform/`: `cluster/*.tf`, `workloads/*.tf` and `README.md`.
@@ -94,11 +97,11 @@ pub fn render(
             Value::Object(groups)
         })
         .unwrap_or(Value::Null);
-    let mut manifest_spec = collector_spec(plan);
+    let mut manifest_spec = plan.collector.spec.to_json();
     if hcl::contains_raw(&manifest_spec) {
         return Err(RenderError {
             what: "terraform/workloads/main.tf".to_owned(),
-            message: "the collector specification contains the control character U+0001".to_owned(),
+            cause: RenderCause::RawMarker,
         });
     }
     manifest_spec["serviceAccount"] =
@@ -118,6 +121,10 @@ pub fn render(
             "data.aws_iam_openid_connect_provider.this"
         },
         manifest_spec,
+        logs_principal: plan
+            .aws
+            .partition
+            .regional_service_principal("logs", "${var.region}"),
     };
 
     let mut files = BTreeMap::new();
@@ -138,82 +145,6 @@ pub fn render(
     let text = render_template(&env, "terraform/README.md.j2", &ctx)?;
     files.insert(PathBuf::from("README.md"), text);
     Ok(files)
-}
-
-/// The `spec` of the `OpenTelemetryCollector`, field for field the one in the Kubernetes target's
-/// `opentelemetrycollector.yaml` (`generator/tests/terraform.rs` checks that they are equal).
-pub fn collector_spec(plan: &Plan) -> Value {
-    let col = &plan.collector;
-    let mut spec = Map::new();
-    spec.insert("mode".into(), json!(col.mode));
-    if let Some(replicas) = col.replicas {
-        spec.insert("replicas".into(), json!(replicas));
-    }
-    spec.insert("image".into(), json!(col.image));
-    spec.insert("imagePullPolicy".into(), json!("IfNotPresent"));
-    spec.insert("serviceAccount".into(), json!(col.service_account));
-    spec.insert("upgradeStrategy".into(), json!("none"));
-    spec.insert(
-        "env".into(),
-        json!([{"name": "AWS_REGION", "value": plan.aws.region}]),
-    );
-    let ports: Vec<Value> = col
-        .explicit_ports
-        .iter()
-        .map(|p| {
-            let mut port = json!({"name": p.name, "port": p.port, "protocol": p.protocol});
-            if col.host_ports {
-                port["hostPort"] = json!(p.port);
-            }
-            port
-        })
-        .collect();
-    spec.insert("ports".into(), Value::Array(ports));
-    spec.insert("resources".into(), col.resources.clone());
-    spec.insert(
-        "podSecurityContext".into(),
-        json!({
-            "runAsNonRoot": true,
-            "runAsUser": 10001,
-            "runAsGroup": 10001,
-            "fsGroup": 10001,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        }),
-    );
-    spec.insert(
-        "securityContext".into(),
-        json!({
-            "allowPrivilegeEscalation": false,
-            "privileged": false,
-            "readOnlyRootFilesystem": true,
-            "runAsNonRoot": true,
-            "runAsUser": 10001,
-            "runAsGroup": 10001,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        }),
-    );
-    if !col.node_selector.is_empty() {
-        spec.insert("nodeSelector".into(), json!(col.node_selector));
-    }
-    if !col.tolerations.is_empty() {
-        spec.insert("tolerations".into(), json!(col.tolerations));
-    }
-    if let Some(a) = &col.autoscaling {
-        spec.insert(
-            "autoscaler".into(),
-            json!({
-                "minReplicas": a.min_replicas,
-                "maxReplicas": a.max_replicas,
-                "targetCPUUtilization": a.target_cpu_utilization_percent,
-            }),
-        );
-    }
-    if let Some(pdb) = &col.pod_disruption_budget {
-        spec.insert("podDisruptionBudget".into(), pdb.clone());
-    }
-    spec.insert("config".into(), col.config.clone());
-    Value::Object(spec)
 }
 
 fn to_json(value: &minijinja::Value) -> Result<Value, Error> {

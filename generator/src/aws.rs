@@ -1,0 +1,144 @@
+//! AWS partitions: the one place that knows how a region maps to its partition, and how ARNs, DNS
+//! names and service principals are spelled in each.
+//!
+//! Validation, the plan and every target use this module; nothing else spells `arn:aws`,
+//! `amazonaws.com` or `aws-cn` from a region. It depends on nothing else in the crate.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// An AWS partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Partition {
+    /// The commercial regions, `aws`.
+    Aws,
+    /// The China regions (`cn-*`), `aws-cn`.
+    AwsCn,
+    /// AWS GovCloud (US) (`us-gov-*`), `aws-us-gov`.
+    AwsUsGov,
+}
+
+impl Partition {
+    /// Every partition, in the order their ids are listed in messages.
+    pub const ALL: [Partition; 3] = [Partition::Aws, Partition::AwsCn, Partition::AwsUsGov];
+
+    /// The partition of a region: `cn-*` is `aws-cn`, `us-gov-*` is `aws-us-gov`, everything else
+    /// `aws`.
+    pub fn of_region(region: &str) -> Partition {
+        if region.starts_with("cn-") {
+            Partition::AwsCn
+        } else if region.starts_with("us-gov-") {
+            Partition::AwsUsGov
+        } else {
+            Partition::Aws
+        }
+    }
+
+    /// The partition whose id is `id` (`aws`, `aws-cn`, `aws-us-gov`), if any.
+    pub fn from_id(id: &str) -> Option<Partition> {
+        Partition::ALL.into_iter().find(|p| p.id() == id)
+    }
+
+    /// The partition id as ARNs spell it.
+    pub fn id(self) -> &'static str {
+        match self {
+            Partition::Aws => "aws",
+            Partition::AwsCn => "aws-cn",
+            Partition::AwsUsGov => "aws-us-gov",
+        }
+    }
+
+    /// The DNS suffix of the partition's regional endpoints: `amazonaws.com.cn` in China,
+    /// `amazonaws.com` elsewhere.
+    pub fn dns_suffix(self) -> &'static str {
+        match self {
+            Partition::AwsCn => "amazonaws.com.cn",
+            Partition::Aws | Partition::AwsUsGov => "amazonaws.com",
+        }
+    }
+
+    /// An ARN: `arn:<partition>:<service>:<region>:<account>:<resource>` (region and account may be
+    /// empty, as for IAM).
+    pub fn arn(self, service: &str, region: &str, account: &str, resource: &str) -> String {
+        format!("arn:{}:{service}:{region}:{account}:{resource}", self.id())
+    }
+
+    /// The ARN of an AWS managed IAM policy: `arn:<partition>:iam::aws:policy/<name>`.
+    pub fn managed_policy_arn(self, name: &str) -> String {
+        self.arn("iam", "", "aws", &format!("policy/{name}"))
+    }
+
+    /// The HTTPS endpoint of a service in a region: `https://<service>.<region>.<dns suffix>`.
+    pub fn endpoint(self, service: &str, region: &str) -> String {
+        format!("https://{}", self.regional_host(service, region))
+    }
+
+    /// The host name of a service in a region: `<service>.<region>.<dns suffix>`.
+    pub fn regional_host(self, service: &str, region: &str) -> String {
+        format!("{service}.{region}.{}", self.dns_suffix())
+    }
+
+    /// The global service principal of a service, `<service>.amazonaws.com`. IAM spells these
+    /// principals the same in every partition, China included.
+    pub fn service_principal(self, service: &str) -> String {
+        format!("{service}.amazonaws.com")
+    }
+
+    /// The regional service principal of a service, `<service>.<region>.amazonaws.com` (CloudWatch
+    /// Logs trusts KMS keys and resource policies to it). The region may be a Terraform expression
+    /// such as `${var.region}`. Spelled with `amazonaws.com` in every partition, as this generator
+    /// has always written it.
+    pub fn regional_service_principal(self, service: &str, region: &str) -> String {
+        format!("{service}.{region}.amazonaws.com")
+    }
+}
+
+impl fmt::Display for Partition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl Serialize for Partition {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.id())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_follow_the_region() {
+        assert_eq!(Partition::of_region("us-east-1"), Partition::Aws);
+        assert_eq!(Partition::of_region("cn-north-1"), Partition::AwsCn);
+        assert_eq!(Partition::of_region("us-gov-west-1"), Partition::AwsUsGov);
+        assert_eq!(Partition::from_id("aws-us-gov"), Some(Partition::AwsUsGov));
+        assert_eq!(Partition::from_id("aws-iso"), None);
+    }
+
+    #[test]
+    fn names_are_spelled_per_partition() {
+        let cn = Partition::AwsCn;
+        assert_eq!(cn.dns_suffix(), "amazonaws.com.cn");
+        assert_eq!(
+            cn.endpoint("xray", "cn-north-1"),
+            "https://xray.cn-north-1.amazonaws.com.cn"
+        );
+        assert_eq!(
+            Partition::AwsUsGov.managed_policy_arn("AWSXRayDaemonWriteAccess"),
+            "arn:aws-us-gov:iam::aws:policy/AWSXRayDaemonWriteAccess"
+        );
+        assert_eq!(
+            Partition::Aws.arn("logs", "us-east-1", "123456789012", "log-group:aws/spans:*"),
+            "arn:aws:logs:us-east-1:123456789012:log-group:aws/spans:*"
+        );
+        assert_eq!(cn.service_principal("xray"), "xray.amazonaws.com");
+        assert_eq!(
+            cn.regional_service_principal("logs", "${var.region}"),
+            "logs.${var.region}.amazonaws.com"
+        );
+    }
+}
