@@ -22,4 +22,5 @@ pub mod processors;
 pub mod receivers;
 pub mod service;
 pub mod telemetry;
+pub mod traces;
 pub mod translate;

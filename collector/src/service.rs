@@ -296,7 +296,7 @@ fn open_storage(
                         _ => unreachable!("an awsxray disk queue on another exporter"),
                     };
                     let records = documents.iter().map(|d| d.body.clone()).collect();
-                    (crate::pipeline::Traces::XRay(documents), records)
+                    (crate::traces::Traces::XRay(documents), records)
                 }),
                 Arc::new(queue::documents_from_records),
             )

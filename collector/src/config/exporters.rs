@@ -125,39 +125,7 @@ impl Default for QueueConfig {
     }
 }
 
-/// `retry_on_failure` (the collector's `configretry` keys).
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct RetryConfig {
-    /// Retry throttling, 5xx, timeouts and connection errors.
-    pub enabled: bool,
-    /// First backoff; default 5s.
-    #[serde(deserialize_with = "super::duration::deserialize")]
-    pub initial_interval: Duration,
-    /// Largest backoff; default 30s.
-    #[serde(deserialize_with = "super::duration::deserialize")]
-    pub max_interval: Duration,
-    /// Give up on a request after this long; default 300s; `0` means never.
-    #[serde(deserialize_with = "super::duration::deserialize")]
-    pub max_elapsed_time: Duration,
-    /// Backoff growth factor; default 1.5.
-    pub multiplier: f64,
-    /// Jitter: each backoff is drawn from `interval × [1 - f, 1 + f]`; default 0.5.
-    pub randomization_factor: f64,
-}
-
-impl Default for RetryConfig {
-    fn default() -> Self {
-        RetryConfig {
-            enabled: true,
-            initial_interval: Duration::from_secs(5),
-            max_interval: Duration::from_secs(30),
-            max_elapsed_time: Duration::from_secs(300),
-            multiplier: 1.5,
-            randomization_factor: 0.5,
-        }
-    }
-}
+pub use crate::exporters::retry::RetryConfig;
 
 /// How much the debug exporter logs.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]

@@ -11,6 +11,7 @@ pub mod disklog;
 pub mod file;
 pub mod otlphttp;
 pub mod queue;
+pub mod retry;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,8 +22,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::exporters::{QueueConfig, Sizer};
 use crate::config::id::ComponentId;
 use crate::config::{ExporterConfig, ExtensionConfig};
-use crate::pipeline::Traces;
-use crate::telemetry::Telemetry;
+use crate::telemetry::{DropReason, Telemetry};
+use crate::traces::Traces;
 
 use self::queue::{QueueReceiver, QueueSettings};
 
@@ -119,7 +120,7 @@ impl Exporter {
             Exporter::File(e) => (e.id(), e.telemetry()),
             Exporter::OtlpHttp(e) => (e.id(), e.telemetry()),
         };
-        telemetry.exporter_dropped(id, "shutdown_deadline", traces.item_count());
+        telemetry.exporter_dropped(id, DropReason::ShutdownDeadline, traces.item_count());
     }
 }
 

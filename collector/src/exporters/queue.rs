@@ -15,8 +15,8 @@ use bytes::Bytes;
 
 use crate::config::exporters::Sizer;
 use crate::exporters::disklog::{AppendError, DiskLog};
-use crate::pipeline::{Refused, Segment, SegmentIds, Traces};
-use crate::telemetry::Telemetry;
+use crate::telemetry::{DropReason, Telemetry};
+use crate::traces::{Refused, Segment, SegmentIds, Traces};
 
 /// Settings of one queue.
 #[derive(Clone, Debug)]
@@ -211,7 +211,7 @@ impl Shared {
         self.telemetry.exporter_queue_size(&self.exporter, used);
     }
 
-    fn drop_full(&self, traces: &Traces, reason: &str) {
+    fn drop_full(&self, traces: &Traces, reason: DropReason) {
         let n = traces.item_count();
         self.telemetry.exporter_dropped(&self.exporter, reason, n);
         // One warning per second at most; the counter has the exact figure.
@@ -223,7 +223,7 @@ impl Shared {
             tracing::warn!(
                 exporter = %self.exporter,
                 items = n,
-                reason,
+                reason = reason.as_str(),
                 capacity = self.capacity,
                 "Sending queue is full; batch dropped (see xray_collector_exporter_dropped_items_total)."
             );
@@ -239,7 +239,7 @@ impl ExporterQueue {
         }
         let units = self.inner.units(&traces);
         if units > self.inner.capacity {
-            self.inner.drop_full(&traces, "larger_than_queue");
+            self.inner.drop_full(&traces, DropReason::LargerThanQueue);
             return Err(Refused::Full);
         }
         let Ok(permit) = self.inner.semaphore.clone().acquire_many_owned(units).await else {
@@ -259,9 +259,9 @@ impl ExporterQueue {
             }
             Err(_) => {
                 let reason = if units > self.inner.capacity {
-                    "larger_than_queue"
+                    DropReason::LargerThanQueue
                 } else {
-                    "queue_full"
+                    DropReason::QueueFull
                 };
                 self.inner.drop_full(&traces, reason);
                 Err(Refused::Full)
@@ -284,14 +284,14 @@ impl ExporterQueue {
         match appended {
             Ok(seq) => Ok((traces, Some(seq))),
             Err(AppendError::Full { .. }) => {
-                self.inner.drop_full(&traces, "storage_full");
+                self.inner.drop_full(&traces, DropReason::StorageFull);
                 Err(Refused::Full)
             }
             Err(AppendError::Io(error)) => {
                 tracing::warn!(exporter = %self.inner.exporter, %error, "Cannot write to the disk queue; batch dropped.");
                 self.inner.telemetry.exporter_dropped(
                     &self.inner.exporter,
-                    "storage_error",
+                    DropReason::StorageError,
                     traces.item_count(),
                 );
                 Err(Refused::Full)
@@ -338,7 +338,7 @@ impl ExporterQueue {
             let n = e.0.traces.item_count();
             self.inner
                 .telemetry
-                .exporter_dropped(&self.inner.exporter, "shutdown", n);
+                .exporter_dropped(&self.inner.exporter, DropReason::Shutdown, n);
             Refused::Closed
         })
     }
@@ -363,7 +363,6 @@ fn document_ids(body: &[u8]) -> Option<SegmentIds> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::{Segment, SegmentIds};
     use bytes::Bytes;
     use std::time::Instant;
 

@@ -1,8 +1,8 @@
 //! The `debug` exporter: logs what passes through the pipeline.
 
 use crate::config::exporters::Verbosity;
-use crate::pipeline::Traces;
 use crate::telemetry::Telemetry;
+use crate::traces::Traces;
 
 /// Logs batches at the configured verbosity.
 pub struct DebugExporter {

@@ -7,8 +7,8 @@ use tokio::fs::{File, OpenOptions};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
-use crate::pipeline::Traces;
-use crate::telemetry::Telemetry;
+use crate::telemetry::{FailReason, Telemetry};
+use crate::traces::Traces;
 
 /// Appends batches to one file.
 pub struct FileExporter {
@@ -73,7 +73,8 @@ impl FileExporter {
                     Ok(line) => out.extend_from_slice(&line),
                     Err(e) => {
                         tracing::error!(exporter = %self.id, error = %e, "Cannot encode OTLP batch as JSON; batch failed.");
-                        self.telemetry.exporter_failed(&self.id, "encode", n);
+                        self.telemetry
+                            .exporter_failed(&self.id, FailReason::Encode, n);
                         return;
                     }
                 }
@@ -90,7 +91,8 @@ impl FileExporter {
             Ok(()) => self.telemetry.exporter_sent(&self.id, n),
             Err(e) => {
                 tracing::error!(exporter = %self.id, path = %self.path, error = %e, items = n, "Cannot write to file; batch failed.");
-                self.telemetry.exporter_failed(&self.id, "io_error", n);
+                self.telemetry
+                    .exporter_failed(&self.id, FailReason::IoError, n);
             }
         }
     }

@@ -12,7 +12,7 @@
 pub mod response;
 
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -24,11 +24,11 @@ use prost::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::aws::client::{ClientTls, HttpsClient};
-use crate::config::exporters::{OtlpHttpExporterConfig, RetryConfig};
-use crate::exporters::awsxray::retry::Backoff;
+use crate::config::exporters::OtlpHttpExporterConfig;
+use crate::exporters::retry::{RetryPolicy, or_stop};
 use crate::extensions::sigv4auth::Signer;
-use crate::pipeline::{Segment, Traces};
-use crate::telemetry::Telemetry;
+use crate::telemetry::{DropReason, FailReason, RetryReason, Telemetry};
+use crate::traces::{Segment, Traces};
 
 use self::response::{Outcome, classify};
 
@@ -48,7 +48,7 @@ pub struct OtlpHttpExporter {
     json: bool,
     timeout: Duration,
     headers: Vec<(HeaderName, HeaderValue)>,
-    retry: RetryConfig,
+    retry: RetryPolicy,
     telemetry: Telemetry,
 }
 
@@ -94,7 +94,10 @@ impl OtlpHttpExporter {
             json: cfg.encoding == "json",
             timeout: cfg.timeout,
             headers,
-            retry: cfg.retry_on_failure.clone(),
+            retry: RetryPolicy {
+                config: cfg.retry_on_failure.clone(),
+                max_retries: None,
+            },
             telemetry,
         })
     }
@@ -154,7 +157,7 @@ impl OtlpHttpExporter {
         let out = crate::translate::from_xray::to_otlp(segments);
         if !out.failed.is_empty() {
             self.telemetry
-                .exporter_failed(&self.id, "untranslatable", out.failed.len());
+                .exporter_failed(&self.id, FailReason::Untranslatable, out.failed.len());
             for failed in out.failed.iter().take(10) {
                 tracing::warn!(exporter = %self.id, segment_id = failed.ids.id(), trace_id = failed.ids.trace_id(), error = %failed.error, "Cannot convert an X-Ray document to OTLP spans; it failed.");
             }
@@ -221,20 +224,22 @@ impl OtlpHttpExporter {
         let request = match self.request(body).await {
             Ok(r) => r,
             // No credentials yet (a role being assumed, the Pod Identity agent starting): retry.
-            Err(e) => return Outcome::Retryable("credentials", e, None),
+            Err(e) => return Outcome::Retryable(RetryReason::Credentials, e, None),
         };
         let call = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| Outcome::Retryable("connection", connection_error(&e), None))?;
+            let response = self.client.request(request).await.map_err(|e| {
+                Outcome::Retryable(RetryReason::Connection, connection_error(&e), None)
+            })?;
             let (parts, incoming) = response.into_parts();
             let bytes = Limited::new(incoming, MAX_RESPONSE_BYTES)
                 .collect()
                 .await
                 .map_err(|e| {
-                    Outcome::Retryable("connection", format!("reading the answer: {e}"), None)
+                    Outcome::Retryable(
+                        RetryReason::Connection,
+                        format!("reading the answer: {e}"),
+                        None,
+                    )
                 })?
                 .to_bytes();
             Ok::<_, Outcome>(classify(
@@ -247,7 +252,7 @@ impl OtlpHttpExporter {
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(outcome)) | Ok(Err(outcome)) => outcome,
             Err(_) => Outcome::Retryable(
-                "timeout",
+                RetryReason::Timeout,
                 format!("no answer within {:?}", self.timeout),
                 None,
             ),
@@ -274,20 +279,15 @@ impl OtlpHttpExporter {
             Ok(b) => b,
             Err(e) => {
                 self.telemetry.exporter_request(&self.id, "permanent_error");
-                self.fail(items, "permanent_error", &e, &first_trace_id);
+                self.fail(items, FailReason::PermanentError, &e, &first_trace_id);
                 return;
             }
         };
-        let started = Instant::now();
-        let mut backoff = Backoff::new(&self.retry);
+        let mut retries = self.retry.start(&self.id, &self.telemetry);
         loop {
-            let outcome = tokio::select! {
-                biased;
-                _ = stop.cancelled() => {
-                    self.drop_at_deadline(items);
-                    return;
-                }
-                o = self.attempt(&body) => o,
+            let Some(outcome) = or_stop(stop, self.attempt(&body)).await else {
+                self.drop_at_deadline(items);
+                return;
             };
             let (reason, detail, retry_after) = match outcome {
                 Outcome::Success {
@@ -300,8 +300,11 @@ impl OtlpHttpExporter {
                         self.telemetry.exporter_request(&self.id, "success");
                     } else {
                         self.telemetry.exporter_request(&self.id, "partial");
-                        self.telemetry
-                            .exporter_failed(&self.id, "partial_success", rejected);
+                        self.telemetry.exporter_failed(
+                            &self.id,
+                            FailReason::PartialSuccess,
+                            rejected,
+                        );
                         tracing::warn!(exporter = %self.id, rejected, items, message = %message, first_trace_id = %first_trace_id, "The OTLP endpoint rejected some spans (partial success); the items they carry are dropped.");
                     }
                     if rejected == 0 && !message.is_empty() {
@@ -311,43 +314,29 @@ impl OtlpHttpExporter {
                 }
                 Outcome::Permanent(detail) => {
                     self.telemetry.exporter_request(&self.id, "permanent_error");
-                    self.fail(items, "permanent_error", &detail, &first_trace_id);
+                    self.fail(items, FailReason::PermanentError, &detail, &first_trace_id);
                     return;
                 }
                 Outcome::Retryable(reason, detail, retry_after) => {
-                    self.telemetry.exporter_request(&self.id, reason);
+                    self.telemetry.exporter_request(&self.id, reason.as_str());
                     (reason, detail, retry_after)
                 }
             };
-            if !self.retry.enabled {
-                self.fail(items, "retry_disabled", &detail, &first_trace_id);
-                return;
-            }
-            let delay = backoff.next_delay().max(retry_after.unwrap_or_default());
-            let out_of_time = !self.retry.max_elapsed_time.is_zero()
-                && started.elapsed() + delay > self.retry.max_elapsed_time;
-            if out_of_time {
-                self.fail(items, "retries_exhausted", &detail, &first_trace_id);
-                return;
-            }
-            self.telemetry.exporter_retry(&self.id, reason);
-            tracing::debug!(exporter = %self.id, reason, items, delay_ms = delay.as_millis() as u64, error = %detail, "Retrying the OTLP export.");
-            tokio::select! {
-                biased;
-                _ = stop.cancelled() => {
-                    self.drop_at_deadline(items);
-                    return;
+            if let Err(give_up) = retries.wait(reason, retry_after, &detail, stop).await {
+                match give_up.fail_reason() {
+                    Some(reason) => self.fail(items, reason, &detail, &first_trace_id),
+                    None => self.drop_at_deadline(items),
                 }
-                _ = tokio::time::sleep(delay) => {}
+                return;
             }
         }
     }
 
-    fn fail(&self, items: usize, reason: &str, detail: &str, first_trace_id: &str) {
+    fn fail(&self, items: usize, reason: FailReason, detail: &str, first_trace_id: &str) {
         self.telemetry.exporter_failed(&self.id, reason, items);
         tracing::error!(
             exporter = %self.id,
-            reason,
+            reason = reason.as_str(),
             items,
             first_trace_id,
             error = %detail,
@@ -357,7 +346,7 @@ impl OtlpHttpExporter {
 
     fn drop_at_deadline(&self, items: usize) {
         self.telemetry
-            .exporter_dropped(&self.id, "shutdown_deadline", items);
+            .exporter_dropped(&self.id, DropReason::ShutdownDeadline, items);
         tracing::warn!(exporter = %self.id, items, "Shutdown deadline reached; items in flight dropped.");
     }
 }

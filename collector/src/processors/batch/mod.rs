@@ -12,8 +12,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::config::processors::BatchConfig;
-use crate::pipeline::{Consumer, Segment, Traces};
+use crate::pipeline::Consumer;
 use crate::telemetry::Telemetry;
+use crate::traces::{Segment, Traces};
 
 /// Runs the processor `processor` of pipeline `pipeline` until its input closes.
 pub async fn run(
@@ -197,7 +198,7 @@ fn span_count(rs: &ResourceSpans) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::SegmentIds;
+    use crate::traces::SegmentIds;
     use bytes::Bytes;
     use opentelemetry_proto::tonic::trace::v1::Span;
 

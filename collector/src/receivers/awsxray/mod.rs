@@ -24,7 +24,9 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::receivers::AwsXrayReceiverConfig;
-use crate::pipeline::{Segment, Traces, TracesSender};
+use crate::pipeline::TracesSender;
+use crate::telemetry::ReceiverRefusal;
+use crate::traces::{Segment, Traces};
 
 /// Largest UDP payload plus slack: nothing is ever truncated.
 const MAX_DATAGRAM: usize = 65_536;
@@ -124,7 +126,7 @@ impl Reader {
         let now = Instant::now();
         // Counted once per burst, not per datagram: the counters are shared and labelled.
         let mut received = 0;
-        let mut refused: Vec<(&'static str, usize)> = Vec::new();
+        let mut refused: Vec<(ReceiverRefusal, usize)> = Vec::new();
         for _ in 0..max {
             self.buf.clear();
             match socket.try_recv_buf_from(&mut self.buf) {
@@ -167,7 +169,7 @@ impl Reader {
         if self.first_this_second() {
             tracing::warn!(
                 receiver = self.sender.receiver(),
-                reason = e.reason(),
+                reason = e.reason().as_str(),
                 error = %e,
                 bytes = len,
                 "Malformed X-Ray datagram dropped (see xray_collector_receiver_refused_items_total)."

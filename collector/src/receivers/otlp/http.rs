@@ -30,6 +30,7 @@ use super::tls::Pem;
 use super::{Intake, RETRY_AFTER_SECS, Rejected};
 use crate::config::receivers::OtlpHttpConfig;
 use crate::pipeline::TracesSender;
+use crate::telemetry::ReceiverRefusal;
 
 /// Most client connections served at once; more are closed on accept and counted.
 pub const MAX_CONNECTIONS: usize = 512;
@@ -136,7 +137,7 @@ impl HttpServer {
                 }
             };
             let Ok(permit) = connections.clone().try_acquire_owned() else {
-                intake.refuse_request("too_many_connections");
+                intake.refuse_request(ReceiverRefusal::TooManyConnections);
                 drop(stream);
                 continue;
             };
@@ -218,7 +219,8 @@ impl Handler {
             );
         }
         let Some(encoding) = encoding else {
-            self.intake.refuse_request("unsupported_content_type");
+            self.intake
+                .refuse_request(ReceiverRefusal::UnsupportedContentType);
             return error(
                 reply_as,
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -230,7 +232,8 @@ impl Handler {
             Some(Ok(e)) if e.eq_ignore_ascii_case("identity") => false,
             Some(Ok(e)) if e.eq_ignore_ascii_case("gzip") => true,
             Some(_) => {
-                self.intake.refuse_request("unsupported_content_encoding");
+                self.intake
+                    .refuse_request(ReceiverRefusal::UnsupportedContentEncoding);
                 return error(
                     encoding,
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -239,7 +242,7 @@ impl Handler {
             }
         };
         let Some(_slot) = self.intake.slot() else {
-            self.intake.refuse_request("too_many_requests");
+            self.intake.refuse_request(ReceiverRefusal::TooManyRequests);
             return busy(encoding, "too many requests in flight; retry with backoff");
         };
 
@@ -247,11 +250,11 @@ impl Handler {
         let body = match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
             Ok(Ok(collected)) => collected.to_bytes(),
             Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => {
-                self.intake.refuse_request("too_large");
+                self.intake.refuse_request(ReceiverRefusal::TooLarge);
                 return error(encoding, StatusCode::PAYLOAD_TOO_LARGE, &self.too_large());
             }
             Ok(Err(err)) => {
-                self.intake.refuse_request("malformed");
+                self.intake.refuse_request(ReceiverRefusal::Malformed);
                 return error(
                     encoding,
                     StatusCode::BAD_REQUEST,
@@ -259,7 +262,7 @@ impl Handler {
                 );
             }
             Err(_) => {
-                self.intake.refuse_request("client_timeout");
+                self.intake.refuse_request(ReceiverRefusal::ClientTimeout);
                 return error(
                     encoding,
                     StatusCode::REQUEST_TIMEOUT,
@@ -271,11 +274,11 @@ impl Handler {
             match gunzip(&body, self.max_body) {
                 Ok(Some(plain)) => Bytes::from(plain),
                 Ok(None) => {
-                    self.intake.refuse_request("too_large");
+                    self.intake.refuse_request(ReceiverRefusal::TooLarge);
                     return error(encoding, StatusCode::PAYLOAD_TOO_LARGE, &self.too_large());
                 }
                 Err(err) => {
-                    self.intake.refuse_request("malformed");
+                    self.intake.refuse_request(ReceiverRefusal::Malformed);
                     return error(encoding, StatusCode::BAD_REQUEST, &format!("gzip: {err}"));
                 }
             }
@@ -292,7 +295,7 @@ impl Handler {
         let request = match request {
             Ok(request) => request,
             Err(err) => {
-                self.intake.refuse_request("malformed");
+                self.intake.refuse_request(ReceiverRefusal::Malformed);
                 return error(
                     encoding,
                     StatusCode::BAD_REQUEST,

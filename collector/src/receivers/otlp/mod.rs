@@ -19,7 +19,9 @@ use std::time::Duration;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use tokio::sync::Semaphore;
 
-use crate::pipeline::{Refused, Traces, TracesSender};
+use crate::pipeline::TracesSender;
+use crate::telemetry::ReceiverRefusal;
+use crate::traces::{Refused, Traces};
 
 /// Requests being decoded or waiting for the pipeline, per protocol server.
 pub const MAX_IN_FLIGHT: usize = 64;
@@ -62,7 +64,7 @@ impl Intake {
     }
 
     /// Counts a request that was refused before its spans could be read.
-    pub(crate) fn refuse_request(&self, reason: &str) {
+    pub(crate) fn refuse_request(&self, reason: ReceiverRefusal) {
         self.sender
             .telemetry()
             .receiver_refused(self.sender.receiver(), reason, 1);
@@ -82,7 +84,11 @@ impl Intake {
             Ok(Err(Refused::Full)) => Err(Rejected::Busy),
             Ok(Err(Refused::Closed)) => Err(Rejected::ShuttingDown),
             Err(_) => {
-                telemetry.receiver_refused(self.sender.receiver(), "pipeline_timeout", n);
+                telemetry.receiver_refused(
+                    self.sender.receiver(),
+                    ReceiverRefusal::PipelineTimeout,
+                    n,
+                );
                 Err(Rejected::Busy)
             }
         }
