@@ -20,6 +20,7 @@ pub mod extensions;
 pub mod pipeline;
 pub mod processors;
 pub mod receivers;
+pub mod registry;
 pub mod service;
 pub mod telemetry;
 pub mod traces;

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::component::Checker;
 use crate::telemetry::{FailReason, RetryReason, Telemetry};
 
 /// `retry_on_failure` (the collector's `configretry` keys).
@@ -46,6 +47,27 @@ impl Default for RetryConfig {
             max_elapsed_time: Duration::from_secs(300),
             multiplier: 1.5,
             randomization_factor: 0.5,
+        }
+    }
+}
+
+impl RetryConfig {
+    /// Checks `retry_on_failure` (located under the exporter).
+    pub fn validate(&self, c: &mut Checker<'_, '_>) {
+        if self.multiplier < 1.0 {
+            c.error("retry_on_failure/multiplier", "must be at least 1");
+        }
+        if !(0.0..=1.0).contains(&self.randomization_factor) {
+            c.error(
+                "retry_on_failure/randomization_factor",
+                "must be between 0 and 1",
+            );
+        }
+        if self.enabled && self.initial_interval > self.max_interval {
+            c.error(
+                "retry_on_failure/initial_interval",
+                "must not exceed max_interval",
+            );
         }
     }
 }

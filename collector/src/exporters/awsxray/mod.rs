@@ -6,24 +6,92 @@
 
 pub mod classify;
 mod client;
+pub mod config;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use aws_sdk_xray::Client;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::exporters::AwsXrayExporterConfig;
+use crate::config::component::{BoxFuture, Resolve};
+use crate::config::id::ComponentId;
+use crate::exporters::queue::{self, Codec};
 use crate::exporters::retry::{RetryPolicy, or_stop};
+use crate::exporters::{Built, Exporter, ExporterConfig, network_queue, open_storage};
 use crate::telemetry::{DropReason, FailReason, RetryReason, Telemetry};
 use crate::traces::{Segment, SegmentIds, Traces};
 use crate::translate::{self, TranslateSettings};
 
 use self::classify::Failure;
+use self::config::AwsXrayExporterConfig;
 
 /// The most documents one `PutTraceSegments` call takes.
 pub const MAX_SEGMENTS_PER_PUT: usize = 50;
+
+impl ExporterConfig for AwsXrayExporterConfig {
+    fn references(&mut self) -> Vec<(&'static str, &mut dyn Resolve)> {
+        let storage = self.sending_queue.storage.as_mut();
+        storage
+            .into_iter()
+            .map(|s| ("sending_queue/storage", s as &mut dyn Resolve))
+            .collect()
+    }
+
+    fn build<'a>(
+        &'a self,
+        id: &'a ComponentId,
+        telemetry: Telemetry,
+    ) -> BoxFuture<'a, anyhow::Result<Built>> {
+        Box::pin(async move {
+            let consumers = self
+                .sending_queue
+                .num_consumers
+                .or(self.num_workers)
+                .unwrap_or(10);
+            let queue = network_queue(&self.sending_queue, consumers);
+            let exporter =
+                Arc::new(AwsXrayExporter::new(&id.to_string(), self, telemetry.clone()).await?);
+            let storage = open_storage(id, &self.sending_queue, || codec(&exporter), &telemetry)?;
+            Ok(Built {
+                exporter,
+                queue,
+                consumers,
+                storage,
+            })
+        })
+    }
+}
+
+/// The disk codec: X-Ray documents, one per record (OTLP spans are translated, and what cannot be
+/// is counted, before the batch is written).
+fn codec(exporter: &Arc<AwsXrayExporter>) -> Codec {
+    let exporter = exporter.clone();
+    Codec {
+        to_records: Arc::new(move |traces| {
+            let documents = exporter.documents(traces);
+            let records = documents.iter().map(|d| d.body.clone()).collect();
+            (Traces::XRay(documents), records)
+        }),
+        from_records: Arc::new(queue::documents_from_records),
+    }
+}
+
+impl Exporter for AwsXrayExporter {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    fn export<'a>(&'a self, traces: Traces, stop: &'a CancellationToken) -> BoxFuture<'a, ()> {
+        Box::pin(self.export_batch(traces, stop))
+    }
+}
 
 /// Sends documents to X-Ray.
 pub struct AwsXrayExporter {
@@ -60,18 +128,8 @@ impl AwsXrayExporter {
         })
     }
 
-    /// The exporter id.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// The collector's counters.
-    pub fn telemetry(&self) -> &Telemetry {
-        &self.telemetry
-    }
-
     /// Exports one batch in calls of at most 50 documents.
-    pub async fn export(&self, traces: Traces, stop: &CancellationToken) {
+    pub async fn export_batch(&self, traces: Traces, stop: &CancellationToken) {
         let documents = match traces {
             Traces::XRay(segments) => segments,
             Traces::Otlp(resource_spans) => self.documents_from_otlp(&resource_spans),

@@ -9,9 +9,11 @@
 //! errors and timeouts are retried. X-Ray segments are converted to OTLP spans first
 //! (`translate::from_xray`); what cannot be is counted as `reason="untranslatable"`.
 
+pub mod config;
 pub mod response;
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -24,12 +26,16 @@ use prost::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::aws::client::{ClientTls, HttpsClient};
-use crate::config::exporters::OtlpHttpExporterConfig;
+use crate::config::component::{BoxFuture, Checker, Resolve};
+use crate::config::id::ComponentId;
+use crate::exporters::queue::Codec;
 use crate::exporters::retry::{RetryPolicy, or_stop};
+use crate::exporters::{Built, Exporter, ExporterConfig, network_queue, open_storage};
 use crate::extensions::sigv4auth::Signer;
 use crate::telemetry::{DropReason, FailReason, RetryReason, Telemetry};
 use crate::traces::{Segment, Traces};
 
+use self::config::OtlpHttpExporterConfig;
 use self::response::{Outcome, classify};
 
 /// Largest encoded request (before compression); bigger batches are split across requests.
@@ -37,6 +43,71 @@ use self::response::{Outcome, classify};
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 /// Largest answer read back; OTLP answers are small.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+impl ExporterConfig for OtlpHttpExporterConfig {
+    fn references(&mut self) -> Vec<(&'static str, &mut dyn Resolve)> {
+        let mut refs: Vec<(&'static str, &mut dyn Resolve)> = Vec::new();
+        if let Some(auth) = &mut self.auth {
+            refs.push(("auth/authenticator", &mut auth.authenticator));
+        }
+        if let Some(storage) = &mut self.sending_queue.storage {
+            refs.push(("sending_queue/storage", storage));
+        }
+        refs
+    }
+
+    fn validate_resolved(&self, c: &mut Checker<'_, '_>) {
+        self.validate_auth(c);
+    }
+
+    fn build<'a>(
+        &'a self,
+        id: &'a ComponentId,
+        telemetry: Telemetry,
+    ) -> BoxFuture<'a, anyhow::Result<Built>> {
+        Box::pin(async move {
+            let name = id.to_string();
+            let consumers = self.sending_queue.num_consumers.unwrap_or(10);
+            let queue = network_queue(&self.sending_queue, consumers);
+            let signer = match &self.auth {
+                None => None,
+                Some(auth) => {
+                    let (extension, sigv4) = auth.authenticator.get()?;
+                    let url = self.traces_url();
+                    Some(Signer::build(&extension.to_string(), &name, sigv4, &url).await?)
+                }
+            };
+            let exporter = Arc::new(OtlpHttpExporter::new(
+                &name,
+                self,
+                signer,
+                telemetry.clone(),
+            )?);
+            // Batches are stored as they are: OTLP as one request, X-Ray documents one per record.
+            let storage = open_storage(id, &self.sending_queue, Codec::as_is, &telemetry)?;
+            Ok(Built {
+                exporter,
+                queue,
+                consumers,
+                storage,
+            })
+        })
+    }
+}
+
+impl Exporter for OtlpHttpExporter {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    fn export<'a>(&'a self, traces: Traces, stop: &'a CancellationToken) -> BoxFuture<'a, ()> {
+        Box::pin(self.export_batch(traces, stop))
+    }
+}
 
 /// Sends OTLP spans over HTTP.
 pub struct OtlpHttpExporter {
@@ -102,23 +173,13 @@ impl OtlpHttpExporter {
         })
     }
 
-    /// The exporter id.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// The collector's counters.
-    pub fn telemetry(&self) -> &Telemetry {
-        &self.telemetry
-    }
-
     /// Exports one batch, in as many requests as [`MAX_REQUEST_BYTES`] needs.
     ///
     /// Items are counted in the unit the pipeline counts: OTLP spans, or X-Ray documents (one
     /// document may become several spans). X-Ray batches are cut into requests by document
     /// size (a document's OTLP form is smaller than its JSON), so a document's spans always
     /// travel together.
-    pub async fn export(&self, traces: Traces, stop: &CancellationToken) {
+    pub async fn export_batch(&self, traces: Traces, stop: &CancellationToken) {
         match traces {
             Traces::Otlp(resource_spans) => {
                 for (chunk, spans) in split(resource_spans, MAX_REQUEST_BYTES) {

@@ -35,9 +35,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use super::config::ProxyServerConfig;
 use crate::aws::client::{ClientTls, HttpsClient};
 use crate::aws::sign::{CredentialsCache, sign_request};
-use crate::config::receivers::ProxyServerConfig;
 use crate::telemetry::Telemetry;
 
 /// The only routes forwarded upstream.

@@ -16,9 +16,9 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 
+use super::config::OtlpGrpcConfig;
 use super::tls::Pem;
 use super::{Intake, Rejected};
-use crate::config::receivers::OtlpGrpcConfig;
 use crate::pipeline::TracesSender;
 use crate::telemetry::ReceiverRefusal;
 

@@ -26,9 +26,9 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
+use super::config::OtlpHttpConfig;
 use super::tls::Pem;
 use super::{Intake, RETRY_AFTER_SECS, Rejected};
-use crate::config::receivers::OtlpHttpConfig;
 use crate::pipeline::TracesSender;
 use crate::telemetry::ReceiverRefusal;
 
