@@ -21,6 +21,7 @@ pub mod pipeline;
 pub mod processors;
 pub mod receivers;
 pub mod registry;
+pub mod serve;
 pub mod service;
 pub mod telemetry;
 pub mod traces;

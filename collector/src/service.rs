@@ -114,6 +114,7 @@ async fn start_metrics(
         tokio::spawn(server::serve(
             listener,
             server::metrics_handler(telemetry.clone()),
+            "service.telemetry.metrics",
             stop.clone(),
         ));
     }

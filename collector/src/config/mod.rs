@@ -306,13 +306,9 @@ fn check_pipelines(
         );
         let is_traces = pid.signal() == Signal::Traces;
         let lists: [(&str, &Vec<ComponentId>, [&Section; 2]); 3] = [
-            ("receivers", &pipeline.receivers, [&receivers, &connectors]),
-            (
-                "processors",
-                &pipeline.processors,
-                [&processors, &processors],
-            ),
-            ("exporters", &pipeline.exporters, [&exporters, &connectors]),
+            ("receivers", &pipeline.receivers, [receivers, connectors]),
+            ("processors", &pipeline.processors, [processors, processors]),
+            ("exporters", &pipeline.exporters, [exporters, connectors]),
         ];
         for (list_name, ids, sections) in lists {
             let mut seen = BTreeSet::new();

@@ -53,6 +53,10 @@ pub trait ExporterConfig: AsAny + fmt::Debug {
     ) -> BoxFuture<'a, anyhow::Result<Built>>;
 }
 
+/// The disk under a persistent queue, and the batches (sequence number, records) a previous run
+/// left unacknowledged in it.
+pub type OpenedStorage = (Arc<Storage>, Vec<(u64, Vec<Bytes>)>);
+
 /// A built exporter, with what its queue needs.
 pub struct Built {
     pub exporter: Arc<dyn Exporter>,
@@ -60,7 +64,7 @@ pub struct Built {
     /// Senders working in parallel.
     pub consumers: usize,
     /// The disk under a persistent queue, and the batches a previous run left in it.
-    pub storage: Option<(Arc<Storage>, Vec<(u64, Vec<Bytes>)>)>,
+    pub storage: Option<OpenedStorage>,
 }
 
 /// A running exporter.
@@ -120,7 +124,7 @@ pub fn open_storage(
     queue: &QueueConfig,
     codec: impl FnOnce() -> Codec,
     telemetry: &Telemetry,
-) -> anyhow::Result<Option<(Arc<Storage>, Vec<(u64, Vec<Bytes>)>)>> {
+) -> anyhow::Result<Option<OpenedStorage>> {
     let Some(storage) = &queue.storage else {
         return Ok(None);
     };

@@ -61,6 +61,7 @@ pub async fn start(
             )
         }
     });
-    tokio::spawn(server::serve(listener, handler, shutdown));
+    let name = format!("extensions.{id}");
+    tokio::spawn(async move { server::serve(listener, handler, &name, shutdown).await });
     Ok(())
 }

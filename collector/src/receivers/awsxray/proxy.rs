@@ -14,7 +14,6 @@
 //! counted), request headers within [`HEADER_TIMEOUT`], bodies up to [`MAX_BODY`] read within
 //! [`BODY_TIMEOUT`], upstream answers within [`UPSTREAM_TIMEOUT`] and up to [`MAX_UPSTREAM_BODY`].
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -30,14 +29,13 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Uri};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::config::ProxyServerConfig;
 use crate::aws::client::{ClientTls, HttpsClient};
 use crate::aws::sign::{CredentialsCache, sign_request};
+use crate::serve::{Handle, Limits, Server};
 use crate::telemetry::Telemetry;
 
 /// The only routes forwarded upstream.
@@ -46,6 +44,14 @@ pub const ALLOWED_PATHS: [&str; 2] = ["/GetSamplingRules", "/SamplingTargets"];
 pub const MAX_CONNECTIONS: usize = 256;
 /// Time allowed for a client to send request headers (contrib's `ReadHeaderTimeout`).
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(20);
+/// The serving loop's limits: [`MAX_CONNECTIONS`], [`HEADER_TIMEOUT`], 60 s idle, and
+/// [`HEADER_TIMEOUT`] for connections to finish at shutdown.
+pub const LIMITS: Limits = Limits {
+    max_connections: MAX_CONNECTIONS,
+    header_read_timeout: HEADER_TIMEOUT,
+    drain_timeout: HEADER_TIMEOUT,
+    ..Limits::DEFAULT
+};
 /// Time allowed for a client to send the request body.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest accepted request body; sampling requests are a few kilobytes.
@@ -154,53 +160,22 @@ impl SamplingProxy {
     /// Serves connections until `shutdown` is cancelled; connections in progress get
     /// [`HEADER_TIMEOUT`] to finish.
     pub async fn run(self, shutdown: CancellationToken) {
-        let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-        let mut tasks = tokio::task::JoinSet::new();
-        loop {
-            let accepted = tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => break,
-                accepted = self.listener.accept() => accepted,
-            };
-            let stream = match accepted {
-                Ok((stream, _)) => stream,
-                Err(err) => {
-                    // Out of file descriptors or similar: wait a little instead of spinning.
-                    tracing::warn!(receiver = %self.state.receiver, error = %err, "Sampling proxy accept failed.");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let Ok(permit) = connections.clone().try_acquire_owned() else {
-                self.state.count("too_many_connections");
-                drop(stream);
-                continue;
-            };
-            let state = self.state.clone();
-            let stop = shutdown.clone();
-            tasks.spawn(async move {
-                let _permit = permit;
-                let service = hyper::service::service_fn(move |req| {
-                    let state = state.clone();
-                    async move { Ok::<_, Infallible>(state.handle(req).await) }
-                });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_TIMEOUT)
-                    .serve_connection(TokioIo::new(stream), service);
-                let mut conn = std::pin::pin!(conn);
-                tokio::select! {
-                    _ = conn.as_mut() => {}
-                    _ = stop.cancelled() => {
-                        conn.as_mut().graceful_shutdown();
-                        let _ = tokio::time::timeout(HEADER_TIMEOUT, conn).await;
-                    }
-                }
-            });
-            // Reap finished connection tasks so the set does not grow.
-            while tasks.try_join_next().is_some() {}
+        let state = self.state.clone();
+        let handle: Handle = Arc::new(move |req| {
+            let state = state.clone();
+            Box::pin(async move { state.handle(req).await })
+        });
+        let refused = self.state.clone();
+        Server {
+            listener: self.listener,
+            limits: LIMITS,
+            tls: None,
+            handle,
+            on_refused: Arc::new(move || refused.count("too_many_connections")),
+            name: format!("receivers.{}.proxy_server", self.state.receiver),
         }
-        while tasks.join_next().await.is_some() {}
+        .run(shutdown)
+        .await;
     }
 }
 

@@ -5,7 +5,6 @@
 //! `400` (malformed), `404`, `405`, `413` (too large) and `415` (unsupported content type or
 //! encoding) are not retryable; `503` with `Retry-After` is. Error bodies are a `google.rpc.Status`.
 
-use std::convert::Infallible;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,13 +15,11 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
@@ -30,16 +27,21 @@ use super::config::OtlpHttpConfig;
 use super::tls::Pem;
 use super::{Intake, RETRY_AFTER_SECS, Rejected};
 use crate::pipeline::TracesSender;
+use crate::serve::{Handle, Limits, Server};
 use crate::telemetry::ReceiverRefusal;
 
 /// Most client connections served at once; more are closed on accept and counted.
 pub const MAX_CONNECTIONS: usize = 512;
-/// Time allowed for a client to send request headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(20);
 /// Time allowed for a client to send the request body.
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
-/// Time allowed for a TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The serving loop's limits: [`MAX_CONNECTIONS`], 20 s for headers, 60 s idle, 10 s for a TLS
+/// handshake, and at shutdown time for a request in progress to wait for the pipeline and read
+/// its body.
+pub const LIMITS: Limits = Limits {
+    max_connections: MAX_CONNECTIONS,
+    drain_timeout: Duration::from_secs(super::SEND_TIMEOUT.as_secs() + BODY_TIMEOUT.as_secs()),
+    ..Limits::DEFAULT
+};
 
 /// A bound OTLP/HTTP server; [`HttpServer::run`] serves it.
 pub struct HttpServer {
@@ -120,73 +122,23 @@ impl HttpServer {
         if let Ok(addr) = self.listener.local_addr() {
             tracing::info!(receiver = %intake.receiver(), address = %addr, tls = self.tls.is_some(), "Receiving OTLP over HTTP.");
         }
-        let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-        let mut tasks = tokio::task::JoinSet::new();
-        loop {
-            let accepted = tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => break,
-                accepted = self.listener.accept() => accepted,
-            };
-            let stream = match accepted {
-                Ok((stream, _)) => stream,
-                Err(err) => {
-                    tracing::warn!(receiver = %intake.receiver(), error = %err, "OTLP/HTTP accept failed.");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let Ok(permit) = connections.clone().try_acquire_owned() else {
-                intake.refuse_request(ReceiverRefusal::TooManyConnections);
-                drop(stream);
-                continue;
-            };
+        let refused = intake.clone();
+        let handle: Handle = Arc::new(move |req| {
             let state = state.clone();
-            let tls = self.tls.clone();
-            let stop = shutdown.clone();
-            tasks.spawn(async move {
-                let _permit = permit;
-                match tls {
-                    None => serve_connection(TokioIo::new(stream), state, stop).await,
-                    Some(acceptor) => {
-                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                        {
-                            Ok(Ok(stream)) => {
-                                serve_connection(TokioIo::new(stream), state, stop).await;
-                            }
-                            Ok(Err(err)) => {
-                                tracing::debug!(error = %err, "OTLP/HTTP TLS handshake failed.");
-                            }
-                            Err(_) => tracing::debug!("OTLP/HTTP TLS handshake timed out."),
-                        }
-                    }
-                }
-            });
-            while tasks.try_join_next().is_some() {}
+            Box::pin(async move { state.handle(req).await })
+        });
+        Server {
+            listener: self.listener,
+            limits: LIMITS,
+            tls: self.tls,
+            handle,
+            on_refused: Arc::new(move || {
+                refused.refuse_request(ReceiverRefusal::TooManyConnections)
+            }),
+            name: format!("receivers.{}", intake.receiver()),
         }
-        while tasks.join_next().await.is_some() {}
-    }
-}
-
-async fn serve_connection<IO>(io: TokioIo<IO>, state: Arc<Handler>, stop: CancellationToken)
-where
-    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let service = hyper::service::service_fn(move |req| {
-        let state = state.clone();
-        async move { Ok::<_, Infallible>(state.handle(req).await) }
-    });
-    let conn = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
-        .serve_connection(io, service);
-    let mut conn = std::pin::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = stop.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(super::SEND_TIMEOUT + BODY_TIMEOUT, conn).await;
-        }
+        .run(shutdown)
+        .await;
     }
 }
 
