@@ -15,6 +15,7 @@
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod consumer;
 pub mod exporters;
 pub mod extensions;
 pub mod pipeline;

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::config::component::AsAny;
-use crate::pipeline::Consumer;
+use crate::consumer::Consumer;
 use crate::telemetry::Telemetry;
 use crate::traces::Traces;
 

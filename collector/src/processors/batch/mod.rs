@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 
 use self::config::BatchConfig;
 use super::{ProcessorConfig, ProcessorSlot};
-use crate::pipeline::Consumer;
+use crate::consumer::Consumer;
 use crate::telemetry::Telemetry;
 use crate::traces::{Segment, Traces};
 
