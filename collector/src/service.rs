@@ -23,10 +23,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::config::id::ComponentId;
+use crate::consumer::{Consumer, ProcessorInput};
 use crate::exporters::queue::{self, ExporterQueue};
 use crate::exporters::{self, Built};
 use crate::extensions::{ExtensionContext, Health};
-use crate::consumer::{Consumer, ProcessorInput};
 use crate::pipeline::TracesSender;
 use crate::processors::ProcessorSlot;
 use crate::receivers::ReceiverContext;

@@ -32,6 +32,7 @@ use crate::exporters::queue::Codec;
 use crate::exporters::retry::{RetryPolicy, or_stop};
 use crate::exporters::{Built, Exporter, ExporterConfig, network_queue, open_storage};
 use crate::extensions::sigv4auth::Signer;
+use crate::telemetry::logs::error_chain;
 use crate::telemetry::{DropReason, FailReason, RetryReason, Telemetry};
 use crate::traces::{Segment, Traces};
 
@@ -146,7 +147,7 @@ impl OtlpHttpExporter {
             &url,
             cfg.sending_queue.num_consumers.unwrap_or(10),
         )
-        .map_err(|e| anyhow::format_err!("exporters.{id}: {e}"))?;
+        .map_err(|e| anyhow::Error::new(e).context(format!("exporters.{id}")))?;
         let mut headers = Vec::new();
         for (name, value) in &cfg.headers {
             let name = HeaderName::try_from(name.as_str())
@@ -274,7 +275,10 @@ impl OtlpHttpExporter {
             .body(Full::new(body.clone()))
             .map_err(|e| e.to_string())?;
         if let Some(signer) = &self.signer {
-            signer.sign(&mut request, body).await?;
+            signer
+                .sign(&mut request, body)
+                .await
+                .map_err(|e| error_chain(&e))?;
         }
         Ok(request)
     }
@@ -288,9 +292,10 @@ impl OtlpHttpExporter {
             Err(e) => return Outcome::Retryable(RetryReason::Credentials, e, None),
         };
         let call = async {
-            let response = self.client.request(request).await.map_err(|e| {
-                Outcome::Retryable(RetryReason::Connection, connection_error(&e), None)
-            })?;
+            let response =
+                self.client.request(request).await.map_err(|e| {
+                    Outcome::Retryable(RetryReason::Connection, error_chain(&e), None)
+                })?;
             let (parts, incoming) = response.into_parts();
             let bytes = Limited::new(incoming, MAX_RESPONSE_BYTES)
                 .collect()
@@ -410,18 +415,6 @@ impl OtlpHttpExporter {
             .exporter_dropped(&self.id, DropReason::ShutdownDeadline, items);
         tracing::warn!(exporter = %self.id, items, "Shutdown deadline reached; items in flight dropped.");
     }
-}
-
-/// The error and its causes on one line (hyper's top-level message alone says little).
-fn connection_error(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// The items a partial success rejected: its spans, or, when items are X-Ray documents that

@@ -21,7 +21,7 @@ use hyper::Request;
 
 use self::config::{SigV4AuthConfig, infer_service_and_region, url_host};
 use super::ExtensionConfig;
-use crate::aws::sign::{CredentialsCache, sign_request};
+use crate::aws::sign::{CredentialsCache, SignError, sign_request};
 
 impl ExtensionConfig for SigV4AuthConfig {}
 
@@ -113,7 +113,7 @@ impl Signer {
         &self,
         request: &mut Request<Full<Bytes>>,
         body: &[u8],
-    ) -> Result<(), String> {
+    ) -> Result<(), SignError> {
         self.sign_at(request, body, SystemTime::now()).await
     }
 
@@ -123,12 +123,8 @@ impl Signer {
         request: &mut Request<Full<Bytes>>,
         body: &[u8],
         time: SystemTime,
-    ) -> Result<(), String> {
-        let credentials = self
-            .credentials
-            .get()
-            .await
-            .map_err(|e| format!("no credentials to sign with: {e}"))?;
+    ) -> Result<(), SignError> {
+        let credentials = self.credentials.get().await?;
         sign_request(
             request,
             body,

@@ -37,6 +37,7 @@ use crate::aws::client::{ClientTls, HttpsClient};
 use crate::aws::sign::{CredentialsCache, sign_request};
 use crate::serve::{Handle, Limits, Server};
 use crate::telemetry::Telemetry;
+use crate::telemetry::logs::error_chain;
 
 /// The only routes forwarded upstream.
 pub const ALLOWED_PATHS: [&str; 2] = ["/GetSamplingRules", "/SamplingTargets"];
@@ -120,7 +121,7 @@ impl SamplingProxy {
             ca_file: cfg.tls.ca_file.clone(),
         };
         let client = HttpsClient::new(&tls, &cfg.proxy_address, &upstream, 2)
-            .map_err(|e| anyhow::format_err!("receivers.{id}.proxy_server: {e}"))?;
+            .map_err(|e| anyhow::Error::new(e).context(format!("receivers.{id}.proxy_server")))?;
 
         let endpoint = crate::telemetry::server::normalize(&cfg.endpoint);
         let listener = TcpListener::bind(&endpoint).await.map_err(|e| {
@@ -252,11 +253,7 @@ impl State {
         body: Bytes,
     ) -> Result<Response<Full<Bytes>>, String> {
         let uri = join_uri(&self.upstream, path)?;
-        let credentials = self
-            .credentials
-            .get()
-            .await
-            .map_err(|e| format!("no credentials to sign with: {e}"))?;
+        let credentials = self.credentials.get().await.map_err(|e| error_chain(&e))?;
         let mut request = Request::builder()
             .method(Method::POST)
             .uri(uri.clone())
@@ -271,7 +268,8 @@ impl State {
             self.region.as_ref(),
             &self.service,
             SystemTime::now(),
-        )?;
+        )
+        .map_err(|e| error_chain(&e))?;
         let response = self
             .client
             .request(request)
