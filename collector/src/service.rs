@@ -21,15 +21,15 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::Config;
 use crate::config::id::ComponentId;
-use crate::config::{Config, ExporterConfig, ExtensionConfig, ProcessorConfig, ReceiverConfig};
+use crate::consumer::{Consumer, ProcessorInput};
 use crate::exporters::queue::{self, ExporterQueue};
-use crate::exporters::{self, Exporter};
-use crate::extensions::health_check::{self, Health};
-use crate::pipeline::{Consumer, ProcessorInput, TracesSender};
-use crate::processors::batch;
-use crate::receivers::awsxray::proxy::SamplingProxy;
-use crate::receivers::{awsxray, otlp};
+use crate::exporters::{self, Built};
+use crate::extensions::{ExtensionContext, Health};
+use crate::pipeline::TracesSender;
+use crate::processors::ProcessorSlot;
+use crate::receivers::ReceiverContext;
 use crate::telemetry::{Summary, Telemetry, server};
 
 /// Messages (receiver bursts or batches) a processor's input channel holds.
@@ -51,146 +51,21 @@ pub async fn run(
     let telemetry = Telemetry::new();
     let stop_servers = CancellationToken::new();
     let health = Health::default();
+    start_metrics(&config, &telemetry, &stop_servers).await?;
+    start_extensions(&config, &health, &stop_servers).await?;
 
-    if let Some(address) = config.service.telemetry.metrics.listen_address() {
-        let listener = server::bind(&address, "service.telemetry.metrics").await?;
-        tracing::info!(address = %server::local(&listener), "Serving metrics on /metrics.");
-        tokio::spawn(server::serve(
-            listener,
-            server::metrics_handler(telemetry.clone()),
-            stop_servers.clone(),
-        ));
-    }
-    for id in &config.service.extensions {
-        match config.extensions.get(id) {
-            Some(ExtensionConfig::HealthCheck(c)) => {
-                health_check::start(&id.to_string(), c, health.clone(), stop_servers.clone())
-                    .await?
-            }
-            // Opened by the exporters whose `sending_queue.storage` names it.
-            Some(ExtensionConfig::FileStorage(_)) => {}
-            // Built for each exporter whose `auth.authenticator` names it.
-            Some(ExtensionConfig::SigV4Auth(_)) => {}
-            None => anyhow::bail!("extension `{id}` is not defined"),
-        }
-    }
-
-    // Exporters used by any pipeline: one queue and one set of senders each.
     let hard_stop = CancellationToken::new();
     let mut exporter_tasks = JoinSet::new();
-    let mut queues: BTreeMap<ComponentId, ExporterQueue> = BTreeMap::new();
-    for pipeline in config.service.pipelines.values() {
-        for id in &pipeline.exporters {
-            if queues.contains_key(id) {
-                continue;
-            }
-            let cfg = config
-                .exporters
-                .get(id)
-                .ok_or_else(|| anyhow::format_err!("exporter `{id}` is not defined"))?;
-            let name = id.to_string();
-            let (exporter, settings, consumers) =
-                Exporter::build(id, cfg, &config.extensions, telemetry.clone()).await?;
-            let exporter = Arc::new(exporter);
-            let (storage, recovered) = open_storage(&config, id, cfg, &exporter, &telemetry)?;
-            let (q, rx) = queue::queue(&name, settings, telemetry.clone(), storage);
-            if let Some(recovered) = recovered {
-                q.replay(recovered);
-            }
-            exporters::spawn_senders(
-                exporter,
-                Arc::new(rx),
-                consumers,
-                hard_stop.clone(),
-                &mut exporter_tasks,
-            );
-            queues.insert(id.clone(), q);
-        }
-    }
-
-    // Pipelines, wired back to front.
+    let queues = start_exporters(&config, &telemetry, &hard_stop, &mut exporter_tasks).await?;
     let mut processor_tasks = JoinSet::new();
-    let mut receiver_targets: BTreeMap<ComponentId, Vec<Consumer>> = BTreeMap::new();
-    for (pid, pipeline) in &config.service.pipelines {
-        let mut next = Consumer::fanout(
-            pipeline
-                .exporters
-                .iter()
-                .filter_map(|id| queues.get(id).cloned().map(Consumer::Exporter))
-                .collect(),
-        );
-        for id in pipeline.processors.iter().rev() {
-            let Some(ProcessorConfig::Batch(cfg)) = config.processors.get(id) else {
-                anyhow::bail!("processor `{id}` is not defined");
-            };
-            let (tx, rx) = mpsc::channel(PROCESSOR_INPUT);
-            let processor: Arc<str> = id.to_string().into();
-            let pipeline_name: Arc<str> = pid.to_string().into();
-            processor_tasks.spawn(batch::run(
-                processor.clone(),
-                pipeline_name.clone(),
-                cfg.clone(),
-                rx,
-                next,
-                telemetry.clone(),
-            ));
-            next = Consumer::Processor(ProcessorInput {
-                tx,
-                processor,
-                pipeline: pipeline_name,
-                telemetry: telemetry.clone(),
-            });
-        }
-        for id in &pipeline.receivers {
-            receiver_targets
-                .entry(id.clone())
-                .or_default()
-                .push(next.clone());
-        }
-    }
-    // From here on only the pipelines hold the queues, so they close when the pipelines end.
-    drop(queues);
-
-    let stop_receivers = CancellationToken::new();
-    let mut receiver_tasks = JoinSet::new();
-    for (id, targets) in receiver_targets {
-        let name = id.to_string();
-        let sender = TracesSender::new(&name, Consumer::fanout(targets), telemetry.clone());
-        match config.receivers.get(&id) {
-            Some(ReceiverConfig::AwsXray(c)) => {
-                let sockets = awsxray::bind(&name, c).await?;
-                if let Some(proxy) = &c.proxy_server {
-                    // The sampling proxy carries no trace data: it stops with the other servers.
-                    let proxy = SamplingProxy::build(&name, proxy, telemetry.clone()).await?;
-                    tokio::spawn(proxy.run(stop_servers.clone()));
-                }
-                for socket in sockets {
-                    receiver_tasks.spawn(awsxray::run(
-                        socket,
-                        sender.clone(),
-                        stop_receivers.clone(),
-                    ));
-                }
-            }
-            Some(ReceiverConfig::Otlp(c)) => {
-                if let Some(grpc) = &c.protocols.grpc {
-                    let server = otlp::grpc::GrpcServer::bind(&name, grpc).await?;
-                    let (sender, stop, name) =
-                        (sender.clone(), stop_receivers.clone(), name.clone());
-                    receiver_tasks.spawn(async move {
-                        if let Err(e) = server.run(sender, stop).await {
-                            tracing::error!(receiver = %name, error = %e, "OTLP/gRPC server failed.");
-                        }
-                    });
-                }
-                if let Some(http) = &c.protocols.http {
-                    let server = otlp::http::HttpServer::bind(&name, http).await?;
-                    receiver_tasks.spawn(server.run(sender, stop_receivers.clone()));
-                }
-            }
-            None => anyhow::bail!("receiver `{id}` is not defined"),
-        }
-    }
+    let receiver_targets = wire_pipelines(&config, &telemetry, queues, &mut processor_tasks)?;
+    let mut receivers = ReceiverContext {
+        telemetry: telemetry.clone(),
+        stop_receivers: CancellationToken::new(),
+        stop_servers: stop_servers.clone(),
+        tasks: JoinSet::new(),
+    };
+    start_receivers(&config, receiver_targets, &mut receivers).await?;
 
     health.set_ready(true);
     tracing::info!("Everything is ready. Begin running and processing data.");
@@ -201,7 +76,8 @@ pub async fn run(
         "Shutdown requested: receivers stop, queued data is flushed."
     );
     health.set_ready(false);
-    stop_receivers.cancel();
+    receivers.stop_receivers.cancel();
+    let mut receiver_tasks = receivers.tasks;
     let deadline = Instant::now() + settings.shutdown_timeout;
     let flushed = tokio::time::timeout_at(deadline, async {
         while receiver_tasks.join_next().await.is_some() {}
@@ -223,8 +99,162 @@ pub async fn run(
     }
     stop_servers.cancel();
     let s = telemetry.summary();
-    let level_ok = s.dropped == 0 && s.failed == 0;
-    if level_ok {
+    log_summary(&s);
+    Ok(s)
+}
+
+/// Serves `/metrics` unless `service.telemetry.metrics` turns it off.
+async fn start_metrics(
+    config: &Config,
+    telemetry: &Telemetry,
+    stop: &CancellationToken,
+) -> anyhow::Result<()> {
+    if let Some(address) = config.service.telemetry.metrics.listen_address() {
+        let listener = server::bind(&address, "service.telemetry.metrics").await?;
+        tracing::info!(address = %server::local(&listener), "Serving metrics on /metrics.");
+        tokio::spawn(server::serve(
+            listener,
+            server::metrics_handler(telemetry.clone()),
+            "service.telemetry.metrics",
+            stop.clone(),
+        ));
+    }
+    Ok(())
+}
+
+/// Starts the extensions `service.extensions` lists.
+async fn start_extensions(
+    config: &Config,
+    health: &Health,
+    stop: &CancellationToken,
+) -> anyhow::Result<()> {
+    let ctx = ExtensionContext {
+        health: health.clone(),
+        stop: stop.clone(),
+    };
+    for id in &config.service.extensions {
+        let extension = config
+            .extensions
+            .get(id)
+            .ok_or_else(|| anyhow::format_err!("extension `{id}` is not defined"))?;
+        extension.start(id, &ctx).await?;
+    }
+    Ok(())
+}
+
+/// Builds every exporter a pipeline uses: one queue and one set of senders each.
+async fn start_exporters(
+    config: &Config,
+    telemetry: &Telemetry,
+    hard_stop: &CancellationToken,
+    tasks: &mut JoinSet<()>,
+) -> anyhow::Result<BTreeMap<ComponentId, ExporterQueue>> {
+    let mut queues = BTreeMap::new();
+    for pipeline in config.service.pipelines.values() {
+        for id in &pipeline.exporters {
+            if queues.contains_key(id) {
+                continue;
+            }
+            let cfg = config
+                .exporters
+                .get(id)
+                .ok_or_else(|| anyhow::format_err!("exporter `{id}` is not defined"))?;
+            let Built {
+                exporter,
+                queue: settings,
+                consumers,
+                storage,
+            } = cfg.build(id, telemetry.clone()).await?;
+            let (storage, recovered) = match storage {
+                Some((storage, recovered)) => (Some(storage), Some(recovered)),
+                None => (None, None),
+            };
+            let (q, rx) = queue::queue(&id.to_string(), settings, telemetry.clone(), storage);
+            if let Some(recovered) = recovered {
+                q.replay(recovered);
+            }
+            exporters::spawn_senders(exporter, Arc::new(rx), consumers, hard_stop.clone(), tasks);
+            queues.insert(id.clone(), q);
+        }
+    }
+    Ok(queues)
+}
+
+/// Wires each pipeline back to front (exporter queues, then its own processor instances);
+/// returns, for each receiver, the first stage of every pipeline naming it. Only the pipelines
+/// hold the queues afterwards, so the queues close when the pipelines end.
+fn wire_pipelines(
+    config: &Config,
+    telemetry: &Telemetry,
+    queues: BTreeMap<ComponentId, ExporterQueue>,
+    tasks: &mut JoinSet<()>,
+) -> anyhow::Result<BTreeMap<ComponentId, Vec<Consumer>>> {
+    let mut receiver_targets: BTreeMap<ComponentId, Vec<Consumer>> = BTreeMap::new();
+    for (pid, pipeline) in &config.service.pipelines {
+        let mut next = Consumer::fanout(
+            pipeline
+                .exporters
+                .iter()
+                .filter_map(|id| queues.get(id).cloned().map(Consumer::Exporter))
+                .collect(),
+        );
+        for id in pipeline.processors.iter().rev() {
+            let Some(cfg) = config.processors.get(id) else {
+                anyhow::bail!("processor `{id}` is not defined");
+            };
+            let (tx, rx) = mpsc::channel(PROCESSOR_INPUT);
+            let processor: Arc<str> = id.to_string().into();
+            let pipeline_name: Arc<str> = pid.to_string().into();
+            cfg.spawn(
+                ProcessorSlot {
+                    processor: processor.clone(),
+                    pipeline: pipeline_name.clone(),
+                    input: rx,
+                    next,
+                    telemetry: telemetry.clone(),
+                },
+                tasks,
+            );
+            next = Consumer::Processor(ProcessorInput {
+                tx,
+                processor,
+                pipeline: pipeline_name,
+                telemetry: telemetry.clone(),
+            });
+        }
+        for id in &pipeline.receivers {
+            receiver_targets
+                .entry(id.clone())
+                .or_default()
+                .push(next.clone());
+        }
+    }
+    Ok(receiver_targets)
+}
+
+/// Starts every receiver a pipeline uses, each feeding the pipelines naming it.
+async fn start_receivers(
+    config: &Config,
+    targets: BTreeMap<ComponentId, Vec<Consumer>>,
+    ctx: &mut ReceiverContext,
+) -> anyhow::Result<()> {
+    for (id, targets) in targets {
+        let sender = TracesSender::new(
+            &id.to_string(),
+            Consumer::fanout(targets),
+            ctx.telemetry.clone(),
+        );
+        let Some(cfg) = config.receivers.get(&id) else {
+            anyhow::bail!("receiver `{id}` is not defined");
+        };
+        cfg.start(&id, sender, ctx).await?;
+    }
+    Ok(())
+}
+
+/// Logs the totals at shutdown; a warning when something was not delivered.
+fn log_summary(s: &Summary) {
+    if s.dropped == 0 && s.failed == 0 {
         tracing::info!(
             received = s.received,
             accepted = s.accepted,
@@ -245,76 +275,4 @@ pub async fn run(
             "Shutdown complete; some data was not delivered."
         );
     }
-    Ok(s)
-}
-
-/// Opens the disk log of a persistent queue (`sending_queue.storage`), in a sub-directory of the
-/// `file_storage` directory named after the exporter, and returns the batches to send again.
-#[allow(clippy::type_complexity)]
-fn open_storage(
-    config: &Config,
-    id: &ComponentId,
-    cfg: &ExporterConfig,
-    exporter: &Arc<Exporter>,
-    telemetry: &Telemetry,
-) -> anyhow::Result<(
-    Option<Arc<queue::Storage>>,
-    Option<Vec<(u64, Vec<bytes::Bytes>)>>,
-)> {
-    let storage = match cfg {
-        ExporterConfig::AwsXray(c) => &c.sending_queue.storage,
-        ExporterConfig::OtlpHttp(c) => &c.sending_queue.storage,
-        ExporterConfig::Debug(_) | ExporterConfig::File(_) => return Ok((None, None)),
-    };
-    let Some(name) = storage else {
-        return Ok((None, None));
-    };
-    let extension: ComponentId = name
-        .parse()
-        .map_err(|_| anyhow::format_err!("storage `{name}` is not an extension id"))?;
-    let Some(ExtensionConfig::FileStorage(fs)) = config.extensions.get(&extension) else {
-        anyhow::bail!("storage `{name}` is not a `file_storage` extension");
-    };
-    let dir = std::path::Path::new(&fs.directory).join(id.to_string().replace('/', "_"));
-    let (log, recovered) =
-        crate::exporters::disklog::DiskLog::open(&dir, fs.max_size_bytes, fs.fsync)
-            .map_err(|e| anyhow::format_err!("opening the disk queue {}: {e}", dir.display()))?;
-    telemetry.exporter_storage_truncated(&id.to_string(), recovered.truncated_bytes);
-    if recovered.truncated_bytes > 0 {
-        tracing::warn!(exporter = %id, bytes = recovered.truncated_bytes, "Cut a torn or corrupt record off the disk queue.");
-    }
-    // The awsxray exporter stores X-Ray documents (OTLP spans are translated, and what cannot
-    // be is counted, before the batch is written); otlphttp stores batches as they are.
-    let (to_records, from_records): (queue::ToRecords, queue::FromRecords) = match &**exporter {
-        Exporter::AwsXray(_) => {
-            let exporter = exporter.clone();
-            (
-                Arc::new(move |traces| {
-                    let documents = match &*exporter {
-                        Exporter::AwsXray(e) => e.documents(traces),
-                        // The match above chose this arm for awsxray exporters only.
-                        _ => unreachable!("an awsxray disk queue on another exporter"),
-                    };
-                    let records = documents.iter().map(|d| d.body.clone()).collect();
-                    (crate::pipeline::Traces::XRay(documents), records)
-                }),
-                Arc::new(queue::documents_from_records),
-            )
-        }
-        Exporter::OtlpHttp(_) => (
-            Arc::new(queue::records_as_is),
-            Arc::new(queue::batch_from_records),
-        ),
-        Exporter::Debug(_) | Exporter::File(_) => anyhow::bail!(
-            "exporter `{id}`: sending_queue.storage is supported by awsxray and otlphttp exporters only"
-        ),
-    };
-    Ok((
-        Some(Arc::new(queue::Storage {
-            log: std::sync::Mutex::new(log),
-            to_records,
-            from_records,
-        })),
-        Some(recovered.batches),
-    ))
 }

@@ -4,9 +4,13 @@
 use std::process::Command;
 
 use serde_json::Value;
-use xray_collector::config::{
-    self, ExporterConfig, ExtensionConfig, ProcessorConfig, ReceiverConfig,
-};
+use xray_collector::config;
+use xray_collector::exporters::awsxray::config::AwsXrayExporterConfig;
+use xray_collector::exporters::otlphttp::config::OtlpHttpExporterConfig;
+use xray_collector::exporters::queue::Sizer;
+use xray_collector::extensions::sigv4auth::config::SigV4AuthConfig;
+use xray_collector::processors::batch::config::BatchConfig;
+use xray_collector::receivers::awsxray::config::AwsXrayReceiverConfig;
 
 fn env(name: &str) -> Option<String> {
     match name {
@@ -38,12 +42,12 @@ fn minimal_config_uses_defaults() {
     let loaded = load(MINIMAL).unwrap();
     assert!(loaded.warnings.is_empty());
     let c = &loaded.config;
-    let ReceiverConfig::AwsXray(r) = &c.receivers[&"awsxray".parse().unwrap()] else {
+    let Some(r) = c.receiver::<AwsXrayReceiverConfig>("awsxray") else {
         panic!()
     };
     assert_eq!(r.endpoint, "0.0.0.0:2000");
     assert_eq!(r.transport, "udp");
-    let ExporterConfig::AwsXray(e) = &c.exporters[&"awsxray".parse().unwrap()] else {
+    let Some(e) = c.exporter::<AwsXrayExporterConfig>("awsxray") else {
         panic!()
     };
     assert_eq!(e.sending_queue.queue_size, 1000);
@@ -97,11 +101,13 @@ service:
         b.service.telemetry.metrics.listen_address().as_deref(),
         Some("0.0.0.0:9999")
     );
-    let ExporterConfig::AwsXray(e) = &b.exporters[&"awsxray".parse().unwrap()] else {
+    let Some(e) = b.exporter::<AwsXrayExporterConfig>("awsxray") else {
         panic!()
     };
     assert_eq!(e.region, "eu-west-1");
-    let ProcessorConfig::Batch(batch) = &b.processors[&"batch/traces".parse().unwrap()];
+    let Some(batch) = b.processor::<BatchConfig>("batch/traces") else {
+        panic!()
+    };
     assert_eq!(batch.send_batch_size, 25);
     assert_eq!(batch.timeout, std::time::Duration::from_secs(1));
     assert_eq!(b.service.extensions.len(), 1);
@@ -285,9 +291,7 @@ fn shared_configs_trace_pipelines_load() {
         !w.iter().any(|m| m.contains("extension type `sigv4auth`")),
         "{w:?}"
     );
-    let Some(ExtensionConfig::SigV4Auth(aps)) =
-        recipe.config.extensions.get(&"sigv4auth".parse().unwrap())
-    else {
+    let Some(aps) = recipe.config.extension::<SigV4AuthConfig>("sigv4auth") else {
         panic!("the recipe's sigv4auth is typed")
     };
     assert_eq!(
@@ -347,8 +351,9 @@ fn shared_configs_trace_pipelines_load() {
     );
     let loaded =
         config::load_str(&wrapped, "wrapped.yaml", &env).expect("contrib exporter settings load");
-    let ExporterConfig::AwsXray(c) =
-        &loaded.config.exporters[&"awsxray/customname".parse().unwrap()]
+    let Some(c) = loaded
+        .config
+        .exporter::<AwsXrayExporterConfig>("awsxray/customname")
     else {
         panic!()
     };
@@ -496,26 +501,26 @@ fn the_otlphttp_contract_loads_with_sigv4auth() {
     let loaded = load(OTLPHTTP_CONTRACT).unwrap();
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     let c = &loaded.config;
-    let ExporterConfig::OtlpHttp(e) = &c.exporters[&"otlphttp".parse().unwrap()] else {
+    let Some(e) = c.exporter::<OtlpHttpExporterConfig>("otlphttp") else {
         panic!()
     };
     assert_eq!(
         e.traces_url(),
         "https://xray.us-west-2.amazonaws.com/v1/traces"
     );
-    assert_eq!(e.auth.as_ref().unwrap().authenticator, "sigv4auth");
+    assert_eq!(e.auth.as_ref().unwrap().authenticator.name(), "sigv4auth");
     assert_eq!(
         (e.compression.as_str(), e.encoding.as_str()),
         ("gzip", "proto")
     );
     assert_eq!(e.timeout, std::time::Duration::from_secs(30));
     assert_eq!(e.sending_queue.num_consumers, Some(4));
-    assert_eq!(e.sending_queue.sizer, config::exporters::Sizer::Items);
+    assert_eq!(e.sending_queue.sizer, Sizer::Items);
     assert_eq!(
         e.retry_on_failure.max_elapsed_time,
         std::time::Duration::from_secs(120)
     );
-    let ExporterConfig::OtlpHttp(j) = &c.exporters[&"otlphttp/json".parse().unwrap()] else {
+    let Some(j) = c.exporter::<OtlpHttpExporterConfig>("otlphttp/json") else {
         panic!()
     };
     assert_eq!(j.traces_url(), "http://127.0.0.1:4318/v1/traces");
@@ -525,7 +530,7 @@ fn the_otlphttp_contract_loads_with_sigv4auth() {
     );
     assert_eq!(j.headers["x-tenant"], "blue");
     assert!(j.auth.is_none());
-    let ExtensionConfig::SigV4Auth(s) = &c.extensions[&"sigv4auth".parse().unwrap()] else {
+    let Some(s) = c.extension::<SigV4AuthConfig>("sigv4auth") else {
         panic!()
     };
     assert_eq!(
@@ -546,7 +551,7 @@ fn the_otlphttp_contract_loads_with_sigv4auth() {
     // Defaults: gzip, protobuf, 30 s, the awsxray exporter's queue and retry defaults.
     let minimal = "receivers:\n  otlp:\n    protocols:\n      http:\nexporters:\n  otlphttp:\n    endpoint: https://collector.example.com\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [otlphttp]\n";
     let loaded = load(minimal).unwrap();
-    let ExporterConfig::OtlpHttp(d) = &loaded.config.exporters[&"otlphttp".parse().unwrap()] else {
+    let Some(d) = loaded.config.exporter::<OtlpHttpExporterConfig>("otlphttp") else {
         panic!()
     };
     assert_eq!(
@@ -554,10 +559,13 @@ fn the_otlphttp_contract_loads_with_sigv4auth() {
         ("gzip", "proto")
     );
     assert_eq!(d.timeout, std::time::Duration::from_secs(30));
-    assert_eq!(d.sending_queue, config::exporters::QueueConfig::default());
+    assert_eq!(
+        d.sending_queue,
+        xray_collector::exporters::queue::QueueConfig::default()
+    );
     assert_eq!(
         d.retry_on_failure,
-        config::exporters::RetryConfig::default()
+        xray_collector::exporters::retry::RetryConfig::default()
     );
 }
 
@@ -567,7 +575,9 @@ fn sigv4auth_infers_the_service_from_the_endpoint_or_says_where_it_is_missing() 
     let inferred = "receivers:\n  otlp:\n    protocols:\n      http:\nextensions:\n  sigv4auth:\nexporters:\n  otlphttp:\n    endpoint: https://xray.eu-central-1.amazonaws.com\n    auth:\n      authenticator: sigv4auth\nservice:\n  extensions: [sigv4auth]\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [otlphttp]\n";
     load(inferred).expect("service inferred from the host");
     assert_eq!(
-        config::extensions::infer_service_and_region("xray.eu-central-1.amazonaws.com"),
+        xray_collector::extensions::sigv4auth::config::infer_service_and_region(
+            "xray.eu-central-1.amazonaws.com"
+        ),
         (Some("xray"), Some("eu-central-1"))
     );
     // A local endpoint gives neither: the service must be configured.

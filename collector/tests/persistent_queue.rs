@@ -17,7 +17,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{Collector, metric_sum};
 use fault_xray::{FaultXray, Reply};
-use xray_collector::config::{self, ExporterConfig, ExtensionConfig};
+use xray_collector::config;
+use xray_collector::exporters::awsxray::config::AwsXrayExporterConfig;
+use xray_collector::extensions::file_storage::config::FileStorageConfig;
 
 fn load(text: &str) -> Result<config::Loaded, Vec<String>> {
     config::load_str(text, "collector.yaml", &|_| None)
@@ -55,16 +57,14 @@ fn a_named_file_storage_is_accepted() {
     );
     let loaded = load(&text).unwrap();
     let c = &loaded.config;
-    let ExporterConfig::AwsXray(e) = &c.exporters[&"awsxray".parse().unwrap()] else {
+    let Some(e) = c.exporter::<AwsXrayExporterConfig>("awsxray") else {
         panic!("awsxray exporter missing")
     };
     assert_eq!(
-        e.sending_queue.storage.as_deref(),
+        e.sending_queue.storage.as_ref().map(|s| s.name()),
         Some("file_storage/queue")
     );
-    let Some(ExtensionConfig::FileStorage(s)) =
-        c.extensions.get(&"file_storage/queue".parse().unwrap())
-    else {
+    let Some(s) = c.extension::<FileStorageConfig>("file_storage/queue") else {
         panic!("file_storage extension missing")
     };
     assert_eq!(s.directory, "/var/lib/xray-collector");

@@ -19,6 +19,29 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls;
 
+/// Why an HTTPS client cannot be built; the cause, when there is one, is the error's source.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// `tls.server_name_override` is not a server name.
+    #[error("tls.server_name_override")]
+    ServerName(#[source] rustls_pki_types::InvalidDnsNameError),
+    /// The proxy address does not parse.
+    #[error("proxy_address {0:?} is not a URL")]
+    ProxyUrl(String, #[source] hyper::http::uri::InvalidUri),
+    /// The proxy is not an `http://` URL with a host.
+    #[error("proxy_address {0:?}: only http:// proxies (HTTP CONNECT) are supported")]
+    ProxyScheme(String),
+    /// rustls refuses the protocol versions.
+    #[error("tls")]
+    Tls(#[source] rustls::Error),
+    /// `tls.ca_file` cannot be read.
+    #[error("tls.ca_file {0}")]
+    CaFile(String, #[source] rustls_pki_types::pem::Error),
+    /// `tls.ca_file` holds no certificate.
+    #[error("tls.ca_file {0}: no certificate found")]
+    NoCertificate(String),
+}
+
 /// TLS settings of a client (contrib's `configtls.ClientConfig` subset this collector honours).
 #[derive(Clone, Debug, Default)]
 pub struct ClientTls {
@@ -45,7 +68,7 @@ impl HttpsClient {
         proxy_address: &str,
         upstream: &Uri,
         max_idle_connections: usize,
-    ) -> Result<HttpsClient, String> {
+    ) -> Result<HttpsClient, ClientError> {
         let cfg = tls;
         let tls = tls_config(cfg)?;
         let builder = || {
@@ -56,10 +79,10 @@ impl HttpsClient {
                 b
             } else {
                 let name = ServerName::try_from(cfg.server_name_override.clone())
-                    .map_err(|e| format!("tls.server_name_override: {e}"))?;
+                    .map_err(ClientError::ServerName)?;
                 b.with_server_name_resolver(FixedServerNameResolver::new(name))
             };
-            Ok::<_, String>(b.enable_http1())
+            Ok::<_, ClientError>(b.enable_http1())
         };
         let mut http = HttpConnector::new();
         http.enforce_http(false);
@@ -81,11 +104,9 @@ impl HttpsClient {
         }
         let proxy_uri: Uri = proxy
             .parse()
-            .map_err(|e| format!("proxy_address {proxy:?} is not a URL: {e}"))?;
+            .map_err(|e| ClientError::ProxyUrl(proxy.clone(), e))?;
         if proxy_uri.scheme_str() != Some("http") || proxy_uri.authority().is_none() {
-            return Err(format!(
-                "proxy_address {proxy:?}: only http:// proxies (HTTP CONNECT) are supported"
-            ));
+            return Err(ClientError::ProxyScheme(proxy));
         }
         Ok(HttpsClient::Tunneled(client.build(
             builder()?.wrap_connector(Tunnel::new(proxy_uri, http)),
@@ -131,11 +152,11 @@ pub fn proxy_for(upstream: &Uri, var: impl Fn(&str) -> String) -> String {
 
 /// TLS to the endpoint: the system's roots (plus `ca_file`), or no verification at all with
 /// `insecure` (contrib's `NoVerifySSL`, `insecure_skip_verify`).
-fn tls_config(cfg: &ClientTls) -> Result<rustls::ClientConfig, String> {
+fn tls_config(cfg: &ClientTls) -> Result<rustls::ClientConfig, ClientError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("tls: {e}"))?;
+        .map_err(ClientError::Tls)?;
     if cfg.insecure {
         return Ok(builder
             .dangerous()
@@ -148,9 +169,9 @@ fn tls_config(cfg: &ClientTls) -> Result<rustls::ClientConfig, String> {
     if !cfg.ca_file.is_empty() {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cfg.ca_file)
             .and_then(|it| it.collect::<Result<_, _>>())
-            .map_err(|e| format!("tls.ca_file {}: {e}", cfg.ca_file))?;
+            .map_err(|e| ClientError::CaFile(cfg.ca_file.clone(), e))?;
         if certs.is_empty() {
-            return Err(format!("tls.ca_file {}: no certificate found", cfg.ca_file));
+            return Err(ClientError::NoCertificate(cfg.ca_file.clone()));
         }
         roots.add_parsable_certificates(certs);
     }

@@ -12,6 +12,20 @@ use http_body_util::Full;
 use hyper::Request;
 use tokio::sync::Mutex;
 
+/// Why a request could not be signed; the cause is the error's source.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// The provider chain gave no credentials.
+    #[error("no credentials to sign with")]
+    Credentials(#[source] aws_credential_types::provider::error::CredentialsError),
+    /// The signing parameters are incomplete.
+    #[error("signing parameters")]
+    Params(#[source] aws_sigv4::sign::v4::signing_params::BuildError),
+    /// The request cannot be signed.
+    #[error("signing")]
+    Sign(#[source] aws_sigv4::http_request::SigningError),
+}
+
 /// Credentials are refreshed this long before they expire.
 pub const CREDENTIALS_REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
@@ -26,7 +40,7 @@ pub fn sign_request(
     region: &str,
     service: &str,
     time: SystemTime,
-) -> Result<(), String> {
+) -> Result<(), SignError> {
     let identity = credentials.clone().into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
@@ -35,7 +49,7 @@ pub fn sign_request(
         .time(time)
         .settings(SigningSettings::default())
         .build()
-        .map_err(|e| format!("signing parameters: {e}"))?
+        .map_err(SignError::Params)?
         .into();
     let headers: Vec<(&str, &str)> = request
         .headers()
@@ -49,9 +63,9 @@ pub fn sign_request(
         headers.into_iter(),
         SignableBody::Bytes(body),
     )
-    .map_err(|e| format!("signing: {e}"))?;
+    .map_err(SignError::Sign)?;
     let (instructions, _signature) = sign(signable, &params)
-        .map_err(|e| format!("signing: {e}"))?
+        .map_err(SignError::Sign)?
         .into_parts();
     instructions.apply_to_request_http1x(request);
     Ok(())
@@ -74,7 +88,7 @@ impl CredentialsCache {
     }
 
     /// The cached credentials, or fresh ones when none are cached or they expire soon.
-    pub async fn get(&self) -> Result<Credentials, String> {
+    pub async fn get(&self) -> Result<Credentials, SignError> {
         let mut cached = self.cached.lock().await;
         if let Some(credentials) = cached.as_ref() {
             let fresh = credentials
@@ -88,7 +102,7 @@ impl CredentialsCache {
             .provider
             .provide_credentials()
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(SignError::Credentials)?;
         *cached = Some(credentials.clone());
         Ok(credentials)
     }

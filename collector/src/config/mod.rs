@@ -2,134 +2,85 @@
 //! `extensions`, `connectors`, `service`), read in three steps.
 //!
 //! 1. Parse: YAML to a JSON value with a source map; `${env:VAR}` expanded (see `yaml`, `expand`).
-//! 2. Type: each component's settings into its `*Config` struct, chosen by a closed `match` on the
-//!    component type (see [`ReceiverConfig`] and friends). Unknown keys are errors.
-//! 3. Validate: pipelines refer to defined, supported components; settings are in range.
+//! 2. Type: each component's settings into its own config struct (which lives in the component's
+//!    folder), chosen by the component type through `crate::registry`. Unknown keys are errors.
+//! 3. Validate: each component's own checks (`component::Component::validate`); pipelines refer
+//!    to defined, supported components; extension references (`auth.authenticator`,
+//!    `sending_queue.storage`) resolve to extensions of the right type that the service starts.
 //!
-//! Every problem is reported at once, located as `file:line:column: path: message`.
-//! Only `traces` pipelines run. Other pipelines (real configs mix in metrics) and the components
-//! only they use are reported as warnings and skipped, so the trace part of ADOT configs loads
-//! unchanged. These types know nothing about tokio or sockets.
+//! Every problem is reported at once, located as `file:line:column: path: message` (see
+//! `located`). Only `traces` pipelines run. Other pipelines (real configs mix in metrics) and the
+//! components only they use are reported as warnings and skipped, so the trace part of ADOT
+//! configs loads unchanged. Nothing here matches on a component type.
 
+pub mod component;
 pub mod duration;
 pub mod expand;
-pub mod exporters;
-pub mod extensions;
 pub mod id;
-pub mod processors;
-pub mod receivers;
+pub mod located;
 pub mod service;
 pub mod yaml;
 
+use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use self::exporters::{
-    AwsXrayExporterConfig, DebugExporterConfig, FileExporterConfig, OtlpHttpExporterConfig,
-    QueueConfig, RetryConfig,
-};
-use self::extensions::{FileStorageConfig, HealthCheckConfig, SigV4AuthConfig};
+use self::component::{AsAny, Checker};
 use self::id::{ComponentId, PipelineId, Signal};
-use self::processors::BatchConfig;
-use self::receivers::{AwsXrayReceiverConfig, OtlpReceiverConfig};
 use self::service::ServiceConfig;
-use self::yaml::{Position, SourceMap};
+use crate::exporters::ExporterConfig;
+use crate::extensions::ExtensionConfig;
+use crate::processors::ProcessorConfig;
+use crate::receivers::ReceiverConfig;
+use crate::registry::{self, Entry};
 
-/// Receiver types this collector runs.
-pub const RECEIVER_TYPES: &[&str] = &["awsxray", "otlp"];
-/// Processor types this collector runs.
-pub const PROCESSOR_TYPES: &[&str] = &["batch"];
-/// Exporter types this collector runs.
-pub const EXPORTER_TYPES: &[&str] = &["awsxray", "debug", "file", "otlphttp"];
-/// Extension types this collector runs.
-pub const EXTENSION_TYPES: &[&str] = &["file_storage", "health_check", "sigv4auth"];
+use self::located::dotted;
+pub use self::located::{ConfigErrors, Ctx, Diagnostic};
 
 /// A validated config: typed components and the `traces` pipelines.
 #[derive(Clone, Debug)]
 pub struct Config {
-    pub receivers: BTreeMap<ComponentId, ReceiverConfig>,
-    pub processors: BTreeMap<ComponentId, ProcessorConfig>,
-    pub exporters: BTreeMap<ComponentId, ExporterConfig>,
-    pub extensions: BTreeMap<ComponentId, ExtensionConfig>,
+    pub receivers: BTreeMap<ComponentId, Arc<dyn ReceiverConfig>>,
+    pub processors: BTreeMap<ComponentId, Arc<dyn ProcessorConfig>>,
+    pub exporters: BTreeMap<ComponentId, Arc<dyn ExporterConfig>>,
+    pub extensions: BTreeMap<ComponentId, Arc<dyn ExtensionConfig>>,
     /// `service`, with only the `traces` pipelines and the supported extensions.
     pub service: ServiceConfig,
 }
 
-/// A receiver's settings, by type.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ReceiverConfig {
-    AwsXray(AwsXrayReceiverConfig),
-    Otlp(OtlpReceiverConfig),
-}
+impl Config {
+    /// The receiver `id`'s settings, if it is a `T`.
+    pub fn receiver<T: 'static>(&self, id: &str) -> Option<&T> {
+        typed(&self.receivers, id)
+    }
 
-/// A processor's settings, by type.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ProcessorConfig {
-    Batch(BatchConfig),
-}
+    /// The processor `id`'s settings, if it is a `T`.
+    pub fn processor<T: 'static>(&self, id: &str) -> Option<&T> {
+        typed(&self.processors, id)
+    }
 
-/// An exporter's settings, by type.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ExporterConfig {
-    AwsXray(Box<AwsXrayExporterConfig>),
-    Debug(DebugExporterConfig),
-    File(FileExporterConfig),
-    OtlpHttp(Box<OtlpHttpExporterConfig>),
-}
+    /// The exporter `id`'s settings, if it is a `T`.
+    pub fn exporter<T: 'static>(&self, id: &str) -> Option<&T> {
+        typed(&self.exporters, id)
+    }
 
-/// An extension's settings, by type.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ExtensionConfig {
-    HealthCheck(HealthCheckConfig),
-    FileStorage(FileStorageConfig),
-    SigV4Auth(SigV4AuthConfig),
-}
-
-/// A located problem in a config file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub file: String,
-    pub position: Option<Position>,
-    /// Dotted path of the offending key, e.g. `exporters.awsxray.region`.
-    pub path: String,
-    pub message: String,
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.position {
-            Some(p) => write!(f, "{}:{}:{}: ", self.file, p.line, p.column)?,
-            None => write!(f, "{}: ", self.file)?,
-        }
-        if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
-        }
-        f.write_str(&self.message)
+    /// The extension `id`'s settings, if it is a `T`.
+    pub fn extension<T: 'static>(&self, id: &str) -> Option<&T> {
+        typed(&self.extensions, id)
     }
 }
 
-/// Every error found in a config, in file order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigErrors(pub Vec<Diagnostic>);
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, d) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{d}")?;
-        }
-        Ok(())
-    }
+fn typed<'c, T: 'static, C: AsAny + ?Sized>(
+    map: &'c BTreeMap<ComponentId, Arc<C>>,
+    id: &str,
+) -> Option<&'c T> {
+    let id: ComponentId = id.parse().ok()?;
+    map.get(&id)?.as_ref().as_any().downcast_ref::<T>()
 }
-
-impl std::error::Error for ConfigErrors {}
 
 /// A config that loaded, with the warnings to log (skipped pipelines and components).
 #[derive(Clone, Debug)]
@@ -190,91 +141,6 @@ pub fn load_str(
     Err(ConfigErrors(errors))
 }
 
-struct Ctx<'a> {
-    file: &'a str,
-    map: &'a SourceMap,
-    errors: Vec<Diagnostic>,
-    warnings: Vec<Diagnostic>,
-}
-
-impl Ctx<'_> {
-    fn diagnostic(&self, pointer: &str, message: String) -> Diagnostic {
-        Diagnostic {
-            file: self.file.to_owned(),
-            position: self.map.locate(pointer),
-            path: dotted(pointer),
-            message,
-        }
-    }
-
-    fn error(&mut self, pointer: &str, message: impl Into<String>) {
-        let d = self.diagnostic(pointer, message.into());
-        self.errors.push(d);
-    }
-
-    fn warn(&mut self, pointer: &str, message: impl Into<String>) {
-        let d = self.diagnostic(pointer, message.into());
-        self.warnings.push(d);
-    }
-
-    /// Deserializes `value` (null meaning "all defaults") into `T`, reporting a located error.
-    fn typed<T: DeserializeOwned>(&mut self, value: &Value, pointer: &str) -> Option<T> {
-        let value = if value.is_null() {
-            Value::Object(serde_json::Map::new())
-        } else {
-            value.clone()
-        };
-        match serde_path_to_error::deserialize::<_, T>(value) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                let mut p = pointer.to_owned();
-                for segment in e.path().iter() {
-                    match segment {
-                        serde_path_to_error::Segment::Seq { index } => {
-                            p.push_str(&format!("/{index}"))
-                        }
-                        serde_path_to_error::Segment::Map { key } => {
-                            p.push_str(&format!("/{}", yaml::escape_token(key)))
-                        }
-                        serde_path_to_error::Segment::Enum { .. }
-                        | serde_path_to_error::Segment::Unknown => {}
-                    }
-                }
-                let message = e.into_inner().to_string();
-                if let Some(field) = unknown_field(&message) {
-                    if !p.ends_with(&format!("/{}", yaml::escape_token(field))) {
-                        p.push_str(&format!("/{}", yaml::escape_token(field)));
-                    }
-                }
-                self.error(&p, message);
-                None
-            }
-        }
-    }
-}
-
-fn unknown_field(message: &str) -> Option<&str> {
-    let rest = message.strip_prefix("unknown field `")?;
-    Some(&rest[..rest.find('`')?])
-}
-
-/// `/exporters/awsxray~1x/region` becomes `exporters.awsxray/x.region`.
-fn dotted(pointer: &str) -> String {
-    let mut out = String::new();
-    for token in pointer.split('/').skip(1) {
-        let token = token.replace("~1", "/").replace("~0", "~");
-        if !token.is_empty() && token.chars().all(|c| c.is_ascii_digit()) {
-            out.push_str(&format!("[{token}]"));
-        } else {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(&token);
-        }
-    }
-    out
-}
-
 /// The top level, with component settings kept raw until their type is known.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -290,7 +156,7 @@ struct RawConfig {
 /// One component section (`receivers`, ...): the ids defined, their raw settings and pointers.
 struct Section {
     name: &'static str,
-    supported: &'static [&'static str],
+    supported: Vec<&'static str>,
     defined: BTreeMap<ComponentId, (Value, String)>,
 }
 
@@ -298,7 +164,7 @@ impl Section {
     fn read(
         ctx: &mut Ctx,
         name: &'static str,
-        supported: &'static [&'static str],
+        supported: Vec<&'static str>,
         raw: Option<BTreeMap<String, Value>>,
     ) -> Section {
         let mut defined = BTreeMap::new();
@@ -327,13 +193,47 @@ impl Section {
     }
 }
 
+/// Which pipelines use each component (by section name and id), to name them in messages.
+type UsedBy = BTreeMap<(&'static str, ComponentId), Vec<PipelineId>>;
+
+/// The five component sections, read.
+struct Sections {
+    receivers: Section,
+    processors: Section,
+    exporters: Section,
+    extensions: Section,
+    connectors: Section,
+}
+
 fn build(value: &Value, ctx: &mut Ctx) -> Option<Config> {
     let raw: RawConfig = ctx.typed(value, "")?;
-    let receivers = Section::read(ctx, "receivers", RECEIVER_TYPES, raw.receivers);
-    let processors = Section::read(ctx, "processors", PROCESSOR_TYPES, raw.processors);
-    let exporters = Section::read(ctx, "exporters", EXPORTER_TYPES, raw.exporters);
-    let extensions = Section::read(ctx, "extensions", EXTENSION_TYPES, raw.extensions);
-    let connectors = Section::read(ctx, "connectors", &[], raw.connectors);
+    let sections = Sections {
+        receivers: Section::read(
+            ctx,
+            "receivers",
+            registry::names(registry::RECEIVERS),
+            raw.receivers,
+        ),
+        processors: Section::read(
+            ctx,
+            "processors",
+            registry::names(registry::PROCESSORS),
+            raw.processors,
+        ),
+        exporters: Section::read(
+            ctx,
+            "exporters",
+            registry::names(registry::EXPORTERS),
+            raw.exporters,
+        ),
+        extensions: Section::read(
+            ctx,
+            "extensions",
+            registry::names(registry::EXTENSIONS),
+            raw.extensions,
+        ),
+        connectors: Section::read(ctx, "connectors", Vec::new(), raw.connectors),
+    };
 
     if raw.service.is_null() {
         ctx.error("", "the config has no `service` section");
@@ -346,8 +246,57 @@ fn build(value: &Value, ctx: &mut Ctx) -> Option<Config> {
             "`service.pipelines` is empty: define a `traces` pipeline",
         );
     }
+    let (used_by, trace_pipelines) = check_pipelines(ctx, &service, &sections);
+    report_unsupported(ctx, &sections, &used_by);
+    let started = check_service_extensions(ctx, &service, &sections.extensions);
+    let extensions = type_section(ctx, &sections.extensions, registry::EXTENSIONS);
+    let extensions: BTreeMap<ComponentId, Arc<dyn ExtensionConfig>> = extensions
+        .into_iter()
+        .map(|(id, c)| (id, Arc::from(c)))
+        .collect();
+    let mut exporters = type_section(ctx, &sections.exporters, registry::EXPORTERS);
+    resolve_references(
+        ctx,
+        &mut exporters,
+        &sections.exporters,
+        &extensions,
+        &service.extensions,
+    );
+    check_telemetry(ctx, &service);
 
-    // Which pipelines use each component, to name them in messages.
+    service.pipelines = trace_pipelines;
+    service.extensions = started;
+    Some(Config {
+        receivers: arcs(type_section(ctx, &sections.receivers, registry::RECEIVERS)),
+        processors: arcs(type_section(
+            ctx,
+            &sections.processors,
+            registry::PROCESSORS,
+        )),
+        exporters: arcs(exporters),
+        extensions,
+        service,
+    })
+}
+
+fn arcs<C: ?Sized>(map: BTreeMap<ComponentId, Box<C>>) -> BTreeMap<ComponentId, Arc<C>> {
+    map.into_iter().map(|(id, c)| (id, Arc::from(c))).collect()
+}
+
+/// Checks every pipeline's lists against the sections; returns which pipelines use each
+/// component and the `traces` pipelines (the others are skipped with a warning).
+fn check_pipelines(
+    ctx: &mut Ctx,
+    service: &ServiceConfig,
+    sections: &Sections,
+) -> (UsedBy, BTreeMap<PipelineId, service::PipelineConfig>) {
+    let Sections {
+        receivers,
+        processors,
+        exporters,
+        connectors,
+        ..
+    } = sections;
     let mut used_by: BTreeMap<(&'static str, ComponentId), Vec<PipelineId>> = BTreeMap::new();
     let mut trace_pipelines = BTreeMap::new();
     for (pid, pipeline) in &service.pipelines {
@@ -357,13 +306,9 @@ fn build(value: &Value, ctx: &mut Ctx) -> Option<Config> {
         );
         let is_traces = pid.signal() == Signal::Traces;
         let lists: [(&str, &Vec<ComponentId>, [&Section; 2]); 3] = [
-            ("receivers", &pipeline.receivers, [&receivers, &connectors]),
-            (
-                "processors",
-                &pipeline.processors,
-                [&processors, &processors],
-            ),
-            ("exporters", &pipeline.exporters, [&exporters, &connectors]),
+            ("receivers", &pipeline.receivers, [receivers, connectors]),
+            ("processors", &pipeline.processors, [processors, processors]),
+            ("exporters", &pipeline.exporters, [exporters, connectors]),
         ];
         for (list_name, ids, sections) in lists {
             let mut seen = BTreeSet::new();
@@ -412,7 +357,18 @@ fn build(value: &Value, ctx: &mut Ctx) -> Option<Config> {
         }
     }
 
-    // Unsupported components: an error when a traces pipeline uses them, a warning otherwise.
+    (used_by, trace_pipelines)
+}
+
+/// Unsupported components: an error when a traces pipeline uses them, a warning otherwise.
+fn report_unsupported(ctx: &mut Ctx, sections: &Sections, used_by: &UsedBy) {
+    let Sections {
+        receivers,
+        processors,
+        exporters,
+        extensions,
+        connectors,
+    } = sections;
     for section in [
         &receivers,
         &processors,
@@ -477,194 +433,58 @@ fn build(value: &Value, ctx: &mut Ctx) -> Option<Config> {
             }
         }
     }
+}
 
-    // Type and validate every supported component.
-    let mut config = Config {
-        receivers: BTreeMap::new(),
-        processors: BTreeMap::new(),
-        exporters: BTreeMap::new(),
-        extensions: BTreeMap::new(),
-        service: ServiceConfig::default(),
-    };
-    for (id, (value, pointer)) in &receivers.defined {
-        let cfg = match id.kind() {
-            "awsxray" => ctx.typed::<AwsXrayReceiverConfig>(value, pointer).map(|c| {
-                validate_awsxray_receiver(ctx, &c, pointer);
-                ReceiverConfig::AwsXray(c)
-            }),
-            "otlp" => ctx.typed::<OtlpReceiverConfig>(value, pointer).map(|c| {
-                validate_otlp_receiver(ctx, &c, pointer);
-                ReceiverConfig::Otlp(c)
-            }),
-            _ => None,
-        };
-        if let Some(cfg) = cfg {
-            config.receivers.insert(id.clone(), cfg);
-        }
-    }
-    for (id, (value, pointer)) in &processors.defined {
-        if id.kind() == "batch" {
-            if let Some(c) = ctx.typed::<BatchConfig>(value, pointer) {
-                if c.send_batch_max_size != 0 && c.send_batch_max_size < c.send_batch_size {
-                    ctx.error(
-                        &format!("{pointer}/send_batch_max_size"),
-                        format!(
-                            "send_batch_max_size ({}) must be 0 or at least send_batch_size ({})",
-                            c.send_batch_max_size, c.send_batch_size
-                        ),
-                    );
-                }
-                config
-                    .processors
-                    .insert(id.clone(), ProcessorConfig::Batch(c));
-            }
-        }
-    }
-    for (id, (value, pointer)) in &exporters.defined {
-        let cfg = match id.kind() {
-            "awsxray" => ctx.typed::<AwsXrayExporterConfig>(value, pointer).map(|c| {
-                validate_awsxray_exporter(ctx, &c, pointer);
-                ExporterConfig::AwsXray(Box::new(c))
-            }),
-            "debug" => ctx
-                .typed::<DebugExporterConfig>(value, pointer)
-                .map(ExporterConfig::Debug),
-            "file" => ctx.typed::<FileExporterConfig>(value, pointer).map(|c| {
-                if c.path.is_empty() {
-                    ctx.error(pointer, "`path` is required");
-                }
-                if c.format.as_deref().is_some_and(|f| f != "json") {
-                    ctx.error(&format!("{pointer}/format"), "only `json` is supported");
-                }
-                ExporterConfig::File(c)
-            }),
-            "otlphttp" => ctx
-                .typed::<OtlpHttpExporterConfig>(value, pointer)
-                .map(|c| {
-                    validate_otlphttp_exporter(ctx, &c, pointer);
-                    ExporterConfig::OtlpHttp(Box::new(c))
-                }),
-            _ => None,
-        };
-        if let Some(cfg) = cfg {
-            config.exporters.insert(id.clone(), cfg);
-        }
-    }
-    for (id, (value, pointer)) in &extensions.defined {
-        if id.kind() == "health_check" {
-            if let Some(c) = ctx.typed::<HealthCheckConfig>(value, pointer) {
-                check_endpoint(ctx, &c.endpoint, &format!("{pointer}/endpoint"));
-                if !c.path.starts_with('/') {
-                    ctx.error(&format!("{pointer}/path"), "must start with `/`");
-                }
-                config
-                    .extensions
-                    .insert(id.clone(), ExtensionConfig::HealthCheck(c));
-            }
-        } else if id.kind() == "file_storage" {
-            if let Some(c) = ctx.typed::<FileStorageConfig>(value, pointer) {
-                if c.directory.is_empty() {
-                    ctx.error(pointer, "`directory` is required");
-                }
-                if c.max_size_bytes == 0 {
-                    ctx.error(&format!("{pointer}/max_size_bytes"), "must be positive");
-                }
-                config
-                    .extensions
-                    .insert(id.clone(), ExtensionConfig::FileStorage(c));
-            }
-        } else if id.kind() == "sigv4auth" {
-            if let Some(c) = ctx.typed::<SigV4AuthConfig>(value, pointer) {
-                if !c.assume_role.arn.is_empty() && !c.assume_role.arn.starts_with("arn:") {
-                    ctx.error(
-                        &format!("{pointer}/assume_role/arn"),
-                        format!("`{}` is not an ARN", c.assume_role.arn),
-                    );
-                }
-                config
-                    .extensions
-                    .insert(id.clone(), ExtensionConfig::SigV4Auth(c));
-            }
-        }
-    }
-
-    // An exporter's `auth.authenticator` must name a `sigv4auth` extension that the service runs,
-    // and the signature's service must be known (configured, or inferred from the endpoint).
-    for (id, cfg) in &config.exporters {
-        let ExporterConfig::OtlpHttp(c) = cfg else {
+/// Types and checks every supported component of a section through the registry.
+fn type_section<C: ?Sized>(
+    ctx: &mut Ctx,
+    section: &Section,
+    entries: &[Entry<C>],
+) -> BTreeMap<ComponentId, Box<C>> {
+    let mut typed = BTreeMap::new();
+    for (id, (value, pointer)) in &section.defined {
+        let Some(entry) = registry::find(entries, id.kind()) else {
             continue;
         };
-        let Some(auth) = &c.auth else {
-            continue;
-        };
-        let pointer = format!("{}/auth/authenticator", exporters.defined[id].1);
-        let named = auth.authenticator.parse::<ComponentId>().ok();
-        let known = named.as_ref().and_then(|n| config.extensions.get(n));
-        let Some(ExtensionConfig::SigV4Auth(sigv4)) = known else {
-            ctx.error(
-                &pointer,
-                format!(
-                    "`{}` is not a `sigv4auth` extension defined in `extensions`",
-                    auth.authenticator
-                ),
-            );
-            continue;
-        };
-        if named
-            .as_ref()
-            .is_some_and(|n| !service.extensions.contains(n))
-        {
-            ctx.error(
-                &pointer,
-                format!(
-                    "extension `{}` is not listed in `service.extensions`",
-                    auth.authenticator
-                ),
-            );
-        }
-        let url = c.traces_url();
-        let host = extensions::url_host(&url);
-        if sigv4.service.is_empty() && extensions::infer_service_and_region(host).0.is_none() {
-            ctx.error(
-                &pointer,
-                format!(
-                    "cannot infer the SigV4 service from the endpoint host `{host}`: set `service` in extensions.{}",
-                    auth.authenticator
-                ),
-            );
+        if let Some(config) = (entry.parse)(value, &mut Checker::new(ctx, pointer)) {
+            typed.insert(id.clone(), config);
         }
     }
+    typed
+}
 
-    // A persistent queue's `storage` must name a `file_storage` extension that the service runs.
-    for (id, cfg) in &config.exporters {
-        let storage = match cfg {
-            ExporterConfig::AwsXray(c) => &c.sending_queue.storage,
-            ExporterConfig::OtlpHttp(c) => &c.sending_queue.storage,
-            ExporterConfig::Debug(_) | ExporterConfig::File(_) => continue,
-        };
-        let Some(storage) = storage else {
-            continue;
-        };
-        let pointer = format!("{}/sending_queue/storage", exporters.defined[id].1);
-        let named = storage.parse::<ComponentId>().ok();
-        let known = named.as_ref().and_then(|n| config.extensions.get(n));
-        if !matches!(known, Some(ExtensionConfig::FileStorage(_))) {
-            ctx.error(
-                &pointer,
-                format!("`{storage}` is not a `file_storage` extension defined in `extensions`"),
-            );
-        } else if named
-            .as_ref()
-            .is_some_and(|n| !service.extensions.contains(n))
-        {
-            ctx.error(
-                &pointer,
-                format!("extension `{storage}` is not listed in `service.extensions`"),
-            );
+/// Resolves every exporter's extension references (`auth.authenticator`,
+/// `sending_queue.storage`): each must name a defined extension of the right type that
+/// `service.extensions` starts. Then the checks that need them resolved.
+fn resolve_references(
+    ctx: &mut Ctx,
+    exporters: &mut BTreeMap<ComponentId, Box<dyn ExporterConfig>>,
+    section: &Section,
+    extensions: &BTreeMap<ComponentId, Arc<dyn ExtensionConfig>>,
+    started: &[ComponentId],
+) {
+    let any: BTreeMap<ComponentId, Arc<dyn Any + Send + Sync>> = extensions
+        .iter()
+        .map(|(id, c)| (id.clone(), c.clone().into_any()))
+        .collect();
+    for (id, config) in exporters.iter_mut() {
+        let pointer = &section.defined[id].1;
+        for (key, reference) in config.references() {
+            if let Err(message) = reference.resolve(&any, started) {
+                ctx.error(&format!("{pointer}/{key}"), message);
+            }
         }
+        config.validate_resolved(&mut Checker::new(ctx, pointer));
     }
+}
 
-    // Service extensions must be defined; unsupported ones were warned about above.
+/// Service extensions must be defined; unsupported ones were warned about. Returns the ids to
+/// start.
+fn check_service_extensions(
+    ctx: &mut Ctx,
+    service: &ServiceConfig,
+    extensions: &Section,
+) -> Vec<ComponentId> {
     let mut started = Vec::new();
     for (i, id) in service.extensions.iter().enumerate() {
         if !extensions.defined.contains_key(id) {
@@ -677,6 +497,11 @@ fn build(value: &Value, ctx: &mut Ctx) -> Option<Config> {
         }
     }
 
+    started
+}
+
+/// `service.telemetry`: log level and encoding, metrics level and address.
+fn check_telemetry(ctx: &mut Ctx, service: &ServiceConfig) {
     let telemetry = &service.telemetry;
     if !matches!(
         telemetry.logs.level.to_ascii_lowercase().as_str(),
@@ -710,208 +535,7 @@ fn build(value: &Value, ctx: &mut Ctx) -> Option<Config> {
         }
     }
     if let Some(address) = &telemetry.metrics.address {
-        check_endpoint(ctx, address, "/service/telemetry/metrics/address");
-    }
-
-    service.pipelines = trace_pipelines;
-    service.extensions = started;
-    config.service = service;
-    Some(config)
-}
-
-fn validate_awsxray_receiver(ctx: &mut Ctx, c: &AwsXrayReceiverConfig, pointer: &str) {
-    if c.transport != "udp" {
-        ctx.error(
-            &format!("{pointer}/transport"),
-            format!(
-                "transport `{}` is not supported; only `udp` is",
-                c.transport
-            ),
-        );
-    }
-    check_endpoint(ctx, &c.endpoint, &format!("{pointer}/endpoint"));
-    if let Some(proxy) = &c.proxy_server {
-        check_endpoint(
-            ctx,
-            &proxy.endpoint,
-            &format!("{pointer}/proxy_server/endpoint"),
-        );
-    }
-}
-
-fn validate_otlp_receiver(ctx: &mut Ctx, c: &OtlpReceiverConfig, pointer: &str) {
-    if c.protocols.grpc.is_none() && c.protocols.http.is_none() {
-        ctx.error(
-            pointer,
-            "must specify at least one protocol (`protocols.grpc` or `protocols.http`)",
-        );
-    }
-    if let Some(grpc) = &c.protocols.grpc {
-        check_endpoint(
-            ctx,
-            &grpc.endpoint,
-            &format!("{pointer}/protocols/grpc/endpoint"),
-        );
-    }
-    if let Some(http) = &c.protocols.http {
-        check_endpoint(
-            ctx,
-            &http.endpoint,
-            &format!("{pointer}/protocols/http/endpoint"),
-        );
-    }
-}
-
-fn validate_awsxray_exporter(ctx: &mut Ctx, c: &AwsXrayExporterConfig, pointer: &str) {
-    let at = |key: &str| format!("{pointer}/{key}");
-    if !c.proxy_address.is_empty() {
-        ctx.error(
-            &at("proxy_address"),
-            "an HTTP proxy for the X-Ray API is not supported; remove `proxy_address`",
-        );
-    }
-    if c.no_verify_ssl {
-        ctx.error(
-            &at("no_verify_ssl"),
-            "turning TLS verification off is not supported",
-        );
-    }
-    if c.telemetry.enabled {
-        ctx.error(&at("telemetry"), "X-Ray telemetry records are not supported; the collector's metrics are on :8888/metrics");
-    }
-    if c.request_timeout_seconds == 0 {
-        ctx.error(&at("request_timeout_seconds"), "must be at least 1");
-    }
-    if c.num_workers == Some(0) {
-        ctx.error(&at("num_workers"), "must be at least 1");
-    }
-    if !(c.endpoint.is_empty()
-        || c.endpoint.starts_with("http://")
-        || c.endpoint.starts_with("https://"))
-    {
-        ctx.error(
-            &at("endpoint"),
-            format!("`{}` is not an http:// or https:// URL", c.endpoint),
-        );
-    }
-    validate_queue_and_retry(ctx, &c.sending_queue, &c.retry_on_failure, pointer);
-}
-
-fn validate_otlphttp_exporter(ctx: &mut Ctx, c: &OtlpHttpExporterConfig, pointer: &str) {
-    let at = |key: &str| format!("{pointer}/{key}");
-    if c.endpoint.is_empty() && c.traces_endpoint.is_empty() {
-        ctx.error(pointer, "`endpoint` or `traces_endpoint` is required");
-    }
-    for (key, url) in [
-        ("endpoint", &c.endpoint),
-        ("traces_endpoint", &c.traces_endpoint),
-    ] {
-        let rest = url
-            .strip_prefix("http://")
-            .or_else(|| url.strip_prefix("https://"));
-        let bad_host = rest.is_none_or(|r| {
-            let host = r.split(['/', '?', '#']).next().unwrap_or("");
-            host.is_empty() || host.contains(char::is_whitespace)
-        });
-        if !url.is_empty() && bad_host {
-            ctx.error(
-                &at(key),
-                format!("`{url}` is not an http:// or https:// URL with a host"),
-            );
-        }
-    }
-    if !matches!(c.compression.as_str(), "gzip" | "none" | "") {
-        ctx.error(
-            &at("compression"),
-            format!(
-                "compression `{}` is not supported; use `gzip` or `none`",
-                c.compression
-            ),
-        );
-    }
-    if !matches!(c.encoding.as_str(), "proto" | "json") {
-        ctx.error(
-            &at("encoding"),
-            format!(
-                "encoding `{}` is not supported; use `proto` or `json`",
-                c.encoding
-            ),
-        );
-    }
-    if c.timeout.is_zero() {
-        ctx.error(&at("timeout"), "must be positive");
-    }
-    for (name, value) in &c.headers {
-        let token = |ch: char| ch.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(ch);
-        if name.is_empty() || !name.chars().all(token) {
-            ctx.error(
-                &at(&format!("headers/{}", yaml::escape_token(name))),
-                format!("`{name}` is not a valid HTTP header name"),
-            );
-        }
-        if value.chars().any(|ch| ch.is_control() && ch != '\t') {
-            ctx.error(
-                &at(&format!("headers/{}", yaml::escape_token(name))),
-                "header values may not contain control characters",
-            );
-        }
-    }
-    if !c.tls.cert_file.is_empty() || !c.tls.key_file.is_empty() {
-        let key = if c.tls.cert_file.is_empty() {
-            "tls/key_file"
-        } else {
-            "tls/cert_file"
-        };
-        ctx.error(
-            &at(key),
-            "client certificates (mutual TLS) are not supported",
-        );
-    }
-    if !(c.proxy_url.is_empty() || c.proxy_url.starts_with("http://")) {
-        ctx.error(
-            &at("proxy_url"),
-            "only http:// proxies (HTTP CONNECT) are supported",
-        );
-    }
-    validate_queue_and_retry(ctx, &c.sending_queue, &c.retry_on_failure, pointer);
-}
-
-/// Checks `sending_queue` and `retry_on_failure`, shared by the network exporters.
-fn validate_queue_and_retry(ctx: &mut Ctx, q: &QueueConfig, r: &RetryConfig, pointer: &str) {
-    let at = |key: &str| format!("{pointer}/{key}");
-    if q.queue_size == 0 {
-        ctx.error(&at("sending_queue/queue_size"), "must be at least 1");
-    }
-    if q.num_consumers == Some(0) {
-        ctx.error(&at("sending_queue/num_consumers"), "must be at least 1");
-    }
-    if r.multiplier < 1.0 {
-        ctx.error(&at("retry_on_failure/multiplier"), "must be at least 1");
-    }
-    if !(0.0..=1.0).contains(&r.randomization_factor) {
-        ctx.error(
-            &at("retry_on_failure/randomization_factor"),
-            "must be between 0 and 1",
-        );
-    }
-    if r.enabled && r.initial_interval > r.max_interval {
-        ctx.error(
-            &at("retry_on_failure/initial_interval"),
-            "must not exceed max_interval",
-        );
-    }
-}
-
-/// Checks a `host:port` listen address (the host may be empty or a bracketed IPv6 address).
-fn check_endpoint(ctx: &mut Ctx, endpoint: &str, pointer: &str) {
-    let ok = endpoint.rsplit_once(':').is_some_and(|(host, port)| {
-        port.parse::<u16>().is_ok() && !host.contains(char::is_whitespace)
-    });
-    if !ok {
-        ctx.error(
-            pointer,
-            format!("`{endpoint}` is not a `host:port` address"),
-        );
+        Checker::new(ctx, "/service/telemetry/metrics").endpoint("address", address);
     }
 }
 

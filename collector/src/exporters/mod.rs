@@ -4,6 +4,11 @@
 //! Each exporter instance is one [`queue::ExporterQueue`] shared by every pipeline naming it, and
 //! a set of sender tasks that take batches off the queue and call the exporter's `export`. An
 //! exporter accounts for every item it is given: sent, failed or dropped.
+//!
+//! An exporter's config implements [`ExporterConfig`] (and `config::component::Component`): its
+//! extension references, its build (the exporter, its queue settings and, for a persistent queue,
+//! its disk codec). The registry (`crate::registry`) lists the types. The network exporters share
+//! the retry policy of [`retry`].
 
 pub mod awsxray;
 pub mod debug;
@@ -11,121 +16,82 @@ pub mod disklog;
 pub mod file;
 pub mod otlphttp;
 pub mod queue;
+pub mod retry;
 
-use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::exporters::{QueueConfig, Sizer};
+use crate::config::component::{AsAny, BoxFuture, Checker, Resolve};
 use crate::config::id::ComponentId;
-use crate::config::{ExporterConfig, ExtensionConfig};
-use crate::pipeline::Traces;
-use crate::telemetry::Telemetry;
+use crate::telemetry::{DropReason, Telemetry};
+use crate::traces::Traces;
 
-use self::queue::{QueueReceiver, QueueSettings};
+use self::queue::{Codec, QueueConfig, QueueReceiver, QueueSettings, Sizer, Storage};
 
-/// A built exporter.
-pub enum Exporter {
-    AwsXray(awsxray::AwsXrayExporter),
-    Debug(debug::DebugExporter),
-    File(file::FileExporter),
-    OtlpHttp(Box<otlphttp::OtlpHttpExporter>),
+/// An exporter's config, type-erased.
+pub trait ExporterConfig: AsAny + fmt::Debug {
+    /// The extension references in the config, with their keys under the exporter
+    /// (`auth/authenticator`), for the config loader to resolve.
+    fn references(&mut self) -> Vec<(&'static str, &mut dyn Resolve)> {
+        Vec::new()
+    }
+
+    /// Checks that need the references resolved.
+    fn validate_resolved(&self, c: &mut Checker<'_, '_>) {
+        let _ = c;
+    }
+
+    /// Builds exporter `id` (which may do IO: AWS region and credential set-up, opening files).
+    fn build<'a>(
+        &'a self,
+        id: &'a ComponentId,
+        telemetry: Telemetry,
+    ) -> BoxFuture<'a, anyhow::Result<Built>>;
 }
 
-impl Exporter {
-    /// Builds the exporter `id` (which may do IO: AWS region and credential set-up, opening files).
-    /// `extensions` holds the authenticators an exporter's `auth` may name.
-    pub async fn build(
-        id: &ComponentId,
-        cfg: &ExporterConfig,
-        extensions: &BTreeMap<ComponentId, ExtensionConfig>,
-        telemetry: Telemetry,
-    ) -> anyhow::Result<(Exporter, QueueSettings, usize)> {
-        let name = id.to_string();
-        Ok(match cfg {
-            ExporterConfig::AwsXray(c) => {
-                let consumers = c
-                    .sending_queue
-                    .num_consumers
-                    .or(c.num_workers)
-                    .unwrap_or(10);
-                let settings = network_queue(&c.sending_queue, consumers);
-                let exporter = awsxray::AwsXrayExporter::new(&name, c, telemetry).await?;
-                (Exporter::AwsXray(exporter), settings, consumers)
-            }
-            ExporterConfig::OtlpHttp(c) => {
-                let consumers = c.sending_queue.num_consumers.unwrap_or(10);
-                let settings = network_queue(&c.sending_queue, consumers);
-                let signer = match &c.auth {
-                    None => None,
-                    Some(auth) => {
-                        let ext: ComponentId = auth.authenticator.parse().map_err(|_| {
-                            anyhow::format_err!(
-                                "exporters.{name}.auth.authenticator: `{}` is not an extension id",
-                                auth.authenticator
-                            )
-                        })?;
-                        let Some(ExtensionConfig::SigV4Auth(sigv4)) = extensions.get(&ext) else {
-                            anyhow::bail!(
-                                "exporters.{name}.auth.authenticator: `{ext}` is not a `sigv4auth` extension"
-                            );
-                        };
-                        let url = c.traces_url();
-                        Some(
-                            crate::extensions::sigv4auth::Signer::build(
-                                &ext.to_string(),
-                                &name,
-                                sigv4,
-                                &url,
-                            )
-                            .await?,
-                        )
-                    }
-                };
-                let exporter = otlphttp::OtlpHttpExporter::new(&name, c, signer, telemetry)?;
-                (Exporter::OtlpHttp(Box::new(exporter)), settings, consumers)
-            }
-            ExporterConfig::Debug(c) => (
-                Exporter::Debug(debug::DebugExporter::new(&name, c.verbosity, telemetry)),
-                local_queue(),
-                1,
-            ),
-            ExporterConfig::File(c) => (
-                Exporter::File(file::FileExporter::open(&name, &c.path, telemetry).await?),
-                local_queue(),
-                1,
-            ),
-        })
-    }
+/// The disk under a persistent queue, and the batches (sequence number, records) a previous run
+/// left unacknowledged in it.
+pub type OpenedStorage = (Arc<Storage>, Vec<(u64, Vec<Bytes>)>);
+
+/// A built exporter, with what its queue needs.
+pub struct Built {
+    pub exporter: Arc<dyn Exporter>,
+    pub queue: QueueSettings,
+    /// Senders working in parallel.
+    pub consumers: usize,
+    /// The disk under a persistent queue, and the batches a previous run left in it.
+    pub storage: Option<OpenedStorage>,
+}
+
+/// A running exporter.
+pub trait Exporter: Send + Sync {
+    /// The exporter id.
+    fn id(&self) -> &str;
+
+    /// The collector's counters.
+    fn telemetry(&self) -> &Telemetry;
 
     /// Exports one batch, accounting for every item. `stop` is cancelled at the shutdown deadline:
     /// work still pending then is counted as dropped.
-    pub async fn export(&self, traces: Traces, stop: &CancellationToken) {
-        match self {
-            Exporter::AwsXray(e) => e.export(traces, stop).await,
-            Exporter::Debug(e) => e.export(traces),
-            Exporter::File(e) => e.export(traces).await,
-            Exporter::OtlpHttp(e) => e.export(traces, stop).await,
-        }
-    }
+    fn export<'a>(&'a self, traces: Traces, stop: &'a CancellationToken) -> BoxFuture<'a, ()>;
+}
 
-    /// Counts a batch that will never be exported because the shutdown deadline passed.
-    pub fn abandon(&self, traces: &Traces) {
-        let (id, telemetry) = match self {
-            Exporter::AwsXray(e) => (e.id(), e.telemetry()),
-            Exporter::Debug(e) => (e.id(), e.telemetry()),
-            Exporter::File(e) => (e.id(), e.telemetry()),
-            Exporter::OtlpHttp(e) => (e.id(), e.telemetry()),
-        };
-        telemetry.exporter_dropped(id, "shutdown_deadline", traces.item_count());
-    }
+/// Counts a batch that will never be exported because the shutdown deadline passed.
+fn abandon(exporter: &dyn Exporter, traces: &Traces) {
+    exporter.telemetry().exporter_dropped(
+        exporter.id(),
+        DropReason::ShutdownDeadline,
+        traces.item_count(),
+    );
 }
 
 /// The queue of a network exporter (`sending_queue`): as configured, or, with the queue turned
 /// off, room for one batch per sender and a pipeline that waits, as the collector does.
-fn network_queue(q: &QueueConfig, consumers: usize) -> QueueSettings {
+pub fn network_queue(q: &QueueConfig, consumers: usize) -> QueueSettings {
     if q.enabled {
         QueueSettings {
             capacity: q.queue_size,
@@ -142,7 +108,7 @@ fn network_queue(q: &QueueConfig, consumers: usize) -> QueueSettings {
 }
 
 /// Local exporters (debug, file) wait rather than drop: they are only as slow as the disk.
-fn local_queue() -> QueueSettings {
+pub fn local_queue() -> QueueSettings {
     QueueSettings {
         capacity: 100,
         sizer: Sizer::Requests,
@@ -150,10 +116,37 @@ fn local_queue() -> QueueSettings {
     }
 }
 
+/// Opens the disk log of a persistent queue (`sending_queue.storage`), in a sub-directory of the
+/// `file_storage` directory named after the exporter, with the exporter's disk `codec`; returns
+/// the batches to send again.
+pub fn open_storage(
+    id: &ComponentId,
+    queue: &QueueConfig,
+    codec: impl FnOnce() -> Codec,
+    telemetry: &Telemetry,
+) -> anyhow::Result<Option<OpenedStorage>> {
+    let Some(storage) = &queue.storage else {
+        return Ok(None);
+    };
+    let (_, fs) = storage.get()?;
+    let dir = std::path::Path::new(&fs.directory).join(id.to_string().replace('/', "_"));
+    let (log, recovered) = disklog::DiskLog::open(&dir, fs.max_size_bytes, fs.fsync)
+        .map_err(|e| anyhow::format_err!("opening the disk queue {}: {e}", dir.display()))?;
+    telemetry.exporter_storage_truncated(&id.to_string(), recovered.truncated_bytes);
+    if recovered.truncated_bytes > 0 {
+        tracing::warn!(exporter = %id, bytes = recovered.truncated_bytes, "Cut a torn or corrupt record off the disk queue.");
+    }
+    let storage = Storage {
+        log: std::sync::Mutex::new(log),
+        codec: codec(),
+    };
+    Ok(Some((Arc::new(storage), recovered.batches)))
+}
+
 /// Starts `consumers` senders draining `rx` into `exporter`. They finish when the queue is closed
 /// and empty; after `stop` is cancelled they count what is left as dropped instead of sending it.
 pub fn spawn_senders(
-    exporter: Arc<Exporter>,
+    exporter: Arc<dyn Exporter>,
     rx: Arc<QueueReceiver>,
     consumers: usize,
     stop: CancellationToken,
@@ -167,7 +160,7 @@ pub fn spawn_senders(
             while let Some(mut queued) = rx.recv().await {
                 let traces = std::mem::replace(&mut queued.traces, Traces::XRay(Vec::new()));
                 if stop.is_cancelled() {
-                    exporter.abandon(&traces);
+                    abandon(&*exporter, &traces);
                 } else {
                     exporter.export(traces, &stop).await;
                     queued.acknowledge();

@@ -13,10 +13,70 @@ use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc};
 
 use bytes::Bytes;
 
-use crate::config::exporters::Sizer;
+use serde::Deserialize;
+
+use crate::config::component::{Checker, ExtensionRef};
 use crate::exporters::disklog::{AppendError, DiskLog};
-use crate::pipeline::{Refused, Segment, SegmentIds, Traces};
-use crate::telemetry::Telemetry;
+use crate::extensions::file_storage::config::FileStorageConfig;
+use crate::telemetry::{DropReason, Telemetry};
+use crate::traces::{Refused, Segment, SegmentIds, Traces};
+
+/// What `sending_queue.queue_size` counts.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Sizer {
+    /// Batches (requests), the collector's default.
+    #[default]
+    Requests,
+    /// Items: X-Ray documents or OTLP spans.
+    Items,
+    /// Bytes of document bodies (bounds memory directly).
+    Bytes,
+}
+
+/// `sending_queue` (the collector's exporter-helper keys).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// Whether batches are queued. When false the pipeline waits for a free sender.
+    pub enabled: bool,
+    /// Senders working in parallel (requests in flight); default 10.
+    pub num_consumers: Option<usize>,
+    /// Capacity, in units of `sizer`; default 1000.
+    pub queue_size: usize,
+    /// The unit of `queue_size`.
+    pub sizer: Sizer,
+    /// Wait for room instead of refusing (and counting) a batch when the queue is full.
+    pub block_on_overflow: bool,
+    /// A `file_storage` extension to keep the queue on disk, so that an outage or a restart
+    /// (even `kill -9`) loses nothing received, up to the extension's disk bound.
+    pub storage: Option<ExtensionRef<FileStorageConfig>>,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            enabled: true,
+            num_consumers: None,
+            queue_size: 1000,
+            sizer: Sizer::Requests,
+            block_on_overflow: false,
+            storage: None,
+        }
+    }
+}
+
+impl QueueConfig {
+    /// Checks `sending_queue` (located under the exporter).
+    pub fn validate(&self, c: &mut Checker<'_, '_>) {
+        if self.queue_size == 0 {
+            c.error("sending_queue/queue_size", "must be at least 1");
+        }
+        if self.num_consumers == Some(0) {
+            c.error("sending_queue/num_consumers", "must be at least 1");
+        }
+    }
+}
 
 /// Settings of one queue.
 #[derive(Clone, Debug)]
@@ -32,12 +92,28 @@ pub type ToRecords = Arc<dyn Fn(Traces) -> (Traces, Vec<Bytes>) + Send + Sync>;
 /// Turns the records of one batch read back from disk into the batch to send.
 pub type FromRecords = Arc<dyn Fn(Vec<Bytes>) -> Traces + Send + Sync>;
 
+/// An exporter's disk codec: what a persistent queue writes for a batch, and reads back.
+#[derive(Clone)]
+pub struct Codec {
+    pub to_records: ToRecords,
+    pub from_records: FromRecords,
+}
+
+impl Codec {
+    /// Batches stored as they are ([`records_as_is`], [`batch_from_records`]).
+    pub fn as_is() -> Codec {
+        Codec {
+            to_records: Arc::new(records_as_is),
+            from_records: Arc::new(batch_from_records),
+        }
+    }
+}
+
 /// The disk under a persistent queue (`sending_queue.storage`): every batch is appended to the
 /// log before it is queued, and acknowledged once its export has finished.
 pub struct Storage {
     pub log: std::sync::Mutex<DiskLog>,
-    pub to_records: ToRecords,
-    pub from_records: FromRecords,
+    pub codec: Codec,
 }
 
 /// The first byte of a record holding an OTLP batch (an `ExportTraceServiceRequest`); X-Ray
@@ -211,7 +287,7 @@ impl Shared {
         self.telemetry.exporter_queue_size(&self.exporter, used);
     }
 
-    fn drop_full(&self, traces: &Traces, reason: &str) {
+    fn drop_full(&self, traces: &Traces, reason: DropReason) {
         let n = traces.item_count();
         self.telemetry.exporter_dropped(&self.exporter, reason, n);
         // One warning per second at most; the counter has the exact figure.
@@ -223,7 +299,7 @@ impl Shared {
             tracing::warn!(
                 exporter = %self.exporter,
                 items = n,
-                reason,
+                reason = reason.as_str(),
                 capacity = self.capacity,
                 "Sending queue is full; batch dropped (see xray_collector_exporter_dropped_items_total)."
             );
@@ -239,7 +315,7 @@ impl ExporterQueue {
         }
         let units = self.inner.units(&traces);
         if units > self.inner.capacity {
-            self.inner.drop_full(&traces, "larger_than_queue");
+            self.inner.drop_full(&traces, DropReason::LargerThanQueue);
             return Err(Refused::Full);
         }
         let Ok(permit) = self.inner.semaphore.clone().acquire_many_owned(units).await else {
@@ -259,9 +335,9 @@ impl ExporterQueue {
             }
             Err(_) => {
                 let reason = if units > self.inner.capacity {
-                    "larger_than_queue"
+                    DropReason::LargerThanQueue
                 } else {
-                    "queue_full"
+                    DropReason::QueueFull
                 };
                 self.inner.drop_full(&traces, reason);
                 Err(Refused::Full)
@@ -276,7 +352,7 @@ impl ExporterQueue {
         let Some(storage) = &self.inner.storage else {
             return Ok((traces, None));
         };
-        let (traces, records) = (storage.to_records)(traces);
+        let (traces, records) = (storage.codec.to_records)(traces);
         let appended = match storage.log.lock() {
             Ok(mut log) => log.append(&records),
             Err(poisoned) => poisoned.into_inner().append(&records),
@@ -284,14 +360,14 @@ impl ExporterQueue {
         match appended {
             Ok(seq) => Ok((traces, Some(seq))),
             Err(AppendError::Full { .. }) => {
-                self.inner.drop_full(&traces, "storage_full");
+                self.inner.drop_full(&traces, DropReason::StorageFull);
                 Err(Refused::Full)
             }
             Err(AppendError::Io(error)) => {
                 tracing::warn!(exporter = %self.inner.exporter, %error, "Cannot write to the disk queue; batch dropped.");
                 self.inner.telemetry.exporter_dropped(
                     &self.inner.exporter,
-                    "storage_error",
+                    DropReason::StorageError,
                     traces.item_count(),
                 );
                 Err(Refused::Full)
@@ -308,7 +384,7 @@ impl ExporterQueue {
         let this = self.clone();
         tokio::spawn(async move {
             for (seq, records) in batches {
-                let traces = (storage.from_records)(records);
+                let traces = (storage.codec.from_records)(records);
                 let units = this.inner.units(&traces).min(this.inner.capacity);
                 let Ok(permit) = this.inner.semaphore.clone().acquire_many_owned(units).await
                 else {
@@ -338,7 +414,7 @@ impl ExporterQueue {
             let n = e.0.traces.item_count();
             self.inner
                 .telemetry
-                .exporter_dropped(&self.inner.exporter, "shutdown", n);
+                .exporter_dropped(&self.inner.exporter, DropReason::Shutdown, n);
             Refused::Closed
         })
     }
@@ -363,7 +439,6 @@ fn document_ids(body: &[u8]) -> Option<SegmentIds> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::{Segment, SegmentIds};
     use bytes::Bytes;
     use std::time::Instant;
 

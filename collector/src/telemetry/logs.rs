@@ -17,3 +17,15 @@ pub fn init(level: &str, encoding: &str) {
         builder.with_ansi(false).try_init()
     };
 }
+
+/// An error and its sources on one line (`top: cause: root cause`), for logs and answers.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

@@ -3,9 +3,11 @@
 //!
 //! Every item (an X-Ray document or an OTLP span) that enters the collector ends in exactly one of:
 //! refused by a receiver or processor, sent, failed (rejected by X-Ray or a permanent error), or
-//! dropped (queue overflow, shutdown deadline). Each has a counter with a `reason` label.
+//! dropped (queue overflow, shutdown deadline). Each has a counter with a `reason` label, whose
+//! values are the closed enums of `telemetry::reason`.
 
 pub mod logs;
+pub mod reason;
 pub mod server;
 
 use std::sync::Arc;
@@ -16,6 +18,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+
+pub use self::reason::{DropReason, FailReason, ProcessorRefusal, ReceiverRefusal, RetryReason};
 
 type Labels = Vec<(String, String)>;
 
@@ -201,10 +205,13 @@ impl Telemetry {
     }
 
     /// Items a receiver dropped, with the reason.
-    pub fn receiver_refused(&self, receiver: &str, reason: &str, n: usize) {
+    pub fn receiver_refused(&self, receiver: &str, reason: ReceiverRefusal, n: usize) {
         self.inner
             .receiver_refused
-            .get_or_create(&labels(&[("receiver", receiver), ("reason", reason)]))
+            .get_or_create(&labels(&[
+                ("receiver", receiver),
+                ("reason", reason.as_str()),
+            ]))
             .inc_by(n as u64);
         self.inner
             .totals
@@ -213,13 +220,19 @@ impl Telemetry {
     }
 
     /// Items a processor refused.
-    pub fn processor_refused(&self, processor: &str, pipeline: &str, reason: &str, n: usize) {
+    pub fn processor_refused(
+        &self,
+        processor: &str,
+        pipeline: &str,
+        reason: ProcessorRefusal,
+        n: usize,
+    ) {
         self.inner
             .processor_refused
             .get_or_create(&labels(&[
                 ("processor", processor),
                 ("pipeline", pipeline),
-                ("reason", reason),
+                ("reason", reason.as_str()),
             ]))
             .inc_by(n as u64);
     }
@@ -249,10 +262,13 @@ impl Telemetry {
     }
 
     /// Items an exporter could not deliver.
-    pub fn exporter_failed(&self, exporter: &str, reason: &str, n: usize) {
+    pub fn exporter_failed(&self, exporter: &str, reason: FailReason, n: usize) {
         self.inner
             .exporter_failed
-            .get_or_create(&labels(&[("exporter", exporter), ("reason", reason)]))
+            .get_or_create(&labels(&[
+                ("exporter", exporter),
+                ("reason", reason.as_str()),
+            ]))
             .inc_by(n as u64);
         self.inner
             .totals
@@ -261,10 +277,13 @@ impl Telemetry {
     }
 
     /// Items an exporter dropped without delivering.
-    pub fn exporter_dropped(&self, exporter: &str, reason: &str, n: usize) {
+    pub fn exporter_dropped(&self, exporter: &str, reason: DropReason, n: usize) {
         self.inner
             .exporter_dropped
-            .get_or_create(&labels(&[("exporter", exporter), ("reason", reason)]))
+            .get_or_create(&labels(&[
+                ("exporter", exporter),
+                ("reason", reason.as_str()),
+            ]))
             .inc_by(n as u64);
         self.inner
             .totals
@@ -273,10 +292,13 @@ impl Telemetry {
     }
 
     /// A retried request.
-    pub fn exporter_retry(&self, exporter: &str, reason: &str) {
+    pub fn exporter_retry(&self, exporter: &str, reason: RetryReason) {
         self.inner
             .exporter_retries
-            .get_or_create(&labels(&[("exporter", exporter), ("reason", reason)]))
+            .get_or_create(&labels(&[
+                ("exporter", exporter),
+                ("reason", reason.as_str()),
+            ]))
             .inc();
     }
 
@@ -320,7 +342,7 @@ mod tests {
     #[test]
     fn encodes_counters_with_labels() {
         let t = Telemetry::new();
-        t.receiver_refused("awsxray", "invalid_json", 2);
+        t.receiver_refused("awsxray", ReceiverRefusal::InvalidJson, 2);
         t.exporter_sent("awsxray", 5);
         let text = t.encode();
         assert!(

@@ -1,20 +1,19 @@
-//! A small HTTP/1 server for the collector's own endpoints: `/metrics` here and the
-//! `health_check` extension.
+//! The collector's own HTTP endpoints: `/metrics` here and the `health_check` extension, served
+//! by the shared serving loop (`crate::serve`); binding helpers the other servers use too.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::Telemetry;
+use crate::serve::{Handle, Limits, Server};
 
 /// A request handler: path in, status, content type and body out.
 pub type Handler = Arc<dyn Fn(&str) -> (StatusCode, &'static str, String) + Send + Sync>;
@@ -35,29 +34,41 @@ pub fn normalize(address: &str) -> String {
     }
 }
 
-/// Serves `handler` on `listener` until `shutdown` is cancelled.
-pub async fn serve(listener: TcpListener, handler: Handler, shutdown: CancellationToken) {
-    loop {
-        let accepted = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            a = listener.accept() => a,
-        };
-        let Ok((stream, _)) = accepted else { continue };
-        let handler = handler.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req: Request<Incoming>| {
-                let (status, content_type, body) = handler(req.uri().path());
-                let response = Response::builder()
-                    .status(status)
-                    .header("content-type", content_type)
-                    .body(Full::new(Bytes::from(body)));
-                async move { response }
-            });
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
+/// What a client may hold on the collector's own endpoints: [`Limits::DEFAULT`] with at most
+/// 64 connections and 5 s to drain at shutdown.
+pub const LIMITS: Limits = Limits {
+    max_connections: 64,
+    drain_timeout: Duration::from_secs(5),
+    ..Limits::DEFAULT
+};
+
+/// Serves `handler` on `listener` until `shutdown` is cancelled, through the shared serving
+/// loop (`crate::serve`) with [`LIMITS`]; `name` names the server in logs.
+pub async fn serve(
+    listener: TcpListener,
+    handler: Handler,
+    name: &str,
+    shutdown: CancellationToken,
+) {
+    let handle: Handle = Arc::new(move |req: Request<Incoming>| {
+        let (status, content_type, body) = handler(req.uri().path());
+        let response = Response::builder()
+            .status(status)
+            .header("content-type", content_type)
+            .body(Full::new(Bytes::from(body)))
+            .unwrap_or_else(|_| Response::new(Full::default()));
+        Box::pin(async move { response })
+    });
+    Server {
+        listener,
+        limits: LIMITS,
+        tls: None,
+        handle,
+        on_refused: Arc::new(|| {}),
+        name: name.to_owned(),
     }
+    .run(shutdown)
+    .await;
 }
 
 /// The `/metrics` handler.

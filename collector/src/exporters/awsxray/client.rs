@@ -13,7 +13,7 @@ use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 
-use crate::config::exporters::AwsXrayExporterConfig;
+use super::config::AwsXrayExporterConfig;
 
 /// Builds a client for the exporter `id`.
 pub async fn build(id: &str, cfg: &AwsXrayExporterConfig) -> anyhow::Result<aws_sdk_xray::Client> {

@@ -4,32 +4,100 @@
 //!
 //! **Architecture invariant:** this is the only module that depends on `aws-sdk-xray`.
 
+pub mod classify;
 mod client;
-pub mod retry;
+pub mod config;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use aws_sdk_xray::Client;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::exporters::{AwsXrayExporterConfig, RetryConfig};
-use crate::pipeline::{Segment, SegmentIds, Traces};
-use crate::telemetry::Telemetry;
+use crate::config::component::{BoxFuture, Resolve};
+use crate::config::id::ComponentId;
+use crate::exporters::queue::{self, Codec};
+use crate::exporters::retry::{RetryPolicy, or_stop};
+use crate::exporters::{Built, Exporter, ExporterConfig, network_queue, open_storage};
+use crate::telemetry::{DropReason, FailReason, RetryReason, Telemetry};
+use crate::traces::{Segment, SegmentIds, Traces};
 use crate::translate::{self, TranslateSettings};
 
-use self::retry::{Backoff, Failure};
+use self::classify::Failure;
+use self::config::AwsXrayExporterConfig;
 
 /// The most documents one `PutTraceSegments` call takes.
 pub const MAX_SEGMENTS_PER_PUT: usize = 50;
+
+impl ExporterConfig for AwsXrayExporterConfig {
+    fn references(&mut self) -> Vec<(&'static str, &mut dyn Resolve)> {
+        let storage = self.sending_queue.storage.as_mut();
+        storage
+            .into_iter()
+            .map(|s| ("sending_queue/storage", s as &mut dyn Resolve))
+            .collect()
+    }
+
+    fn build<'a>(
+        &'a self,
+        id: &'a ComponentId,
+        telemetry: Telemetry,
+    ) -> BoxFuture<'a, anyhow::Result<Built>> {
+        Box::pin(async move {
+            let consumers = self
+                .sending_queue
+                .num_consumers
+                .or(self.num_workers)
+                .unwrap_or(10);
+            let queue = network_queue(&self.sending_queue, consumers);
+            let exporter =
+                Arc::new(AwsXrayExporter::new(&id.to_string(), self, telemetry.clone()).await?);
+            let storage = open_storage(id, &self.sending_queue, || codec(&exporter), &telemetry)?;
+            Ok(Built {
+                exporter,
+                queue,
+                consumers,
+                storage,
+            })
+        })
+    }
+}
+
+/// The disk codec: X-Ray documents, one per record (OTLP spans are translated, and what cannot be
+/// is counted, before the batch is written).
+fn codec(exporter: &Arc<AwsXrayExporter>) -> Codec {
+    let exporter = exporter.clone();
+    Codec {
+        to_records: Arc::new(move |traces| {
+            let documents = exporter.documents(traces);
+            let records = documents.iter().map(|d| d.body.clone()).collect();
+            (Traces::XRay(documents), records)
+        }),
+        from_records: Arc::new(queue::documents_from_records),
+    }
+}
+
+impl Exporter for AwsXrayExporter {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    fn export<'a>(&'a self, traces: Traces, stop: &'a CancellationToken) -> BoxFuture<'a, ()> {
+        Box::pin(self.export_batch(traces, stop))
+    }
+}
 
 /// Sends documents to X-Ray.
 pub struct AwsXrayExporter {
     id: String,
     client: Client,
-    retry: RetryConfig,
-    max_retries: Option<u32>,
+    retry: RetryPolicy,
     translate: TranslateSettings,
     telemetry: Telemetry,
 }
@@ -44,8 +112,12 @@ impl AwsXrayExporter {
         Ok(AwsXrayExporter {
             id: id.to_owned(),
             client: client::build(id, cfg).await?,
-            retry: cfg.retry_on_failure.clone(),
-            max_retries: cfg.max_retries,
+            // contrib's `max_retries` caps the AWS SDK's own retries; the SDK's retries are off
+            // here (see `client`), so it caps the shared policy's retries instead.
+            retry: RetryPolicy {
+                config: cfg.retry_on_failure.clone(),
+                max_retries: cfg.max_retries,
+            },
             translate: TranslateSettings {
                 indexed_attributes: cfg.indexed_attributes.clone(),
                 index_all_attributes: cfg.index_all_attributes,
@@ -56,18 +128,8 @@ impl AwsXrayExporter {
         })
     }
 
-    /// The exporter id.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// The collector's counters.
-    pub fn telemetry(&self) -> &Telemetry {
-        &self.telemetry
-    }
-
     /// Exports one batch in calls of at most 50 documents.
-    pub async fn export(&self, traces: Traces, stop: &CancellationToken) {
+    pub async fn export_batch(&self, traces: Traces, stop: &CancellationToken) {
         let documents = match traces {
             Traces::XRay(segments) => segments,
             Traces::Otlp(resource_spans) => self.documents_from_otlp(&resource_spans),
@@ -115,16 +177,14 @@ impl AwsXrayExporter {
             .collect();
         if untranslatable > 0 {
             self.telemetry
-                .exporter_failed(&self.id, "untranslatable", untranslatable);
+                .exporter_failed(&self.id, FailReason::Untranslatable, untranslatable);
         }
         documents
     }
 
     /// Sends one call's worth of documents until each is sent, failed or dropped.
     async fn put(&self, mut pending: Vec<Segment>, stop: &CancellationToken) {
-        let started = Instant::now();
-        let mut backoff = Backoff::new(&self.retry);
-        let mut retries = 0u32;
+        let mut retries = self.retry.start(&self.id, &self.telemetry);
         loop {
             let documents: Vec<String> = pending
                 .iter()
@@ -135,114 +195,109 @@ impl AwsXrayExporter {
                 .put_trace_segments()
                 .set_trace_segment_documents(Some(documents))
                 .send();
-            let result = tokio::select! {
-                biased;
-                _ = stop.cancelled() => {
-                    self.drop_at_deadline(&pending);
-                    return;
-                }
-                r = call => r,
+            let Some(result) = or_stop(stop, call).await else {
+                self.drop_at_deadline(&pending);
+                return;
             };
             let (reason, detail) = match result {
-                Ok(out) => {
-                    let unprocessed = out.unprocessed_trace_segments();
-                    if unprocessed.is_empty() {
-                        self.telemetry.exporter_request(&self.id, "success");
-                        self.telemetry.exporter_sent(&self.id, pending.len());
-                        return;
-                    }
-                    self.telemetry.exporter_request(&self.id, "partial");
-                    let mut by_id: HashMap<&str, usize> = HashMap::new();
-                    for (i, s) in pending.iter().enumerate() {
-                        by_id.entry(s.ids.id()).or_insert(i);
-                    }
-                    let mut retry_idx = Vec::new();
-                    let mut failed = 0usize;
-                    for u in unprocessed {
-                        let code = u.error_code().unwrap_or("Unknown");
-                        let idx = u.id().and_then(|id| by_id.remove(id));
-                        let trace_id = idx.map(|i| pending[i].ids.trace_id()).unwrap_or("");
-                        if let (Some(i), true) = (idx, retry::retryable_code(code)) {
-                            retry_idx.push(i);
-                            continue;
-                        }
-                        failed += 1;
-                        self.telemetry.exporter_failed(&self.id, "unprocessed", 1);
-                        tracing::warn!(
-                            exporter = %self.id,
-                            segment_id = u.id().unwrap_or(""),
-                            trace_id,
-                            error_code = code,
-                            message = u.message().unwrap_or(""),
-                            "X-Ray did not process a segment; it is dropped."
-                        );
-                    }
-                    let sent = pending.len().saturating_sub(failed + retry_idx.len());
-                    self.telemetry.exporter_sent(&self.id, sent);
-                    if retry_idx.is_empty() {
-                        return;
-                    }
-                    let mut keep = vec![false; pending.len()];
-                    for i in retry_idx {
-                        keep[i] = true;
-                    }
-                    let mut i = 0;
-                    pending.retain(|_| {
-                        i += 1;
-                        keep[i - 1]
-                    });
-                    (
-                        "unprocessed",
-                        format!(
-                            "{} segments unprocessed with retryable codes",
-                            pending.len()
-                        ),
-                    )
-                }
-                Err(err) => match retry::classify(&err) {
+                Ok(out) => match self.settle(&mut pending, out.unprocessed_trace_segments()) {
+                    Some(retry) => retry,
+                    None => return,
+                },
+                Err(err) => match classify::classify(&err) {
                     Failure::Permanent(detail) => {
                         self.telemetry.exporter_request(&self.id, "permanent_error");
-                        self.fail(&pending, "permanent_error", &detail);
+                        self.fail(&pending, FailReason::PermanentError, &detail);
                         return;
                     }
                     Failure::Retryable(reason, detail) => {
-                        self.telemetry.exporter_request(&self.id, reason);
+                        self.telemetry.exporter_request(&self.id, reason.as_str());
                         (reason, detail)
                     }
                 },
             };
-            if !self.retry.enabled {
-                self.fail(&pending, "retry_disabled", &detail);
-                return;
-            }
-            retries += 1;
-            let delay = backoff.next_delay();
-            let out_of_time = !self.retry.max_elapsed_time.is_zero()
-                && started.elapsed() + delay > self.retry.max_elapsed_time;
-            if out_of_time || self.max_retries.is_some_and(|m| retries > m) {
-                self.fail(&pending, "retries_exhausted", &detail);
-                return;
-            }
-            self.telemetry.exporter_retry(&self.id, reason);
-            tracing::debug!(exporter = %self.id, reason, documents = pending.len(), delay_ms = delay.as_millis() as u64, error = %detail, "Retrying PutTraceSegments.");
-            tokio::select! {
-                biased;
-                _ = stop.cancelled() => {
-                    self.drop_at_deadline(&pending);
+            match retries.wait(reason, None, &detail, stop).await {
+                Ok(()) => {}
+                Err(give_up) => {
+                    match give_up.fail_reason() {
+                        Some(reason) => self.fail(&pending, reason, &detail),
+                        None => self.drop_at_deadline(&pending),
+                    }
                     return;
                 }
-                _ = tokio::time::sleep(delay) => {}
             }
         }
     }
 
-    fn fail(&self, pending: &[Segment], reason: &str, detail: &str) {
+    /// Counts a call's answer: documents sent, and unprocessed ones failed (permanent codes) or
+    /// kept in `pending` (retryable codes). `None` when nothing is left to retry.
+    fn settle(
+        &self,
+        pending: &mut Vec<Segment>,
+        unprocessed: &[aws_sdk_xray::types::UnprocessedTraceSegment],
+    ) -> Option<(RetryReason, String)> {
+        if unprocessed.is_empty() {
+            self.telemetry.exporter_request(&self.id, "success");
+            self.telemetry.exporter_sent(&self.id, pending.len());
+            return None;
+        }
+        self.telemetry.exporter_request(&self.id, "partial");
+        let mut by_id: HashMap<&str, usize> = HashMap::new();
+        for (i, s) in pending.iter().enumerate() {
+            by_id.entry(s.ids.id()).or_insert(i);
+        }
+        let mut retry_idx = Vec::new();
+        let mut failed = 0usize;
+        for u in unprocessed {
+            let code = u.error_code().unwrap_or("Unknown");
+            let idx = u.id().and_then(|id| by_id.remove(id));
+            let trace_id = idx.map(|i| pending[i].ids.trace_id()).unwrap_or("");
+            if let (Some(i), true) = (idx, classify::retryable_code(code)) {
+                retry_idx.push(i);
+                continue;
+            }
+            failed += 1;
+            self.telemetry
+                .exporter_failed(&self.id, FailReason::Unprocessed, 1);
+            tracing::warn!(
+                exporter = %self.id,
+                segment_id = u.id().unwrap_or(""),
+                trace_id,
+                error_code = code,
+                message = u.message().unwrap_or(""),
+                "X-Ray did not process a segment; it is dropped."
+            );
+        }
+        let sent = pending.len().saturating_sub(failed + retry_idx.len());
+        self.telemetry.exporter_sent(&self.id, sent);
+        if retry_idx.is_empty() {
+            return None;
+        }
+        let mut keep = vec![false; pending.len()];
+        for i in retry_idx {
+            keep[i] = true;
+        }
+        let mut i = 0;
+        pending.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        Some((
+            RetryReason::Unprocessed,
+            format!(
+                "{} segments unprocessed with retryable codes",
+                pending.len()
+            ),
+        ))
+    }
+
+    fn fail(&self, pending: &[Segment], reason: FailReason, detail: &str) {
         self.telemetry
             .exporter_failed(&self.id, reason, pending.len());
         let trace_ids: Vec<&str> = pending.iter().map(|s| s.ids.trace_id()).take(10).collect();
         tracing::error!(
             exporter = %self.id,
-            reason,
+            reason = reason.as_str(),
             documents = pending.len(),
             first_trace_ids = ?trace_ids,
             error = %detail,
@@ -252,7 +307,7 @@ impl AwsXrayExporter {
 
     fn drop_at_deadline(&self, pending: &[Segment]) {
         self.telemetry
-            .exporter_dropped(&self.id, "shutdown_deadline", pending.len());
+            .exporter_dropped(&self.id, DropReason::ShutdownDeadline, pending.len());
         tracing::warn!(exporter = %self.id, documents = pending.len(), "Shutdown deadline reached; documents in flight dropped.");
     }
 }

@@ -1,8 +1,53 @@
 //! The `debug` exporter: logs what passes through the pipeline.
 
-use crate::config::exporters::Verbosity;
-use crate::pipeline::Traces;
+pub mod config;
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use self::config::{DebugExporterConfig, Verbosity};
+use crate::config::component::BoxFuture;
+use crate::config::id::ComponentId;
+use crate::exporters::{Built, Exporter, ExporterConfig, local_queue};
 use crate::telemetry::Telemetry;
+use crate::traces::Traces;
+
+impl ExporterConfig for DebugExporterConfig {
+    fn build<'a>(
+        &'a self,
+        id: &'a ComponentId,
+        telemetry: Telemetry,
+    ) -> BoxFuture<'a, anyhow::Result<Built>> {
+        Box::pin(async move {
+            Ok(Built {
+                exporter: Arc::new(DebugExporter::new(
+                    &id.to_string(),
+                    self.verbosity,
+                    telemetry,
+                )),
+                queue: local_queue(),
+                consumers: 1,
+                storage: None,
+            })
+        })
+    }
+}
+
+impl Exporter for DebugExporter {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    fn export<'a>(&'a self, traces: Traces, _stop: &'a CancellationToken) -> BoxFuture<'a, ()> {
+        self.log(traces);
+        Box::pin(async {})
+    }
+}
 
 /// Logs batches at the configured verbosity.
 pub struct DebugExporter {
@@ -21,18 +66,8 @@ impl DebugExporter {
         }
     }
 
-    /// The exporter id.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// The collector's counters.
-    pub fn telemetry(&self) -> &Telemetry {
-        &self.telemetry
-    }
-
     /// Logs one batch.
-    pub fn export(&self, traces: Traces) {
+    pub fn log(&self, traces: Traces) {
         let n = traces.item_count();
         match &traces {
             Traces::XRay(segments) => {

@@ -2,13 +2,55 @@
 //! (byte for byte unless it contains line breaks, which are removed by re-encoding it compactly);
 //! an OTLP batch is written as one `ExportTraceServiceRequest` in the OTLP JSON encoding.
 
+pub mod config;
+
+use std::sync::Arc;
+
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use tokio::fs::{File, OpenOptions};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
-use crate::pipeline::Traces;
-use crate::telemetry::Telemetry;
+use tokio_util::sync::CancellationToken;
+
+use self::config::FileExporterConfig;
+use crate::config::component::BoxFuture;
+use crate::config::id::ComponentId;
+use crate::exporters::{Built, Exporter, ExporterConfig, local_queue};
+use crate::telemetry::{FailReason, Telemetry};
+use crate::traces::Traces;
+
+impl ExporterConfig for FileExporterConfig {
+    fn build<'a>(
+        &'a self,
+        id: &'a ComponentId,
+        telemetry: Telemetry,
+    ) -> BoxFuture<'a, anyhow::Result<Built>> {
+        Box::pin(async move {
+            let exporter = FileExporter::open(&id.to_string(), &self.path, telemetry).await?;
+            Ok(Built {
+                exporter: Arc::new(exporter),
+                queue: local_queue(),
+                consumers: 1,
+                storage: None,
+            })
+        })
+    }
+}
+
+impl Exporter for FileExporter {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    fn export<'a>(&'a self, traces: Traces, _stop: &'a CancellationToken) -> BoxFuture<'a, ()> {
+        Box::pin(self.append(traces))
+    }
+}
 
 /// Appends batches to one file.
 pub struct FileExporter {
@@ -37,18 +79,8 @@ impl FileExporter {
         })
     }
 
-    /// The exporter id.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// The collector's counters.
-    pub fn telemetry(&self) -> &Telemetry {
-        &self.telemetry
-    }
-
     /// Writes one batch and flushes it.
-    pub async fn export(&self, traces: Traces) {
+    pub async fn append(&self, traces: Traces) {
         let n = traces.item_count();
         let mut out = Vec::new();
         match &traces {
@@ -73,7 +105,8 @@ impl FileExporter {
                     Ok(line) => out.extend_from_slice(&line),
                     Err(e) => {
                         tracing::error!(exporter = %self.id, error = %e, "Cannot encode OTLP batch as JSON; batch failed.");
-                        self.telemetry.exporter_failed(&self.id, "encode", n);
+                        self.telemetry
+                            .exporter_failed(&self.id, FailReason::Encode, n);
                         return;
                     }
                 }
@@ -90,7 +123,8 @@ impl FileExporter {
             Ok(()) => self.telemetry.exporter_sent(&self.id, n),
             Err(e) => {
                 tracing::error!(exporter = %self.id, path = %self.path, error = %e, items = n, "Cannot write to file; batch failed.");
-                self.telemetry.exporter_failed(&self.id, "io_error", n);
+                self.telemetry
+                    .exporter_failed(&self.id, FailReason::IoError, n);
             }
         }
     }

@@ -9,10 +9,12 @@
 //! errors and timeouts are retried. X-Ray segments are converted to OTLP spans first
 //! (`translate::from_xray`); what cannot be is counted as `reason="untranslatable"`.
 
+pub mod config;
 pub mod response;
 
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -24,12 +26,17 @@ use prost::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::aws::client::{ClientTls, HttpsClient};
-use crate::config::exporters::{OtlpHttpExporterConfig, RetryConfig};
-use crate::exporters::awsxray::retry::Backoff;
+use crate::config::component::{BoxFuture, Checker, Resolve};
+use crate::config::id::ComponentId;
+use crate::exporters::queue::Codec;
+use crate::exporters::retry::{RetryPolicy, or_stop};
+use crate::exporters::{Built, Exporter, ExporterConfig, network_queue, open_storage};
 use crate::extensions::sigv4auth::Signer;
-use crate::pipeline::{Segment, Traces};
-use crate::telemetry::Telemetry;
+use crate::telemetry::logs::error_chain;
+use crate::telemetry::{DropReason, FailReason, RetryReason, Telemetry};
+use crate::traces::{Segment, Traces};
 
+use self::config::OtlpHttpExporterConfig;
 use self::response::{Outcome, classify};
 
 /// Largest encoded request (before compression); bigger batches are split across requests.
@@ -37,6 +44,71 @@ use self::response::{Outcome, classify};
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 /// Largest answer read back; OTLP answers are small.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+impl ExporterConfig for OtlpHttpExporterConfig {
+    fn references(&mut self) -> Vec<(&'static str, &mut dyn Resolve)> {
+        let mut refs: Vec<(&'static str, &mut dyn Resolve)> = Vec::new();
+        if let Some(auth) = &mut self.auth {
+            refs.push(("auth/authenticator", &mut auth.authenticator));
+        }
+        if let Some(storage) = &mut self.sending_queue.storage {
+            refs.push(("sending_queue/storage", storage));
+        }
+        refs
+    }
+
+    fn validate_resolved(&self, c: &mut Checker<'_, '_>) {
+        self.validate_auth(c);
+    }
+
+    fn build<'a>(
+        &'a self,
+        id: &'a ComponentId,
+        telemetry: Telemetry,
+    ) -> BoxFuture<'a, anyhow::Result<Built>> {
+        Box::pin(async move {
+            let name = id.to_string();
+            let consumers = self.sending_queue.num_consumers.unwrap_or(10);
+            let queue = network_queue(&self.sending_queue, consumers);
+            let signer = match &self.auth {
+                None => None,
+                Some(auth) => {
+                    let (extension, sigv4) = auth.authenticator.get()?;
+                    let url = self.traces_url();
+                    Some(Signer::build(&extension.to_string(), &name, sigv4, &url).await?)
+                }
+            };
+            let exporter = Arc::new(OtlpHttpExporter::new(
+                &name,
+                self,
+                signer,
+                telemetry.clone(),
+            )?);
+            // Batches are stored as they are: OTLP as one request, X-Ray documents one per record.
+            let storage = open_storage(id, &self.sending_queue, Codec::as_is, &telemetry)?;
+            Ok(Built {
+                exporter,
+                queue,
+                consumers,
+                storage,
+            })
+        })
+    }
+}
+
+impl Exporter for OtlpHttpExporter {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    fn export<'a>(&'a self, traces: Traces, stop: &'a CancellationToken) -> BoxFuture<'a, ()> {
+        Box::pin(self.export_batch(traces, stop))
+    }
+}
 
 /// Sends OTLP spans over HTTP.
 pub struct OtlpHttpExporter {
@@ -48,7 +120,7 @@ pub struct OtlpHttpExporter {
     json: bool,
     timeout: Duration,
     headers: Vec<(HeaderName, HeaderValue)>,
-    retry: RetryConfig,
+    retry: RetryPolicy,
     telemetry: Telemetry,
 }
 
@@ -75,7 +147,7 @@ impl OtlpHttpExporter {
             &url,
             cfg.sending_queue.num_consumers.unwrap_or(10),
         )
-        .map_err(|e| anyhow::format_err!("exporters.{id}: {e}"))?;
+        .map_err(|e| anyhow::Error::new(e).context(format!("exporters.{id}")))?;
         let mut headers = Vec::new();
         for (name, value) in &cfg.headers {
             let name = HeaderName::try_from(name.as_str())
@@ -94,19 +166,12 @@ impl OtlpHttpExporter {
             json: cfg.encoding == "json",
             timeout: cfg.timeout,
             headers,
-            retry: cfg.retry_on_failure.clone(),
+            retry: RetryPolicy {
+                config: cfg.retry_on_failure.clone(),
+                max_retries: None,
+            },
             telemetry,
         })
-    }
-
-    /// The exporter id.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// The collector's counters.
-    pub fn telemetry(&self) -> &Telemetry {
-        &self.telemetry
     }
 
     /// Exports one batch, in as many requests as [`MAX_REQUEST_BYTES`] needs.
@@ -115,7 +180,7 @@ impl OtlpHttpExporter {
     /// document may become several spans). X-Ray batches are cut into requests by document
     /// size (a document's OTLP form is smaller than its JSON), so a document's spans always
     /// travel together.
-    pub async fn export(&self, traces: Traces, stop: &CancellationToken) {
+    pub async fn export_batch(&self, traces: Traces, stop: &CancellationToken) {
         match traces {
             Traces::Otlp(resource_spans) => {
                 for (chunk, spans) in split(resource_spans, MAX_REQUEST_BYTES) {
@@ -154,7 +219,7 @@ impl OtlpHttpExporter {
         let out = crate::translate::from_xray::to_otlp(segments);
         if !out.failed.is_empty() {
             self.telemetry
-                .exporter_failed(&self.id, "untranslatable", out.failed.len());
+                .exporter_failed(&self.id, FailReason::Untranslatable, out.failed.len());
             for failed in out.failed.iter().take(10) {
                 tracing::warn!(exporter = %self.id, segment_id = failed.ids.id(), trace_id = failed.ids.trace_id(), error = %failed.error, "Cannot convert an X-Ray document to OTLP spans; it failed.");
             }
@@ -210,7 +275,10 @@ impl OtlpHttpExporter {
             .body(Full::new(body.clone()))
             .map_err(|e| e.to_string())?;
         if let Some(signer) = &self.signer {
-            signer.sign(&mut request, body).await?;
+            signer
+                .sign(&mut request, body)
+                .await
+                .map_err(|e| error_chain(&e))?;
         }
         Ok(request)
     }
@@ -221,20 +289,23 @@ impl OtlpHttpExporter {
         let request = match self.request(body).await {
             Ok(r) => r,
             // No credentials yet (a role being assumed, the Pod Identity agent starting): retry.
-            Err(e) => return Outcome::Retryable("credentials", e, None),
+            Err(e) => return Outcome::Retryable(RetryReason::Credentials, e, None),
         };
         let call = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| Outcome::Retryable("connection", connection_error(&e), None))?;
+            let response =
+                self.client.request(request).await.map_err(|e| {
+                    Outcome::Retryable(RetryReason::Connection, error_chain(&e), None)
+                })?;
             let (parts, incoming) = response.into_parts();
             let bytes = Limited::new(incoming, MAX_RESPONSE_BYTES)
                 .collect()
                 .await
                 .map_err(|e| {
-                    Outcome::Retryable("connection", format!("reading the answer: {e}"), None)
+                    Outcome::Retryable(
+                        RetryReason::Connection,
+                        format!("reading the answer: {e}"),
+                        None,
+                    )
                 })?
                 .to_bytes();
             Ok::<_, Outcome>(classify(
@@ -247,7 +318,7 @@ impl OtlpHttpExporter {
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(outcome)) | Ok(Err(outcome)) => outcome,
             Err(_) => Outcome::Retryable(
-                "timeout",
+                RetryReason::Timeout,
                 format!("no answer within {:?}", self.timeout),
                 None,
             ),
@@ -274,20 +345,15 @@ impl OtlpHttpExporter {
             Ok(b) => b,
             Err(e) => {
                 self.telemetry.exporter_request(&self.id, "permanent_error");
-                self.fail(items, "permanent_error", &e, &first_trace_id);
+                self.fail(items, FailReason::PermanentError, &e, &first_trace_id);
                 return;
             }
         };
-        let started = Instant::now();
-        let mut backoff = Backoff::new(&self.retry);
+        let mut retries = self.retry.start(&self.id, &self.telemetry);
         loop {
-            let outcome = tokio::select! {
-                biased;
-                _ = stop.cancelled() => {
-                    self.drop_at_deadline(items);
-                    return;
-                }
-                o = self.attempt(&body) => o,
+            let Some(outcome) = or_stop(stop, self.attempt(&body)).await else {
+                self.drop_at_deadline(items);
+                return;
             };
             let (reason, detail, retry_after) = match outcome {
                 Outcome::Success {
@@ -300,8 +366,11 @@ impl OtlpHttpExporter {
                         self.telemetry.exporter_request(&self.id, "success");
                     } else {
                         self.telemetry.exporter_request(&self.id, "partial");
-                        self.telemetry
-                            .exporter_failed(&self.id, "partial_success", rejected);
+                        self.telemetry.exporter_failed(
+                            &self.id,
+                            FailReason::PartialSuccess,
+                            rejected,
+                        );
                         tracing::warn!(exporter = %self.id, rejected, items, message = %message, first_trace_id = %first_trace_id, "The OTLP endpoint rejected some spans (partial success); the items they carry are dropped.");
                     }
                     if rejected == 0 && !message.is_empty() {
@@ -311,43 +380,29 @@ impl OtlpHttpExporter {
                 }
                 Outcome::Permanent(detail) => {
                     self.telemetry.exporter_request(&self.id, "permanent_error");
-                    self.fail(items, "permanent_error", &detail, &first_trace_id);
+                    self.fail(items, FailReason::PermanentError, &detail, &first_trace_id);
                     return;
                 }
                 Outcome::Retryable(reason, detail, retry_after) => {
-                    self.telemetry.exporter_request(&self.id, reason);
+                    self.telemetry.exporter_request(&self.id, reason.as_str());
                     (reason, detail, retry_after)
                 }
             };
-            if !self.retry.enabled {
-                self.fail(items, "retry_disabled", &detail, &first_trace_id);
-                return;
-            }
-            let delay = backoff.next_delay().max(retry_after.unwrap_or_default());
-            let out_of_time = !self.retry.max_elapsed_time.is_zero()
-                && started.elapsed() + delay > self.retry.max_elapsed_time;
-            if out_of_time {
-                self.fail(items, "retries_exhausted", &detail, &first_trace_id);
-                return;
-            }
-            self.telemetry.exporter_retry(&self.id, reason);
-            tracing::debug!(exporter = %self.id, reason, items, delay_ms = delay.as_millis() as u64, error = %detail, "Retrying the OTLP export.");
-            tokio::select! {
-                biased;
-                _ = stop.cancelled() => {
-                    self.drop_at_deadline(items);
-                    return;
+            if let Err(give_up) = retries.wait(reason, retry_after, &detail, stop).await {
+                match give_up.fail_reason() {
+                    Some(reason) => self.fail(items, reason, &detail, &first_trace_id),
+                    None => self.drop_at_deadline(items),
                 }
-                _ = tokio::time::sleep(delay) => {}
+                return;
             }
         }
     }
 
-    fn fail(&self, items: usize, reason: &str, detail: &str, first_trace_id: &str) {
+    fn fail(&self, items: usize, reason: FailReason, detail: &str, first_trace_id: &str) {
         self.telemetry.exporter_failed(&self.id, reason, items);
         tracing::error!(
             exporter = %self.id,
-            reason,
+            reason = reason.as_str(),
             items,
             first_trace_id,
             error = %detail,
@@ -357,21 +412,9 @@ impl OtlpHttpExporter {
 
     fn drop_at_deadline(&self, items: usize) {
         self.telemetry
-            .exporter_dropped(&self.id, "shutdown_deadline", items);
+            .exporter_dropped(&self.id, DropReason::ShutdownDeadline, items);
         tracing::warn!(exporter = %self.id, items, "Shutdown deadline reached; items in flight dropped.");
     }
-}
-
-/// The error and its causes on one line (hyper's top-level message alone says little).
-fn connection_error(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// The items a partial success rejected: its spans, or, when items are X-Ray documents that

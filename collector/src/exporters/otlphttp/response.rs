@@ -9,13 +9,15 @@ use hyper::header::{CONTENT_TYPE, RETRY_AFTER};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
 
+use crate::telemetry::RetryReason;
+
 /// How one attempt ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// 2xx: `rejected` spans refused by a partial success (with the server's message).
     Success { rejected: usize, message: String },
     /// Worth another attempt: the reason labels the retry counter; the delay the server asked for.
-    Retryable(&'static str, String, Option<Duration>),
+    Retryable(RetryReason, String, Option<Duration>),
     /// Will fail again.
     Permanent(String),
 }
@@ -46,8 +48,10 @@ pub fn classify(status: u16, headers: &HeaderMap, body: &[u8], now: SystemTime) 
         format!("HTTP {status}: {message}")
     };
     match status {
-        429 => Outcome::Retryable("throttled", detail, retry_after(headers, now)),
-        502..=504 => Outcome::Retryable("server_error", detail, retry_after(headers, now)),
+        429 => Outcome::Retryable(RetryReason::Throttled, detail, retry_after(headers, now)),
+        502..=504 => {
+            Outcome::Retryable(RetryReason::ServerError, detail, retry_after(headers, now))
+        }
         _ => Outcome::Permanent(detail),
     }
 }
@@ -161,12 +165,16 @@ mod tests {
         let h = headers(&[("retry-after", "3")]);
         assert_eq!(
             classify(429, &h, b"", now),
-            Outcome::Retryable("throttled", "HTTP 429".into(), Some(Duration::from_secs(3)))
+            Outcome::Retryable(
+                RetryReason::Throttled,
+                "HTTP 429".into(),
+                Some(Duration::from_secs(3))
+            )
         );
         for status in [502, 503, 504] {
             assert!(matches!(
                 classify(status, &headers(&[]), b"", now),
-                Outcome::Retryable("server_error", _, None)
+                Outcome::Retryable(RetryReason::ServerError, _, None)
             ));
         }
         for status in [400, 401, 403, 404, 413, 500, 501] {

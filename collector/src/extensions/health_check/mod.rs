@@ -1,46 +1,28 @@
 //! The `health_check` extension: HTTP 200 on `endpoint` + `path` while the collector runs its
 //! pipelines, 503 while it starts or shuts down (the operator's probes use it).
 
+pub mod config;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use hyper::StatusCode;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::extensions::HealthCheckConfig;
+use self::config::HealthCheckConfig;
+use super::{ExtensionConfig, ExtensionContext, Health};
+use crate::config::component::BoxFuture;
+use crate::config::id::ComponentId;
 use crate::telemetry::server;
 
-/// Whether the collector is ready; shared with the service.
-#[derive(Clone)]
-pub struct Health {
-    ready: Arc<AtomicBool>,
-    started: Instant,
-    up_since: u64,
-}
-
-impl Default for Health {
-    fn default() -> Self {
-        Health {
-            ready: Arc::new(AtomicBool::new(false)),
-            started: Instant::now(),
-            up_since: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
-        }
-    }
-}
-
-impl Health {
-    /// Marks the collector ready (or not).
-    pub fn set_ready(&self, ready: bool) {
-        self.ready.store(ready, Ordering::SeqCst);
-    }
-
-    /// Whether the collector is ready.
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::SeqCst)
+impl ExtensionConfig for HealthCheckConfig {
+    fn start<'a>(
+        &'a self,
+        id: &'a ComponentId,
+        ctx: &'a ExtensionContext,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(
+            async move { start(&id.to_string(), self, ctx.health.clone(), ctx.stop.clone()).await },
+        )
     }
 }
 
@@ -79,6 +61,7 @@ pub async fn start(
             )
         }
     });
-    tokio::spawn(server::serve(listener, handler, shutdown));
+    let name = format!("extensions.{id}");
+    tokio::spawn(async move { server::serve(listener, handler, &name, shutdown).await });
     Ok(())
 }

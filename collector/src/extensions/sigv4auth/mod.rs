@@ -8,6 +8,8 @@
 //! default chain (environment, profile, IRSA web identity, EKS Pod Identity, instance profile),
 //! optionally through `assume_role`, and are cached until five minutes before they expire.
 
+pub mod config;
+
 use std::time::SystemTime;
 
 use aws_config::sts::AssumeRoleProvider;
@@ -17,8 +19,11 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::Request;
 
-use crate::aws::sign::{CredentialsCache, sign_request};
-use crate::config::extensions::{SigV4AuthConfig, infer_service_and_region, url_host};
+use self::config::{SigV4AuthConfig, infer_service_and_region, url_host};
+use super::ExtensionConfig;
+use crate::aws::sign::{CredentialsCache, SignError, sign_request};
+
+impl ExtensionConfig for SigV4AuthConfig {}
 
 /// Signs the requests of one exporter.
 pub struct Signer {
@@ -108,7 +113,7 @@ impl Signer {
         &self,
         request: &mut Request<Full<Bytes>>,
         body: &[u8],
-    ) -> Result<(), String> {
+    ) -> Result<(), SignError> {
         self.sign_at(request, body, SystemTime::now()).await
     }
 
@@ -118,12 +123,8 @@ impl Signer {
         request: &mut Request<Full<Bytes>>,
         body: &[u8],
         time: SystemTime,
-    ) -> Result<(), String> {
-        let credentials = self
-            .credentials
-            .get()
-            .await
-            .map_err(|e| format!("no credentials to sign with: {e}"))?;
+    ) -> Result<(), SignError> {
+        let credentials = self.credentials.get().await?;
         sign_request(
             request,
             body,

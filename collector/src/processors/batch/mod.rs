@@ -4,6 +4,8 @@
 //! blocks slows the processor, whose full input is then refused (and counted) by the receiver.
 //! When its input closes, it flushes what it holds and stops.
 
+pub mod config;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,9 +13,26 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::config::processors::BatchConfig;
-use crate::pipeline::{Consumer, Segment, Traces};
+use tokio::task::JoinSet;
+
+use self::config::BatchConfig;
+use super::{ProcessorConfig, ProcessorSlot};
+use crate::consumer::Consumer;
 use crate::telemetry::Telemetry;
+use crate::traces::{Segment, Traces};
+
+impl ProcessorConfig for BatchConfig {
+    fn spawn(&self, slot: ProcessorSlot, tasks: &mut JoinSet<()>) {
+        tasks.spawn(run(
+            slot.processor,
+            slot.pipeline,
+            self.clone(),
+            slot.input,
+            slot.next,
+            slot.telemetry,
+        ));
+    }
+}
 
 /// Runs the processor `processor` of pipeline `pipeline` until its input closes.
 pub async fn run(
@@ -197,7 +216,7 @@ fn span_count(rs: &ResourceSpans) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::SegmentIds;
+    use crate::traces::SegmentIds;
     use bytes::Bytes;
     use opentelemetry_proto::tonic::trace::v1::Span;
 
@@ -264,7 +283,7 @@ mod tests {
             "debug",
             crate::exporters::queue::QueueSettings {
                 capacity: 100,
-                sizer: crate::config::exporters::Sizer::Requests,
+                sizer: crate::exporters::queue::Sizer::Requests,
                 block_on_overflow: true,
             },
             telemetry.clone(),

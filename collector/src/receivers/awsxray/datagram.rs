@@ -11,7 +11,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use serde::Deserialize;
 
-use crate::pipeline::{Segment, SegmentIds};
+use crate::telemetry::ReceiverRefusal;
+use crate::traces::{Segment, SegmentIds};
 
 /// Why a datagram was dropped. [`Malformed::reason`] is its metric label.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,14 +33,14 @@ pub enum Malformed {
 
 impl Malformed {
     /// The `reason` label of `receiver_refused_items`.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> ReceiverRefusal {
         match self {
-            Malformed::MissingHeader => "missing_header",
-            Malformed::InvalidHeader => "invalid_header",
-            Malformed::InvalidUtf8 => "invalid_utf8",
-            Malformed::InvalidJson(_) => "invalid_json",
-            Malformed::MissingField(_) => "missing_field",
-            Malformed::InvalidField(_) => "invalid_field",
+            Malformed::MissingHeader => ReceiverRefusal::MissingHeader,
+            Malformed::InvalidHeader => ReceiverRefusal::InvalidHeader,
+            Malformed::InvalidUtf8 => ReceiverRefusal::InvalidUtf8,
+            Malformed::InvalidJson(_) => ReceiverRefusal::InvalidJson,
+            Malformed::MissingField(_) => ReceiverRefusal::MissingField,
+            Malformed::InvalidField(_) => ReceiverRefusal::InvalidField,
         }
     }
 }
@@ -288,7 +289,7 @@ mod tests {
         for (d, want) in cases {
             let got = parse(&d, Instant::now())
                 .map(|_| ())
-                .map_err(|e| e.reason());
+                .map_err(|e| e.reason().as_str());
             assert_eq!(got, Err(want), "{:?}", String::from_utf8_lossy(&d));
         }
     }

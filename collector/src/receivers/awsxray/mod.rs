@@ -10,6 +10,7 @@
 //! On shutdown the socket's kernel buffer is drained before the receiver stops, so datagrams that
 //! had already arrived are not lost.
 
+pub mod config;
 pub mod datagram;
 pub mod proxy;
 
@@ -23,8 +24,38 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::receivers::AwsXrayReceiverConfig;
-use crate::pipeline::{Segment, Traces, TracesSender};
+use self::config::AwsXrayReceiverConfig;
+use self::proxy::SamplingProxy;
+use super::{ReceiverConfig, ReceiverContext};
+use crate::config::component::BoxFuture;
+use crate::config::id::ComponentId;
+use crate::pipeline::TracesSender;
+use crate::telemetry::ReceiverRefusal;
+use crate::traces::{Segment, Traces};
+
+impl ReceiverConfig for AwsXrayReceiverConfig {
+    fn start<'a>(
+        &'a self,
+        id: &'a ComponentId,
+        sender: TracesSender,
+        ctx: &'a mut ReceiverContext,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            let name = id.to_string();
+            let sockets = bind(&name, self).await?;
+            if let Some(proxy) = &self.proxy_server {
+                // The sampling proxy carries no trace data: it stops with the other servers.
+                let proxy = SamplingProxy::build(&name, proxy, ctx.telemetry.clone()).await?;
+                tokio::spawn(proxy.run(ctx.stop_servers.clone()));
+            }
+            for socket in sockets {
+                ctx.tasks
+                    .spawn(run(socket, sender.clone(), ctx.stop_receivers.clone()));
+            }
+            Ok(())
+        })
+    }
+}
 
 /// Largest UDP payload plus slack: nothing is ever truncated.
 const MAX_DATAGRAM: usize = 65_536;
@@ -124,7 +155,7 @@ impl Reader {
         let now = Instant::now();
         // Counted once per burst, not per datagram: the counters are shared and labelled.
         let mut received = 0;
-        let mut refused: Vec<(&'static str, usize)> = Vec::new();
+        let mut refused: Vec<(ReceiverRefusal, usize)> = Vec::new();
         for _ in 0..max {
             self.buf.clear();
             match socket.try_recv_buf_from(&mut self.buf) {
@@ -167,7 +198,7 @@ impl Reader {
         if self.first_this_second() {
             tracing::warn!(
                 receiver = self.sender.receiver(),
-                reason = e.reason(),
+                reason = e.reason().as_str(),
                 error = %e,
                 bytes = len,
                 "Malformed X-Ray datagram dropped (see xray_collector_receiver_refused_items_total)."

@@ -14,7 +14,6 @@
 //! counted), request headers within [`HEADER_TIMEOUT`], bodies up to [`MAX_BODY`] read within
 //! [`BODY_TIMEOUT`], upstream answers within [`UPSTREAM_TIMEOUT`] and up to [`MAX_UPSTREAM_BODY`].
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -30,15 +29,15 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Uri};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use super::config::ProxyServerConfig;
 use crate::aws::client::{ClientTls, HttpsClient};
 use crate::aws::sign::{CredentialsCache, sign_request};
-use crate::config::receivers::ProxyServerConfig;
+use crate::serve::{Handle, Limits, Server};
 use crate::telemetry::Telemetry;
+use crate::telemetry::logs::error_chain;
 
 /// The only routes forwarded upstream.
 pub const ALLOWED_PATHS: [&str; 2] = ["/GetSamplingRules", "/SamplingTargets"];
@@ -46,6 +45,14 @@ pub const ALLOWED_PATHS: [&str; 2] = ["/GetSamplingRules", "/SamplingTargets"];
 pub const MAX_CONNECTIONS: usize = 256;
 /// Time allowed for a client to send request headers (contrib's `ReadHeaderTimeout`).
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(20);
+/// The serving loop's limits: [`MAX_CONNECTIONS`], [`HEADER_TIMEOUT`], 60 s idle, and
+/// [`HEADER_TIMEOUT`] for connections to finish at shutdown.
+pub const LIMITS: Limits = Limits {
+    max_connections: MAX_CONNECTIONS,
+    header_read_timeout: HEADER_TIMEOUT,
+    drain_timeout: HEADER_TIMEOUT,
+    ..Limits::DEFAULT
+};
 /// Time allowed for a client to send the request body.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest accepted request body; sampling requests are a few kilobytes.
@@ -114,7 +121,7 @@ impl SamplingProxy {
             ca_file: cfg.tls.ca_file.clone(),
         };
         let client = HttpsClient::new(&tls, &cfg.proxy_address, &upstream, 2)
-            .map_err(|e| anyhow::format_err!("receivers.{id}.proxy_server: {e}"))?;
+            .map_err(|e| anyhow::Error::new(e).context(format!("receivers.{id}.proxy_server")))?;
 
         let endpoint = crate::telemetry::server::normalize(&cfg.endpoint);
         let listener = TcpListener::bind(&endpoint).await.map_err(|e| {
@@ -154,53 +161,22 @@ impl SamplingProxy {
     /// Serves connections until `shutdown` is cancelled; connections in progress get
     /// [`HEADER_TIMEOUT`] to finish.
     pub async fn run(self, shutdown: CancellationToken) {
-        let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-        let mut tasks = tokio::task::JoinSet::new();
-        loop {
-            let accepted = tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => break,
-                accepted = self.listener.accept() => accepted,
-            };
-            let stream = match accepted {
-                Ok((stream, _)) => stream,
-                Err(err) => {
-                    // Out of file descriptors or similar: wait a little instead of spinning.
-                    tracing::warn!(receiver = %self.state.receiver, error = %err, "Sampling proxy accept failed.");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let Ok(permit) = connections.clone().try_acquire_owned() else {
-                self.state.count("too_many_connections");
-                drop(stream);
-                continue;
-            };
-            let state = self.state.clone();
-            let stop = shutdown.clone();
-            tasks.spawn(async move {
-                let _permit = permit;
-                let service = hyper::service::service_fn(move |req| {
-                    let state = state.clone();
-                    async move { Ok::<_, Infallible>(state.handle(req).await) }
-                });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_TIMEOUT)
-                    .serve_connection(TokioIo::new(stream), service);
-                let mut conn = std::pin::pin!(conn);
-                tokio::select! {
-                    _ = conn.as_mut() => {}
-                    _ = stop.cancelled() => {
-                        conn.as_mut().graceful_shutdown();
-                        let _ = tokio::time::timeout(HEADER_TIMEOUT, conn).await;
-                    }
-                }
-            });
-            // Reap finished connection tasks so the set does not grow.
-            while tasks.try_join_next().is_some() {}
+        let state = self.state.clone();
+        let handle: Handle = Arc::new(move |req| {
+            let state = state.clone();
+            Box::pin(async move { state.handle(req).await })
+        });
+        let refused = self.state.clone();
+        Server {
+            listener: self.listener,
+            limits: LIMITS,
+            tls: None,
+            handle,
+            on_refused: Arc::new(move || refused.count("too_many_connections")),
+            name: format!("receivers.{}.proxy_server", self.state.receiver),
         }
-        while tasks.join_next().await.is_some() {}
+        .run(shutdown)
+        .await;
     }
 }
 
@@ -277,11 +253,7 @@ impl State {
         body: Bytes,
     ) -> Result<Response<Full<Bytes>>, String> {
         let uri = join_uri(&self.upstream, path)?;
-        let credentials = self
-            .credentials
-            .get()
-            .await
-            .map_err(|e| format!("no credentials to sign with: {e}"))?;
+        let credentials = self.credentials.get().await.map_err(|e| error_chain(&e))?;
         let mut request = Request::builder()
             .method(Method::POST)
             .uri(uri.clone())
@@ -296,7 +268,8 @@ impl State {
             self.region.as_ref(),
             &self.service,
             SystemTime::now(),
-        )?;
+        )
+        .map_err(|e| error_chain(&e))?;
         let response = self
             .client
             .request(request)

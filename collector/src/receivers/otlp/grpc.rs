@@ -16,10 +16,11 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 
+use super::config::OtlpGrpcConfig;
 use super::tls::Pem;
 use super::{Intake, Rejected};
-use crate::config::receivers::OtlpGrpcConfig;
 use crate::pipeline::TracesSender;
+use crate::telemetry::ReceiverRefusal;
 
 /// Concurrent requests (HTTP/2 streams) served per connection.
 const STREAMS_PER_CONNECTION: usize = 16;
@@ -104,7 +105,7 @@ impl TraceService for OtlpTraceService {
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let Some(_slot) = self.intake.slot() else {
-            self.intake.refuse_request("too_many_requests");
+            self.intake.refuse_request(ReceiverRefusal::TooManyRequests);
             return Err(Status::unavailable(
                 "too many requests in flight; retry with backoff",
             ));

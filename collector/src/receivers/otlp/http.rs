@@ -5,7 +5,6 @@
 //! `400` (malformed), `404`, `405`, `413` (too large) and `415` (unsupported content type or
 //! encoding) are not retryable; `503` with `Retry-After` is. Error bodies are a `google.rpc.Status`.
 
-use std::convert::Infallible;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,29 +15,33 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
+use super::config::OtlpHttpConfig;
 use super::tls::Pem;
 use super::{Intake, RETRY_AFTER_SECS, Rejected};
-use crate::config::receivers::OtlpHttpConfig;
 use crate::pipeline::TracesSender;
+use crate::serve::{Handle, Limits, Server};
+use crate::telemetry::ReceiverRefusal;
 
 /// Most client connections served at once; more are closed on accept and counted.
 pub const MAX_CONNECTIONS: usize = 512;
-/// Time allowed for a client to send request headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(20);
 /// Time allowed for a client to send the request body.
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
-/// Time allowed for a TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The serving loop's limits: [`MAX_CONNECTIONS`], 20 s for headers, 60 s idle, 10 s for a TLS
+/// handshake, and at shutdown time for a request in progress to wait for the pipeline and read
+/// its body.
+pub const LIMITS: Limits = Limits {
+    max_connections: MAX_CONNECTIONS,
+    drain_timeout: Duration::from_secs(super::SEND_TIMEOUT.as_secs() + BODY_TIMEOUT.as_secs()),
+    ..Limits::DEFAULT
+};
 
 /// A bound OTLP/HTTP server; [`HttpServer::run`] serves it.
 pub struct HttpServer {
@@ -119,73 +122,23 @@ impl HttpServer {
         if let Ok(addr) = self.listener.local_addr() {
             tracing::info!(receiver = %intake.receiver(), address = %addr, tls = self.tls.is_some(), "Receiving OTLP over HTTP.");
         }
-        let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-        let mut tasks = tokio::task::JoinSet::new();
-        loop {
-            let accepted = tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => break,
-                accepted = self.listener.accept() => accepted,
-            };
-            let stream = match accepted {
-                Ok((stream, _)) => stream,
-                Err(err) => {
-                    tracing::warn!(receiver = %intake.receiver(), error = %err, "OTLP/HTTP accept failed.");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let Ok(permit) = connections.clone().try_acquire_owned() else {
-                intake.refuse_request("too_many_connections");
-                drop(stream);
-                continue;
-            };
+        let refused = intake.clone();
+        let handle: Handle = Arc::new(move |req| {
             let state = state.clone();
-            let tls = self.tls.clone();
-            let stop = shutdown.clone();
-            tasks.spawn(async move {
-                let _permit = permit;
-                match tls {
-                    None => serve_connection(TokioIo::new(stream), state, stop).await,
-                    Some(acceptor) => {
-                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                        {
-                            Ok(Ok(stream)) => {
-                                serve_connection(TokioIo::new(stream), state, stop).await;
-                            }
-                            Ok(Err(err)) => {
-                                tracing::debug!(error = %err, "OTLP/HTTP TLS handshake failed.");
-                            }
-                            Err(_) => tracing::debug!("OTLP/HTTP TLS handshake timed out."),
-                        }
-                    }
-                }
-            });
-            while tasks.try_join_next().is_some() {}
+            Box::pin(async move { state.handle(req).await })
+        });
+        Server {
+            listener: self.listener,
+            limits: LIMITS,
+            tls: self.tls,
+            handle,
+            on_refused: Arc::new(move || {
+                refused.refuse_request(ReceiverRefusal::TooManyConnections)
+            }),
+            name: format!("receivers.{}", intake.receiver()),
         }
-        while tasks.join_next().await.is_some() {}
-    }
-}
-
-async fn serve_connection<IO>(io: TokioIo<IO>, state: Arc<Handler>, stop: CancellationToken)
-where
-    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let service = hyper::service::service_fn(move |req| {
-        let state = state.clone();
-        async move { Ok::<_, Infallible>(state.handle(req).await) }
-    });
-    let conn = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
-        .serve_connection(io, service);
-    let mut conn = std::pin::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = stop.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(super::SEND_TIMEOUT + BODY_TIMEOUT, conn).await;
-        }
+        .run(shutdown)
+        .await;
     }
 }
 
@@ -218,7 +171,8 @@ impl Handler {
             );
         }
         let Some(encoding) = encoding else {
-            self.intake.refuse_request("unsupported_content_type");
+            self.intake
+                .refuse_request(ReceiverRefusal::UnsupportedContentType);
             return error(
                 reply_as,
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -230,7 +184,8 @@ impl Handler {
             Some(Ok(e)) if e.eq_ignore_ascii_case("identity") => false,
             Some(Ok(e)) if e.eq_ignore_ascii_case("gzip") => true,
             Some(_) => {
-                self.intake.refuse_request("unsupported_content_encoding");
+                self.intake
+                    .refuse_request(ReceiverRefusal::UnsupportedContentEncoding);
                 return error(
                     encoding,
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -239,7 +194,7 @@ impl Handler {
             }
         };
         let Some(_slot) = self.intake.slot() else {
-            self.intake.refuse_request("too_many_requests");
+            self.intake.refuse_request(ReceiverRefusal::TooManyRequests);
             return busy(encoding, "too many requests in flight; retry with backoff");
         };
 
@@ -247,11 +202,11 @@ impl Handler {
         let body = match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
             Ok(Ok(collected)) => collected.to_bytes(),
             Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => {
-                self.intake.refuse_request("too_large");
+                self.intake.refuse_request(ReceiverRefusal::TooLarge);
                 return error(encoding, StatusCode::PAYLOAD_TOO_LARGE, &self.too_large());
             }
             Ok(Err(err)) => {
-                self.intake.refuse_request("malformed");
+                self.intake.refuse_request(ReceiverRefusal::Malformed);
                 return error(
                     encoding,
                     StatusCode::BAD_REQUEST,
@@ -259,7 +214,7 @@ impl Handler {
                 );
             }
             Err(_) => {
-                self.intake.refuse_request("client_timeout");
+                self.intake.refuse_request(ReceiverRefusal::ClientTimeout);
                 return error(
                     encoding,
                     StatusCode::REQUEST_TIMEOUT,
@@ -271,11 +226,11 @@ impl Handler {
             match gunzip(&body, self.max_body) {
                 Ok(Some(plain)) => Bytes::from(plain),
                 Ok(None) => {
-                    self.intake.refuse_request("too_large");
+                    self.intake.refuse_request(ReceiverRefusal::TooLarge);
                     return error(encoding, StatusCode::PAYLOAD_TOO_LARGE, &self.too_large());
                 }
                 Err(err) => {
-                    self.intake.refuse_request("malformed");
+                    self.intake.refuse_request(ReceiverRefusal::Malformed);
                     return error(encoding, StatusCode::BAD_REQUEST, &format!("gzip: {err}"));
                 }
             }
@@ -292,7 +247,7 @@ impl Handler {
         let request = match request {
             Ok(request) => request,
             Err(err) => {
-                self.intake.refuse_request("malformed");
+                self.intake.refuse_request(ReceiverRefusal::Malformed);
                 return error(
                     encoding,
                     StatusCode::BAD_REQUEST,

@@ -10,6 +10,7 @@
 //! `RESOURCE_EXHAUSTED` from the decoder's size limit, HTTP `400` / `413` / `415`).
 //! Every span is counted as received, then accepted or refused with a reason.
 
+pub mod config;
 pub mod grpc;
 pub mod http;
 mod tls;
@@ -19,7 +20,42 @@ use std::time::Duration;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use tokio::sync::Semaphore;
 
-use crate::pipeline::{Refused, Traces, TracesSender};
+use self::config::OtlpReceiverConfig;
+use super::{ReceiverConfig, ReceiverContext};
+use crate::config::component::BoxFuture;
+use crate::config::id::ComponentId;
+use crate::pipeline::TracesSender;
+use crate::telemetry::ReceiverRefusal;
+use crate::traces::{Refused, Traces};
+
+impl ReceiverConfig for OtlpReceiverConfig {
+    fn start<'a>(
+        &'a self,
+        id: &'a ComponentId,
+        sender: TracesSender,
+        ctx: &'a mut ReceiverContext,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            let name = id.to_string();
+            if let Some(grpc) = &self.protocols.grpc {
+                let server = grpc::GrpcServer::bind(&name, grpc).await?;
+                let (sender, stop, name) =
+                    (sender.clone(), ctx.stop_receivers.clone(), name.clone());
+                ctx.tasks.spawn(async move {
+                    if let Err(e) = server.run(sender, stop).await {
+                        tracing::error!(receiver = %name, error = %e, "OTLP/gRPC server failed.");
+                    }
+                });
+            }
+            if let Some(http) = &self.protocols.http {
+                let server = http::HttpServer::bind(&name, http).await?;
+                ctx.tasks
+                    .spawn(server.run(sender, ctx.stop_receivers.clone()));
+            }
+            Ok(())
+        })
+    }
+}
 
 /// Requests being decoded or waiting for the pipeline, per protocol server.
 pub const MAX_IN_FLIGHT: usize = 64;
@@ -62,7 +98,7 @@ impl Intake {
     }
 
     /// Counts a request that was refused before its spans could be read.
-    pub(crate) fn refuse_request(&self, reason: &str) {
+    pub(crate) fn refuse_request(&self, reason: ReceiverRefusal) {
         self.sender
             .telemetry()
             .receiver_refused(self.sender.receiver(), reason, 1);
@@ -82,7 +118,11 @@ impl Intake {
             Ok(Err(Refused::Full)) => Err(Rejected::Busy),
             Ok(Err(Refused::Closed)) => Err(Rejected::ShuttingDown),
             Err(_) => {
-                telemetry.receiver_refused(self.sender.receiver(), "pipeline_timeout", n);
+                telemetry.receiver_refused(
+                    self.sender.receiver(),
+                    ReceiverRefusal::PipelineTimeout,
+                    n,
+                );
                 Err(Rejected::Busy)
             }
         }

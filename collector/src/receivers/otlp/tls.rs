@@ -6,7 +6,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls;
 
-use crate::config::receivers::ServerTlsConfig;
+use super::config::ServerTlsConfig;
 
 /// Reads the PEM files of `cfg`; `at` names the config key in errors.
 pub(crate) struct Pem {

@@ -25,7 +25,7 @@ use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
-use crate::pipeline::{Segment, SegmentIds};
+use crate::traces::{Segment, SegmentIds};
 
 /// The result of converting a batch of X-Ray documents.
 #[derive(Debug, Default, Clone, PartialEq)]

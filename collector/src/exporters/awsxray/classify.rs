@@ -1,18 +1,17 @@
-//! What to retry, and how long to wait: exponential backoff with jitter (the collector's
-//! `retry_on_failure` semantics).
-
-use std::time::Duration;
+//! What to retry after a `PutTraceSegments` call: the X-Ray-specific classification of errors and
+//! of `UnprocessedTraceSegments` codes. How long to wait, and when to give up, is the shared policy
+//! of `exporters::retry`.
 
 use aws_sdk_xray::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_xray::operation::put_trace_segments::PutTraceSegmentsError;
 
-use crate::config::exporters::RetryConfig;
+use crate::telemetry::RetryReason;
 
 /// How a failed `PutTraceSegments` call is handled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
     /// Worth another attempt; the reason labels the retry counter.
-    Retryable(&'static str, String),
+    Retryable(RetryReason, String),
     /// Will fail again (bad request, access denied, configuration).
     Permanent(String),
 }
@@ -22,14 +21,14 @@ pub enum Failure {
 pub fn classify(err: &SdkError<PutTraceSegmentsError>) -> Failure {
     let text = aws_sdk_xray::error::DisplayErrorContext(err).to_string();
     match err {
-        SdkError::TimeoutError(_) => Failure::Retryable("timeout", text),
+        SdkError::TimeoutError(_) => Failure::Retryable(RetryReason::Timeout, text),
         SdkError::DispatchFailure(d) => {
             if d.is_timeout() {
-                Failure::Retryable("timeout", text)
+                Failure::Retryable(RetryReason::Timeout, text)
             } else if d.is_user() {
                 Failure::Permanent(text)
             } else {
-                Failure::Retryable("connection", text)
+                Failure::Retryable(RetryReason::Connection, text)
             }
         }
         SdkError::ResponseError(r) => status_failure(r.raw().status().as_u16(), None, text),
@@ -43,11 +42,11 @@ pub fn classify(err: &SdkError<PutTraceSegmentsError>) -> Failure {
 fn status_failure(status: u16, code: Option<&str>, text: String) -> Failure {
     let throttled = code.is_some_and(|c| c.contains("Throttl") || c == "TooManyRequestsException");
     if status == 429 || throttled {
-        Failure::Retryable("throttled", text)
+        Failure::Retryable(RetryReason::Throttled, text)
     } else if status == 408 {
-        Failure::Retryable("timeout", text)
+        Failure::Retryable(RetryReason::Timeout, text)
     } else if status >= 500 {
-        Failure::Retryable("server_error", text)
+        Failure::Retryable(RetryReason::ServerError, text)
     } else {
         Failure::Permanent(text)
     }
@@ -68,71 +67,27 @@ pub fn retryable_code(code: &str) -> bool {
         )
 }
 
-/// The backoff sequence of one request.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    next: Duration,
-    cfg: RetryConfig,
-}
-
-impl Backoff {
-    /// Starts at `initial_interval`.
-    pub fn new(cfg: &RetryConfig) -> Backoff {
-        Backoff {
-            next: cfg.initial_interval,
-            cfg: cfg.clone(),
-        }
-    }
-
-    /// The next wait: the current interval with jitter, then grows the interval.
-    pub fn next_delay(&mut self) -> Duration {
-        let base = self.next.as_secs_f64();
-        let f = self.cfg.randomization_factor;
-        let jittered = base * (1.0 - f + 2.0 * f * fastrand::f64());
-        let grown = (base * self.cfg.multiplier).min(self.cfg.max_interval.as_secs_f64());
-        self.next = Duration::from_secs_f64(grown.max(0.0));
-        Duration::from_secs_f64(jittered.max(0.0))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn backoff_grows_to_the_cap_with_bounded_jitter() {
-        let cfg = RetryConfig {
-            initial_interval: Duration::from_millis(100),
-            max_interval: Duration::from_millis(300),
-            multiplier: 2.0,
-            randomization_factor: 0.5,
-            ..RetryConfig::default()
-        };
-        let mut b = Backoff::new(&cfg);
-        let bounds = [(50, 150), (100, 300), (150, 450), (150, 450)];
-        for (lo, hi) in bounds {
-            let d = b.next_delay().as_millis() as u64;
-            assert!((lo..=hi).contains(&d), "{d} not in {lo}..={hi}");
-        }
-    }
-
-    #[test]
     fn status_classes() {
         assert!(matches!(
             status_failure(429, None, String::new()),
-            Failure::Retryable("throttled", _)
+            Failure::Retryable(RetryReason::Throttled, _)
         ));
         assert!(matches!(
             status_failure(400, Some("ThrottledException"), String::new()),
-            Failure::Retryable("throttled", _)
+            Failure::Retryable(RetryReason::Throttled, _)
         ));
         assert!(matches!(
             status_failure(503, None, String::new()),
-            Failure::Retryable("server_error", _)
+            Failure::Retryable(RetryReason::ServerError, _)
         ));
         assert!(matches!(
             status_failure(408, None, String::new()),
-            Failure::Retryable("timeout", _)
+            Failure::Retryable(RetryReason::Timeout, _)
         ));
         assert!(matches!(
             status_failure(400, Some("InvalidRequestException"), String::new()),
