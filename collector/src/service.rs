@@ -9,7 +9,8 @@
 //! Shutdown: the health check turns 503; receivers stop (draining their socket buffers) and drop
 //! their senders; processors see their input close, flush and drop theirs; exporter queues close
 //! once empty and the senders finish. If the deadline passes first, senders stop and count what
-//! they hold as dropped (`reason="shutdown_deadline"`). The process then exits 0.
+//! they hold as dropped (`reason="shutdown_deadline"`), or, behind a persistent queue, as
+//! persisted (it stays on disk for the next start). The process then exits 0.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -77,6 +78,7 @@ pub async fn run(
 
     // Exporters used by any pipeline: one queue and one set of senders each.
     let hard_stop = CancellationToken::new();
+    let stop_receivers = CancellationToken::new();
     let mut exporter_tasks = JoinSet::new();
     let mut queues: BTreeMap<ComponentId, ExporterQueue> = BTreeMap::new();
     for pipeline in config.service.pipelines.values() {
@@ -95,7 +97,7 @@ pub async fn run(
             let (storage, recovered) = open_storage(&config, id, cfg, &exporter, &telemetry)?;
             let (q, rx) = queue::queue(&name, settings, telemetry.clone(), storage);
             if let Some(recovered) = recovered {
-                q.replay(recovered);
+                q.replay(recovered, stop_receivers.clone());
             }
             exporters::spawn_senders(
                 exporter,
@@ -151,7 +153,6 @@ pub async fn run(
     // From here on only the pipelines hold the queues, so they close when the pipelines end.
     drop(queues);
 
-    let stop_receivers = CancellationToken::new();
     let mut receiver_tasks = JoinSet::new();
     for (id, targets) in receiver_targets {
         let name = id.to_string();
@@ -232,6 +233,7 @@ pub async fn run(
             sent = s.sent,
             failed = s.failed,
             dropped = s.dropped,
+            persisted = s.persisted,
             "Shutdown complete."
         );
     } else {
@@ -242,6 +244,7 @@ pub async fn run(
             sent = s.sent,
             failed = s.failed,
             dropped = s.dropped,
+            persisted = s.persisted,
             "Shutdown complete; some data was not delivered."
         );
     }
@@ -250,7 +253,6 @@ pub async fn run(
 
 /// Opens the disk log of a persistent queue (`sending_queue.storage`), in a sub-directory of the
 /// `file_storage` directory named after the exporter, and returns the batches to send again.
-#[allow(clippy::type_complexity)]
 fn open_storage(
     config: &Config,
     id: &ComponentId,
@@ -259,7 +261,7 @@ fn open_storage(
     telemetry: &Telemetry,
 ) -> anyhow::Result<(
     Option<Arc<queue::Storage>>,
-    Option<Vec<(u64, Vec<bytes::Bytes>)>>,
+    Option<crate::exporters::disklog::Replay>,
 )> {
     let storage = match cfg {
         ExporterConfig::AwsXray(c) => &c.sending_queue.storage,
@@ -280,8 +282,16 @@ fn open_storage(
         crate::exporters::disklog::DiskLog::open(&dir, fs.max_size_bytes, fs.fsync)
             .map_err(|e| anyhow::format_err!("opening the disk queue {}: {e}", dir.display()))?;
     telemetry.exporter_storage_truncated(&id.to_string(), recovered.truncated_bytes);
+    telemetry.exporter_storage_lost(&id.to_string(), recovered.lost_records);
     if recovered.truncated_bytes > 0 {
-        tracing::warn!(exporter = %id, bytes = recovered.truncated_bytes, "Cut a torn or corrupt record off the disk queue.");
+        tracing::warn!(exporter = %id, bytes = recovered.truncated_bytes, records = recovered.lost_records, "Cut a torn or corrupt record off the disk queue.");
+    }
+    if let Some(reason) = recovered.ack_reset {
+        telemetry.exporter_storage_ack_reset(&id.to_string(), &reason.to_string());
+        tracing::warn!(exporter = %id, %reason, batches = recovered.replay.batches(), "The disk queue's ack file is {reason}; every batch on disk is sent again (some may be duplicates).");
+    }
+    if recovered.replay.batches() > 0 {
+        tracing::info!(exporter = %id, batches = recovered.replay.batches(), records = recovered.replay.records(), "Sending again what the disk queue holds from the previous run.");
     }
     // The awsxray exporter stores X-Ray documents (OTLP spans are translated, and what cannot
     // be is counted, before the batch is written); otlphttp stores batches as they are.
@@ -315,6 +325,6 @@ fn open_storage(
             to_records,
             from_records,
         })),
-        Some(recovered.batches),
+        Some(recovered.replay),
     ))
 }

@@ -100,26 +100,32 @@ impl Exporter {
         })
     }
 
-    /// Exports one batch, accounting for every item. `stop` is cancelled at the shutdown deadline:
-    /// work still pending then is counted as dropped.
-    pub async fn export(&self, traces: Traces, stop: &CancellationToken) {
+    /// Exports one batch, accounting for every item sent or failed. `stop` is cancelled at the
+    /// shutdown deadline: items still pending then are added to `abandoned`, which the sender
+    /// counts (dropped, or persisted when the batch is in a disk queue).
+    pub async fn export(&self, traces: Traces, stop: &CancellationToken, abandoned: &Abandoned) {
         match self {
-            Exporter::AwsXray(e) => e.export(traces, stop).await,
+            Exporter::AwsXray(e) => e.export(traces, stop, abandoned).await,
             Exporter::Debug(e) => e.export(traces),
             Exporter::File(e) => e.export(traces).await,
-            Exporter::OtlpHttp(e) => e.export(traces, stop).await,
+            Exporter::OtlpHttp(e) => e.export(traces, stop, abandoned).await,
         }
     }
+}
 
-    /// Counts a batch that will never be exported because the shutdown deadline passed.
-    pub fn abandon(&self, traces: &Traces) {
-        let (id, telemetry) = match self {
-            Exporter::AwsXray(e) => (e.id(), e.telemetry()),
-            Exporter::Debug(e) => (e.id(), e.telemetry()),
-            Exporter::File(e) => (e.id(), e.telemetry()),
-            Exporter::OtlpHttp(e) => (e.id(), e.telemetry()),
-        };
-        telemetry.exporter_dropped(id, "shutdown_deadline", traces.item_count());
+/// Items of one batch that an export gave up at the shutdown deadline.
+#[derive(Debug, Default)]
+pub struct Abandoned(std::sync::atomic::AtomicUsize);
+
+impl Abandoned {
+    /// Adds `n` abandoned items.
+    pub fn add(&self, n: usize) {
+        self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The items abandoned so far.
+    pub fn get(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -151,7 +157,8 @@ fn local_queue() -> QueueSettings {
 }
 
 /// Starts `consumers` senders draining `rx` into `exporter`. They finish when the queue is closed
-/// and empty; after `stop` is cancelled they count what is left as dropped instead of sending it.
+/// and empty; after `stop` is cancelled they count what is left as dropped (or, behind a disk
+/// queue, persisted) instead of sending it.
 pub fn spawn_senders(
     exporter: Arc<Exporter>,
     rx: Arc<QueueReceiver>,
@@ -166,13 +173,13 @@ pub fn spawn_senders(
         tasks.spawn(async move {
             while let Some(mut queued) = rx.recv().await {
                 let traces = std::mem::replace(&mut queued.traces, Traces::XRay(Vec::new()));
+                let abandoned = Abandoned::default();
                 if stop.is_cancelled() {
-                    exporter.abandon(&traces);
+                    abandoned.add(traces.item_count());
                 } else {
-                    exporter.export(traces, &stop).await;
-                    queued.acknowledge();
+                    exporter.export(traces, &stop, &abandoned).await;
                 }
-                drop(queued);
+                queued.finish(abandoned.get()).await;
             }
         });
     }

@@ -15,6 +15,7 @@ use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::exporters::{AwsXrayExporterConfig, RetryConfig};
+use crate::exporters::Abandoned;
 use crate::pipeline::{Segment, SegmentIds, Traces};
 use crate::telemetry::Telemetry;
 use crate::translate::{self, TranslateSettings};
@@ -67,7 +68,7 @@ impl AwsXrayExporter {
     }
 
     /// Exports one batch in calls of at most 50 documents.
-    pub async fn export(&self, traces: Traces, stop: &CancellationToken) {
+    pub async fn export(&self, traces: Traces, stop: &CancellationToken, abandoned: &Abandoned) {
         let documents = match traces {
             Traces::XRay(segments) => segments,
             Traces::Otlp(resource_spans) => self.documents_from_otlp(&resource_spans),
@@ -75,7 +76,7 @@ impl AwsXrayExporter {
         let mut rest = documents;
         while !rest.is_empty() {
             let tail = rest.split_off(rest.len().min(MAX_SEGMENTS_PER_PUT));
-            self.put(rest, stop).await;
+            self.put(rest, stop, abandoned).await;
             rest = tail;
         }
     }
@@ -121,7 +122,12 @@ impl AwsXrayExporter {
     }
 
     /// Sends one call's worth of documents until each is sent, failed or dropped.
-    async fn put(&self, mut pending: Vec<Segment>, stop: &CancellationToken) {
+    async fn put(
+        &self,
+        mut pending: Vec<Segment>,
+        stop: &CancellationToken,
+        abandoned: &Abandoned,
+    ) {
         let started = Instant::now();
         let mut backoff = Backoff::new(&self.retry);
         let mut retries = 0u32;
@@ -138,7 +144,7 @@ impl AwsXrayExporter {
             let result = tokio::select! {
                 biased;
                 _ = stop.cancelled() => {
-                    self.drop_at_deadline(&pending);
+                    self.drop_at_deadline(&pending, abandoned);
                     return;
                 }
                 r = call => r,
@@ -228,7 +234,7 @@ impl AwsXrayExporter {
             tokio::select! {
                 biased;
                 _ = stop.cancelled() => {
-                    self.drop_at_deadline(&pending);
+                    self.drop_at_deadline(&pending, abandoned);
                     return;
                 }
                 _ = tokio::time::sleep(delay) => {}
@@ -250,9 +256,8 @@ impl AwsXrayExporter {
         );
     }
 
-    fn drop_at_deadline(&self, pending: &[Segment]) {
-        self.telemetry
-            .exporter_dropped(&self.id, "shutdown_deadline", pending.len());
-        tracing::warn!(exporter = %self.id, documents = pending.len(), "Shutdown deadline reached; documents in flight dropped.");
+    fn drop_at_deadline(&self, pending: &[Segment], abandoned: &Abandoned) {
+        abandoned.add(pending.len());
+        tracing::warn!(exporter = %self.id, documents = pending.len(), "Shutdown deadline reached; documents in flight not sent (dropped, or kept in a persistent queue's disk log).");
     }
 }

@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::aws::client::{ClientTls, HttpsClient};
 use crate::config::exporters::{OtlpHttpExporterConfig, RetryConfig};
+use crate::exporters::Abandoned;
 use crate::exporters::awsxray::retry::Backoff;
 use crate::extensions::sigv4auth::Signer;
 use crate::pipeline::{Segment, Traces};
@@ -115,12 +116,12 @@ impl OtlpHttpExporter {
     /// document may become several spans). X-Ray batches are cut into requests by document
     /// size (a document's OTLP form is smaller than its JSON), so a document's spans always
     /// travel together.
-    pub async fn export(&self, traces: Traces, stop: &CancellationToken) {
+    pub async fn export(&self, traces: Traces, stop: &CancellationToken, abandoned: &Abandoned) {
         match traces {
             Traces::Otlp(resource_spans) => {
                 for (chunk, spans) in split(resource_spans, MAX_REQUEST_BYTES) {
                     if spans > 0 {
-                        self.send(chunk, spans, spans, stop).await;
+                        self.send(chunk, spans, spans, stop, abandoned).await;
                     }
                 }
             }
@@ -141,7 +142,8 @@ impl OtlpHttpExporter {
                     let (resource_spans, documents) = self.spans_from_xray(chunk);
                     let spans = span_count(&resource_spans);
                     if documents > 0 {
-                        self.send(resource_spans, documents, spans, stop).await;
+                        self.send(resource_spans, documents, spans, stop, abandoned)
+                            .await;
                     }
                 }
             }
@@ -262,6 +264,7 @@ impl OtlpHttpExporter {
         items: usize,
         span_total: usize,
         stop: &CancellationToken,
+        abandoned: &Abandoned,
     ) {
         let first_trace_id = resource_spans
             .iter()
@@ -284,7 +287,7 @@ impl OtlpHttpExporter {
             let outcome = tokio::select! {
                 biased;
                 _ = stop.cancelled() => {
-                    self.drop_at_deadline(items);
+                    self.drop_at_deadline(items, abandoned);
                     return;
                 }
                 o = self.attempt(&body) => o,
@@ -335,7 +338,7 @@ impl OtlpHttpExporter {
             tokio::select! {
                 biased;
                 _ = stop.cancelled() => {
-                    self.drop_at_deadline(items);
+                    self.drop_at_deadline(items, abandoned);
                     return;
                 }
                 _ = tokio::time::sleep(delay) => {}
@@ -355,10 +358,9 @@ impl OtlpHttpExporter {
         );
     }
 
-    fn drop_at_deadline(&self, items: usize) {
-        self.telemetry
-            .exporter_dropped(&self.id, "shutdown_deadline", items);
-        tracing::warn!(exporter = %self.id, items, "Shutdown deadline reached; items in flight dropped.");
+    fn drop_at_deadline(&self, items: usize, abandoned: &Abandoned) {
+        abandoned.add(items);
+        tracing::warn!(exporter = %self.id, items, "Shutdown deadline reached; items in flight not sent (dropped, or kept in a persistent queue's disk log).");
     }
 }
 
