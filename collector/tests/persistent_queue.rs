@@ -178,7 +178,7 @@ fn send_padded(udp: u16, n: u64, pad: usize) -> BTreeSet<String> {
             "p".repeat(pad)
         )
     };
-    let every = if pad == 0 { 50 } else { 10 };
+    let every = if pad == 0 { 50 } else { 5 };
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     let epoch = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -217,6 +217,49 @@ fn outage_server() -> (FaultXray, Arc<AtomicBool>) {
     (server, healthy)
 }
 
+/// The document ids (`"id":"<16 hex digits>"`) in the segment files of a queue directory.
+fn ids_on_disk(dir: &Path) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return ids;
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        if !entry.file_name().to_string_lossy().ends_with(".log") {
+            continue;
+        }
+        let data = std::fs::read(entry.path()).unwrap_or_default();
+        let key = b"\"id\":\"";
+        let mut at = 0;
+        while let Some(k) = data[at..].windows(key.len()).position(|w| w == key) {
+            let start = at + k + key.len();
+            if let Some(id) = data.get(start..start + 16) {
+                ids.insert(String::from_utf8_lossy(id).into_owned());
+            }
+            at = start;
+        }
+    }
+    ids
+}
+
+/// Waits until every id in `ids` is in the disk queue under `dir`.
+fn wait_on_disk(dir: &Path, ids: &BTreeSet<String>, log: impl Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let on_disk = ids_on_disk(dir);
+        if ids.is_subset(&on_disk) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} documents on disk\n{}",
+            ids.intersection(&on_disk).count(),
+            ids.len(),
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Waits until the server has accepted every id in `ids`; returns how many calls were duplicates.
 fn wait_delivered(server: &FaultXray, ids: &BTreeSet<String>, log: impl Fn() -> String) -> u64 {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -253,11 +296,8 @@ fn an_outage_and_a_kill_9_lose_nothing() {
         Duration::from_secs(10),
     );
     assert_eq!(received, 500.0, "{}", c.log());
-    // Every batch has been tried (and refused) at least once, so all are on disk.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while server.calls() < 10 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // Every document is on disk (and nothing was accepted).
+    wait_on_disk(&storage.path().join("awsxray"), &ids, || c.log());
     assert!(server.accepted().is_empty());
     c.kill9();
     // A call the dead process sent just before the kill is still answered 503, so nothing
@@ -410,10 +450,7 @@ fn a_sigterm_during_an_outage_keeps_the_abandoned_batches_on_disk() {
         Duration::from_secs(10),
     );
     assert_eq!(received, 500.0, "{}", c.log());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while server.calls() < 10 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_on_disk(&storage.path().join("awsxray"), &ids, || c.log());
     c.sigterm();
     let (status, log) = c.wait(Duration::from_secs(15));
     assert!(status.success(), "{status}\n{log}");
@@ -503,23 +540,7 @@ fn a_restart_with_a_large_backlog_holds_only_the_queue_bound_in_memory() {
     );
     assert_eq!(received, DOCS as f64, "{}", c.log());
     let queue_dir = storage.path().join("awsxray");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    // Written once the last batch (the batch processor's 50 ms timeout) is on disk and the
-    // log stops growing.
-    let mut last = 0;
-    loop {
-        std::thread::sleep(Duration::from_millis(300));
-        let now = log_bytes(&queue_dir);
-        if now >= DOCS * PAD as u64 && now == last {
-            break;
-        }
-        last = now;
-        assert!(
-            Instant::now() < deadline,
-            "backlog not on disk\n{}",
-            c.log()
-        );
-    }
+    wait_on_disk(&queue_dir, &ids, || c.log());
     c.kill9();
     let backlog = log_bytes(&queue_dir);
 
