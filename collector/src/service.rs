@@ -94,7 +94,8 @@ pub async fn run(
             let (exporter, settings, consumers) =
                 Exporter::build(id, cfg, &config.extensions, telemetry.clone()).await?;
             let exporter = Arc::new(exporter);
-            let (storage, recovered) = open_storage(&config, id, cfg, &exporter, &telemetry)?;
+            let (storage, recovered) =
+                open_storage(&config, id, cfg, &exporter, &telemetry).await?;
             let (q, rx) = queue::queue(&name, settings, telemetry.clone(), storage);
             if let Some(recovered) = recovered {
                 q.replay(recovered, stop_receivers.clone());
@@ -253,7 +254,8 @@ pub async fn run(
 
 /// Opens the disk log of a persistent queue (`sending_queue.storage`), in a sub-directory of the
 /// `file_storage` directory named after the exporter, and returns the batches to send again.
-fn open_storage(
+/// Reading the log is blocking IO: it runs in `spawn_blocking`.
+async fn open_storage(
     config: &Config,
     id: &ComponentId,
     cfg: &ExporterConfig,
@@ -278,9 +280,12 @@ fn open_storage(
         anyhow::bail!("storage `{name}` is not a `file_storage` extension");
     };
     let dir = std::path::Path::new(&fs.directory).join(id.to_string().replace('/', "_"));
-    let (log, recovered) =
-        crate::exporters::disklog::DiskLog::open(&dir, fs.max_size_bytes, fs.fsync)
-            .map_err(|e| anyhow::format_err!("opening the disk queue {}: {e}", dir.display()))?;
+    let (max_size_bytes, fsync, at) = (fs.max_size_bytes, fs.fsync, dir.clone());
+    let (log, recovered) = tokio::task::spawn_blocking(move || {
+        crate::exporters::disklog::DiskLog::open(&at, max_size_bytes, fsync)
+    })
+    .await?
+    .map_err(|e| anyhow::format_err!("opening the disk queue {}: {e}", dir.display()))?;
     telemetry.exporter_storage_truncated(&id.to_string(), recovered.truncated_bytes);
     telemetry.exporter_storage_lost(&id.to_string(), recovered.lost_records);
     if recovered.truncated_bytes > 0 {
