@@ -23,7 +23,8 @@
 //!   valid records; a record cut short or failing its CRC is skipped and the scan resynchronises
 //!   on the next valid record (whole, CRC-checked, with a sequence number that continues the
 //!   segment's), so one bad byte loses one record, not the rest of the segment. What is skipped
-//!   is reported in bytes and, where the record's framing survives, in records;
+//!   is reported in bytes and, where the record's framing survives, in records; a torn or
+//!   corrupt tail is cut off the file (so it is reported once);
 //! - the batches are then read back one at a time through [`Replay`], so memory holds the
 //!   sending queue's bound plus one batch however large the backlog on disk.
 //!
@@ -206,7 +207,16 @@ impl DiskLog {
                 fs::remove_file(&path)?;
                 continue;
             }
-            segments.insert(first, scanned.file_len);
+            // A torn or corrupt tail is cut off, so that it is reported once.
+            let mut size = scanned.file_len;
+            if scanned.valid_end < size {
+                OpenOptions::new()
+                    .write(true)
+                    .open(&path)?
+                    .set_len(scanned.valid_end)?;
+                size = scanned.valid_end;
+            }
+            segments.insert(first, size);
             for r in kept {
                 pending.insert(r.seq);
                 index.push_back((first, r));

@@ -72,6 +72,8 @@ pub(super) struct Scanned {
     /// Records inside the skipped bytes whose framing was intact enough to count them.
     pub lost_records: u64,
     pub file_len: u64,
+    /// The end of the last valid record: bytes after it are a torn or corrupt tail.
+    pub valid_end: u64,
 }
 
 /// Reads a file through a window that holds at most one record plus a read-ahead.
@@ -167,6 +169,7 @@ pub(super) fn scan_segment(path: &Path, first: u64) -> io::Result<Scanned> {
             out.records.push(r);
             min_seq = r.seq + 1;
             at += (HEADER + r.len as usize) as u64;
+            out.valid_end = at;
             continue;
         }
         // A bad record at `at`. Its own length field, if plausible, says where the next begins.

@@ -87,6 +87,7 @@ fn a_torn_tail_is_truncated_and_reported() {
     assert_eq!(batches[0].1, docs("a", 2));
     let lost = record_len(&docs("b", 2)) - 5;
     assert_eq!(rec.truncated_bytes, lost);
+    assert_eq!(fs::metadata(&seg).unwrap().len(), record_len(&docs("a", 2)));
     // Writing goes on in a new segment, and the lost sequence number does not hold the
     // acknowledged point back.
     let c = log.append(&docs("c", 1)).unwrap();
