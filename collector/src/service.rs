@@ -9,7 +9,8 @@
 //! Shutdown: the health check turns 503; receivers stop (draining their socket buffers) and drop
 //! their senders; processors see their input close, flush and drop theirs; exporter queues close
 //! once empty and the senders finish. If the deadline passes first, senders stop and count what
-//! they hold as dropped (`reason="shutdown_deadline"`). The process then exits 0.
+//! they hold as dropped (`reason="shutdown_deadline"`), or, behind a persistent queue, as
+//! persisted (it stays on disk for the next start). The process then exits 0.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -55,13 +56,21 @@ pub async fn run(
     start_extensions(&config, &health, &stop_servers).await?;
 
     let hard_stop = CancellationToken::new();
+    let stop_receivers = CancellationToken::new();
     let mut exporter_tasks = JoinSet::new();
-    let queues = start_exporters(&config, &telemetry, &hard_stop, &mut exporter_tasks).await?;
+    let queues = start_exporters(
+        &config,
+        &telemetry,
+        &hard_stop,
+        &stop_receivers,
+        &mut exporter_tasks,
+    )
+    .await?;
     let mut processor_tasks = JoinSet::new();
     let receiver_targets = wire_pipelines(&config, &telemetry, queues, &mut processor_tasks)?;
     let mut receivers = ReceiverContext {
         telemetry: telemetry.clone(),
-        stop_receivers: CancellationToken::new(),
+        stop_receivers,
         stop_servers: stop_servers.clone(),
         tasks: JoinSet::new(),
     };
@@ -142,11 +151,14 @@ async fn start_extensions(
     Ok(())
 }
 
-/// Builds every exporter a pipeline uses: one queue and one set of senders each.
+/// Builds every exporter a pipeline uses: one queue and one set of senders each. A persistent
+/// queue reads back what its disk log holds as it has room, until `stop_receivers` (the start of
+/// shutdown) is cancelled; the rest stays on disk.
 async fn start_exporters(
     config: &Config,
     telemetry: &Telemetry,
     hard_stop: &CancellationToken,
+    stop_receivers: &CancellationToken,
     tasks: &mut JoinSet<()>,
 ) -> anyhow::Result<BTreeMap<ComponentId, ExporterQueue>> {
     let mut queues = BTreeMap::new();
@@ -171,7 +183,7 @@ async fn start_exporters(
             };
             let (q, rx) = queue::queue(&id.to_string(), settings, telemetry.clone(), storage);
             if let Some(recovered) = recovered {
-                q.replay(recovered);
+                q.replay(recovered, stop_receivers.clone());
             }
             exporters::spawn_senders(exporter, Arc::new(rx), consumers, hard_stop.clone(), tasks);
             queues.insert(id.clone(), q);
@@ -262,6 +274,7 @@ fn log_summary(s: &Summary) {
             sent = s.sent,
             failed = s.failed,
             dropped = s.dropped,
+            persisted = s.persisted,
             "Shutdown complete."
         );
     } else {
@@ -272,6 +285,7 @@ fn log_summary(s: &Summary) {
             sent = s.sent,
             failed = s.failed,
             dropped = s.dropped,
+            persisted = s.persisted,
             "Shutdown complete; some data was not delivered."
         );
     }

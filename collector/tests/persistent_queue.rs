@@ -1,7 +1,8 @@
 //! The persistent sending queue (`sending_queue.storage` naming a `file_storage` extension): its
 //! config checks with located messages, and the real collector binary through an X-Ray outage
-//! (the fault-injecting X-Ray server answering 503), `kill -9`, a restart, a full disk bound and
-//! a torn record in the log.
+//! (the fault-injecting X-Ray server answering 503), `kill -9`, a SIGTERM whose deadline abandons
+//! batches, a restart with a backlog many times the memory queue, a full disk bound and a torn
+//! record in the log.
 
 mod common;
 #[path = "support/fault_xray.rs"]
@@ -164,6 +165,20 @@ service:
 
 /// Sends documents `0..n` over UDP, paced so loopback never overflows; returns their ids.
 fn send(udp: u16, n: u64) -> BTreeSet<String> {
+    send_padded(udp, n, 0)
+}
+
+/// Like [`send`], each document carrying `pad` more bytes of metadata.
+fn send_padded(udp: u16, n: u64, pad: usize) -> BTreeSet<String> {
+    let padding = if pad == 0 {
+        String::new()
+    } else {
+        format!(
+            r#","metadata":{{"default":{{"pad":"{}"}}}}"#,
+            "p".repeat(pad)
+        )
+    };
+    let every = if pad == 0 { 50 } else { 5 };
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     let epoch = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -173,7 +188,7 @@ fn send(udp: u16, n: u64) -> BTreeSet<String> {
     for k in 0..n {
         let id = format!("{:016x}", k + 1);
         let body = format!(
-            r#"{{"id":"{id}","name":"durable","start_time":{epoch}.5,"end_time":{epoch}.75,"trace_id":"1-{epoch:08x}-{:024x}"}}"#,
+            r#"{{"id":"{id}","name":"durable","start_time":{epoch}.5,"end_time":{epoch}.75,"trace_id":"1-{epoch:08x}-{:024x}"{padding}}}"#,
             k / 10 + 1
         );
         let datagram = format!("{{\"format\":\"json\",\"version\":1}}\n{body}");
@@ -181,7 +196,7 @@ fn send(udp: u16, n: u64) -> BTreeSet<String> {
             .send_to(datagram.as_bytes(), ("127.0.0.1", udp))
             .unwrap();
         ids.insert(id);
-        if k % 50 == 49 {
+        if k % every == every - 1 {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
@@ -200,6 +215,49 @@ fn outage_server() -> (FaultXray, Arc<AtomicBool>) {
         }
     });
     (server, healthy)
+}
+
+/// The document ids (`"id":"<16 hex digits>"`) in the segment files of a queue directory.
+fn ids_on_disk(dir: &Path) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return ids;
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        if !entry.file_name().to_string_lossy().ends_with(".log") {
+            continue;
+        }
+        let data = std::fs::read(entry.path()).unwrap_or_default();
+        let key = b"\"id\":\"";
+        let mut at = 0;
+        while let Some(k) = data[at..].windows(key.len()).position(|w| w == key) {
+            let start = at + k + key.len();
+            if let Some(id) = data.get(start..start + 16) {
+                ids.insert(String::from_utf8_lossy(id).into_owned());
+            }
+            at = start;
+        }
+    }
+    ids
+}
+
+/// Waits until every id in `ids` is in the disk queue under `dir`.
+fn wait_on_disk(dir: &Path, ids: &BTreeSet<String>, log: impl Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let on_disk = ids_on_disk(dir);
+        if ids.is_subset(&on_disk) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} documents on disk\n{}",
+            ids.intersection(&on_disk).count(),
+            ids.len(),
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Waits until the server has accepted every id in `ids`; returns how many calls were duplicates.
@@ -238,11 +296,8 @@ fn an_outage_and_a_kill_9_lose_nothing() {
         Duration::from_secs(10),
     );
     assert_eq!(received, 500.0, "{}", c.log());
-    // Every batch has been tried (and refused) at least once, so all are on disk.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while server.calls() < 10 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // Every document is on disk (and nothing was accepted).
+    wait_on_disk(&storage.path().join("awsxray"), &ids, || c.log());
     assert!(server.accepted().is_empty());
     c.kill9();
     // A call the dead process sent just before the kill is still answered 503, so nothing
@@ -363,4 +418,179 @@ fn a_torn_tail_is_cut_and_the_rest_delivered() {
         &["exporter=\"awsxray\""],
     );
     assert_eq!(truncated, 7.0, "the seven bytes appended are counted");
+}
+
+/// The numbers of the "Shutdown complete" log line.
+fn summary(log: &str) -> std::collections::BTreeMap<String, u64> {
+    let line = log
+        .lines()
+        .find(|l| l.contains("Shutdown complete"))
+        .unwrap_or_else(|| panic!("no shutdown summary in log:\n{log}"));
+    line.split_whitespace()
+        .filter_map(|tok| tok.split_once('='))
+        .filter_map(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
+        .collect()
+}
+
+/// Issue 14 item 2: a SIGTERM during an outage abandons the batches in flight at the shutdown
+/// deadline; with the disk queue they stay on disk, are counted as persisted (not dropped), and
+/// the next start delivers every one, counted as replayed and sent.
+#[test]
+fn a_sigterm_during_an_outage_keeps_the_abandoned_batches_on_disk() {
+    let storage = tempfile::tempdir().unwrap();
+    let (server, healthy) = outage_server();
+    let udp = common::free_udp_port();
+    let config = collector_config(udp, &server.endpoint(), storage.path(), 64 << 20);
+    let c = Collector::start(&config, &["--shutdown-timeout=1s"]);
+    let ids = send(udp, 500);
+    let received = c.wait_metric(
+        "xray_collector_receiver_received_items_total",
+        &[],
+        500.0,
+        Duration::from_secs(10),
+    );
+    assert_eq!(received, 500.0, "{}", c.log());
+    wait_on_disk(&storage.path().join("awsxray"), &ids, || c.log());
+    c.sigterm();
+    let (status, log) = c.wait(Duration::from_secs(15));
+    assert!(status.success(), "{status}\n{log}");
+    let s = summary(&log);
+    assert_eq!(s["received"], 500, "{log}");
+    assert_eq!(s["sent"], 0, "{log}");
+    assert_eq!(s["dropped"], 0, "nothing is lost: {log}");
+    assert_eq!(s["persisted"], 500, "everything stays on disk: {log}");
+
+    healthy.store(true, Ordering::SeqCst);
+    let c = Collector::start(&config, &[]);
+    let duplicates = wait_delivered(&server, &ids, || c.log());
+    assert_eq!(duplicates, 0, "nothing was accepted before the restart");
+    let m = c.metrics();
+    assert_eq!(
+        metric_sum(&m, "xray_collector_exporter_replayed_items_total", &[]),
+        500.0,
+        "{m}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let m = c.metrics();
+        let sent = metric_sum(&m, "xray_collector_exporter_sent_items_total", &[]);
+        if sent >= 500.0 || Instant::now() > deadline {
+            assert_eq!(sent, 500.0, "{m}");
+            assert_eq!(
+                metric_sum(&m, "xray_collector_exporter_dropped_items_total", &[]),
+                0.0
+            );
+            assert_eq!(
+                metric_sum(&m, "xray_collector_exporter_persisted_items_total", &[]),
+                0.0
+            );
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Peak resident memory of a process, in bytes (`VmHWM` of `/proc/<pid>/status`).
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM in /proc/<pid>/status");
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .expect("VmHWM in kB");
+    kib * 1024
+}
+
+/// Bytes of segment files in a queue directory.
+fn log_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Issue 14 item 6: a restart reads a disk backlog many times the memory queue's bound back as
+/// the queue drains: peak memory stays near that of a collector without a backlog.
+#[test]
+fn a_restart_with_a_large_backlog_holds_only_the_queue_bound_in_memory() {
+    const DOCS: u64 = 3000;
+    const PAD: usize = 8 * 1024;
+    let storage = tempfile::tempdir().unwrap();
+    let (server, healthy) = outage_server();
+    let udp = common::free_udp_port();
+    // The first run queues everything (in memory and on disk) through the outage.
+    let config = collector_config(udp, &server.endpoint(), storage.path(), 256 << 20);
+    let c = Collector::start(&config, &[]);
+    let ids = send_padded(udp, DOCS, PAD);
+    let received = c.wait_metric(
+        "xray_collector_receiver_received_items_total",
+        &[],
+        DOCS as f64,
+        Duration::from_secs(20),
+    );
+    assert_eq!(received, DOCS as f64, "{}", c.log());
+    let queue_dir = storage.path().join("awsxray");
+    wait_on_disk(&queue_dir, &ids, || c.log());
+    c.kill9();
+    let backlog = log_bytes(&queue_dir);
+
+    // The second run may hold two batches of 50 documents (about 0.8 MiB).
+    let small = config.replace(
+        "      storage: file_storage/queue\n",
+        "      storage: file_storage/queue\n      queue_size: 2\n",
+    );
+    assert_ne!(small, config);
+    healthy.store(true, Ordering::SeqCst);
+    let started = Instant::now();
+    let c = Collector::start(&small, &[]);
+    wait_delivered(&server, &ids, || c.log());
+    let restarted = peak_rss(c.pid());
+    let delivery = started.elapsed();
+    let replayed = metric_sum(
+        &c.metrics(),
+        "xray_collector_exporter_replayed_items_total",
+        &[],
+    );
+    drop(c);
+
+    // The same configuration without a backlog, sending a few batches of the same documents.
+    let fresh = tempfile::tempdir().unwrap();
+    let reference_config = collector_config(udp, &server.endpoint(), fresh.path(), 256 << 20)
+        .replace(
+            "      storage: file_storage/queue\n",
+            "      storage: file_storage/queue\n      queue_size: 2\n",
+        );
+    let c = Collector::start(&reference_config, &[]);
+    send_padded(udp, 200, PAD);
+    c.wait_metric(
+        "xray_collector_exporter_sent_items_total",
+        &[],
+        200.0,
+        Duration::from_secs(10),
+    );
+    let reference = peak_rss(c.pid());
+    eprintln!(
+        "backlog {} MiB delivered in {delivery:?}; peak RSS after the restart {} MiB, without a backlog {} MiB",
+        backlog >> 20,
+        restarted >> 20,
+        reference >> 20
+    );
+    assert!(
+        restarted < reference + (8 << 20),
+        "a {} MiB backlog raised the peak RSS from {} MiB to {} MiB",
+        backlog >> 20,
+        reference >> 20,
+        restarted >> 20
+    );
+    assert_eq!(replayed, DOCS as f64, "every document counted as replayed");
 }

@@ -4,6 +4,13 @@
 //!
 //! A batch holds its share of the capacity until its export has finished, so the bound covers
 //! batches in flight as well as waiting ones: memory stays bounded however slow the API is.
+//!
+//! With `storage` (a disk log, `disklog`), every batch is appended before it is queued and
+//! acknowledged once delivered (sent, or failed for good and counted). A batch the shutdown
+//! deadline abandons stays on disk and is counted as persisted
+//! (`xray_collector_exporter_persisted_items_total`), not dropped; the next start reads the log
+//! back one batch at a time as the queue has room (`xray_collector_exporter_replayed_items_total`).
+//! Disk IO runs in `spawn_blocking`, off the runtime's threads.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +23,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 
 use crate::config::component::{Checker, ExtensionRef};
-use crate::exporters::disklog::{AppendError, DiskLog};
+use crate::exporters::disklog::{AppendError, DiskLog, Replay};
 use crate::extensions::file_storage::config::FileStorageConfig;
 use crate::telemetry::{DropReason, Telemetry};
 use crate::traces::{Refused, Segment, SegmentIds, Traces};
@@ -207,20 +214,42 @@ pub struct Queued {
 }
 
 impl Queued {
-    /// Marks the batch as done (exported, or failed and counted) so the disk log may forget it.
-    /// A batch abandoned at shutdown is not acknowledged: the next start sends it again.
-    pub fn acknowledge(&self) {
-        let (Some(seq), Some(storage)) = (self.seq, &self.shared.storage) else {
-            return;
-        };
-        let result = match storage.log.lock() {
-            Ok(mut log) => log.ack(seq),
-            Err(poisoned) => poisoned.into_inner().ack(seq),
-        };
-        if let Err(error) = result {
-            tracing::warn!(exporter = %self.shared.exporter, %error, "Cannot record an acknowledgement in the disk queue; the batch may be sent again after a restart.");
+    /// Ends the batch's export. With nothing `abandoned` (every item sent, or failed and
+    /// counted), the disk log may forget it. Items abandoned at the shutdown deadline are counted
+    /// as persisted when the batch is on disk (it stays there and the next start sends it
+    /// again), otherwise as dropped (`reason="shutdown_deadline"`).
+    pub async fn finish(self, abandoned: usize) {
+        let on_disk = self.seq.zip(self.shared.storage.clone());
+        match on_disk {
+            Some((_, _)) if abandoned > 0 => {
+                self.shared
+                    .telemetry
+                    .exporter_persisted(&self.shared.exporter, abandoned);
+                tracing::info!(exporter = %self.shared.exporter, items = abandoned, "Shutdown deadline reached; the batch stays in the disk queue for the next start.");
+            }
+            None if abandoned > 0 => {
+                self.shared.telemetry.exporter_dropped(
+                    &self.shared.exporter,
+                    DropReason::ShutdownDeadline,
+                    abandoned,
+                );
+            }
+            Some((seq, storage)) => {
+                let result = tokio::task::spawn_blocking(move || lock(&storage.log).ack(seq)).await;
+                let error = match result {
+                    Ok(Ok(())) => return,
+                    Ok(Err(error)) => error.to_string(),
+                    Err(error) => error.to_string(),
+                };
+                tracing::warn!(exporter = %self.shared.exporter, %error, "Cannot record an acknowledgement in the disk queue; the batch may be sent again after a restart.");
+            }
+            None => {}
         }
     }
+}
+
+fn lock(log: &std::sync::Mutex<DiskLog>) -> std::sync::MutexGuard<'_, DiskLog> {
+    log.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Drop for Queued {
@@ -321,18 +350,26 @@ impl ExporterQueue {
         let Ok(permit) = self.inner.semaphore.clone().acquire_many_owned(units).await else {
             return Err(Refused::Closed);
         };
-        let (traces, seq) = self.persist(traces)?;
+        let (traces, seq) = self.persist(traces).await?;
         self.push(traces, permit, seq)
     }
 
-    /// Enqueues without waiting; a full queue drops and counts the batch.
+    /// Enqueues without waiting; a full queue drops and counts the batch. With storage, the
+    /// batch (holding its capacity) is handed to a task that writes it to disk, then queues it
+    /// (or counts it, should the disk refuse it).
     pub fn try_send(&self, traces: Traces) -> Result<(), Refused> {
         let units = self.inner.units(&traces);
         match self.inner.semaphore.clone().try_acquire_many_owned(units) {
-            Ok(permit) => {
-                let (traces, seq) = self.persist(traces)?;
-                self.push(traces, permit, seq)
+            Ok(permit) if self.inner.storage.is_some() => {
+                let this = self.clone();
+                tokio::spawn(async move {
+                    if let Ok((traces, seq)) = this.persist(traces).await {
+                        let _ = this.push(traces, permit, seq);
+                    }
+                });
+                Ok(())
             }
+            Ok(permit) => self.push(traces, permit, None),
             Err(_) => {
                 let reason = if units > self.inner.capacity {
                     DropReason::LargerThanQueue
@@ -348,15 +385,14 @@ impl ExporterQueue {
     /// Writes the batch to the disk log when the queue is persistent. A batch beyond the disk
     /// bound is refused and counted (`reason="storage_full"`), as is one the disk cannot take
     /// (`reason="storage_error"`).
-    fn persist(&self, traces: Traces) -> Result<(Traces, Option<u64>), Refused> {
-        let Some(storage) = &self.inner.storage else {
+    async fn persist(&self, traces: Traces) -> Result<(Traces, Option<u64>), Refused> {
+        let Some(storage) = self.inner.storage.clone() else {
             return Ok((traces, None));
         };
         let (traces, records) = (storage.codec.to_records)(traces);
-        let appended = match storage.log.lock() {
-            Ok(mut log) => log.append(&records),
-            Err(poisoned) => poisoned.into_inner().append(&records),
-        };
+        let appended = tokio::task::spawn_blocking(move || lock(&storage.log).append(&records))
+            .await
+            .unwrap_or_else(|e| Err(AppendError::Io(std::io::Error::other(e))));
         match appended {
             Ok(seq) => Ok((traces, Some(seq))),
             Err(AppendError::Full { .. }) => {
@@ -375,21 +411,50 @@ impl ExporterQueue {
         }
     }
 
-    /// Queues the batches a previous run left unacknowledged in the disk log, waiting for room
-    /// in the in-memory queue as the senders drain it.
-    pub fn replay(&self, batches: Vec<(u64, Vec<Bytes>)>) {
+    /// Queues the batches a previous run left unacknowledged in the disk log, reading them one
+    /// at a time (in `spawn_blocking`) as the senders make room in the in-memory queue, so
+    /// memory holds the queue's bound plus one batch. Each is counted as replayed.
+    /// Reading stops once `stop` (the start of shutdown) is cancelled: the rest stays on disk.
+    pub fn replay(&self, mut replay: Replay, stop: tokio_util::sync::CancellationToken) {
         let Some(storage) = self.inner.storage.clone() else {
             return;
         };
         let this = self.clone();
         tokio::spawn(async move {
-            for (seq, records) in batches {
+            while !stop.is_cancelled() {
+                let read = tokio::task::spawn_blocking(move || {
+                    let next = replay.next_batch();
+                    (replay, next)
+                })
+                .await;
+                let (rest, next) = match read {
+                    Ok((rest, Some(next))) => (rest, next),
+                    Ok((_, None)) => return,
+                    Err(error) => {
+                        tracing::error!(exporter = %this.inner.exporter, %error, "Reading the disk queue back failed.");
+                        return;
+                    }
+                };
+                replay = rest;
+                let (seq, records) = match next {
+                    Ok(batch) => batch,
+                    Err(error) => {
+                        tracing::error!(exporter = %this.inner.exporter, %error, "A batch in the disk queue cannot be read back; it is skipped.");
+                        continue;
+                    }
+                };
                 let traces = (storage.codec.from_records)(records);
                 let units = this.inner.units(&traces).min(this.inner.capacity);
-                let Ok(permit) = this.inner.semaphore.clone().acquire_many_owned(units).await
-                else {
+                let permit = tokio::select! {
+                    permit = this.inner.semaphore.clone().acquire_many_owned(units) => permit,
+                    _ = stop.cancelled() => return,
+                };
+                let Ok(permit) = permit else {
                     return;
                 };
+                this.inner
+                    .telemetry
+                    .exporter_replayed(&this.inner.exporter, traces.item_count());
                 if this.push(traces, permit, Some(seq)).is_err() {
                     return;
                 }
@@ -412,9 +477,18 @@ impl ExporterQueue {
         self.inner.publish_size();
         self.tx.send(queued).map_err(|e| {
             let n = e.0.traces.item_count();
-            self.inner
-                .telemetry
-                .exporter_dropped(&self.inner.exporter, DropReason::Shutdown, n);
+            if e.0.seq.is_some() {
+                // Written to the disk log: the next start sends it.
+                self.inner
+                    .telemetry
+                    .exporter_persisted(&self.inner.exporter, n);
+            } else {
+                self.inner.telemetry.exporter_dropped(
+                    &self.inner.exporter,
+                    DropReason::Shutdown,
+                    n,
+                );
+            }
             Refused::Closed
         })
     }

@@ -2,9 +2,12 @@
 //! `telemetry::server`) and the structured log setup (`telemetry::logs`).
 //!
 //! Every item (an X-Ray document or an OTLP span) that enters the collector ends in exactly one of:
-//! refused by a receiver or processor, sent, failed (rejected by X-Ray or a permanent error), or
-//! dropped (queue overflow, shutdown deadline). Each has a counter with a `reason` label, whose
-//! values are the closed enums of `telemetry::reason`.
+//! refused by a receiver or processor, sent, failed (rejected by X-Ray or a permanent error),
+//! dropped (queue overflow, shutdown deadline), or, behind a persistent queue, persisted (left in
+//! the disk log at shutdown for the next start). Each has a counter with a `reason` label, whose
+//! values are the closed enums of `telemetry::reason`. A persistent queue's batches read back at
+//! start-up count as replayed, so in each run
+//! `received + replayed = refused + sent + failed + dropped + persisted` (once settled).
 
 pub mod logs;
 pub mod reason;
@@ -19,7 +22,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-pub use self::reason::{DropReason, FailReason, ProcessorRefusal, ReceiverRefusal, RetryReason};
+pub use self::reason::{
+    AckResetReason, DropReason, FailReason, ProcessorRefusal, ReceiverRefusal, RetryReason,
+};
 
 type Labels = Vec<(String, String)>;
 
@@ -44,6 +49,10 @@ struct Inner {
     exporter_queue_size: Family<Labels, Gauge>,
     exporter_queue_capacity: Family<Labels, Gauge>,
     exporter_storage_truncated: Family<Labels, Counter>,
+    exporter_storage_lost: Family<Labels, Counter>,
+    exporter_storage_ack_reset: Family<Labels, Counter>,
+    exporter_persisted: Family<Labels, Counter>,
+    exporter_replayed: Family<Labels, Counter>,
     proxy_requests: Family<Labels, Counter>,
     totals: Totals,
 }
@@ -57,6 +66,7 @@ pub struct Totals {
     pub sent: AtomicU64,
     pub failed: AtomicU64,
     pub dropped: AtomicU64,
+    pub persisted: AtomicU64,
 }
 
 /// A copy of [`Totals`].
@@ -68,6 +78,8 @@ pub struct Summary {
     pub sent: u64,
     pub failed: u64,
     pub dropped: u64,
+    /// Items left in a persistent queue's disk log at shutdown, sent by the next start.
+    pub persisted: u64,
 }
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {
@@ -138,6 +150,22 @@ impl Telemetry {
                 "exporter_storage_truncated_bytes",
                 "Bytes of torn or corrupt records cut off a persistent queue's disk log when it was opened."
             ),
+            exporter_storage_lost: metric!(
+                "exporter_storage_lost_records",
+                "Records (X-Ray documents for awsxray, OTLP requests for otlphttp) in torn or corrupt parts of a persistent queue's disk log, skipped when it was opened; uncountable damage is only in exporter_storage_truncated_bytes."
+            ),
+            exporter_storage_ack_reset: metric!(
+                "exporter_storage_ack_resets",
+                "Times a persistent queue's `ack` file was missing or damaged at start-up, by reason (missing, invalid); every batch on disk is then sent again."
+            ),
+            exporter_persisted: metric!(
+                "exporter_persisted_items",
+                "Items the shutdown deadline left unsent in a persistent queue: they stay in its disk log and the next start sends them (not lost, not dropped)."
+            ),
+            exporter_replayed: metric!(
+                "exporter_replayed_items",
+                "Items a persistent queue read back from its disk log at start-up and queued again."
+            ),
             proxy_requests: metric!(
                 "receiver_proxy_requests",
                 "Sampling proxy requests, by outcome (forwarded, refused_path, refused_method, refused_body, client_timeout, too_many_connections, upstream_error, upstream_timeout)."
@@ -169,6 +197,7 @@ impl Telemetry {
             sent: t.sent.load(Ordering::Relaxed),
             failed: t.failed.load(Ordering::Relaxed),
             dropped: t.dropped.load(Ordering::Relaxed),
+            persisted: t.persisted.load(Ordering::Relaxed),
         }
     }
 
@@ -324,6 +353,45 @@ impl Telemetry {
             .exporter_queue_capacity
             .get_or_create(&labels(&[("exporter", exporter)]))
             .set(capacity as i64);
+    }
+
+    /// Counts records lost to torn or corrupt parts of a persistent queue's log.
+    pub fn exporter_storage_lost(&self, exporter: &str, records: u64) {
+        self.inner
+            .exporter_storage_lost
+            .get_or_create(&labels(&[("exporter", exporter)]))
+            .inc_by(records);
+    }
+
+    /// Counts a distrusted `ack` file.
+    pub fn exporter_storage_ack_reset(&self, exporter: &str, reason: AckResetReason) {
+        self.inner
+            .exporter_storage_ack_reset
+            .get_or_create(&labels(&[
+                ("exporter", exporter),
+                ("reason", reason.as_str()),
+            ]))
+            .inc();
+    }
+
+    /// Items the shutdown deadline left in a persistent queue's disk log.
+    pub fn exporter_persisted(&self, exporter: &str, n: usize) {
+        self.inner
+            .exporter_persisted
+            .get_or_create(&labels(&[("exporter", exporter)]))
+            .inc_by(n as u64);
+        self.inner
+            .totals
+            .persisted
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Items read back from a persistent queue's disk log and queued again.
+    pub fn exporter_replayed(&self, exporter: &str, n: usize) {
+        self.inner
+            .exporter_replayed
+            .get_or_create(&labels(&[("exporter", exporter)]))
+            .inc_by(n as u64);
     }
 
     /// Counts bytes of torn or corrupt records cut off a persistent queue's log.

@@ -15,6 +15,7 @@
 //!   `storage_full`, `storage_error`, `shutdown`, `shutdown_deadline`.
 //! * `exporter_retries` ([`RetryReason`]): `throttled`, `server_error`, `timeout`, `connection`,
 //!   `unprocessed`, `credentials`.
+//! * `exporter_storage_ack_resets` ([`AckResetReason`]): `missing`, `invalid`.
 
 use std::fmt;
 
@@ -152,6 +153,17 @@ reasons! {
     }
 }
 
+reasons! {
+    /// Why a persistent queue's `ack` file was not trusted at start-up, so that every batch on
+    /// disk is sent again (`exporter_storage_ack_resets`).
+    AckResetReason {
+        /// Segments exist but the `ack` file does not.
+        Missing => "missing",
+        /// The `ack` file has the wrong length or fails its checksum.
+        Invalid => "invalid",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +215,10 @@ mod tests {
             documented("exporter_retries"),
             labels(RetryReason::ALL, RetryReason::as_str)
         );
+        assert_eq!(
+            documented("exporter_storage_ack_resets"),
+            labels(AckResetReason::ALL, AckResetReason::as_str)
+        );
     }
 
     #[test]
@@ -222,6 +238,9 @@ mod tests {
         }
         for r in RetryReason::ALL {
             t.exporter_retry("e", *r);
+        }
+        for r in AckResetReason::ALL {
+            t.exporter_storage_ack_reset("e", *r);
         }
         let text = t.encode();
         let expect = |metric: &str, label: &str| {
@@ -248,5 +267,8 @@ mod tests {
         RetryReason::ALL
             .iter()
             .for_each(|r| expect("exporter_retries_total", r.as_str()));
+        AckResetReason::ALL
+            .iter()
+            .for_each(|r| expect("exporter_storage_ack_resets_total", r.as_str()));
     }
 }

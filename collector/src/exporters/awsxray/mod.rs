@@ -20,8 +20,8 @@ use crate::config::component::{BoxFuture, Resolve};
 use crate::config::id::ComponentId;
 use crate::exporters::queue::{self, Codec};
 use crate::exporters::retry::{RetryPolicy, or_stop};
-use crate::exporters::{Built, Exporter, ExporterConfig, network_queue, open_storage};
-use crate::telemetry::{DropReason, FailReason, RetryReason, Telemetry};
+use crate::exporters::{Abandoned, Built, Exporter, ExporterConfig, network_queue, open_storage};
+use crate::telemetry::{FailReason, RetryReason, Telemetry};
 use crate::traces::{Segment, SegmentIds, Traces};
 use crate::translate::{self, TranslateSettings};
 
@@ -54,7 +54,8 @@ impl ExporterConfig for AwsXrayExporterConfig {
             let queue = network_queue(&self.sending_queue, consumers);
             let exporter =
                 Arc::new(AwsXrayExporter::new(&id.to_string(), self, telemetry.clone()).await?);
-            let storage = open_storage(id, &self.sending_queue, || codec(&exporter), &telemetry)?;
+            let storage =
+                open_storage(id, &self.sending_queue, || codec(&exporter), &telemetry).await?;
             Ok(Built {
                 exporter,
                 queue,
@@ -88,8 +89,13 @@ impl Exporter for AwsXrayExporter {
         &self.telemetry
     }
 
-    fn export<'a>(&'a self, traces: Traces, stop: &'a CancellationToken) -> BoxFuture<'a, ()> {
-        Box::pin(self.export_batch(traces, stop))
+    fn export<'a>(
+        &'a self,
+        traces: Traces,
+        stop: &'a CancellationToken,
+        abandoned: &'a Abandoned,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(self.export_batch(traces, stop, abandoned))
     }
 }
 
@@ -129,7 +135,12 @@ impl AwsXrayExporter {
     }
 
     /// Exports one batch in calls of at most 50 documents.
-    pub async fn export_batch(&self, traces: Traces, stop: &CancellationToken) {
+    pub async fn export_batch(
+        &self,
+        traces: Traces,
+        stop: &CancellationToken,
+        abandoned: &Abandoned,
+    ) {
         let documents = match traces {
             Traces::XRay(segments) => segments,
             Traces::Otlp(resource_spans) => self.documents_from_otlp(&resource_spans),
@@ -137,7 +148,7 @@ impl AwsXrayExporter {
         let mut rest = documents;
         while !rest.is_empty() {
             let tail = rest.split_off(rest.len().min(MAX_SEGMENTS_PER_PUT));
-            self.put(rest, stop).await;
+            self.put(rest, stop, abandoned).await;
             rest = tail;
         }
     }
@@ -183,7 +194,12 @@ impl AwsXrayExporter {
     }
 
     /// Sends one call's worth of documents until each is sent, failed or dropped.
-    async fn put(&self, mut pending: Vec<Segment>, stop: &CancellationToken) {
+    async fn put(
+        &self,
+        mut pending: Vec<Segment>,
+        stop: &CancellationToken,
+        abandoned: &Abandoned,
+    ) {
         let mut retries = self.retry.start(&self.id, &self.telemetry);
         loop {
             let documents: Vec<String> = pending
@@ -196,7 +212,7 @@ impl AwsXrayExporter {
                 .set_trace_segment_documents(Some(documents))
                 .send();
             let Some(result) = or_stop(stop, call).await else {
-                self.drop_at_deadline(&pending);
+                self.drop_at_deadline(&pending, abandoned);
                 return;
             };
             let (reason, detail) = match result {
@@ -221,7 +237,7 @@ impl AwsXrayExporter {
                 Err(give_up) => {
                     match give_up.fail_reason() {
                         Some(reason) => self.fail(&pending, reason, &detail),
-                        None => self.drop_at_deadline(&pending),
+                        None => self.drop_at_deadline(&pending, abandoned),
                     }
                     return;
                 }
@@ -305,9 +321,8 @@ impl AwsXrayExporter {
         );
     }
 
-    fn drop_at_deadline(&self, pending: &[Segment]) {
-        self.telemetry
-            .exporter_dropped(&self.id, DropReason::ShutdownDeadline, pending.len());
-        tracing::warn!(exporter = %self.id, documents = pending.len(), "Shutdown deadline reached; documents in flight dropped.");
+    fn drop_at_deadline(&self, pending: &[Segment], abandoned: &Abandoned) {
+        abandoned.add(pending.len());
+        tracing::warn!(exporter = %self.id, documents = pending.len(), "Shutdown deadline reached; documents in flight not sent (dropped, or kept in a persistent queue's disk log).");
     }
 }

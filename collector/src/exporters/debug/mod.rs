@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use self::config::{DebugExporterConfig, Verbosity};
 use crate::config::component::BoxFuture;
 use crate::config::id::ComponentId;
-use crate::exporters::{Built, Exporter, ExporterConfig, local_queue};
+use crate::exporters::{Abandoned, Built, Exporter, ExporterConfig, local_queue};
 use crate::telemetry::Telemetry;
 use crate::traces::Traces;
 
@@ -43,7 +43,12 @@ impl Exporter for DebugExporter {
         &self.telemetry
     }
 
-    fn export<'a>(&'a self, traces: Traces, _stop: &'a CancellationToken) -> BoxFuture<'a, ()> {
+    fn export<'a>(
+        &'a self,
+        traces: Traces,
+        _stop: &'a CancellationToken,
+        _abandoned: &'a Abandoned,
+    ) -> BoxFuture<'a, ()> {
         self.log(traces);
         Box::pin(async {})
     }

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use self::config::FileExporterConfig;
 use crate::config::component::BoxFuture;
 use crate::config::id::ComponentId;
-use crate::exporters::{Built, Exporter, ExporterConfig, local_queue};
+use crate::exporters::{Abandoned, Built, Exporter, ExporterConfig, local_queue};
 use crate::telemetry::{FailReason, Telemetry};
 use crate::traces::Traces;
 
@@ -47,7 +47,12 @@ impl Exporter for FileExporter {
         &self.telemetry
     }
 
-    fn export<'a>(&'a self, traces: Traces, _stop: &'a CancellationToken) -> BoxFuture<'a, ()> {
+    fn export<'a>(
+        &'a self,
+        traces: Traces,
+        _stop: &'a CancellationToken,
+        _abandoned: &'a Abandoned,
+    ) -> BoxFuture<'a, ()> {
         Box::pin(self.append(traces))
     }
 }

@@ -30,10 +30,10 @@ use crate::config::component::{BoxFuture, Checker, Resolve};
 use crate::config::id::ComponentId;
 use crate::exporters::queue::Codec;
 use crate::exporters::retry::{RetryPolicy, or_stop};
-use crate::exporters::{Built, Exporter, ExporterConfig, network_queue, open_storage};
+use crate::exporters::{Abandoned, Built, Exporter, ExporterConfig, network_queue, open_storage};
 use crate::extensions::sigv4auth::Signer;
 use crate::telemetry::logs::error_chain;
-use crate::telemetry::{DropReason, FailReason, RetryReason, Telemetry};
+use crate::telemetry::{FailReason, RetryReason, Telemetry};
 use crate::traces::{Segment, Traces};
 
 use self::config::OtlpHttpExporterConfig;
@@ -85,7 +85,7 @@ impl ExporterConfig for OtlpHttpExporterConfig {
                 telemetry.clone(),
             )?);
             // Batches are stored as they are: OTLP as one request, X-Ray documents one per record.
-            let storage = open_storage(id, &self.sending_queue, Codec::as_is, &telemetry)?;
+            let storage = open_storage(id, &self.sending_queue, Codec::as_is, &telemetry).await?;
             Ok(Built {
                 exporter,
                 queue,
@@ -105,8 +105,13 @@ impl Exporter for OtlpHttpExporter {
         &self.telemetry
     }
 
-    fn export<'a>(&'a self, traces: Traces, stop: &'a CancellationToken) -> BoxFuture<'a, ()> {
-        Box::pin(self.export_batch(traces, stop))
+    fn export<'a>(
+        &'a self,
+        traces: Traces,
+        stop: &'a CancellationToken,
+        abandoned: &'a Abandoned,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(self.export_batch(traces, stop, abandoned))
     }
 }
 
@@ -180,12 +185,17 @@ impl OtlpHttpExporter {
     /// document may become several spans). X-Ray batches are cut into requests by document
     /// size (a document's OTLP form is smaller than its JSON), so a document's spans always
     /// travel together.
-    pub async fn export_batch(&self, traces: Traces, stop: &CancellationToken) {
+    pub async fn export_batch(
+        &self,
+        traces: Traces,
+        stop: &CancellationToken,
+        abandoned: &Abandoned,
+    ) {
         match traces {
             Traces::Otlp(resource_spans) => {
                 for (chunk, spans) in split(resource_spans, MAX_REQUEST_BYTES) {
                     if spans > 0 {
-                        self.send(chunk, spans, spans, stop).await;
+                        self.send(chunk, spans, spans, stop, abandoned).await;
                     }
                 }
             }
@@ -206,7 +216,8 @@ impl OtlpHttpExporter {
                     let (resource_spans, documents) = self.spans_from_xray(chunk);
                     let spans = span_count(&resource_spans);
                     if documents > 0 {
-                        self.send(resource_spans, documents, spans, stop).await;
+                        self.send(resource_spans, documents, spans, stop, abandoned)
+                            .await;
                     }
                 }
             }
@@ -333,6 +344,7 @@ impl OtlpHttpExporter {
         items: usize,
         span_total: usize,
         stop: &CancellationToken,
+        abandoned: &Abandoned,
     ) {
         let first_trace_id = resource_spans
             .iter()
@@ -352,7 +364,7 @@ impl OtlpHttpExporter {
         let mut retries = self.retry.start(&self.id, &self.telemetry);
         loop {
             let Some(outcome) = or_stop(stop, self.attempt(&body)).await else {
-                self.drop_at_deadline(items);
+                self.drop_at_deadline(items, abandoned);
                 return;
             };
             let (reason, detail, retry_after) = match outcome {
@@ -391,7 +403,7 @@ impl OtlpHttpExporter {
             if let Err(give_up) = retries.wait(reason, retry_after, &detail, stop).await {
                 match give_up.fail_reason() {
                     Some(reason) => self.fail(items, reason, &detail, &first_trace_id),
-                    None => self.drop_at_deadline(items),
+                    None => self.drop_at_deadline(items, abandoned),
                 }
                 return;
             }
@@ -410,10 +422,9 @@ impl OtlpHttpExporter {
         );
     }
 
-    fn drop_at_deadline(&self, items: usize) {
-        self.telemetry
-            .exporter_dropped(&self.id, DropReason::ShutdownDeadline, items);
-        tracing::warn!(exporter = %self.id, items, "Shutdown deadline reached; items in flight dropped.");
+    fn drop_at_deadline(&self, items: usize, abandoned: &Abandoned) {
+        abandoned.add(items);
+        tracing::warn!(exporter = %self.id, items, "Shutdown deadline reached; items in flight not sent (dropped, or kept in a persistent queue's disk log).");
     }
 }
 
