@@ -57,6 +57,13 @@ pub fn find_tool(name: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// Whether tests rewrite what they compare with (golden files, snapshots, the schema file, recorded
+/// converter outputs) from the current output instead of comparing: `XRB_BLESS=1`. Review the
+/// rewrite with `git diff`.
+pub fn bless() -> bool {
+    std::env::var("XRB_BLESS").is_ok_and(|v| v == "1")
+}
+
 /// Whether missing required tools fail tests (set by `tests/run`).
 pub fn tools_required() -> bool {
     std::env::var("XRB_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
