@@ -7,7 +7,7 @@ mod common;
 use std::net::UdpSocket;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{Collector, metric_sum};
+use common::{Collector, metric_sum, metric_sum_or_zero};
 
 #[test]
 fn shared_receiver_fans_out_to_file_and_debug_exporters() {
@@ -108,7 +108,7 @@ service:
     ] {
         let label = format!("reason=\"{reason}\"");
         assert_eq!(
-            metric_sum(
+            metric_sum_or_zero(
                 &metrics,
                 "xray_collector_receiver_refused_items_total",
                 &[&label]

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{Collector, metric_sum};
+use common::{Collector, metric_sum_or_zero};
 use fault_xray::{FaultXray, Reply};
 use xray_collector::config::{self, ExporterConfig, ExtensionConfig};
 
@@ -289,7 +289,7 @@ fn beyond_the_disk_bound_exactly_the_excess_is_counted() {
     );
     std::thread::sleep(Duration::from_millis(300));
     let metrics = c.metrics();
-    let full = metric_sum(
+    let full = metric_sum_or_zero(
         &metrics,
         "xray_collector_exporter_dropped_items_total",
         &["reason=\"storage_full\""],
@@ -299,9 +299,11 @@ fn beyond_the_disk_bound_exactly_the_excess_is_counted() {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let m = c.metrics();
-        let sent = metric_sum(&m, "xray_collector_exporter_sent_items_total", &[]) as u64;
-        let dropped = metric_sum(&m, "xray_collector_exporter_dropped_items_total", &[]) as u64;
-        let received = metric_sum(&m, "xray_collector_receiver_received_items_total", &[]) as u64;
+        let sent = metric_sum_or_zero(&m, "xray_collector_exporter_sent_items_total", &[]) as u64;
+        let dropped =
+            metric_sum_or_zero(&m, "xray_collector_exporter_dropped_items_total", &[]) as u64;
+        let received =
+            metric_sum_or_zero(&m, "xray_collector_receiver_received_items_total", &[]) as u64;
         if sent + dropped >= received {
             assert_eq!(received, 600);
             assert_eq!(dropped, full, "only the disk bound dropped");
@@ -357,7 +359,7 @@ fn a_torn_tail_is_cut_and_the_rest_delivered() {
         "{}",
         c.log()
     );
-    let truncated = metric_sum(
+    let truncated = metric_sum_or_zero(
         &c.metrics(),
         "xray_collector_exporter_storage_truncated_bytes_total",
         &["exporter=\"awsxray\""],
