@@ -9,8 +9,8 @@
 //! Every case that converts also goes back through the X-Ray exporter's translation and must keep
 //! what `from_xray/round_trip.rs` says the round trip keeps.
 //!
-//! `FROM_XRAY_FIXTURES=overwrite` rewrites `expected` and `expected_failed` from the current
-//! output, for review with `git diff`.
+//! `XRB_BLESS=1` rewrites `expected` and `expected_failed` from the current output, for review
+//! with `git diff`.
 
 #[path = "from_xray/round_trip.rs"]
 mod round_trip;
@@ -98,7 +98,7 @@ fn run_case(path: &Path) -> Result<(), String> {
         actual_failed.push(json!({"document": index, "error": failed.error}));
     }
 
-    if std::env::var("FROM_XRAY_FIXTURES").as_deref() == Ok("overwrite") {
+    if harness::bless() {
         let mut file: serde_json::Map<String, Value> =
             serde_json::from_str(&text).map_err(|e| e.to_string())?;
         file.insert("expected".into(), actual);
@@ -438,7 +438,7 @@ fn a_bad_document_fails_alone_and_names_the_field() {
 
 #[test]
 fn output_is_deterministic() {
-    if std::env::var("FROM_XRAY_FIXTURES").as_deref() == Ok("overwrite") {
+    if harness::bless() {
         // The files are being rewritten by `conversion_cases`.
         return;
     }
