@@ -6,7 +6,7 @@
 //! A second test drives the OTLP/HTTP server directly: an OTLP/JSON request reaches X-Ray too, and
 //! malformed, oversized or wrongly typed requests get OTLP's non-retryable answers and are counted.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

@@ -11,7 +11,7 @@
 //! protobuf, signed for `xray` in the configured region, and accepted; the collector's counters
 //! account for every item with nothing failed or dropped.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

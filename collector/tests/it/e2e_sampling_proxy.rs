@@ -8,7 +8,7 @@
 //! another method, are refused by the proxy with 404 / 405, never reach the upstream, and are
 //! counted in `xray_collector_receiver_proxy_requests_total`.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -2,7 +2,7 @@
 //! collector, which exports them to a local X-Ray API (moto); `BatchGetTraces` must return every
 //! document the app sent, JSON-equal.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;

@@ -6,9 +6,8 @@
 //! (or, under timeouts, at least once), and no drop at all while the fault stays within the
 //! configured retry and queue bounds.
 
-mod common;
-#[path = "support/fault_xray.rs"]
-mod fault_xray;
+use crate::common;
+use crate::support::fault_xray;
 
 use std::collections::BTreeSet;
 use std::net::UdpSocket;

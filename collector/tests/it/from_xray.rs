@@ -12,8 +12,7 @@
 //! `XRB_BLESS=1` rewrites `expected` and `expected_failed` from the current output, for review
 //! with `git diff`.
 
-#[path = "from_xray/round_trip.rs"]
-mod round_trip;
+use crate::round_trip;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -2,7 +2,7 @@
 //! to two exporters; documents up to the UDP limit arrive byte for byte in the `file` exporter's
 //! JSON lines; malformed datagrams are counted by reason and never stop the receiver.
 
-mod common;
+use crate::common;
 
 use std::net::UdpSocket;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

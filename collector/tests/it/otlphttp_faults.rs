@@ -6,9 +6,8 @@
 //! every span the server accepted arrived exactly once. Every request is checked by the server
 //! (protobuf, gzip that really is gzip, SigV4-signed for `xray` in `us-east-1`).
 
-mod common;
-#[path = "support/fault_otlp.rs"]
-mod fault_otlp;
+use crate::common;
+use crate::support::fault_otlp;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};

@@ -3,9 +3,8 @@
 //! (the fault-injecting X-Ray server answering 503), `kill -9`, a restart, a full disk bound and
 //! a torn record in the log.
 
-mod common;
-#[path = "support/fault_xray.rs"]
-mod fault_xray;
+use crate::common;
+use crate::support::fault_xray;
 
 use std::collections::BTreeSet;
 use std::io::Write;

@@ -8,8 +8,7 @@
 //!    fields of arbitrary JSON types never panic; each document either converts completely (one
 //!    span per (sub)segment) or lands in `failed`, never both and never partly.
 
-#[path = "from_xray/round_trip.rs"]
-mod round_trip;
+use crate::round_trip;
 
 use std::time::Instant;
 

@@ -2,7 +2,7 @@
 //! to the X-Ray API (moto) and exits 0; when the deadline passes first, what is left is counted as
 //! dropped and the process still exits 0.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::net::UdpSocket;
