@@ -141,7 +141,7 @@ pub fn render(
 }
 
 /// The `spec` of the `OpenTelemetryCollector`, field for field the one in the Kubernetes target's
-/// `opentelemetrycollector.yaml` (`generator/tests/terraform.rs` checks that they are equal).
+/// `opentelemetrycollector.yaml` (`generator/tests/it/terraform.rs` checks that they are equal).
 pub fn collector_spec(plan: &Plan) -> Value {
     let col = &plan.collector;
     let mut spec = Map::new();

@@ -4,9 +4,9 @@
 //! * A rendered file that differs from its golden file fails, with a diff.
 //! * A golden file with no matching rendered file fails (a stale file would otherwise linger).
 //! * A golden directory with no blueprint fails.
-//! * `XRB_BLESS=1 cargo test -p blueprint --test golden` rewrites the golden files instead
-//!   (optionally only some targets: `XRB_BLESS_TARGETS=kubernetes,terraform`); review with
-//!   `git diff golden/`.
+//! * `XRB_BLESS=1 cargo nextest run -p blueprint -E 'test(/^golden::/)'` rewrites the golden files
+//!   instead (optionally only some targets: `XRB_BLESS_TARGETS=kubernetes,terraform`); review
+//!   with `git diff golden/`.
 //! * The `blueprint` binary itself, run twice on every blueprint, writes byte-identical trees that
 //!   equal the golden files.
 
@@ -117,7 +117,7 @@ fn golden_files_match_every_blueprint() {
     }
     assert!(
         failures.is_empty(),
-        "{}\n\nIf the change is intended: SNAPSHOTS=overwrite cargo test -p blueprint --test golden, then review git diff golden/",
+        "{}\n\nIf the change is intended: XRB_BLESS=1 cargo nextest run -p blueprint -E 'test(/^golden::/)', then review git diff golden/",
         failures.join("\n")
     );
 }

@@ -4,7 +4,7 @@
 //!
 //! The exact diagnostic text of each file is an insta snapshot next to the corpus
 //! (`tests/invalid-blueprints/snapshots/<name>.snap`). To accept changed text:
-//! `XRB_BLESS=1 cargo test -p blueprint --test invalid_blueprints` (or `cargo insta review`), then
+//! `XRB_BLESS=1 cargo nextest run -p blueprint -E 'test(/^invalid_blueprints::/)'` (or `cargo insta review`), then
 //! review `git diff tests/invalid-blueprints/`. insta reads its own switches once, from the
 //! environment, so under `XRB_BLESS=1` the test runs itself again in a child process with
 //! `INSTA_UPDATE=always` and `INSTA_FORCE_PASS=1`.

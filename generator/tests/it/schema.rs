@@ -1,7 +1,7 @@
 //! The committed JSON schema (`schemas/blueprint.schema.json`) is generated from the model types.
 //!
-//! The test fails when the committed file is stale; `XRB_BLESS=1 cargo test -p blueprint --test
-//! schema` rewrites it. The `blueprint schema` command prints the same text.
+//! The test fails when the committed file is stale; `XRB_BLESS=1 cargo nextest run -p blueprint -E
+//! 'test(/^schema::/)'` rewrites it. The `blueprint schema` command prints the same text.
 
 use std::process::Command;
 
@@ -18,7 +18,7 @@ fn committed_schema_is_fresh() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == fresh,
-        "schemas/blueprint.schema.json is stale; run XRB_BLESS=1 cargo test -p blueprint --test schema"
+        "schemas/blueprint.schema.json is stale; run XRB_BLESS=1 cargo nextest run -p blueprint -E 'test(/^schema::/)'"
     );
 }
 

@@ -796,7 +796,7 @@ fn moto_override(endpoint: &str) -> String {
         .map(|s| format!("    {s:<4} = \"{endpoint}\"\n"))
         .collect();
     format!(
-        "# Added by generator/tests/terraform.rs to a temporary copy: points the provider at moto.\n\
+        "# Added by generator/tests/it/terraform.rs to a temporary copy: points the provider at moto.\n\
          provider \"aws\" {{\n  access_key                  = \"testing\"\n  secret_key                  = \"testing\"\n  skip_credentials_validation = true\n  skip_metadata_api_check     = true\n  skip_region_validation      = true\n  max_retries                 = 3\n\n  endpoints {{\n{endpoints}  }}\n}}\n"
     )
 }
