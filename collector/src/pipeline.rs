@@ -5,14 +5,13 @@
 //! they understand natively and translate the other; nothing is converted on the way.
 //!
 //! A receiver holds a [`TracesSender`]: the `consumer::Consumer` of every pipeline it feeds, and
-//! the receiver's own counters. The data types live in `traces` (re-exported here for the code
-//! that names them through this module).
+//! the receiver's own counters. The data types live in `traces`.
 
 use std::sync::Arc;
 
 use crate::consumer::Consumer;
 use crate::telemetry::{ReceiverRefusal, Telemetry};
-pub use crate::traces::{Refused, Segment, SegmentIds, Traces};
+use crate::traces::{Refused, Traces};
 
 /// The handle a receiver holds: the consumer of every pipeline it feeds, plus its own counters
 /// (`receiver_accepted_items`, `receiver_refused_items`).

@@ -2,7 +2,9 @@
 //!
 //! `cargo run -p xray-collector-image --release -- build` compiles the release collector and writes
 //! `target/image/oci` (an OCI image layout), `target/image/xray-collector.tar` (a docker-archive for
-//! `docker load`) and `target/image/digest` (the manifest digest to pin in a blueprint).
+//! `docker load`) and `target/image/digest` (the manifest digest to pin in a blueprint). With
+//! `--binary PATH` it packages an already-built collector and runs no cargo build (the image tests
+//! package the release collector `tests/run` builds once).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,12 +22,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Builds the release collector and packages it as an image.
+    /// Builds the release collector (`cargo build --release --locked -p xray-collector`) and
+    /// packages it as an image; with `--binary`, packages that binary and builds nothing.
     Build {
         /// The output directory (replaced if it exists). Default: `<target dir>/image`.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Package this binary instead of building the release collector.
+        /// Package this already-built collector binary (e.g. `target/release/xray-collector`)
+        /// instead of building the release collector: no cargo build runs.
         #[arg(long)]
         binary: Option<PathBuf>,
         /// The repository the image is tagged with (the tag is the collector's version).

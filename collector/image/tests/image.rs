@@ -1,10 +1,14 @@
 //! End-to-end checks of the collector image, built by the documented command.
 //!
-//! Each test runs `xray-collector-image build`, which compiles the release collector (cargo's lock
-//! and incremental build mean it is compiled once per run, whichever test gets there first) and
-//! packages it into the test's own output directory under `target/image-tests/`. The image is then
-//! read back with Debian's `skopeo` and `umoci`, unpacked, and its entrypoint is run inside the
-//! unpacked root file system the way the OpenTelemetry Operator starts the container.
+//! Each test runs `xray-collector-image build --binary target/release/xray-collector`, which
+//! packages the release collector that `tests/run` built once before the tests (no test runs a
+//! cargo build: a build inside a test is slow and, with the test's environment, rebuilds
+//! dependencies) into the test's own output directory under `target/image-tests/`. The image is
+//! then read back with Debian's `skopeo` and `umoci`, unpacked, and its entrypoint is run inside
+//! the unpacked root file system the way the OpenTelemetry Operator starts the container.
+//!
+//! Without the release binary the tests fail under `XRB_REQUIRE_TOOLS=1` (set by `tests/run`) and
+//! are recorded as skipped otherwise; `cargo build --release --locked -p xray-collector` makes it.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -53,8 +57,34 @@ impl Built {
     }
 }
 
-/// Runs the documented build command into `target/image-tests/<name>`.
-fn build(name: &str, envs: &[(&str, &str)]) -> Built {
+/// The release collector `tests/run` builds before the tests.
+fn release_binary_path() -> PathBuf {
+    harness::project_root().join("target/release/xray-collector")
+}
+
+/// The release collector, if it was built: `None` (after recording the skip) only when tools are
+/// not required; under `XRB_REQUIRE_TOOLS=1` a missing binary fails the calling test.
+fn release_binary(check: &str) -> Option<PathBuf> {
+    let binary = release_binary_path();
+    if binary.is_file() {
+        return Some(binary);
+    }
+    if harness::tools_required() {
+        panic!(
+            "{check}: the release collector {} is missing; build it with \
+             `cargo build --release --locked -p xray-collector` (tests/run does, before the tests)",
+            binary.display()
+        );
+    }
+    harness::record_skip(
+        check,
+        "the release collector (cargo build --release --locked -p xray-collector)",
+    );
+    None
+}
+
+/// Runs the documented build command on the prebuilt `binary` into `target/image-tests/<name>`.
+fn build(name: &str, binary: &Path, envs: &[(&str, &str)]) -> Built {
     let out = harness::project_root()
         .join("target/image-tests")
         .join(name);
@@ -62,6 +92,8 @@ fn build(name: &str, envs: &[(&str, &str)]) -> Built {
     command
         .args(["build", "--out"])
         .arg(&out)
+        .arg("--binary")
+        .arg(binary)
         .current_dir(harness::project_root());
     for (key, value) in envs {
         command.env(key, value);
@@ -114,7 +146,10 @@ fn skopeo_reads_the_layout_and_the_archive_and_the_config_is_what_the_operator_n
     else {
         return;
     };
-    let built = build("skopeo", &[]);
+    let Some(binary) = release_binary("collector image: skopeo inspect") else {
+        return;
+    };
+    let built = build("skopeo", &binary, &[]);
     let oci = built.oci_ref();
 
     let inspect = skopeo(&skopeo_bin, &["inspect", &oci]);
@@ -191,20 +226,26 @@ fn skopeo_reads_the_layout_and_the_archive_and_the_config_is_what_the_operator_n
 
 #[test]
 fn building_twice_gives_the_same_digest_and_bytes() {
-    let first = build("twice-a", &[]);
+    let Some(binary) = release_binary("collector image: reproducible build") else {
+        return;
+    };
+    let first = build("twice-a", &binary, &[]);
     // The binary's file time changes between the builds: it must not reach the image.
-    let binary = harness::project_root().join("target/release/xray-collector");
     std::fs::File::options()
         .write(true)
         .open(&binary)
         .and_then(|file| file.set_modified(SystemTime::now()))
         .expect("touch the release binary");
-    let second = build("twice-b", &[]);
+    let second = build("twice-b", &binary, &[]);
     assert_eq!(first.digest, second.digest);
     assert_eq!(files_of(&first.out), files_of(&second.out));
 
     // The creation time comes from SOURCE_DATE_EPOCH (or the commit), never from the clock.
-    let dated = build("twice-dated", &[("SOURCE_DATE_EPOCH", "1700000000")]);
+    let dated = build(
+        "twice-dated",
+        &binary,
+        &[("SOURCE_DATE_EPOCH", "1700000000")],
+    );
     assert_ne!(dated.digest, first.digest);
     let index: Value =
         serde_json::from_slice(&std::fs::read(dated.layout().join("index.json")).unwrap()).unwrap();
@@ -314,7 +355,10 @@ fn unpacked_image_runs_its_entrypoint_as_the_operator_starts_it() {
     let Some(umoci) = harness::require_tool("umoci", "collector image: umoci unpack") else {
         return;
     };
-    let built = build("run", &[]);
+    let Some(binary) = release_binary("collector image: run the entrypoint") else {
+        return;
+    };
+    let built = build("run", &binary, &[]);
     let bundle = built.out.join("bundle");
     let mut unpack = Command::new(&umoci);
     unpack.arg("unpack");

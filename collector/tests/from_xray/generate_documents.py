@@ -10,7 +10,7 @@ local peers: an HTTP server on 127.0.0.1, a moto server for DynamoDB and an in-m
 database. An emitter that keeps what the SDK would have sent over UDP records the documents, and
 the script writes them into the `documents` field of the matching case file, keeping its other
 fields. Ids and times are random, so rerunning changes every case: regenerate the expectations
-afterwards with `FROM_XRAY_FIXTURES=overwrite cargo test -p xray-collector --test from_xray` and
+afterwards with `XRB_BLESS=1 cargo nextest run -p xray-collector -E 'test(/^from_xray::/)'` and
 review them with `git diff`.
 """
 

@@ -59,6 +59,22 @@ pub fn find_tool(name: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// The text of a variant blueprint, `tests/variant-blueprints/<name>.yaml`: blueprints the tests
+/// render to reach what the examples in `blueprints/` do not.
+pub fn variant_blueprint(name: &str) -> String {
+    let path = project_root()
+        .join("tests/variant-blueprints")
+        .join(format!("{name}.yaml"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Whether tests rewrite what they compare with (golden files, snapshots, the schema file, recorded
+/// converter outputs) from the current output instead of comparing: `XRB_BLESS=1`. Review the
+/// rewrite with `git diff`.
+pub fn bless() -> bool {
+    std::env::var("XRB_BLESS").is_ok_and(|v| v == "1")
+}
+
 /// Whether missing required tools fail tests (set by `tests/run`).
 pub fn tools_required() -> bool {
     std::env::var("XRB_REQUIRE_TOOLS").is_ok_and(|v| v == "1")

@@ -13,12 +13,8 @@
 
 mod attributes;
 mod cause;
-#[cfg(test)]
-mod differential;
 mod document;
 mod json;
-#[cfg(test)]
-mod reference;
 mod resource;
 
 use opentelemetry_proto::tonic::common::v1::KeyValue;

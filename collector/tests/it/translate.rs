@@ -8,8 +8,7 @@
 //! Invented ids (the `LOCAL_ROOT` service segment, exception ids) come from a counter:
 //! `0000000000000001`, `0000000000000002`, and so on, in the order the translator asks for them.
 //!
-//! `TRANSLATE_FIXTURES=overwrite` rewrites `expected` from the current output, for review with
-//! `git diff`.
+//! `XRB_BLESS=1` rewrites `expected` from the current output, for review with `git diff`.
 
 use std::path::{Path, PathBuf};
 
@@ -99,7 +98,7 @@ fn run_case(path: &Path) -> Result<(), String> {
         })
         .collect();
 
-    if std::env::var("TRANSLATE_FIXTURES").as_deref() == Ok("overwrite") {
+    if harness::bless() {
         let mut file: serde_json::Map<String, Value> =
             serde_json::from_str(&text).map_err(|e| e.to_string())?;
         file.insert("expected".into(), Value::Array(actual));

@@ -4,9 +4,9 @@
 //! * A rendered file that differs from its golden file fails, with a diff.
 //! * A golden file with no matching rendered file fails (a stale file would otherwise linger).
 //! * A golden directory with no blueprint fails.
-//! * `SNAPSHOTS=overwrite cargo test -p blueprint --test golden` rewrites the golden files instead
-//!   (optionally only some targets: `SNAPSHOT_TARGETS=kubernetes,terraform`); review with
-//!   `git diff golden/`.
+//! * `XRB_BLESS=1 cargo nextest run -p blueprint -E 'test(/^golden::/)'` rewrites the golden files
+//!   instead (optionally only some targets: `XRB_BLESS_TARGETS=kubernetes,terraform`); review
+//!   with `git diff golden/`.
 //! * The `blueprint` binary itself, run twice on every blueprint, writes byte-identical trees that
 //!   equal the golden files.
 
@@ -60,10 +60,10 @@ fn render_blueprint(path: &Path) -> BTreeMap<PathBuf, String> {
 }
 
 fn overwrite_targets() -> Option<Vec<Target>> {
-    if std::env::var("SNAPSHOTS").ok().as_deref() != Some("overwrite") {
+    if !harness::bless() {
         return None;
     }
-    let only = std::env::var("SNAPSHOT_TARGETS").unwrap_or_default();
+    let only = std::env::var("XRB_BLESS_TARGETS").unwrap_or_default();
     Some(
         Target::ALL
             .into_iter()
@@ -117,7 +117,7 @@ fn golden_files_match_every_blueprint() {
     }
     assert!(
         failures.is_empty(),
-        "{}\n\nIf the change is intended: SNAPSHOTS=overwrite cargo test -p blueprint --test golden, then review git diff golden/",
+        "{}\n\nIf the change is intended: XRB_BLESS=1 cargo nextest run -p blueprint -E 'test(/^golden::/)', then review git diff golden/",
         failures.join("\n")
     );
 }

@@ -147,143 +147,17 @@ fn golden_assemblies() -> Vec<Assembly> {
     found
 }
 
-/// Blueprints that exercise what the examples do not: a created cluster in existing subnets with
-/// Pod Identity, two node groups (one spot, scaled to zero), a private endpoint, no control-plane
-/// logs and the config-map authentication mode; an existing cluster whose OIDC issuer is a deploy-time
-/// parameter; a created two-zone VPC with a private endpoint and a daemonset collector; and the
-/// `otlp` exporter without the sampling proxy, with Transaction Search at 5 %.
-const VARIANTS: [(&str, &str); 4] = [
-    (
-        "variant-created-pod-identity",
-        "apiVersion: xray-blueprints.io/v1alpha1
-kind: Blueprint
-metadata:
-  name: variant-created-pod-identity
-spec:
-  cluster:
-    create:
-      name: variant-pi
-      region: us-east-2
-      account_id: \"333344445555\"
-      kubernetes_version: \"1.33\"
-      network:
-        existing_subnets:
-          subnet_ids: [subnet-0123456789abcdef0, subnet-0fedcba9876543210]
-      node_groups:
-        - name: general
-          instance_types: [m7g.large]
-          ami_type: AL2023_ARM_64_STANDARD
-        - name: spot-pool
-          instance_types: [m6i.large, m5.large]
-          capacity_type: SPOT
-          min_size: 0
-          desired_size: 0
-          max_size: 3
-      endpoint:
-        public_access: false
-        private_access: true
-      log_types: []
-      authentication_mode: API_AND_CONFIG_MAP
-  addons:
-    cert_manager:
-      version: v1.18.2-eksbuild.2
-    adot:
-      version: v0.141.0-eksbuild.1
-  identity:
-    mode: pod_identity
-    permissions_boundary_arn: arn:aws:iam::333344445555:policy/boundary
-  collector:
-    namespace: tracing
-    service_account: collector
-",
-    ),
-    (
-        "variant-existing-no-issuer",
-        "apiVersion: xray-blueprints.io/v1alpha1
-kind: Blueprint
-metadata:
-  name: variant-existing-no-issuer
-spec:
-  cluster:
-    existing:
-      name: legacy
-      region: eu-central-1
-      account_id: \"666677778888\"
-      kubernetes_version: \"1.32\"
-  addons:
-    cert_manager:
-      version: v1.18.2-eksbuild.2
-    adot:
-      version: v0.141.0-eksbuild.1
-  collector:
-    namespace: observability
-    service_account: xray
-",
-    ),
-    (
-        "variant-private-vpc",
-        "apiVersion: xray-blueprints.io/v1alpha1
-kind: Blueprint
-metadata:
-  name: variant-private-vpc
-spec:
-  cluster:
-    create:
-      name: private-tracing
-      region: ap-northeast-1
-      account_id: \"999900001111\"
-      kubernetes_version: \"1.33\"
-      network:
-        vpc:
-          cidr: 172.16.0.0/20
-          az_count: 2
-      node_groups:
-        - name: default
-          instance_types: [t3.large]
-  addons:
-    cert_manager:
-      version: v1.18.2-eksbuild.2
-    adot:
-      version: v0.141.0-eksbuild.1
-  collector:
-    namespace: xray
-    service_account: xray
-    mode: daemonset
-",
-    ),
-    (
-        "variant-otlp-transaction-search",
-        "apiVersion: xray-blueprints.io/v1alpha1
-kind: Blueprint
-metadata:
-  name: variant-otlp-transaction-search
-spec:
-  cluster:
-    existing:
-      name: otlp-only
-      region: us-east-2
-      account_id: \"121212121212\"
-      kubernetes_version: \"1.33\"
-      oidc_issuer: oidc.eks.us-east-2.amazonaws.com/id/ABCDEF0123456789ABCDEF0123456789
-  addons:
-    cert_manager:
-      version: v1.18.2-eksbuild.2
-    adot:
-      version: v0.151.0-eksbuild.1
-  transaction_search:
-    enabled: true
-    indexing_percent: 5
-  collector:
-    namespace: tracing
-    service_account: collector
-    receivers:
-      otlp:
-        http:
-          port: 4318
-    exporter:
-      type: otlp
-",
-    ),
+/// Blueprints (`tests/variant-blueprints/<name>.yaml`) that exercise what the examples do not: a
+/// created cluster in existing subnets with Pod Identity, two node groups (one spot, scaled to
+/// zero), a private endpoint, no control-plane logs and the config-map authentication mode; an
+/// existing cluster whose OIDC issuer is a deploy-time parameter; a created two-zone VPC with a
+/// private endpoint and a daemonset collector; and the `otlp` exporter without the sampling proxy,
+/// with Transaction Search at 5 %.
+const VARIANTS: [&str; 4] = [
+    "variant-created-pod-identity",
+    "variant-existing-no-issuer",
+    "variant-private-vpc",
+    "variant-otlp-transaction-search",
 ];
 
 /// The golden assemblies plus the variants rendered into a temporary directory (kept alive by the
@@ -291,8 +165,8 @@ spec:
 fn all_assemblies() -> (tempfile::TempDir, Vec<Assembly>) {
     let scratch = tempfile::tempdir().expect("temporary directory");
     let mut found = golden_assemblies();
-    for (name, text) in VARIANTS {
-        let plan = plan_of(name, text);
+    for name in VARIANTS {
+        let plan = plan_of(name, &harness::variant_blueprint(name));
         assert_eq!(plan.name, name);
         let files = render::render(&plan, &[Target::Cdk]).expect("the CDK target renders");
         let root = scratch.path().join(name);

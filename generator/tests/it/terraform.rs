@@ -705,7 +705,7 @@ fn check_transaction_search_commands(name: &str, tf: &Tf, dir: &Path, endpoint: 
     let input = &change["change"]["after"]["input"];
 
     let text = if name == OTLP_VARIANT_NAME {
-        OTLP_VARIANT.to_owned()
+        harness::variant_blueprint(name)
     } else {
         let path = harness::project_root()
             .join("blueprints")
@@ -796,7 +796,7 @@ fn moto_override(endpoint: &str) -> String {
         .map(|s| format!("    {s:<4} = \"{endpoint}\"\n"))
         .collect();
     format!(
-        "# Added by generator/tests/terraform.rs to a temporary copy: points the provider at moto.\n\
+        "# Added by generator/tests/it/terraform.rs to a temporary copy: points the provider at moto.\n\
          provider \"aws\" {{\n  access_key                  = \"testing\"\n  secret_key                  = \"testing\"\n  skip_credentials_validation = true\n  skip_metadata_api_check     = true\n  skip_region_validation      = true\n  max_retries                 = 3\n\n  endpoints {{\n{endpoints}  }}\n}}\n"
     )
 }
@@ -963,65 +963,10 @@ fn workloads_match(bases: &[PathBuf]) {
     );
 }
 
-/// A blueprint that takes the branches no example takes: a created cluster in existing subnets,
-/// Pod Identity on a created cluster, a permissions boundary, all five log types, two node groups
-/// (spot, arm64), node selector and tolerations, and tag values that HCL would otherwise read as
-/// interpolations.
-const VARIANT: &str = r#"apiVersion: xray-blueprints.io/v1alpha1
-kind: Blueprint
-metadata:
-  name: variant-existing-subnets
-  tags:
-    owner: "team ${x} %{y} \"quoted\""
-spec:
-  cluster:
-    create:
-      name: variant
-      region: us-east-2
-      account_id: "999988887777"
-      kubernetes_version: "1.33"
-      network:
-        existing_subnets:
-          subnet_ids: [subnet-0123456789abcdef0, subnet-0fedcba9876543210]
-      node_groups:
-        - name: spot
-          instance_types: [m6i.large]
-          min_size: 1
-          max_size: 4
-          desired_size: 2
-          capacity_type: SPOT
-        - name: arm
-          instance_types: [m7g.large]
-          min_size: 1
-          max_size: 2
-          desired_size: 1
-          ami_type: AL2023_ARM_64_STANDARD
-      endpoint:
-        public_access: true
-        private_access: false
-        public_access_cidrs: [198.51.100.0/24]
-      log_types: [api, audit, authenticator, controllerManager, scheduler]
-      authentication_mode: API_AND_CONFIG_MAP
-  addons:
-    cert_manager:
-      version: v1.18.2-eksbuild.2
-    adot:
-      version: v0.131.0-eksbuild.1
-  identity:
-    mode: pod_identity
-    permissions_boundary_arn: arn:aws:iam::999988887777:policy/boundary
-  collector:
-    namespace: tracing
-    service_account: collector
-    node_selector:
-      kubernetes.io/arch: arm64
-    tolerations:
-      - key: dedicated
-        operator: Equal
-        value: tracing
-        effect: NoSchedule
-"#;
-
+/// `tests/variant-blueprints/variant-existing-subnets.yaml` takes the branches no example takes: a
+/// created cluster in existing subnets, Pod Identity on a created cluster, a permissions boundary,
+/// all five log types, two node groups (spot, arm64), node selector and tolerations, and tag values
+/// that HCL would otherwise read as interpolations.
 #[test]
 fn variant_created_cluster_in_existing_subnets_with_pod_identity() {
     use blueprint::blueprint::load::Source;
@@ -1032,7 +977,7 @@ fn variant_created_cluster_in_existing_subnets_with_pod_identity() {
     let name = "variant-existing-subnets";
     let source = Source {
         name: format!("{name}.yaml"),
-        text: VARIANT.to_owned(),
+        text: harness::variant_blueprint(name),
     };
     let bp = validate(&source).unwrap_or_else(|diags| {
         let text: String = diags.iter().map(|d| d.render(&source.text)).collect();
@@ -1065,43 +1010,13 @@ fn variant_created_cluster_in_existing_subnets_with_pod_identity() {
     apply_cluster_against_moto(name, &base);
 }
 
+/// The variant blueprint (`tests/variant-blueprints/<name>.yaml`) with the `otlp` exporter.
 const OTLP_VARIANT_NAME: &str = "variant-otlp-pod-identity";
 
-/// The `otlp` exporter with the sampling proxy, EKS Pod Identity on an existing cluster, and
-/// Transaction Search at 10 %: the inline policy with the sampling actions, the resource policy
-/// applied to moto, and the CLI commands checked.
-const OTLP_VARIANT: &str = r#"apiVersion: xray-blueprints.io/v1alpha1
-kind: Blueprint
-metadata:
-  name: variant-otlp-pod-identity
-spec:
-  cluster:
-    existing:
-      name: otlp-cluster
-      region: us-west-1
-      account_id: "343434343434"
-      kubernetes_version: "1.33"
-  addons:
-    cert_manager:
-      version: v1.18.2-eksbuild.2
-    adot:
-      version: v0.151.0-eksbuild.1
-  identity:
-    mode: pod_identity
-  transaction_search:
-    enabled: true
-    indexing_percent: 10
-  collector:
-    namespace: tracing
-    service_account: collector
-    receivers:
-      xray:
-        sampling_proxy:
-          tcp_port: 2000
-    exporter:
-      type: otlp
-"#;
-
+/// `tests/variant-blueprints/variant-otlp-pod-identity.yaml`: the `otlp` exporter with the sampling
+/// proxy, EKS Pod Identity on an existing cluster, and Transaction Search at 10 %: the inline
+/// policy with the sampling actions, the resource policy applied to moto, and the CLI commands
+/// checked.
 #[test]
 fn variant_otlp_exporter_with_transaction_search_and_pod_identity() {
     use blueprint::blueprint::load::Source;
@@ -1112,7 +1027,7 @@ fn variant_otlp_exporter_with_transaction_search_and_pod_identity() {
     let name = OTLP_VARIANT_NAME;
     let source = Source {
         name: format!("{name}.yaml"),
-        text: OTLP_VARIANT.to_owned(),
+        text: harness::variant_blueprint(name),
     };
     let bp = validate(&source).unwrap_or_else(|diags| {
         let text: String = diags.iter().map(|d| d.render(&source.text)).collect();

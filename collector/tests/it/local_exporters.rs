@@ -2,12 +2,12 @@
 //! to two exporters; documents up to the UDP limit arrive byte for byte in the `file` exporter's
 //! JSON lines; malformed datagrams are counted by reason and never stop the receiver.
 
-mod common;
+use crate::common;
 
 use std::net::UdpSocket;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{Collector, metric_sum};
+use common::{Collector, metric_sum, metric_sum_or_zero};
 
 #[test]
 fn shared_receiver_fans_out_to_file_and_debug_exporters() {
@@ -108,7 +108,7 @@ service:
     ] {
         let label = format!("reason=\"{reason}\"");
         assert_eq!(
-            metric_sum(
+            metric_sum_or_zero(
                 &metrics,
                 "xray_collector_receiver_refused_items_total",
                 &[&label]

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io::{Read, Write};
@@ -40,8 +41,85 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((status, body))
 }
 
-/// Sums the samples of `metric` whose label text contains every string of `labels`.
+/// The metric names `text` declares: each `# TYPE` family (a counter also by its `_total`
+/// sample name) and each sample's name.
+pub fn metric_names(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in text.lines() {
+        if let Some(declared) = line.strip_prefix("# TYPE ") {
+            let mut parts = declared.split_whitespace();
+            if let (Some(name), Some(kind)) = (parts.next(), parts.next()) {
+                if kind == "counter" && !name.ends_with("_total") {
+                    names.insert(format!("{name}_total"));
+                }
+                names.insert(name.to_owned());
+            }
+        } else if !line.starts_with('#') {
+            let end = line.find(['{', ' ']).unwrap_or(line.len());
+            if end > 0 {
+                names.insert(line[..end].to_owned());
+            }
+        }
+    }
+    names
+}
+
+/// Sums the samples of `metric` whose label text contains every string of `labels` (0 when the
+/// metric is there but no sample has those labels).
+///
+/// Panics when `text` does not have `metric` at all, naming it and listing the metrics that
+/// are there: a misspelled, renamed or removed metric, or a `/metrics` page that could not be read,
+/// must never read as 0 and pass a "nothing was dropped" assertion.
 pub fn metric_sum(text: &str, metric: &str, labels: &[&str]) -> f64 {
+    let names = metric_names(text);
+    assert!(
+        names.contains(metric),
+        "metric {metric} does not exist; the metrics present are: [{}]",
+        names.into_iter().collect::<Vec<_>>().join(", ")
+    );
+    sum_samples(text, metric, labels)
+}
+
+/// The collector's counters, which appear on `/metrics` only at their first increment (a
+/// `prometheus_client` family without a sample prints nothing). `common::metric_tests` checks
+/// that each is registered in `collector/src/telemetry/mod.rs`.
+pub const COUNTERS: [&str; 11] = [
+    "xray_collector_receiver_received_items_total",
+    "xray_collector_receiver_accepted_items_total",
+    "xray_collector_receiver_refused_items_total",
+    "xray_collector_receiver_proxy_requests_total",
+    "xray_collector_processor_refused_items_total",
+    "xray_collector_processor_batch_batches_sent_total",
+    "xray_collector_exporter_sent_items_total",
+    "xray_collector_exporter_failed_items_total",
+    "xray_collector_exporter_dropped_items_total",
+    "xray_collector_exporter_retries_total",
+    "xray_collector_exporter_requests_total",
+];
+
+/// Like [`metric_sum`], but a counter that has no sample yet reads as 0: for counters that are
+/// zero in a good run (refused, failed, dropped, retries) and for accounting read while items are
+/// still arriving. Panics when `metric` is not one of the collector's [`COUNTERS`] (or
+/// `..._storage_truncated_bytes_total`), or when `text` holds no collector metric at all (the page
+/// could not be read), naming the metric and listing the ones present.
+pub fn metric_sum_or_zero(text: &str, metric: &str, labels: &[&str]) -> f64 {
+    let names = metric_names(text);
+    let known = COUNTERS.contains(&metric)
+        || metric == "xray_collector_exporter_storage_truncated_bytes_total";
+    assert!(
+        known && names.iter().any(|n| n.starts_with("xray_collector_")),
+        "metric {metric} {}; the metrics present are: [{}]",
+        if known {
+            "cannot be read: the page has no collector metric"
+        } else {
+            "is not one of the collector's counters"
+        },
+        names.into_iter().collect::<Vec<_>>().join(", ")
+    );
+    sum_samples(text, metric, labels)
+}
+
+fn sum_samples(text: &str, metric: &str, labels: &[&str]) -> f64 {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter(|l| l.starts_with(metric) && l[metric.len()..].starts_with(['{', ' ']))
@@ -158,9 +236,17 @@ impl Collector {
     ) -> f64 {
         let deadline = Instant::now() + timeout;
         loop {
-            let v = metric_sum(&self.metrics(), metric, labels);
-            if v >= at_least || Instant::now() > deadline {
-                return v;
+            let text = self.metrics();
+            // Until the deadline, a page without the metric (the server not answering yet) is
+            // read again; at the deadline, metric_sum fails on a metric that does not exist.
+            if Instant::now() > deadline {
+                return metric_sum(&text, metric, labels);
+            }
+            if metric_names(&text).contains(metric) {
+                let v = sum_samples(&text, metric, labels);
+                if v >= at_least {
+                    return v;
+                }
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -272,7 +358,7 @@ pub struct Accounting {
 
 pub fn accounting(c: &Collector) -> Accounting {
     let m = c.metrics();
-    let get = |name: &str| metric_sum(&m, name, &[]) as u64;
+    let get = |name: &str| metric_sum_or_zero(&m, name, &[]) as u64;
     Accounting {
         received: get("xray_collector_receiver_received_items_total"),
         refused: get("xray_collector_receiver_refused_items_total"),
@@ -332,4 +418,112 @@ where
         }
     });
     (addr, runtime)
+}
+
+#[cfg(test)]
+mod metric_tests {
+    use super::{COUNTERS, metric_names, metric_sum, metric_sum_or_zero};
+
+    const PAGE: &str = "# HELP xray_collector_exporter_dropped_items Items dropped.
+# TYPE xray_collector_exporter_dropped_items counter
+# HELP xray_collector_exporter_sent_items Items sent.
+# TYPE xray_collector_exporter_sent_items counter
+xray_collector_exporter_sent_items_total{exporter=\"awsxray\"} 3
+xray_collector_exporter_sent_items_total{exporter=\"otlphttp\"} 4
+# TYPE xray_collector_exporter_queue_size gauge
+xray_collector_exporter_queue_size{exporter=\"awsxray\"} 0
+# EOF
+";
+
+    #[test]
+    fn a_declared_metric_sums_its_samples_and_reads_zero_without_any() {
+        assert_eq!(
+            metric_sum(PAGE, "xray_collector_exporter_sent_items_total", &[]),
+            7.0
+        );
+        assert_eq!(
+            metric_sum(
+                PAGE,
+                "xray_collector_exporter_sent_items_total",
+                &["exporter=\"otlphttp\""]
+            ),
+            4.0
+        );
+        assert_eq!(
+            metric_sum(PAGE, "xray_collector_exporter_dropped_items_total", &[]),
+            0.0
+        );
+        assert!(metric_names(PAGE).contains("xray_collector_exporter_queue_size"));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "metric xray_collector_exporter_droped_items_total does not exist; the metrics present are: [xray_collector_exporter_dropped_items, xray_collector_exporter_dropped_items_total, xray_collector_exporter_queue_size"
+    )]
+    fn a_misspelled_metric_fails_and_lists_the_metrics_present() {
+        metric_sum(PAGE, "xray_collector_exporter_droped_items_total", &[]);
+    }
+
+    #[test]
+    fn a_counter_without_a_sample_reads_zero_only_through_metric_sum_or_zero() {
+        let page = "xray_collector_exporter_sent_items_total{exporter=\"awsxray\"} 3\n";
+        assert_eq!(
+            metric_sum_or_zero(page, "xray_collector_exporter_dropped_items_total", &[]),
+            0.0
+        );
+        assert_eq!(
+            metric_sum_or_zero(page, "xray_collector_exporter_sent_items_total", &[]),
+            3.0
+        );
+        let strict = std::panic::catch_unwind(|| {
+            metric_sum(page, "xray_collector_exporter_dropped_items_total", &[])
+        });
+        assert!(strict.is_err(), "metric_sum reads an absent metric as 0");
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "metric xray_collector_exporter_droped_items_total is not one of the collector's counters; the metrics present are: [xray_collector_exporter_sent_items_total]"
+    )]
+    fn a_misspelled_counter_fails_even_where_zero_is_allowed() {
+        metric_sum_or_zero(
+            "xray_collector_exporter_sent_items_total 3\n",
+            "xray_collector_exporter_droped_items_total",
+            &[],
+        );
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "metric xray_collector_exporter_dropped_items_total cannot be read: the page has no collector metric; the metrics present are: []"
+    )]
+    fn an_unread_page_fails_even_where_zero_is_allowed() {
+        metric_sum_or_zero("", "xray_collector_exporter_dropped_items_total", &[]);
+    }
+
+    #[test]
+    fn every_listed_counter_is_registered_by_the_collector() {
+        let source = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/telemetry/mod.rs"),
+        )
+        .expect("the collector's telemetry module");
+        for counter in COUNTERS {
+            let registered = counter
+                .strip_prefix("xray_collector_")
+                .and_then(|c| c.strip_suffix("_total"))
+                .unwrap();
+            assert!(
+                source.contains(&format!("\"{registered}\"")),
+                "{counter} is not registered in src/telemetry/mod.rs"
+            );
+        }
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "metric xray_collector_exporter_dropped_items_total does not exist; the metrics present are: []"
+    )]
+    fn an_unread_metrics_page_fails_instead_of_reading_zero() {
+        metric_sum("", "xray_collector_exporter_dropped_items_total", &[]);
+    }
 }

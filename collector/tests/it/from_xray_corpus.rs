@@ -1,69 +1,170 @@
-//! The converter against [`super::reference`], the `serde_json::Value` implementation it
-//! replaced: both must give the same spans, byte for byte once encoded, and the same failures
-//! with the same messages, for the test fixtures and for generated documents that mix valid
-//! X-Ray fields with repeated keys, escaped keys and strings, fields of the wrong type, odd
-//! number spellings and broken JSON.
+//! The X-Ray → OTLP converter on a generated corpus, against recorded outputs.
+//!
+//! `from_xray/generated/corpus.jsonl` holds, one batch per line, documents generated from a fixed
+//! seed (valid X-Ray fields mixed with repeated keys, escaped keys and strings, fields of the wrong
+//! type, odd number spellings and broken JSON), the OTLP/JSON `ExportTraceServiceRequest` they
+//! convert to and the documents that fail, with their messages. The outputs were recorded when the
+//! converter agreed, byte for byte, with the `serde_json::Value` converter it replaced. The test
+//! regenerates the documents from the seed (they must equal the recorded ones), converts each
+//! batch and compares the spans (as JSON and as encoded protobuf) and the failures.
+//!
+//! `XRB_BLESS=1` rewrites the file from the current converter, for review with `git diff`.
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use prost::Message as _;
+use serde_json::{Value, json};
+use xray_collector::traces::{Segment, SegmentIds};
+use xray_collector::translate::from_xray::to_otlp;
 
-use super::{FromXray, reference, to_otlp};
-use crate::pipeline::{Segment, SegmentIds};
+/// The seed of the corpus.
+const SEED: [u8; 32] = *b"xray-blueprints from_xray corpus";
+/// The number of batches; each holds one to five documents.
+const BATCHES: usize = 240;
 
-fn segment(body: Vec<u8>) -> Segment {
-    Segment {
-        body: Bytes::from(body),
-        ids: SegmentIds::new("0123456789abcdef", "").expect("valid ids"),
-        received_at: Instant::now(),
+fn corpus_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/from_xray/generated/corpus.jsonl")
+}
+
+/// The batches of documents the seed gives.
+fn generate() -> Vec<Vec<Vec<u8>>> {
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &SEED),
+    );
+    let batch = proptest::collection::vec(document(), 1..6);
+    (0..BATCHES)
+        .map(|_| {
+            batch
+                .new_tree(&mut runner)
+                .expect("the strategy generates")
+                .current()
+        })
+        .collect()
+}
+
+/// A document as the file holds it: its text when it is UTF-8, else `{"hex": ...}`.
+fn document_json(body: &[u8]) -> Value {
+    match std::str::from_utf8(body) {
+        Ok(text) => Value::String(text.to_owned()),
+        Err(_) => json!({"hex": body.iter().map(|b| format!("{b:02x}")).collect::<String>()}),
     }
 }
 
-fn encoded(converted: &FromXray) -> Vec<u8> {
-    ExportTraceServiceRequest {
+/// Converts one batch into what the file records for it: `{documents, expected, expected_failed}`.
+fn record(bodies: &[Vec<u8>]) -> (Value, Vec<u8>) {
+    // Each document has its own segment id, so that a failure names its document.
+    let segments: Vec<Segment> = bodies
+        .iter()
+        .enumerate()
+        .map(|(index, body)| Segment {
+            body: Bytes::from(body.clone()),
+            ids: SegmentIds::new(&format!("{index:016x}"), "").expect("valid ids"),
+            received_at: Instant::now(),
+        })
+        .collect();
+    let converted = to_otlp(&segments);
+    let request = ExportTraceServiceRequest {
         resource_spans: converted.resource_spans.clone(),
-    }
-    .encode_to_vec()
-}
-
-/// Converts `bodies` both ways and fails unless the results are identical.
-fn same_as_reference(bodies: &[Vec<u8>]) -> Result<(), TestCaseError> {
-    let segments: Vec<Segment> = bodies.iter().cloned().map(segment).collect();
-    let ours = to_otlp(&segments);
-    let theirs = reference::to_otlp(&segments);
-    prop_assert_eq!(&ours, &theirs);
-    prop_assert_eq!(encoded(&ours), encoded(&theirs));
-    Ok(())
+    };
+    let failed: Vec<Value> = converted
+        .failed
+        .iter()
+        .map(|failed| {
+            let index = usize::from_str_radix(failed.ids.id(), 16).expect("an index id");
+            json!({"document": index, "error": failed.error})
+        })
+        .collect();
+    let line = json!({
+        "documents": bodies.iter().map(|b| document_json(b)).collect::<Vec<_>>(),
+        "expected": serde_json::to_value(&request).expect("OTLP/JSON"),
+        "expected_failed": failed,
+    });
+    (line, request.encode_to_vec())
 }
 
 #[test]
-fn fixtures_convert_as_before() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/from_xray");
-    let mut cases = 0;
-    for entry in std::fs::read_dir(&dir).expect("the fixture directory") {
-        let path = entry.expect("a directory entry").path();
-        if path.extension().is_none_or(|e| e != "json") {
+fn generated_corpus_converts_as_recorded() {
+    let batches = generate();
+    let path = corpus_file();
+    if harness::bless() {
+        let mut text = String::new();
+        for bodies in &batches {
+            text.push_str(&serde_json::to_string(&record(bodies).0).unwrap());
+            text.push('\n');
+        }
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        return;
+    }
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (XRB_BLESS=1 records it)", path.display()));
+    let recorded: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    assert_eq!(
+        recorded.len(),
+        batches.len(),
+        "{} has {} batches, the seed gives {}; XRB_BLESS=1 re-records it",
+        path.display(),
+        recorded.len(),
+        batches.len()
+    );
+    let mut failures = Vec::new();
+    let (mut documents, mut failed) = (0, 0);
+    for (index, (bodies, want)) in batches.iter().zip(&recorded).enumerate() {
+        let line = index + 1;
+        let (got, encoded) = record(bodies);
+        documents += bodies.len();
+        failed += got["expected_failed"].as_array().unwrap().len();
+        if got["documents"] != want["documents"] {
+            failures.push(format!(
+                "line {line}: the seed now generates other documents (the generator changed); \
+                 XRB_BLESS=1 re-records the corpus\n  got:  {}\n  want: {}",
+                got["documents"], want["documents"]
+            ));
             continue;
         }
-        let text = std::fs::read(&path).expect("a fixture");
-        let case: serde_json::Value = serde_json::from_slice(&text).expect("fixture JSON");
-        let bodies: Vec<Vec<u8>> = case["documents"]
-            .as_array()
-            .expect("a documents array")
-            .iter()
-            .map(|doc| match doc {
-                // A string document is sent as it is (broken JSON cases).
-                serde_json::Value::String(s) => s.clone().into_bytes(),
-                other => serde_json::to_vec(other).expect("serializable"),
-            })
-            .collect();
-        same_as_reference(&bodies).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        cases += 1;
+        if got["expected_failed"] != want["expected_failed"] {
+            failures.push(format!(
+                "line {line}: failed documents differ\n  got:  {}\n  want: {}",
+                got["expected_failed"], want["expected_failed"]
+            ));
+        }
+        if got["expected"] != want["expected"] {
+            failures.push(format!(
+                "line {line}: spans differ\n  got:  {}\n  want: {}",
+                got["expected"], want["expected"]
+            ));
+            continue;
+        }
+        let want_request: ExportTraceServiceRequest =
+            serde_json::from_value(want["expected"].clone()).expect("recorded OTLP/JSON");
+        if want_request.encode_to_vec() != encoded {
+            failures.push(format!("line {line}: the encoded protobuf differs"));
+        }
     }
-    assert!(cases >= 9, "only {cases} fixtures in {}", dir.display());
+    assert!(
+        failures.is_empty(),
+        "{} of {} batches differ from {}:\n\n{}",
+        failures.len(),
+        batches.len(),
+        path.display(),
+        failures.join("\n\n")
+    );
+    // The corpus exercises both outcomes.
+    assert!(documents > 2 * BATCHES, "{documents} documents");
+    assert!(
+        failed > 0 && failed < documents,
+        "{failed} of {documents} failed"
+    );
 }
 
 /// Keys that mean something somewhere in a document, an escaped `name`, and one unknown key.
@@ -348,15 +449,4 @@ fn document() -> BoxedStrategy<Vec<u8>> {
         1 => any_json().prop_map(String::into_bytes),
     ]
     .boxed()
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 768, ..ProptestConfig::default() })]
-
-    #[test]
-    fn generated_documents_convert_as_before(
-        documents in proptest::collection::vec(document(), 1..6)
-    ) {
-        same_as_reference(&documents)?;
-    }
 }

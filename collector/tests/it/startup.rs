@@ -1,7 +1,7 @@
 //! Start-up failures are clear and non-zero: an address already in use is named; a missing AWS
 //! region says where a region can come from. Unknown operator arguments are tolerated and logged.
 
-mod common;
+use crate::common;
 
 use std::net::UdpSocket;
 use std::process::Command;

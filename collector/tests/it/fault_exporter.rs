@@ -6,15 +6,14 @@
 //! (or, under timeouts, at least once), and no drop at all while the fault stays within the
 //! configured retry and queue bounds.
 
-mod common;
-#[path = "support/fault_xray.rs"]
-mod fault_xray;
+use crate::common;
+use crate::support::fault_xray;
 
 use std::collections::BTreeSet;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{Accounting, Collector, accounting, metric_sum, settle};
+use common::{Accounting, Collector, accounting, metric_sum_or_zero, settle};
 use fault_xray::{FaultXray, Reply};
 
 /// The retry settings of the tests: the defaults (5 s initial, 30 s max, ×1.5) divided by 200,
@@ -115,7 +114,7 @@ fn assert_lossless(c: &Collector, server: &FaultXray, ids: &[String], a: &Accoun
 }
 
 fn retries(c: &Collector, reason: &str) -> f64 {
-    metric_sum(
+    metric_sum_or_zero(
         &c.metrics(),
         "xray_collector_exporter_retries_total",
         &[&format!("reason=\"{reason}\"")],
@@ -235,7 +234,7 @@ fn partial_unprocessed_segments_are_retried_or_counted() {
         c.log()
     );
     assert_eq!(
-        metric_sum(
+        metric_sum_or_zero(
             &c.metrics(),
             "xray_collector_exporter_failed_items_total",
             &["reason=\"unprocessed\""]
@@ -316,7 +315,7 @@ fn outage_beyond_bounds_is_counted_exactly() {
     assert!(a.failed > 0 && a.dropped > 0, "{a:?}");
     let m = c.metrics();
     assert_eq!(
-        metric_sum(
+        metric_sum_or_zero(
             &m,
             "xray_collector_exporter_failed_items_total",
             &["reason=\"retries_exhausted\""]

@@ -4,8 +4,10 @@
 //!
 //! The exact diagnostic text of each file is an insta snapshot next to the corpus
 //! (`tests/invalid-blueprints/snapshots/<name>.snap`). To accept changed text:
-//! `INSTA_UPDATE=always cargo test -p blueprint --test invalid_blueprints` (or `cargo insta review`),
-//! then review `git diff tests/invalid-blueprints/`.
+//! `XRB_BLESS=1 cargo nextest run -p blueprint -E 'test(/^invalid_blueprints::/)'` (or `cargo insta review`), then
+//! review `git diff tests/invalid-blueprints/`. insta reads its own switches once, from the
+//! environment, so under `XRB_BLESS=1` the test runs itself again in a child process with
+//! `INSTA_UPDATE=always` and `INSTA_FORCE_PASS=1`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -76,8 +78,41 @@ fn is_located(line: &str, file: &str) -> bool {
         && tail.contains(": ")
 }
 
+/// Under `XRB_BLESS=1` (and not already inside the child this starts): runs the test `name` of
+/// this binary again in a child process with insta's rewrite switches, fails if the child fails,
+/// and returns true (the caller then returns).
+fn blessed_through_insta(name: &str) -> bool {
+    if !harness::bless() || std::env::var_os("INSTA_UPDATE").is_some() {
+        return false;
+    }
+    // The name libtest knows: the module path without the crate, then the function.
+    let test = match module_path!().split_once("::") {
+        Some((_, module)) => format!("{module}::{name}"),
+        None => name.to_owned(),
+    };
+    let out = Command::new(std::env::current_exe().expect("the test binary"))
+        .args([test.as_str(), "--exact"])
+        .env("INSTA_UPDATE", "always")
+        .env("INSTA_FORCE_PASS", "1")
+        .output()
+        .expect("run the test binary again");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{test} under INSTA_UPDATE=always ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    true
+}
+
 #[test]
 fn every_invalid_blueprint_exits_2_with_located_diagnostics_and_writes_nothing() {
+    if blessed_through_insta(
+        "every_invalid_blueprint_exits_2_with_located_diagnostics_and_writes_nothing",
+    ) {
+        return;
+    }
     let mut failures = Vec::new();
     for path in corpus() {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();

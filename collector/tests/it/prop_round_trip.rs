@@ -8,15 +8,14 @@
 //!    fields of arbitrary JSON types never panic; each document either converts completely (one
 //!    span per (sub)segment) or lands in `failed`, never both and never partly.
 
-#[path = "from_xray/round_trip.rs"]
-mod round_trip;
+use crate::round_trip;
 
 use std::time::Instant;
 
 use bytes::Bytes;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
-use xray_collector::pipeline::{Segment, SegmentIds};
+use xray_collector::traces::{Segment, SegmentIds};
 use xray_collector::receivers::awsxray::datagram;
 use xray_collector::translate::from_xray::{FromXray, to_otlp};
 

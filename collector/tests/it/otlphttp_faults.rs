@@ -6,16 +6,15 @@
 //! every span the server accepted arrived exactly once. Every request is checked by the server
 //! (protobuf, gzip that really is gzip, SigV4-signed for `xray` in `us-east-1`).
 
-mod common;
-#[path = "support/fault_otlp.rs"]
-mod fault_otlp;
+use crate::common;
+use crate::support::fault_otlp;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Accounting, Collector, accounting, metric_sum, settle};
+use common::{Accounting, Collector, accounting, metric_sum_or_zero, settle};
 use fault_otlp::{FaultOtlp, Reply};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
@@ -139,7 +138,7 @@ fn post(port: u16, body: &[u8]) -> u16 {
 }
 
 fn counter(c: &Collector, metric: &str, reason: &str) -> u64 {
-    metric_sum(&c.metrics(), metric, &[&format!("reason=\"{reason}\"")]) as u64
+    metric_sum_or_zero(&c.metrics(), metric, &[&format!("reason=\"{reason}\"")]) as u64
 }
 
 fn retries(c: &Collector, reason: &str) -> u64 {
@@ -220,7 +219,7 @@ fn throttled_429_waits_for_retry_after_then_delivers_once() {
         "retried after {waited:?}, before Retry-After"
     );
     assert_eq!(
-        metric_sum(
+        metric_sum_or_zero(
             &c.metrics(),
             "xray_collector_exporter_requests_total",
             &["outcome=\"throttled\""]
@@ -274,7 +273,7 @@ fn bad_request_is_permanent_counted_and_not_retried() {
     );
     let m = c.metrics();
     assert_eq!(
-        metric_sum(&m, "xray_collector_exporter_retries_total", &[]),
+        metric_sum_or_zero(&m, "xray_collector_exporter_retries_total", &[]),
         0.0
     );
     // One call per batch, none repeated.
@@ -334,7 +333,7 @@ fn partial_success_counts_the_rejected_spans() {
     assert!(accepted.values().all(|&k| k == 1));
     assert!(ids.iter().filter(|id| !accepted.contains_key(*id)).count() == 3);
     assert_eq!(
-        metric_sum(&c.metrics(), "xray_collector_exporter_retries_total", &[]),
+        metric_sum_or_zero(&c.metrics(), "xray_collector_exporter_retries_total", &[]),
         0.0,
         "rejected spans are not retried"
     );

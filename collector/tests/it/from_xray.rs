@@ -9,11 +9,10 @@
 //! Every case that converts also goes back through the X-Ray exporter's translation and must keep
 //! what `from_xray/round_trip.rs` says the round trip keeps.
 //!
-//! `FROM_XRAY_FIXTURES=overwrite` rewrites `expected` and `expected_failed` from the current
-//! output, for review with `git diff`.
+//! `XRB_BLESS=1` rewrites `expected` and `expected_failed` from the current output, for review
+//! with `git diff`.
 
-#[path = "from_xray/round_trip.rs"]
-mod round_trip;
+use crate::round_trip;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -24,7 +23,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use opentelemetry_proto::tonic::trace::v1::{Span, span::SpanKind, status::StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use xray_collector::pipeline::{Segment, SegmentIds};
+use xray_collector::traces::{Segment, SegmentIds};
 use xray_collector::translate::from_xray::{FromXray, to_otlp};
 use xray_collector::translate::{TranslateSettings, to_xray_documents};
 
@@ -98,7 +97,7 @@ fn run_case(path: &Path) -> Result<(), String> {
         actual_failed.push(json!({"document": index, "error": failed.error}));
     }
 
-    if std::env::var("FROM_XRAY_FIXTURES").as_deref() == Ok("overwrite") {
+    if harness::bless() {
         let mut file: serde_json::Map<String, Value> =
             serde_json::from_str(&text).map_err(|e| e.to_string())?;
         file.insert("expected".into(), actual);
@@ -438,7 +437,7 @@ fn a_bad_document_fails_alone_and_names_the_field() {
 
 #[test]
 fn output_is_deterministic() {
-    if std::env::var("FROM_XRAY_FIXTURES").as_deref() == Ok("overwrite") {
+    if harness::bless() {
         // The files are being rewritten by `conversion_cases`.
         return;
     }

@@ -8,14 +8,14 @@
 //! another method, are refused by the proxy with 404 / 405, never reach the upstream, and are
 //! counted in `xray_collector_receiver_proxy_requests_total`.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Collector, metric_sum};
+use common::{Collector, metric_sum_or_zero};
 use serde_json::Value;
 
 /// The SigV4-checking sampling upstream, killed on drop.
@@ -215,7 +215,7 @@ service:
 
     let metrics = collector.metrics();
     let count = |outcome: &str| {
-        metric_sum(
+        metric_sum_or_zero(
             &metrics,
             "xray_collector_receiver_proxy_requests_total",
             &[&format!("outcome=\"{outcome}\""), "receiver=\"awsxray\""],

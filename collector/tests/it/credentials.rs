@@ -4,7 +4,7 @@
 //! by a named stand-in for the Pod Identity agent). No static keys are set in either case, so a
 //! segment reaching X-Ray proves the chain produced credentials.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;

@@ -1,7 +1,7 @@
 //! The committed JSON schema (`schemas/blueprint.schema.json`) is generated from the model types.
 //!
-//! The test fails when the committed file is stale; `SNAPSHOTS=overwrite cargo test -p blueprint
-//! --test schema` rewrites it. The `blueprint schema` command prints the same text.
+//! The test fails when the committed file is stale; `XRB_BLESS=1 cargo nextest run -p blueprint -E
+//! 'test(/^schema::/)'` rewrites it. The `blueprint schema` command prints the same text.
 
 use std::process::Command;
 
@@ -11,14 +11,14 @@ use blueprint::blueprint::validate::schema_text;
 fn committed_schema_is_fresh() {
     let path = harness::project_root().join("schemas/blueprint.schema.json");
     let fresh = schema_text();
-    if std::env::var("SNAPSHOTS").ok().as_deref() == Some("overwrite") {
+    if harness::bless() {
         std::fs::write(&path, &fresh).expect("schema written");
         return;
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == fresh,
-        "schemas/blueprint.schema.json is stale; run SNAPSHOTS=overwrite cargo test -p blueprint --test schema"
+        "schemas/blueprint.schema.json is stale; run XRB_BLESS=1 cargo nextest run -p blueprint -E 'test(/^schema::/)'"
     );
 }
 

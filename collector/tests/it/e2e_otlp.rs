@@ -6,7 +6,7 @@
 //! A second test drives the OTLP/HTTP server directly: an OTLP/JSON request reaches X-Ray too, and
 //! malformed, oversized or wrongly typed requests get OTLP's non-retryable answers and are counted.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -14,7 +14,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Collector, metric_sum};
+use common::{Collector, metric_sum, metric_sum_or_zero};
 use serde_json::{Value, json};
 
 /// The X-Ray form of a 32-hex-digit OTLP trace id.
@@ -182,8 +182,8 @@ fn otel_sdk_spans_over_grpc_and_http_reach_xray_translated() {
         "xray_collector_receiver_accepted_items_total",
         &["receiver=\"otlp\""],
     );
-    let refused = metric_sum(&metrics, "xray_collector_receiver_refused_items_total", &[]);
-    let failed = metric_sum(&metrics, "xray_collector_exporter_failed_items_total", &[]);
+    let refused = metric_sum_or_zero(&metrics, "xray_collector_receiver_refused_items_total", &[]);
+    let failed = metric_sum_or_zero(&metrics, "xray_collector_exporter_failed_items_total", &[]);
     assert_eq!(accepted, spans.len() as f64, "accepted spans\n{metrics}");
     assert_eq!(refused, 0.0, "refused\n{metrics}");
     assert_eq!(failed, 0.0, "failed\n{metrics}");
@@ -379,7 +379,7 @@ fn otlp_http_json_and_bad_requests() {
     );
     let metrics = collector.metrics();
     let refused = |reason: &str| {
-        metric_sum(
+        metric_sum_or_zero(
             &metrics,
             "xray_collector_receiver_refused_items_total",
             &[&format!("reason=\"{reason}\"")],
@@ -455,7 +455,7 @@ fn a_full_pipeline_answers_503_with_retry_after() {
         collector.log()
     );
     assert!(answers.len() <= 5, "too much was buffered: {answers:?}");
-    let refused = metric_sum(
+    let refused = metric_sum_or_zero(
         &collector.metrics(),
         "xray_collector_receiver_refused_items_total",
         &["reason=\"pipeline_full\""],
@@ -630,7 +630,7 @@ fn grpc_answers_follow_otlp_retry_rules() {
         collector.log()
     );
     assert!(codes.len() <= 6, "too much was buffered: {codes:?}");
-    let refused = metric_sum(
+    let refused = metric_sum_or_zero(
         &collector.metrics(),
         "xray_collector_receiver_refused_items_total",
         &["reason=\"pipeline_full\""],

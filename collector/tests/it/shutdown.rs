@@ -2,7 +2,7 @@
 //! to the X-Ray API (moto) and exits 0; when the deadline passes first, what is left is counted as
 //! dropped and the process still exits 0.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::net::UdpSocket;
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{Collector, metric_sum};
+use common::{Collector, metric_sum_or_zero};
 
 /// The datagram of segment `n` of trace `t`.
 fn datagram(epoch: u64, t: u64, n: u64) -> (String, String, Vec<u8>) {
@@ -122,7 +122,7 @@ fn sigterm_under_load_flushes_everything_accepted() {
         "the load did not arrive:\n{}",
         collector.log()
     );
-    let exported_before = metric_sum(
+    let exported_before = metric_sum_or_zero(
         &collector.metrics(),
         "xray_collector_exporter_sent_items_total",
         &[],

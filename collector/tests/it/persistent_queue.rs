@@ -4,9 +4,8 @@
 //! batches, a restart with a backlog many times the memory queue, a full disk bound and a torn
 //! record in the log.
 
-mod common;
-#[path = "support/fault_xray.rs"]
-mod fault_xray;
+use crate::common;
+use crate::support::fault_xray;
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -16,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{Collector, metric_sum};
+use common::{Collector, metric_sum, metric_sum_or_zero};
 use fault_xray::{FaultXray, Reply};
 use xray_collector::config;
 use xray_collector::exporters::awsxray::config::AwsXrayExporterConfig;
@@ -344,7 +343,7 @@ fn beyond_the_disk_bound_exactly_the_excess_is_counted() {
     );
     std::thread::sleep(Duration::from_millis(300));
     let metrics = c.metrics();
-    let full = metric_sum(
+    let full = metric_sum_or_zero(
         &metrics,
         "xray_collector_exporter_dropped_items_total",
         &["reason=\"storage_full\""],
@@ -354,9 +353,11 @@ fn beyond_the_disk_bound_exactly_the_excess_is_counted() {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let m = c.metrics();
-        let sent = metric_sum(&m, "xray_collector_exporter_sent_items_total", &[]) as u64;
-        let dropped = metric_sum(&m, "xray_collector_exporter_dropped_items_total", &[]) as u64;
-        let received = metric_sum(&m, "xray_collector_receiver_received_items_total", &[]) as u64;
+        let sent = metric_sum_or_zero(&m, "xray_collector_exporter_sent_items_total", &[]) as u64;
+        let dropped =
+            metric_sum_or_zero(&m, "xray_collector_exporter_dropped_items_total", &[]) as u64;
+        let received =
+            metric_sum_or_zero(&m, "xray_collector_receiver_received_items_total", &[]) as u64;
         if sent + dropped >= received {
             assert_eq!(received, 600);
             assert_eq!(dropped, full, "only the disk bound dropped");
@@ -412,7 +413,7 @@ fn a_torn_tail_is_cut_and_the_rest_delivered() {
         "{}",
         c.log()
     );
-    let truncated = metric_sum(
+    let truncated = metric_sum_or_zero(
         &c.metrics(),
         "xray_collector_exporter_storage_truncated_bytes_total",
         &["exporter=\"awsxray\""],
@@ -477,11 +478,11 @@ fn a_sigterm_during_an_outage_keeps_the_abandoned_batches_on_disk() {
         if sent >= 500.0 || Instant::now() > deadline {
             assert_eq!(sent, 500.0, "{m}");
             assert_eq!(
-                metric_sum(&m, "xray_collector_exporter_dropped_items_total", &[]),
+                metric_sum_or_zero(&m, "xray_collector_exporter_dropped_items_total", &[]),
                 0.0
             );
             assert_eq!(
-                metric_sum(&m, "xray_collector_exporter_persisted_items_total", &[]),
+                metric_sum_or_zero(&m, "xray_collector_exporter_persisted_items_total", &[]),
                 0.0
             );
             break;
