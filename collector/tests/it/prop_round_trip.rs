@@ -15,8 +15,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
-use xray_collector::traces::{Segment, SegmentIds};
 use xray_collector::receivers::awsxray::datagram;
+use xray_collector::traces::{Segment, SegmentIds};
 use xray_collector::translate::from_xray::{FromXray, to_otlp};
 
 /// Characters of generated names: X-Ray's name alphabet (letters, digits, space and
