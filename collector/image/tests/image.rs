@@ -7,6 +7,22 @@
 //! then read back with Debian's `skopeo` and `umoci`, unpacked, and its entrypoint is run inside
 //! the unpacked root file system the way the OpenTelemetry Operator starts the container.
 //!
+//! * `skopeo inspect` reads the layout (digest, non-root numeric user, entrypoint, ports,
+//!   annotations with the `HEAD` revision), and the docker-archive gives the same config.
+//! * `umoci unpack` unpacks the layout; the runtime spec it derives has the uid and args. Then
+//!   `xray-collector validate` on the `CMD`'s default configuration must pass inside the root file
+//!   system, and the entrypoint runs there with `chroot --userspec=10001:10001` as the operator
+//!   starts it (`--config=/conf/collector.yaml --feature-gates=...`): 200 on the health check,
+//!   then SIGTERM and exit 0. Inside the chroot only the image's own loader and libraries exist,
+//!   so this proves the root file system is self-contained. Without root, chroot is not allowed:
+//!   the test falls back to the image's loader with `--library-path` and records a loud
+//!   `SKIPPED CHECK`.
+//! * Building twice (touching the binary in between) gives the same digest and the same bytes;
+//!   another `SOURCE_DATE_EPOCH` gives another digest and a `created` that follows it.
+//!
+//! No container engine runs the image (the tests need none); the unit tests in `src/` cover
+//! tar and gzip determinism, header fields, ELF dependency resolution and error messages.
+//!
 //! Without the release binary the tests fail under `XRB_REQUIRE_TOOLS=1` (set by `tests/run`) and
 //! are recorded as skipped otherwise; `cargo build --release --locked -p xray-collector` makes it.
 

@@ -1,5 +1,8 @@
 //! Config loading: table tests of valid and invalid configs with their exact messages, the real
-//! configs in `../shared/configs`, and the `validate` command.
+//! configs in `../shared/configs`, and the `validate` command. Also: the image's default config
+//! loads and `collector/Dockerfile` keeps the image contract (entrypoint, user, ports); the
+//! `otlphttp` + `sigv4auth` contract and its located errors; hostile YAML (alias bombs, deep
+//! nesting) is a located error within bounded memory and time, checked on the real binary.
 
 use std::process::Command;
 

@@ -5,6 +5,8 @@
 //!
 //! A second test drives the OTLP/HTTP server directly: an OTLP/JSON request reaches X-Ray too, and
 //! malformed, oversized or wrongly typed requests get OTLP's non-retryable answers and are counted.
+//! Others fill a pipeline to get `503` with `Retry-After`, check gRPC's retryable and non-retryable
+//! codes, repeat the SDK run over TLS on both protocols, and stop start-up on bad TLS settings.
 
 use crate::common;
 

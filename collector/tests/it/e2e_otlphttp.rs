@@ -9,7 +9,9 @@
 //! timing its client gave it, and the content the conventions carry (X-Ray annotations, HTTP, SQL,
 //! metadata and causes; OTLP attributes, resource, status and events); every request is gzip,
 //! protobuf, signed for `xray` in the configured region, and accepted; the collector's counters
-//! account for every item with nothing failed or dropped.
+//! account for every item with nothing failed or dropped. A collector signing with a wrong secret
+//! is refused by the endpoint and counted as failed, never as sent. The stand-in checks the
+//! protocol and the signature, not X-Ray's storage or Transaction Search, which need a real account.
 
 use crate::common;
 

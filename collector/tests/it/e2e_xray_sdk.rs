@@ -1,6 +1,7 @@
 //! End to end: a Python app instrumented with the real AWS X-Ray SDK sends segments over UDP to the
 //! collector, which exports them to a local X-Ray API (moto); `BatchGetTraces` must return every
-//! document the app sent, JSON-equal.
+//! document the app sent, JSON-equal. The app's traces include subsegments the SDK streams as
+//! separate documents, so independent subsegments travel the path too.
 
 use crate::common;
 

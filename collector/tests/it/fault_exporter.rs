@@ -5,6 +5,12 @@
 //! received = exported + counted drops, every exported document reached the server exactly once
 //! (or, under timeouts, at least once), and no drop at all while the fault stays within the
 //! configured retry and queue bounds.
+//!
+//! Connection refused is a port with no listener until the exporter has retried. The 10-minute
+//! outage is the default retry schedule (5 s to 30 s) divided by 200: 3 s of 503s while documents
+//! keep arriving. An outage beyond a tiny queue and a 1 s retry budget must end with every document
+//! counted as `retries_exhausted` or `queue_full`. The server is a stand-in because moto cannot
+//! throttle or fail on demand; what X-Ray itself would answer is not checked here.
 
 use crate::common;
 use crate::support::fault_xray;

@@ -5,6 +5,10 @@
 //! receiver and checks the exact accounting: received = sent + failed + dropped, by reason, and
 //! every span the server accepted arrived exactly once. Every request is checked by the server
 //! (protobuf, gzip that really is gzip, SigV4-signed for `xray` in `us-east-1`).
+//!
+//! Also: X-Ray segments over UDP are converted, retried and counted by document; OTLP and X-Ray
+//! batches in a persistent queue survive `kill -9`; the shutdown deadline counts spans still being
+//! retried; `sigv4auth` with no region anywhere stops start-up naming the settings.
 
 use crate::common;
 use crate::support::fault_otlp;

@@ -3,6 +3,14 @@
 //! (the fault-injecting X-Ray server answering 503), `kill -9`, a SIGTERM whose deadline abandons
 //! batches, a restart with a backlog many times the memory queue, a full disk bound and a torn
 //! record in the log.
+//!
+//! Asserted: every document survives the outage and `kill -9` and is delivered once after the
+//! restart, and a further restart sends nothing again; beyond the disk bound only the excess is
+//! counted as `storage_full`; the batches a SIGTERM abandons are counted as persisted, and the
+//! next start replays and sends every one; a backlog many times the memory queue is replayed with
+//! peak memory near that of a collector without one; a torn tail is cut and its bytes counted, and
+//! the records before it are delivered. A machine crash (the page cache lost) is
+//! not simulated: only `fsync: true` covers it, and the disk log's unit tests check its framing.
 
 use crate::common;
 use crate::support::fault_xray;

@@ -1,5 +1,6 @@
 //! Start-up failures are clear and non-zero: an address already in use is named; a missing AWS
 //! region says where a region can come from. Unknown operator arguments are tolerated and logged.
+//! `encoding: json` gives one JSON object per log line.
 
 use crate::common;
 

@@ -2,7 +2,7 @@
 //!
 //! Each file in `tests/translate/` is one case: OTLP/JSON `request` (an `ExportTraceServiceRequest`),
 //! optional exporter `settings`, the `expected` X-Ray documents and the number of spans
-//! `expected_dropped`.
+//! `expected_dropped`, and the `rules` of `shared/reference/otlp-to-xray.md` it covers.
 //! The request is decoded from OTLP/JSON, encoded to OTLP protobuf and decoded again, so the
 //! translator sees exactly what the protobuf receivers hand it.
 //! Invented ids (the `LOCAL_ROOT` service segment, exception ids) come from a counter:
