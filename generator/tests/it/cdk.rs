@@ -9,6 +9,17 @@
 //!   the ServiceAccount that the Kubernetes target renders, and that ServiceAccount's IRSA annotation
 //!   names the role the stack creates.
 //! * Every template stays within 50 KiB as YAML, the CDK CLI's limit for an inline template.
+//! * ADOT depends on cert-manager and both are pinned; the inline policy has exactly the actions of
+//!   the exporter and the sampling proxy, and the Transaction Search resources follow the plan.
+//! * `cdk deploy --app DIR` deploys every existing-cluster assembly against moto (CloudFormation,
+//!   IAM and STS in the stack's account) with no bootstrap stack; the role IAM then holds has the
+//!   template's trust policy (the `Fn::Sub` string form evaluated) and permissions boundary.
+//!
+//! Besides the golden assemblies, the checks run on the variants of `tests/variant-blueprints/`
+//! listed in `VARIANTS`. moto's CloudFormation skips EKS resource types (so created-cluster
+//! assemblies cannot deploy there), ignores a role's `ManagedPolicyArns` and has no
+//! `AWS::XRay::TransactionSearchConfig`: those parts are covered by cfn-lint, checkov and the
+//! policy checks, not by a deploy.
 //!
 //! * The golden assemblies are exactly what the renderer produces now.
 

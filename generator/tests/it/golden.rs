@@ -8,7 +8,9 @@
 //!   instead (optionally only some targets: `XRB_BLESS_TARGETS=kubernetes,terraform`); review
 //!   with `git diff golden/`.
 //! * The `blueprint` binary itself, run twice on every blueprint, writes byte-identical trees that
-//!   equal the golden files.
+//!   equal the golden files; every file ends with exactly one newline and no absolute path appears.
+//! * `render --check` reports drift and exits 1, writing nothing, and accepts the committed tree;
+//!   rendering one target replaces only that target's directory; `--help` documents the exit codes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

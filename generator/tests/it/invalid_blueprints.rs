@@ -1,6 +1,8 @@
 //! The invalid-blueprint corpus: every file under `tests/invalid-blueprints/` must be rejected by
 //! `blueprint render` and `blueprint validate` with exit code 2, diagnostics that name
-//! `file:line:column` and the field's JSON pointer, and no output written.
+//! `file:line:column` and the field's JSON pointer, and no output written (a previous output
+//! survives untouched). A missing file exits 2 too, and one invalid file among valid ones blocks
+//! every write.
 //!
 //! The exact diagnostic text of each file is an insta snapshot next to the corpus
 //! (`tests/invalid-blueprints/snapshots/<name>.snap`). To accept changed text:

@@ -17,6 +17,13 @@
 //!   the offline mirror. Besides fmt and checkov, it is parsed with python-hcl2 and its objects are
 //!   compared with the Kubernetes target's manifests (`workloads_objects_equal_the_kubernetes_target`).
 //!
+//! The variants `tests/variant-blueprints/variant-existing-subnets.yaml` (a created cluster in
+//! existing subnets, Pod Identity on it, a permissions boundary, tags with `${`) and
+//! `variant-otlp-pod-identity.yaml` (`otlp` with the sampling proxy and Transaction Search) take
+//! the branches no example takes through the same checks. moto has no `UpdateTraceSegmentDestination`
+//! or `UpdateIndexingRule`, so the Transaction Search commands are planned and read from the saved
+//! plan, not applied.
+//!
 //! Without terraform or its provider mirror the Terraform checks are recorded as loud skips
 //! (`harness::terraform`); checkov, moto and python are required tools under `tests/run`.
 
