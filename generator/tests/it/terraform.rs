@@ -1,6 +1,7 @@
 //! The golden Terraform, checked by the real tools.
 //!
-//! * `terraform fmt -check` over every golden Terraform file;
+//! * `terraform fmt -check` over every golden Terraform file, and the `hcl*` filters' output is
+//!   fmt-clean and reads back equal; every variable is used, every variable and output described;
 //! * `terraform validate` of every golden `terraform/cluster/` (with no warning besides the one about
 //!   the offline provider's development override);
 //! * `terraform plan` and `terraform apply` of every `terraform/cluster/` against a local moto server,
