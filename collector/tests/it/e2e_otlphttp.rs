@@ -11,7 +11,8 @@
 //! protobuf, signed for `xray` in the configured region, and accepted; the collector's counters
 //! account for every item with nothing failed or dropped. A collector signing with a wrong secret
 //! is refused by the endpoint and counted as failed, never as sent. The stand-in checks the
-//! protocol and the signature, not X-Ray's storage or Transaction Search, which need a real account.
+//! protocol and the signature, not X-Ray's storage or Transaction Search, which need a real
+//! account.
 
 use crate::common;
 

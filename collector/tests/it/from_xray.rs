@@ -6,7 +6,8 @@
 //! field of every span, event, link and resource is compared. The documents of the numbered cases
 //! were recorded from the real aws-xray-sdk by `generate_documents.py` (a web segment on EKS,
 //! botocore DynamoDB and httplib subsegments with a 429, SQL, exceptions, annotations and metadata,
-//! in progress, streamed independent subsegments); `08_invalid` and `09_lenient` are written by hand.
+//! in progress, streamed independent subsegments); `08_invalid` and `09_lenient` are written by
+//! hand.
 //!
 //! Every case that converts also goes back through the X-Ray exporter's translation and must keep
 //! what `from_xray/round_trip.rs` says the round trip keeps.

@@ -21,9 +21,9 @@
 //! The variants `tests/variant-blueprints/variant-existing-subnets.yaml` (a created cluster in
 //! existing subnets, Pod Identity on it, a permissions boundary, tags with `${`) and
 //! `variant-otlp-pod-identity.yaml` (`otlp` with the sampling proxy and Transaction Search) take
-//! the branches no example takes through the same checks. moto has no `UpdateTraceSegmentDestination`
-//! or `UpdateIndexingRule`, so the Transaction Search commands are planned and read from the saved
-//! plan, not applied.
+//! the branches no example takes through the same checks. moto has no
+//! `UpdateTraceSegmentDestination` or `UpdateIndexingRule`, so the Transaction Search commands are
+//! planned and read from the saved plan, not applied.
 //!
 //! Without terraform or its provider mirror the Terraform checks are recorded as loud skips
 //! (`harness::terraform`); checkov, moto and python are required tools under `tests/run`.
