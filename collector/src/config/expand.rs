@@ -12,8 +12,22 @@ pub struct Expanded {
     pub whole: bool,
 }
 
+/// Why a scalar's references cannot be expanded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExpandError {
+    /// A `${` without its `}`.
+    #[error("unterminated `${{` in `{0}`")]
+    Unterminated(String),
+    /// `${scheme:...}` with a config provider other than `env`.
+    #[error("config provider `{scheme}` in `${{{reference}}}` is not supported; only `env` is")]
+    Provider { scheme: String, reference: String },
+    /// A name that is not an environment variable name.
+    #[error("`${{{0}}}` does not name a valid environment variable")]
+    InvalidName(String),
+}
+
 /// Expands the references in `text`, looking variables up with `env`.
-pub fn expand(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Expanded, String> {
+pub fn expand(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Expanded, ExpandError> {
     if !text.contains('$') {
         return Ok(Expanded {
             text: text.to_owned(),
@@ -34,7 +48,7 @@ pub fn expand(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Expand
         } else if let Some(r) = rest.strip_prefix("${") {
             let end = r
                 .find('}')
-                .ok_or_else(|| format!("unterminated `${{` in `{text}`"))?;
+                .ok_or_else(|| ExpandError::Unterminated(text.to_owned()))?;
             out.push_str(&resolve(&r[..end], env)?);
             substituted = true;
             references += 1;
@@ -53,15 +67,16 @@ pub fn expand(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Expand
     })
 }
 
-fn resolve(reference: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+fn resolve(reference: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, ExpandError> {
     let spec = match reference.split_once(':') {
         Some(("env", spec)) => spec,
         Some((scheme, _))
             if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric()) =>
         {
-            return Err(format!(
-                "config provider `{scheme}` in `${{{reference}}}` is not supported; only `env` is"
-            ));
+            return Err(ExpandError::Provider {
+                scheme: scheme.to_owned(),
+                reference: reference.to_owned(),
+            });
         }
         _ => reference,
     };
@@ -75,9 +90,7 @@ fn resolve(reference: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Stri
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
-        return Err(format!(
-            "`${{{reference}}}` does not name a valid environment variable"
-        ));
+        return Err(ExpandError::InvalidName(reference.to_owned()));
     }
     Ok(match (env(name), default) {
         (Some(value), _) if !value.is_empty() || default.is_none() => value,
@@ -116,12 +129,19 @@ mod tests {
         assert!(
             expand("${env:REGION", &env)
                 .unwrap_err()
+                .to_string()
                 .contains("unterminated")
         );
-        assert!(expand("${file:/x}", &env).unwrap_err().contains("`file`"));
+        assert!(
+            expand("${file:/x}", &env)
+                .unwrap_err()
+                .to_string()
+                .contains("`file`")
+        );
         assert!(
             expand("${env:1A}", &env)
                 .unwrap_err()
+                .to_string()
                 .contains("valid environment")
         );
     }

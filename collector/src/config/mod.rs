@@ -470,8 +470,8 @@ fn resolve_references(
     for (id, config) in exporters.iter_mut() {
         let pointer = &section.defined[id].1;
         for (key, reference) in config.references() {
-            if let Err(message) = reference.resolve(&any, started) {
-                ctx.error(&format!("{pointer}/{key}"), message);
+            if let Err(error) = reference.resolve(&any, started) {
+                ctx.error(&format!("{pointer}/{key}"), error.to_string());
             }
         }
         config.validate_resolved(&mut Checker::new(ctx, pointer));

@@ -81,7 +81,7 @@ pub fn parse(
         if !text.contains('$') {
             return Ok(None);
         }
-        let expanded = expand::expand(text, env)?;
+        let expanded = expand::expand(text, env).map_err(|e| e.to_string())?;
         Ok(Some(Rewrite {
             plain: !expanded.substituted || expanded.whole,
             text: expanded.text,
