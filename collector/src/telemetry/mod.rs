@@ -201,7 +201,6 @@ impl Telemetry {
         }
     }
 
-    /// Items a receiver read (before validation).
     /// One request of a receiver's sampling proxy, by outcome.
     pub fn proxy_request(&self, receiver: &str, outcome: &str) {
         self.inner
