@@ -1116,3 +1116,72 @@ fn hand_written_empty_spans_decode_as_empty_spans() {
         vec![Span::default(); 3]
     );
 }
+
+#[test]
+fn a_budget_held_by_other_requests_is_refused_retryably() {
+    // Issue 14 items 1 and 9: when other requests hold the memory budget, a request that would
+    // fit alone gets the retryable answer (gRPC RESOURCE_EXHAUSTED with RetryInfo, HTTP 503 with
+    // Retry-After), counted as `memory_limit`, and passes once the budget is free again.
+    let (grpc, http) = (harness::free_port(), harness::free_port());
+    let config = local_config(grpc, http, "", "").replace(
+        "  otlp:\n    protocols:",
+        "  otlp:\n    memory_limit_mib: 1\n    protocols:",
+    );
+    let collector = Collector::start(&config, &[]);
+    // A slow client declares a 900 KB body and stalls: the declared size is charged up front.
+    let mut slow = TcpStream::connect(("127.0.0.1", http)).expect("connect");
+    slow.write_all(
+        b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: 900000\r\n\r\n\x0a",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // A thousand empty spans: a few hundred KB decoded, more than what is left.
+    let export = |message: Vec<u8>| {
+        runtime.block_on(async {
+            use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+            use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+            use prost::Message;
+            let mut client = TraceServiceClient::connect(format!("http://127.0.0.1:{grpc}"))
+                .await
+                .expect("connect");
+            client
+                .export(ExportTraceServiceRequest::decode(message.as_slice()).unwrap())
+                .await
+        })
+    };
+    let status = export(empty_spans_protobuf(1000)).expect_err("the budget is held");
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    let retry_info = b"type.googleapis.com/google.rpc.RetryInfo";
+    assert!(
+        status
+            .details()
+            .windows(retry_info.len())
+            .any(|w| w == retry_info),
+        "RESOURCE_EXHAUSTED without RetryInfo: {status:?}"
+    );
+    let json_ct = [("Content-Type", "application/json")];
+    let (code, head, _) = post(http, "/v1/traces", &json_ct, &empty_spans_json(1000));
+    assert_eq!(code, 503, "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("retry-after: 1"),
+        "{head}"
+    );
+    // The stalled client goes; its budget comes back and the same export passes.
+    drop(slow);
+    collector.wait_metric(
+        "xray_collector_receiver_refused_requests_total",
+        &["reason=\"malformed\""],
+        1.0,
+        Duration::from_secs(10),
+    );
+    export(empty_spans_protobuf(1000)).expect("an export once the budget is free");
+    let metrics = collector.metrics();
+    assert_eq!(refused_with(&metrics, "requests", "memory_limit"), 2.0);
+    assert_eq!(refused_with(&metrics, "items", "memory_limit"), 2000.0);
+    assert_eq!(receiver_counts(&metrics, "requests"), (4.0, 1.0, 3.0));
+    assert_eq!(receiver_counts(&metrics, "items"), (3001.0, 1000.0, 2001.0));
+}

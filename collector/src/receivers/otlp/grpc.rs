@@ -6,8 +6,10 @@
 //! * connections come from [`crate::serve::incoming`] ([`LIMITS`]: a connection cap, an idle
 //!   timeout, accept-error backoff), with at most [`STREAMS_PER_CONNECTION`] streams each;
 //! * the in-flight slot is taken before the message is read;
-//! * the codec ([`AdmitCodec`]) scans the message and charges its decoded size to the
-//!   receiver's budget before decoding it (`budget.rs`);
+//! * the budget (`budget.rs`) is charged as the message arrives ([`ChargedBody`]: twice each
+//!   frame, for buffer growth), up front with `max_recv_msg_size_mib` for a compressed message
+//!   (tonic inflates it into one buffer), and by the codec ([`AdmitCodec`]), which scans the
+//!   message and charges its decoded size before decoding it;
 //! * every refusal follows the OTLP retry rules and is counted with a reason: `INVALID_ARGUMENT`
 //!   for malformed messages and messages over `max_recv_msg_size_mib` or over the whole budget
 //!   (tonic's own `OUT_OF_RANGE` and `INTERNAL` decode answers are rewritten to it);
@@ -183,9 +185,31 @@ where
             };
             // Set once the request is counted (by the codec or the handler).
             let counted = Arc::new(AtomicBool::new(false));
+            let held = Arc::new(Held::default());
+            // A compressed message is inflated into a buffer of up to max_message bytes before
+            // the codec sees it: charge that up front.
+            let compressed = req
+                .headers()
+                .get("grpc-encoding")
+                .is_some_and(|v| v.as_bytes() != b"identity");
+            if compressed {
+                let result = {
+                    let mut charge = held.lock();
+                    intake.budget().charge(&mut charge, max_message)
+                };
+                if let Err(over) = result {
+                    return Ok(over_budget(&intake, over, 1).into_http());
+                }
+            }
+            let req = req.map(|body| ChargedBody {
+                inner: Box::pin(body),
+                budget: intake.budget().clone(),
+                held: held.clone(),
+            });
             let codec = AdmitCodec {
                 intake: intake.clone(),
                 counted: counted.clone(),
+                held: held.clone(),
             };
             let mut grpc = tonic::server::Grpc::new(codec)
                 .accept_compressed(CompressionEncoding::Gzip)
@@ -199,6 +223,11 @@ where
                     req,
                 )
                 .await;
+            let over = *held.over.lock().unwrap_or_else(|e| e.into_inner());
+            if let (false, Some(over)) = (counted.load(Ordering::Relaxed), over) {
+                // The body did not fit the budget while it was read.
+                return Ok(over_budget(&intake, over, 1).into_http());
+            }
             if !counted.load(Ordering::Relaxed) {
                 // Refused by tonic before the codec saw it: too large, or not decodable
                 // (a broken frame or gzip stream). Neither is retryable.
@@ -228,13 +257,94 @@ where
 /// A decoded request, and the budget it holds until it is answered.
 pub struct Admitted {
     request: ExportTraceServiceRequest,
-    _charge: Charge,
+    _held: Arc<Held>,
+}
+
+/// What one request holds of the budget (its body as read, the decoded estimate), and whether
+/// reading its body went over the budget.
+#[derive(Default)]
+pub struct Held {
+    charge: std::sync::Mutex<Charge>,
+    over: std::sync::Mutex<Option<OverBudget>>,
+}
+
+impl Held {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Charge> {
+        self.charge.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A request body that charges the budget for each frame (twice: buffer growth) before tonic
+/// buffers it, and fails the read when it does not fit.
+struct ChargedBody<B> {
+    inner: std::pin::Pin<Box<B>>,
+    budget: Budget,
+    held: Arc<Held>,
+}
+
+impl<B> tonic::codegen::Body for ChargedBody<B>
+where
+    B: tonic::codegen::Body,
+    B::Error: Into<StdError>,
+{
+    type Data = B::Data;
+    type Error = StdError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<B::Data>, StdError>>> {
+        let polled = self.inner.as_mut().poll_frame(cx);
+        match polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                let n = frame.data_ref().map_or(0, |d| d.remaining());
+                let result = {
+                    let mut charge = self.held.lock();
+                    self.budget.charge(&mut charge, 2 * n)
+                };
+                match result {
+                    Ok(()) => Poll::Ready(Some(Ok(frame))),
+                    Err(over) => {
+                        *self.held.over.lock().unwrap_or_else(|e| e.into_inner()) = Some(over);
+                        Poll::Ready(Some(Err("over the receiver's memory limit".into())))
+                    }
+                }
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+}
+
+/// Counts and answers a request that does not fit the budget.
+fn over_budget(intake: &Intake, over: OverBudget, spans: usize) -> Status {
+    match over {
+        OverBudget::TooLarge => {
+            intake.refuse_spans(ReceiverRefusal::TooLarge, spans);
+            Status::invalid_argument(format!(
+                "the request would take more than the receiver's memory limit of {} bytes",
+                intake.budget().total()
+            ))
+        }
+        OverBudget::Busy => {
+            intake.refuse_spans(ReceiverRefusal::MemoryLimit, spans);
+            resource_exhausted(
+                "the receiver's memory limit is held by other requests; retry with backoff",
+            )
+        }
+    }
 }
 
 /// The codec of `Export`: scans, charges the budget, then decodes (see the module doc).
 struct AdmitCodec {
     intake: Arc<Intake>,
     counted: Arc<AtomicBool>,
+    held: Arc<Held>,
 }
 
 impl Codec for AdmitCodec {
@@ -251,6 +361,7 @@ impl Codec for AdmitCodec {
         AdmitDecoder {
             intake: self.intake.clone(),
             counted: self.counted.clone(),
+            held: self.held.clone(),
         }
     }
 }
@@ -270,6 +381,7 @@ impl Encoder for ResponseEncoder {
 struct AdmitDecoder {
     intake: Arc<Intake>,
     counted: Arc<AtomicBool>,
+    held: Arc<Held>,
 }
 
 impl AdmitDecoder {
@@ -293,24 +405,14 @@ impl Decoder for AdmitDecoder {
                 Status::invalid_argument(format!("not an ExportTraceServiceRequest: {e}")),
             )
         })?;
-        let budget = self.intake.budget();
-        let mut charge = Charge::default();
-        if let Err(over) = budget.charge(&mut charge, body.len().saturating_add(estimate.bytes)) {
-            let status = match over {
-                OverBudget::TooLarge => Status::invalid_argument(format!(
-                    "the request would take about {} bytes decoded, more than the receiver's memory limit of {} bytes",
-                    body.len().saturating_add(estimate.bytes),
-                    budget.total()
-                )),
-                OverBudget::Busy => resource_exhausted(
-                    "the receiver's memory limit is held by other requests; retry with backoff",
-                ),
-            };
-            let reason = match over {
-                OverBudget::TooLarge => ReceiverRefusal::TooLarge,
-                OverBudget::Busy => ReceiverRefusal::MemoryLimit,
-            };
-            return Err(self.refuse(reason, estimate.spans, status));
+        let cost = body.len().saturating_add(estimate.bytes);
+        let result = {
+            let mut charge = self.held.lock();
+            self.intake.budget().charge(&mut charge, cost)
+        };
+        if let Err(over) = result {
+            self.counted.store(true, Ordering::Relaxed);
+            return Err(over_budget(&self.intake, over, estimate.spans));
         }
         let request = ExportTraceServiceRequest::decode(body).map_err(|e| {
             self.refuse(
@@ -321,7 +423,7 @@ impl Decoder for AdmitDecoder {
         })?;
         Ok(Some(Admitted {
             request,
-            _charge: charge,
+            _held: self.held.clone(),
         }))
     }
 }
