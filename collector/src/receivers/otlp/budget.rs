@@ -41,6 +41,8 @@ pub const DEFAULT_MEMORY_LIMIT_MIB: u64 = 64;
 const LEAF_OVERHEAD: usize = 2 * size_of::<String>();
 /// Deepest nesting the scan follows (prost's own recursion limit is 100).
 const MAX_DEPTH: usize = 100;
+/// Deepest JSON nesting the scan follows (serde_json refuses more than 128).
+const MAX_JSON_DEPTH: usize = 128;
 
 /// Why a charge did not fit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -354,6 +356,10 @@ pub fn json_cost(body: &[u8]) -> Estimate {
                     _ => estimate.bytes = estimate.bytes.saturating_add(text.len() + LEAF_OVERHEAD),
                 }
             }
+            b'{' | b'[' if stack.len() >= MAX_JSON_DEPTH => {
+                // The decoder refuses this nesting before it gets here; stop counting.
+                break;
+            }
             b'{' => {
                 let kind = match stack.last() {
                     Some(Frame::Array(kind)) => *kind,
@@ -466,6 +472,16 @@ mod tests {
         let body = wrap(1, &wrap(1, &wrap(1, &wrap(2, &value))));
         assert_eq!(protobuf_cost(&body), Err(ScanError::TooDeep));
         assert!(protobuf_cost(&[0x0a, 0x00]).is_ok());
+    }
+
+    #[test]
+    fn deep_json_costs_no_more_than_the_limit_of_frames() {
+        // Twenty million `[` would be a 320 MB scan stack; the scan stops at serde's limit.
+        let body = vec![b'['; 1 << 20];
+        assert_eq!(json_cost(&body), Estimate::default());
+        let mut body = b"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{}".to_vec();
+        body.extend(vec![b'['; 1000]);
+        assert_eq!(json_cost(&body).spans, 1);
     }
 
     #[test]

@@ -12,8 +12,8 @@ pub struct OtlpReceiverConfig {
     /// The enabled protocols; a protocol is on when its key is present.
     pub protocols: OtlpProtocols,
     /// Decoded memory the receiver's in-flight requests may hold together, in MiB (default
-    /// [`DEFAULT_MEMORY_LIMIT_MIB`]; the formula is in `receivers::otlp::budget`). Not a key of
-    /// the contrib collector.
+    /// [`DEFAULT_MEMORY_LIMIT_MIB`]; the formula is in `receivers::otlp::budget`); at least
+    /// twice `protocols.grpc.max_recv_msg_size_mib`. Not a key of the contrib collector.
     pub memory_limit_mib: u64,
 }
 
@@ -122,6 +122,16 @@ impl Component for OtlpReceiverConfig {
             c.error("memory_limit_mib", "must be at least 1");
         }
         if let Some(grpc) = &self.protocols.grpc {
+            // A compressed gRPC message is charged its largest inflated size up front.
+            if grpc.max_recv_msg_size_mib.saturating_mul(2) > self.memory_limit_mib {
+                c.error(
+                    "memory_limit_mib",
+                    format!(
+                        "must be at least twice protocols.grpc.max_recv_msg_size_mib ({}), or no compressed gRPC request fits",
+                        grpc.max_recv_msg_size_mib
+                    ),
+                );
+            }
             c.endpoint("protocols/grpc/endpoint", &grpc.endpoint);
         }
         if let Some(http) = &self.protocols.http {
