@@ -1090,17 +1090,37 @@ fn received_is_accepted_plus_refused_for_items_and_requests() {
         .build()
         .unwrap();
     let codes = runtime.block_on(async {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+        use prost::Message;
+        // A gzip-compressed export of one span (charged its inflated size up front).
+        let mut gzipped = TraceServiceClient::connect(format!("http://127.0.0.1:{grpc}"))
+            .await
+            .expect("connect")
+            .send_compressed(tonic::codec::CompressionEncoding::Gzip);
+        let one = ExportTraceServiceRequest::decode(empty_spans_protobuf(1).as_slice()).unwrap();
         vec![
             raw_export(grpc, empty_spans_protobuf(2)).await,
             raw_export(grpc, vec![0xff]).await,
+            match gzipped.export(one).await {
+                Ok(_) => tonic::Code::Ok,
+                Err(status) => status.code(),
+            },
         ]
     });
-    assert_eq!(codes, [tonic::Code::Ok, tonic::Code::InvalidArgument]);
+    assert_eq!(
+        codes,
+        [
+            tonic::Code::Ok,
+            tonic::Code::InvalidArgument,
+            tonic::Code::Ok
+        ]
+    );
     let metrics = collector.metrics();
     let (received, accepted, refused) = receiver_counts(&metrics, "requests");
-    assert_eq!((received, accepted, refused), (9.0, 3.0, 6.0), "{metrics}");
+    assert_eq!((received, accepted, refused), (10.0, 4.0, 6.0), "{metrics}");
     let (received, accepted, refused) = receiver_counts(&metrics, "items");
-    assert_eq!(accepted, 6.0, "{metrics}");
+    assert_eq!(accepted, 7.0, "{metrics}");
     assert_eq!(received, accepted + refused, "{metrics}");
     assert_eq!(refused, 6.0, "{metrics}");
 }

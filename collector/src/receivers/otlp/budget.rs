@@ -476,7 +476,7 @@ mod tests {
 
     #[test]
     fn deep_json_costs_no_more_than_the_limit_of_frames() {
-        // Twenty million `[` would be a 320 MB scan stack; the scan stops at serde's limit.
+        // A scan stack of a frame per `[` would grow with the body; it stops at serde's limit.
         let body = vec![b'['; 1 << 20];
         assert_eq!(json_cost(&body), Estimate::default());
         let mut body = b"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{}".to_vec();
