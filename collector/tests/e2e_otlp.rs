@@ -5,6 +5,12 @@
 //!
 //! A second test drives the OTLP/HTTP server directly: an OTLP/JSON request reaches X-Ray too, and
 //! malformed, oversized or wrongly typed requests get OTLP's non-retryable answers and are counted.
+//!
+//! The hardening tests (issue 14) need no AWS emulator (an `otlp` receiver feeding `debug`):
+//! decoded-size bombs are refused within the memory budget (peak RSS checked), connections beyond
+//! the gRPC cap are closed and counted, gRPC refusals are `INVALID_ARGUMENT` or a retryable
+//! `RESOURCE_EXHAUSTED` with `RetryInfo`, slow bodies hold no in-flight slot, and for requests and
+//! items received = accepted + refused.
 
 mod common;
 
