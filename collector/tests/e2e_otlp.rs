@@ -1149,15 +1149,15 @@ fn a_budget_held_by_other_requests_is_refused_retryably() {
     // fit alone gets the retryable answer (gRPC RESOURCE_EXHAUSTED with RetryInfo, HTTP 503 with
     // Retry-After), counted as `memory_limit`, and passes once the budget is free again.
     let (grpc, http) = (harness::free_port(), harness::free_port());
-    let config = local_config(grpc, http, "", "").replace(
+    let config = local_config(grpc, http, "        max_recv_msg_size_mib: 1", "").replace(
         "  otlp:\n    protocols:",
-        "  otlp:\n    memory_limit_mib: 1\n    protocols:",
+        "  otlp:\n    memory_limit_mib: 2\n    protocols:",
     );
     let collector = Collector::start(&config, &[]);
-    // A slow client declares a 900 KB body and stalls: the declared size is charged up front.
+    // A slow client declares a 1.9 MB body and stalls: the declared size is charged up front.
     let mut slow = TcpStream::connect(("127.0.0.1", http)).expect("connect");
     slow.write_all(
-        b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: 900000\r\n\r\n\x0a",
+        b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: 1900000\r\n\r\n\x0a",
     )
     .unwrap();
     std::thread::sleep(Duration::from_millis(300));
