@@ -109,28 +109,7 @@ impl Server {
         let connections = Arc::new(Semaphore::new(self.limits.max_connections.max(1)));
         let mut tasks = JoinSet::new();
         let mut backoff = ACCEPT_BACKOFF_MIN;
-        loop {
-            let accepted = tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => break,
-                accepted = self.listener.accept() => accepted,
-            };
-            let stream = match accepted {
-                Ok((stream, _)) => {
-                    backoff = ACCEPT_BACKOFF_MIN;
-                    stream
-                }
-                Err(error) => {
-                    // Out of file descriptors or similar: wait instead of spinning.
-                    tracing::warn!(server = %self.name, %error, backoff_ms = backoff.as_millis() as u64, "Accept failed; backing off.");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
-                    continue;
-                }
-            };
+        while let Some(stream) = accept(&self.listener, &mut backoff, &self.name, &shutdown).await {
             let Ok(permit) = connections.clone().try_acquire_owned() else {
                 (self.on_refused)();
                 drop(stream);
@@ -156,6 +135,38 @@ impl Server {
     }
 }
 
+/// The next accepted connection, or `None` once `shutdown` is cancelled. Accept errors (out of
+/// file descriptors or similar) back off from [`ACCEPT_BACKOFF_MIN`], doubling up to
+/// [`ACCEPT_BACKOFF_MAX`], instead of spinning; a successful accept resets `backoff`.
+async fn accept(
+    listener: &TcpListener,
+    backoff: &mut Duration,
+    name: &str,
+    shutdown: &CancellationToken,
+) -> Option<TcpStream> {
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return None,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                *backoff = ACCEPT_BACKOFF_MIN;
+                return Some(stream);
+            }
+            Err(error) => {
+                tracing::warn!(server = %name, %error, backoff_ms = backoff.as_millis() as u64, "Accept failed; backing off.");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return None,
+                    _ = tokio::time::sleep(*backoff) => {}
+                }
+                *backoff = (*backoff * 2).min(ACCEPT_BACKOFF_MAX);
+            }
+        }
+    }
+}
+
 /// Accepts connections under `limits` (cap, backoff, idle timeout; see the module doc) for a
 /// server that serves them itself, until `shutdown` is cancelled.
 pub fn incoming(
@@ -169,27 +180,7 @@ pub fn incoming(
     tokio::spawn(async move {
         let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
         let mut backoff = ACCEPT_BACKOFF_MIN;
-        loop {
-            let accepted = tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => break,
-                accepted = listener.accept() => accepted,
-            };
-            let stream = match accepted {
-                Ok((stream, _)) => {
-                    backoff = ACCEPT_BACKOFF_MIN;
-                    stream
-                }
-                Err(error) => {
-                    tracing::warn!(server = %name, %error, backoff_ms = backoff.as_millis() as u64, "Accept failed; backing off.");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
-                    continue;
-                }
-            };
+        while let Some(stream) = accept(&listener, &mut backoff, &name, &shutdown).await {
             let Ok(permit) = connections.clone().try_acquire_owned() else {
                 on_refused();
                 drop(stream);
