@@ -180,6 +180,14 @@ fn invalid_configs_table() {
             ],
         ),
         (
+            "otlp memory limit",
+            "receivers:\n  otlp:\n    memory_limit_mib: 7\n    protocols:\n      grpc:\n        max_recv_msg_size_mib: 4\n  otlp/zero:\n    memory_limit_mib: 0\n    protocols:\n      http:\nexporters:\n  debug:\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp, otlp/zero]\n      exporters: [debug]\n",
+            &[
+                "collector.yaml:3:5: receivers.otlp.memory_limit_mib: must be at least twice protocols.grpc.max_recv_msg_size_mib (4), or no compressed gRPC request fits",
+                "collector.yaml:8:5: receivers.otlp/zero.memory_limit_mib: must be at least 1",
+            ],
+        ),
+        (
             "duplicate keys",
             "receivers:\n  awsxray:\n  awsxray:\n",
             &["collector.yaml:3:3: receivers.awsxray: duplicate key `awsxray`"],
