@@ -268,11 +268,6 @@ impl Collector {
         }
     }
 
-    /// The process id.
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
-    }
-
     /// Sends SIGTERM.
     pub fn sigterm(&self) {
         let pid = self.child.as_ref().expect("running").id();
