@@ -715,9 +715,31 @@ service:
       exporters: [debug, otlphttp]
 ";
 
+/// A config that validates but cannot start: the OTLP receiver's path comes from the environment
+/// and does not start with `/`, which only the start-up finds.
+const SECRET_FAILS_THE_START: &str = "\
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+        traces_url_path: ${env:XRB_SECRET}
+exporters:
+  debug:
+service:
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [debug]
+";
+
 /// Config errors never echo a value that came from the environment: `validate` and a failed
 /// start both name each field and the `${env:XRB_SECRET}` reference, and never the secret, whether
-/// it reads as a string or types as a number.
+/// it reads as a string or types as a number; nor does the log of a start that fails on a setting
+/// the config check cannot judge.
 #[test]
 fn config_errors_show_env_references_not_their_values() {
     let dir = tempfile::tempdir().unwrap();
@@ -780,4 +802,21 @@ fn config_errors_show_env_references_not_their_values() {
             }
         }
     }
+
+    std::fs::write(&file, SECRET_FAILS_THE_START).unwrap();
+    let secret = "xrb-secret-marker-5d1c";
+    let (code, text) = run(secret, &["validate", config.as_str()]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = run(secret, &[config.as_str()]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        !text.contains(secret),
+        "the start-up log leaks the secret: {text}"
+    );
+    assert!(
+        text.lines().any(|l| l.contains("Collector failed.")
+            && l.contains("receivers.otlp.protocols.http.traces_url_path")
+            && l.contains(reference)),
+        "{text}"
+    );
 }

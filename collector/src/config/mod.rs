@@ -87,6 +87,9 @@ fn typed<'c, T: 'static, C: AsAny + ?Sized>(
 pub struct Loaded {
     pub config: Config,
     pub warnings: Vec<Diagnostic>,
+    /// The values that came from `${...}` expansion: start-up errors pass through
+    /// [`yaml::Redactions::redact`] before they are logged, as config diagnostics do.
+    pub redactions: yaml::Redactions,
 }
 
 /// Reads and validates a config file, expanding variables from the process environment.
@@ -133,7 +136,11 @@ pub fn load_str(
         if let Some(config) = config {
             let mut warnings = ctx.warnings;
             warnings.sort_by_key(|d| d.position.map(|p| (p.line, p.column)));
-            return Ok(Loaded { config, warnings });
+            return Ok(Loaded {
+                config,
+                warnings,
+                redactions: map.redactions().clone(),
+            });
         }
     }
     errors.sort_by_key(|d| d.position.map(|p| (p.line, p.column)));

@@ -53,6 +53,11 @@ impl SourceMap {
     pub fn redact(&self, message: &str) -> String {
         self.redactions.redact(message)
     }
+
+    /// The values that came from an expansion.
+    pub fn redactions(&self) -> &Redactions {
+        &self.redactions
+    }
 }
 
 /// Values that came from `${...}` expansion, each with the text the config wrote for it.
