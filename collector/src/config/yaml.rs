@@ -68,11 +68,15 @@ impl SourceMap {
 /// forms a message quotes it: as text, escaped, or as the number or boolean it typed to) by the
 /// scalar as written, and each single reference's value by the reference (`${env:NAME}`), longest
 /// value first. A value shorter than 4 characters is replaced only where it is a whole word, so
-/// that `${env:N}` = `1` does not rewrite every digit of a message.
+/// that `${env:N}` = `1` does not rewrite every digit of a message. The values are searched for
+/// all at once (Aho-Corasick, leftmost-longest), so a config with very many expanded values and
+/// very many errors still reports them in time linear in the messages' length.
 #[derive(Clone, Debug, Default)]
 pub struct Redactions {
     /// (value as a message may show it, replacement), longest value first once finished.
     pairs: Vec<(String, String)>,
+    /// Finds the values of `pairs` (pattern `i` is `pairs[i].0`).
+    finder: Option<aho_corasick::AhoCorasick>,
 }
 
 impl Redactions {
@@ -112,6 +116,17 @@ impl Redactions {
         self.pairs
             .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.cmp(b)));
         self.pairs.dedup_by(|a, b| a.0 == b.0);
+        self.finder = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(self.pairs.iter().map(|(value, _)| value))
+            .ok();
+    }
+
+    /// Whether a match of `value` at `start..end` of `message` may be replaced.
+    fn replaceable(message: &str, value: &str, start: usize, end: usize) -> bool {
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        value.chars().count() >= 4
+            || (!word(message[..start].chars().next_back()) && !word(message[end..].chars().next()))
     }
 
     /// `message` with every recorded value replaced by its text as written.
@@ -119,18 +134,42 @@ impl Redactions {
         if self.pairs.is_empty() {
             return message.to_owned();
         }
-        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let Some(finder) = &self.finder else {
+            return self.redact_slowly(message);
+        };
+        let mut out = String::with_capacity(message.len());
+        let (mut copied, mut at) = (0, 0);
+        while at < message.len() {
+            let input = aho_corasick::Input::new(message).span(at..message.len());
+            let Some(m) = finder.find(input) else { break };
+            let (value, written) = &self.pairs[m.pattern().as_usize()];
+            if Self::replaceable(message, value, m.start(), m.end()) {
+                out.push_str(&message[copied..m.start()]);
+                out.push_str(written);
+                (copied, at) = (m.end(), m.end());
+            } else {
+                at = m.start()
+                    + message[m.start()..]
+                        .chars()
+                        .next()
+                        .map_or(1, char::len_utf8);
+            }
+        }
+        out.push_str(&message[copied..]);
+        out
+    }
+
+    /// `redact` without the automaton (when it could not be built): every value tried at every
+    /// position, longest first.
+    fn redact_slowly(&self, message: &str) -> String {
         let mut out = String::with_capacity(message.len());
         let mut i = 0;
         'scan: while i < message.len() {
             let rest = &message[i..];
             for (value, written) in &self.pairs {
-                if !rest.starts_with(value.as_str()) {
-                    continue;
-                }
-                let whole_word = !word(message[..i].chars().next_back())
-                    && !word(rest[value.len()..].chars().next());
-                if value.chars().count() >= 4 || whole_word {
+                if rest.starts_with(value.as_str())
+                    && Self::replaceable(message, value, i, i + value.len())
+                {
                     out.push_str(written);
                     i += value.len();
                     continue 'scan;
@@ -373,6 +412,35 @@ mod tests {
         assert_eq!(map.redact("string \"a\\\"b\""), "string \"${env:Q}\"");
         let (_, plain) = parse("a: s3cr3t\n", &env).unwrap();
         assert_eq!(plain.redact("s3cr3t"), "s3cr3t", "only expanded values");
+        // Without the automaton, the same result.
+        let mut slow = map.redactions().clone();
+        slow.finder = None;
+        for message in [
+            "unknown variant `x-s3cr3t`; also s3cr3tive",
+            "integer `1`, 10",
+        ] {
+            assert_eq!(slow.redact(message), map.redact(message));
+        }
+    }
+
+    #[test]
+    fn many_expanded_values_and_errors_redact_in_linear_time() {
+        // 20,000 distinct expanded values, each in a component of an unknown type.
+        let mut text = String::from("receivers:\n");
+        for i in 0..20_000 {
+            text.push_str(&format!("  nope{i}:\n    k: ${{env:UNSET:-value-{i}}}\n"));
+        }
+        let (_, map) = parse(&text, &no_env).unwrap();
+        let started = std::time::Instant::now();
+        for i in 0..20_000 {
+            let message = format!("`value-{i}` is not a known setting of this receiver");
+            assert!(map.redact(&message).starts_with("`${env:UNSET:-value-"));
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
