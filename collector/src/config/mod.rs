@@ -9,7 +9,8 @@
 //!    `sending_queue.storage`) resolve to extensions of the right type that the service starts.
 //!
 //! Every problem is reported at once, located as `file:line:column: path: message` (see
-//! `located`). Only `traces` pipelines run. Other pipelines (real configs mix in metrics) and the
+//! `located`). A message never shows a value that came from `${...}` expansion, only the text the
+//! config wrote (`yaml::Redactions`; `Loaded::redactions` does the same for start-up errors). Only `traces` pipelines run. Other pipelines (real configs mix in metrics) and the
 //! components only they use are reported as warnings and skipped, so the trace part of ADOT
 //! configs loads unchanged. Nothing here matches on a component type.
 
