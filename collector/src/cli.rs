@@ -179,10 +179,13 @@ fn run(options: Options) -> ExitCode {
     let settings = RunSettings {
         shutdown_timeout: options.shutdown_timeout,
     };
+    // A start-up error may quote a setting; one that came from `${env:...}` shows as written.
+    let redactions = loaded.redactions;
     match runtime.block_on(service::run(loaded.config, settings, shutdown_signal())) {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "Collector failed.");
+            let error = redactions.redact(&format!("{e:#}"));
+            tracing::error!(error = %error, "Collector failed.");
             ExitCode::from(1)
         }
     }

@@ -1,6 +1,9 @@
 //! `${env:VAR}` expansion and `$$` escaping in config values, following the collector's rules:
 //! `${env:VAR}` and `${VAR}` are replaced by the variable (empty when unset), `${env:VAR:-default}`
 //! falls back to `default`, `$$` is a literal `$`, and any other `$` is kept as written.
+//!
+//! Each replaced reference is returned with its value ([`Expanded::references`]), so that
+//! diagnostics can show the reference as written instead of the value (see `yaml::Redactions`).
 
 /// The result of expanding one scalar.
 #[derive(Debug)]
@@ -10,6 +13,8 @@ pub struct Expanded {
     pub substituted: bool,
     /// Whether the scalar was exactly one `${...}` reference (its value then gets a YAML type).
     pub whole: bool,
+    /// Every replaced reference, as written (`${env:NAME}`), with the text it was replaced by.
+    pub references: Vec<(String, String)>,
 }
 
 /// Why a scalar's references cannot be expanded.
@@ -33,11 +38,12 @@ pub fn expand(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Expand
             text: text.to_owned(),
             substituted: false,
             whole: false,
+            references: Vec::new(),
         });
     }
     let mut out = String::with_capacity(text.len());
     let mut substituted = false;
-    let mut references = 0;
+    let mut references = Vec::new();
     let mut rest = text;
     while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
@@ -49,9 +55,10 @@ pub fn expand(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Expand
             let end = r
                 .find('}')
                 .ok_or_else(|| ExpandError::Unterminated(text.to_owned()))?;
-            out.push_str(&resolve(&r[..end], env)?);
+            let value = resolve(&r[..end], env)?;
+            out.push_str(&value);
             substituted = true;
-            references += 1;
+            references.push((format!("${{{}}}", &r[..end]), value));
             rest = &r[end + 1..];
         } else {
             out.push('$');
@@ -59,11 +66,12 @@ pub fn expand(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Expand
         }
     }
     out.push_str(rest);
-    let whole = references == 1 && text.starts_with("${") && text.ends_with('}');
+    let whole = references.len() == 1 && text.starts_with("${") && text.ends_with('}');
     Ok(Expanded {
         text: out,
         substituted,
         whole,
+        references,
     })
 }
 
@@ -122,6 +130,19 @@ mod tests {
         ] {
             assert_eq!(expand(input, &env).unwrap().text, want, "{input}");
         }
+    }
+
+    #[test]
+    fn references_are_returned_as_written_with_their_values() {
+        let expanded = expand("a-${env:REGION}-${env:MISSING:-x}-$$", &env).unwrap();
+        assert_eq!(
+            expanded.references,
+            [
+                ("${env:REGION}".to_owned(), "eu-west-1".to_owned()),
+                ("${env:MISSING:-x}".to_owned(), "x".to_owned()),
+            ]
+        );
+        assert!(expand("$$plain", &env).unwrap().references.is_empty());
     }
 
     #[test]
