@@ -16,7 +16,7 @@
 # Both fuzz crates build into one target directory (target/fuzz/build), so the dependencies they
 # share with the same features compile once.
 #
-# Environment: XRB_FUZZ_SECONDS  fuzzing time per target (default 20)
+# Environment: XRB_FUZZ_SECONDS  fuzzing time per target (default 10)
 #              XRB_FUZZ_PROFILE  `dev` (default: cheapest build) or `release` (faster fuzzing)
 #              XRB_FUZZ_TOOLS    where cargo-fuzz is installed (default .tools/cargo-fuzz)
 # Usage: tests/fuzz/run.sh
@@ -25,7 +25,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 
 CARGO_FUZZ_VERSION=0.13.2
-seconds="${XRB_FUZZ_SECONDS:-20}"
+seconds="${XRB_FUZZ_SECONDS:-10}"
 profile="${XRB_FUZZ_PROFILE:-dev}"
 log() { printf '[fuzz] %s\n' "$*" >&2; }
 
