@@ -83,29 +83,35 @@ pub fn metric_sum(text: &str, metric: &str, labels: &[&str]) -> f64 {
 /// The collector's counters, which appear on `/metrics` only at their first increment (a
 /// `prometheus_client` family without a sample prints nothing). `common::metric_tests` checks
 /// that each is registered in `collector/src/telemetry/mod.rs`.
-pub const COUNTERS: [&str; 11] = [
+pub const COUNTERS: [&str; 19] = [
     "xray_collector_receiver_received_items_total",
     "xray_collector_receiver_accepted_items_total",
     "xray_collector_receiver_refused_items_total",
+    "xray_collector_receiver_received_requests_total",
+    "xray_collector_receiver_accepted_requests_total",
+    "xray_collector_receiver_refused_requests_total",
     "xray_collector_receiver_proxy_requests_total",
     "xray_collector_processor_refused_items_total",
     "xray_collector_processor_batch_batches_sent_total",
     "xray_collector_exporter_sent_items_total",
     "xray_collector_exporter_failed_items_total",
     "xray_collector_exporter_dropped_items_total",
+    "xray_collector_exporter_persisted_items_total",
+    "xray_collector_exporter_replayed_items_total",
     "xray_collector_exporter_retries_total",
     "xray_collector_exporter_requests_total",
+    "xray_collector_exporter_storage_truncated_bytes_total",
+    "xray_collector_exporter_storage_lost_records_total",
+    "xray_collector_exporter_storage_ack_resets_total",
 ];
 
 /// Like [`metric_sum`], but a counter that has no sample yet reads as 0: for counters that are
 /// zero in a good run (refused, failed, dropped, retries) and for accounting read while items are
-/// still arriving. Panics when `metric` is not one of the collector's [`COUNTERS`] (or
-/// `..._storage_truncated_bytes_total`), or when `text` holds no collector metric at all (the page
+/// still arriving. Panics when `metric` is not one of the collector's [`COUNTERS`], or when `text` holds no collector metric at all (the page
 /// could not be read), naming the metric and listing the ones present.
 pub fn metric_sum_or_zero(text: &str, metric: &str, labels: &[&str]) -> f64 {
     let names = metric_names(text);
-    let known = COUNTERS.contains(&metric)
-        || metric == "xray_collector_exporter_storage_truncated_bytes_total";
+    let known = COUNTERS.contains(&metric);
     assert!(
         known && names.iter().any(|n| n.starts_with("xray_collector_")),
         "metric {metric} {}; the metrics present are: [{}]",
