@@ -32,8 +32,23 @@ pub struct Options {
 const USAGE: &str =
     "usage: xray-collector [validate] --config=PATH [--shutdown-timeout=25s] [--KEY=VALUE ...]";
 
+/// A command line this program does not accept (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error("{0} needs {1}")]
+    MissingValue(&'static str, &'static str),
+    #[error("--config given twice ({first} and {second}); merging configs is not supported")]
+    ConfigTwice { first: String, second: String },
+    #[error("--shutdown-timeout")]
+    ShutdownTimeout(#[source] duration::DurationError),
+    #[error("unexpected argument `{0}`\n{USAGE}")]
+    Unexpected(String),
+    #[error("missing --config\n{USAGE}")]
+    MissingConfig,
+}
+
 /// Parses the arguments after the program name.
-pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageError> {
     let mut args = args.into_iter().peekable();
     let validate = args.peek().is_some_and(|a| a == "validate");
     if validate {
@@ -53,32 +68,35 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "--config" | "-c" => {
                 let value = match inline {
                     Some(v) => v,
-                    None => args.next().ok_or("--config needs a path")?,
+                    None => args
+                        .next()
+                        .ok_or(UsageError::MissingValue("--config", "a path"))?,
                 };
                 if let Some(prev) = &config {
-                    return Err(format!(
-                        "--config given twice ({} and {value}); merging configs is not supported",
-                        prev.display()
-                    ));
+                    return Err(UsageError::ConfigTwice {
+                        first: prev.display().to_string(),
+                        second: value,
+                    });
                 }
                 if value.is_empty() {
-                    return Err("--config needs a path".to_owned());
+                    return Err(UsageError::MissingValue("--config", "a path"));
                 }
                 config = Some(PathBuf::from(value));
             }
             "--shutdown-timeout" => {
                 let value = match inline {
                     Some(v) => v,
-                    None => args.next().ok_or("--shutdown-timeout needs a duration")?,
+                    None => args
+                        .next()
+                        .ok_or(UsageError::MissingValue("--shutdown-timeout", "a duration"))?,
                 };
-                shutdown_timeout =
-                    duration::parse(&value).map_err(|e| format!("--shutdown-timeout: {e}"))?;
+                shutdown_timeout = duration::parse(&value).map_err(UsageError::ShutdownTimeout)?;
             }
             k if k.starts_with("--") => ignored.push(arg),
-            _ => return Err(format!("unexpected argument `{arg}`\n{USAGE}")),
+            _ => return Err(UsageError::Unexpected(arg)),
         }
     }
-    let config = config.ok_or_else(|| format!("missing --config\n{USAGE}"))?;
+    let config = config.ok_or(UsageError::MissingConfig)?;
     let options = Options {
         config,
         shutdown_timeout,
@@ -97,7 +115,7 @@ pub fn main(args: impl IntoIterator<Item = String>) -> ExitCode {
     let command = match parse(args) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("xray-collector: {e}");
+            eprintln!("xray-collector: {}", telemetry::logs::error_chain(&e));
             return ExitCode::from(2);
         }
     };
@@ -161,10 +179,13 @@ fn run(options: Options) -> ExitCode {
     let settings = RunSettings {
         shutdown_timeout: options.shutdown_timeout,
     };
+    // A start-up error may quote a setting; one that came from `${env:...}` shows as written.
+    let redactions = loaded.redactions;
     match runtime.block_on(service::run(loaded.config, settings, shutdown_signal())) {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "Collector failed.");
+            let error = redactions.redact(&format!("{e:#}"));
+            tracing::error!(error = %error, "Collector failed.");
             ExitCode::from(1)
         }
     }
@@ -220,20 +241,28 @@ mod tests {
 
     #[test]
     fn usage_errors() {
-        assert!(parse(args(&[])).unwrap_err().contains("missing --config"));
+        assert!(
+            parse(args(&[]))
+                .unwrap_err()
+                .to_string()
+                .contains("missing --config")
+        );
         assert!(
             parse(args(&["--config"]))
                 .unwrap_err()
+                .to_string()
                 .contains("needs a path")
         );
         assert!(
             parse(args(&["--config=a", "--config=b"]))
                 .unwrap_err()
+                .to_string()
                 .contains("twice")
         );
         assert!(
             parse(args(&["run"]))
                 .unwrap_err()
+                .to_string()
                 .contains("unexpected argument")
         );
     }

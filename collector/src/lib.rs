@@ -17,7 +17,9 @@
 //!   kind's `mod.rs`.
 //! * `exporters/{queue,retry,disklog}`: the sending queue (and its disk codecs), the one retry
 //!   policy of the network exporters, the persistent queue's log.
-//! * `serve`: the one serving loop of the small HTTP/1 servers (limits, timeouts, backoff).
+//! * `serve`: the one serving loop of the small HTTP/1 servers (limits, timeouts, backoff), and
+//!   the same accept side as a stream of capped, idle-closing connections (`serve::incoming`)
+//!   for the OTLP/gRPC server. `receivers/otlp/budget`: the OTLP receiver's decoded-memory budget.
 //! * `telemetry`: counters (with the closed `reason` enums of `telemetry::reason`), logs, the
 //!   metrics endpoint. `aws`: SigV4 signing and the HTTPS client. `translate`: OTLP ↔ X-Ray.
 //! * `cli`: the command line the OpenTelemetry Operator uses; `service`: the topology.

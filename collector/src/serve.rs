@@ -14,10 +14,16 @@
 //! * accept errors (out of file descriptors: `EMFILE`, `ENFILE`; aborted connections) back off
 //!   from 5 ms, doubling up to 1 s, instead of spinning; a successful accept resets the backoff.
 //!
+//! Servers that speak their own protocol (OTLP/gRPC on tonic) take the same accept side from
+//! [`incoming`]: a stream of [`Guarded`] connections under the same cap, backoff and idle timeout
+//! (a `Guarded` connection silent for `idle_timeout` fails its next read, which ends it; its
+//! connection slot is given back when it is dropped).
+//!
 //! On shutdown the loop stops accepting, asks every connection to finish (a request in progress
 //! is answered; an idle keep-alive connection closes at once) and waits at most `drain_timeout`.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -103,28 +109,7 @@ impl Server {
         let connections = Arc::new(Semaphore::new(self.limits.max_connections.max(1)));
         let mut tasks = JoinSet::new();
         let mut backoff = ACCEPT_BACKOFF_MIN;
-        loop {
-            let accepted = tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => break,
-                accepted = self.listener.accept() => accepted,
-            };
-            let stream = match accepted {
-                Ok((stream, _)) => {
-                    backoff = ACCEPT_BACKOFF_MIN;
-                    stream
-                }
-                Err(error) => {
-                    // Out of file descriptors or similar: wait instead of spinning.
-                    tracing::warn!(server = %self.name, %error, backoff_ms = backoff.as_millis() as u64, "Accept failed; backing off.");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
-                    continue;
-                }
-            };
+        while let Some(stream) = accept(&self.listener, &mut backoff, &self.name, &shutdown).await {
             let Ok(permit) = connections.clone().try_acquire_owned() else {
                 (self.on_refused)();
                 drop(stream);
@@ -147,6 +132,134 @@ impl Server {
             while tasks.join_next().await.is_some() {}
         })
         .await;
+    }
+}
+
+/// The next accepted connection, or `None` once `shutdown` is cancelled. Accept errors (out of
+/// file descriptors or similar) back off from [`ACCEPT_BACKOFF_MIN`], doubling up to
+/// [`ACCEPT_BACKOFF_MAX`], instead of spinning; a successful accept resets `backoff`.
+async fn accept(
+    listener: &TcpListener,
+    backoff: &mut Duration,
+    name: &str,
+    shutdown: &CancellationToken,
+) -> Option<TcpStream> {
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return None,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                *backoff = ACCEPT_BACKOFF_MIN;
+                return Some(stream);
+            }
+            Err(error) => {
+                tracing::warn!(server = %name, %error, backoff_ms = backoff.as_millis() as u64, "Accept failed; backing off.");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return None,
+                    _ = tokio::time::sleep(*backoff) => {}
+                }
+                *backoff = (*backoff * 2).min(ACCEPT_BACKOFF_MAX);
+            }
+        }
+    }
+}
+
+/// Accepts connections under `limits` (cap, backoff, idle timeout; see the module doc) for a
+/// server that serves them itself, until `shutdown` is cancelled.
+pub fn incoming(
+    listener: TcpListener,
+    limits: Limits,
+    on_refused: Arc<dyn Fn() + Send + Sync>,
+    name: String,
+    shutdown: CancellationToken,
+) -> tokio_stream::wrappers::ReceiverStream<io::Result<Guarded>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+        let mut backoff = ACCEPT_BACKOFF_MIN;
+        while let Some(stream) = accept(&listener, &mut backoff, &name, &shutdown).await {
+            let Ok(permit) = connections.clone().try_acquire_owned() else {
+                on_refused();
+                drop(stream);
+                continue;
+            };
+            let guarded = Guarded {
+                idle_timeout: limits.idle_timeout,
+                timer: Box::pin(tokio::time::sleep(limits.idle_timeout)),
+                inner: Tracked::new(stream),
+                _permit: permit,
+            };
+            if tx.send(Ok(guarded)).await.is_err() {
+                break;
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+/// A connection accepted by [`incoming`]: holds one of the server's connection slots, and fails
+/// its reads once it has been silent (nothing read or written) for the idle timeout.
+pub struct Guarded {
+    inner: Tracked<TcpStream>,
+    idle_timeout: Duration,
+    timer: Pin<Box<tokio::time::Sleep>>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Guarded {
+    /// The underlying TCP stream.
+    pub fn tcp(&self) -> &TcpStream {
+        &self.inner.inner
+    }
+}
+
+impl AsyncRead for Guarded {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if polled.is_ready() {
+            return polled;
+        }
+        // Nothing to read: close the connection once it has been silent for the idle timeout.
+        loop {
+            let idle = this.inner.activity.idle();
+            if idle >= this.idle_timeout {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "connection idle",
+                )));
+            }
+            let deadline = tokio::time::Instant::now() + (this.idle_timeout - idle);
+            this.timer.as_mut().reset(deadline);
+            if this.timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+impl AsyncWrite for Guarded {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -390,6 +503,62 @@ mod tests {
         let mut partial = TcpStream::connect(addr).await.unwrap();
         partial.write_all(b"GET / HTTP/1.1\r\nhost:").await.unwrap();
         assert!(closed_within(&mut partial, Duration::from_secs(5)).await);
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn incoming_caps_connections_and_closes_idle_ones() {
+        use tokio_stream::StreamExt;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let refused = Arc::new(AtomicU64::new(0));
+        let counted = refused.clone();
+        let stop = CancellationToken::new();
+        let limits = Limits {
+            max_connections: 2,
+            idle_timeout: Duration::from_millis(300),
+            ..Limits::DEFAULT
+        };
+        let mut accepted = incoming(
+            listener,
+            limits,
+            Arc::new(move || {
+                counted.fetch_add(1, Ordering::Relaxed);
+            }),
+            "test".to_owned(),
+            stop.clone(),
+        );
+        // An echo server on the guarded connections.
+        tokio::spawn(async move {
+            while let Some(Ok(mut conn)) = accepted.next().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0; 64];
+                    while let Ok(n) = conn.read(&mut buf).await {
+                        if n == 0 || conn.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        let mut first = TcpStream::connect(addr).await.unwrap();
+        let _second = TcpStream::connect(addr).await.unwrap();
+        let mut third = TcpStream::connect(addr).await.unwrap();
+        assert!(closed_within(&mut third, Duration::from_secs(5)).await);
+        assert_eq!(refused.load(Ordering::Relaxed), 1);
+        // A connection in use stays open past the idle timeout...
+        let started = Instant::now();
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            first.write_all(b"ping").await.unwrap();
+            let mut buf = [0; 4];
+            first.read_exact(&mut buf).await.unwrap();
+        }
+        assert!(started.elapsed() >= Duration::from_millis(450));
+        // ...and is closed once silent for it.
+        let silent = Instant::now();
+        assert!(closed_within(&mut first, Duration::from_secs(5)).await);
+        assert!(silent.elapsed() >= Duration::from_millis(250));
         stop.cancel();
     }
 

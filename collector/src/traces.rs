@@ -30,14 +30,13 @@ impl Traces {
         }
     }
 
-    /// Approximate size in memory of the payload, for byte-sized queues.
+    /// Approximate size in memory of the payload, for byte-sized queues (`sizer: bytes`): the
+    /// documents' bytes for X-Ray; for OTLP the decoded size, every struct plus its strings and
+    /// bytes (not the encoded size: an empty span is 2 bytes encoded, a whole `Span` decoded).
     pub fn byte_size(&self) -> usize {
         match self {
             Traces::XRay(segments) => segments.iter().map(|s| s.body.len()).sum(),
-            Traces::Otlp(resource_spans) => {
-                use prost::Message;
-                resource_spans.iter().map(|rs| rs.encoded_len()).sum()
-            }
+            Traces::Otlp(resource_spans) => otlp_decoded_size(resource_spans),
         }
     }
 
@@ -45,6 +44,79 @@ impl Traces {
     pub fn is_empty(&self) -> bool {
         self.item_count() == 0
     }
+}
+
+/// The decoded size of OTLP resource spans: structs (by `size_of`) plus string and bytes lengths.
+fn otlp_decoded_size(resource_spans: &[ResourceSpans]) -> usize {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+    use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
+    use opentelemetry_proto::tonic::trace::v1::{ScopeSpans, Span};
+    use std::mem::size_of;
+
+    fn any(v: &AnyValue) -> usize {
+        match &v.value {
+            Some(Value::StringValue(s)) => s.len(),
+            Some(Value::BytesValue(b)) => b.len(),
+            Some(Value::ArrayValue(a)) => a
+                .values
+                .iter()
+                .map(|v| size_of::<AnyValue>() + any(v))
+                .sum(),
+            Some(Value::KvlistValue(l)) => attributes(&l.values),
+            _ => 0,
+        }
+    }
+    fn attributes(kvs: &[KeyValue]) -> usize {
+        kvs.iter()
+            .map(|kv| size_of::<KeyValue>() + kv.key.len() + kv.value.as_ref().map_or(0, any))
+            .sum()
+    }
+    fn span(s: &Span) -> usize {
+        size_of::<Span>()
+            + s.trace_id.len()
+            + s.span_id.len()
+            + s.parent_span_id.len()
+            + s.trace_state.len()
+            + s.name.len()
+            + attributes(&s.attributes)
+            + s.status.as_ref().map_or(0, |st| st.message.len())
+            + s.events
+                .iter()
+                .map(|e| size_of::<Event>() + e.name.len() + attributes(&e.attributes))
+                .sum::<usize>()
+            + s.links
+                .iter()
+                .map(|l| {
+                    size_of::<Link>()
+                        + l.trace_id.len()
+                        + l.span_id.len()
+                        + l.trace_state.len()
+                        + attributes(&l.attributes)
+                })
+                .sum::<usize>()
+    }
+    resource_spans
+        .iter()
+        .map(|rs| {
+            size_of::<ResourceSpans>()
+                + rs.schema_url.len()
+                + rs.resource
+                    .as_ref()
+                    .map_or(0, |r| attributes(&r.attributes))
+                + rs.scope_spans
+                    .iter()
+                    .map(|ss| {
+                        size_of::<ScopeSpans>()
+                            + ss.schema_url.len()
+                            + ss.scope.as_ref().map_or(0, |sc| {
+                                sc.name.len() + sc.version.len() + attributes(&sc.attributes)
+                            })
+                            + ss.spans.iter().map(span).sum::<usize>()
+                    })
+                    .sum::<usize>()
+        })
+        .sum()
 }
 
 /// One X-Ray segment (or independent subsegment) document.
@@ -108,4 +180,28 @@ pub enum Refused {
     /// The stage has shut down.
     #[error("the next stage has shut down")]
     Closed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::trace::v1::{ScopeSpans, Span};
+    use prost::Message;
+
+    #[test]
+    fn otlp_byte_size_is_the_decoded_size() {
+        let mut spans = vec![Span::default(); 1000];
+        spans[0].name = "x".repeat(5000);
+        let rs = vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..ScopeSpans::default()
+            }],
+            ..ResourceSpans::default()
+        }];
+        let encoded: usize = rs.iter().map(|r| r.encoded_len()).sum();
+        let traces = Traces::Otlp(rs);
+        assert!(traces.byte_size() >= 1000 * std::mem::size_of::<Span>() + 5000);
+        assert!(traces.byte_size() > 10 * encoded, "{encoded}");
+    }
 }

@@ -125,8 +125,8 @@ fn render_command(args: &RenderArgs) -> u8 {
         };
         rendered.push((dir, targets, files));
     }
-    for (dir, targets, files) in &rendered {
-        if args.check {
+    if args.check {
+        for (dir, targets, files) in &rendered {
             match check(dir, targets, files) {
                 Ok(true) => {}
                 Ok(false) => drift = true,
@@ -135,13 +135,22 @@ fn render_command(args: &RenderArgs) -> u8 {
                     return EXIT_FAILED;
                 }
             }
-        } else if let Err(err) = render::write_atomically(dir, targets, files) {
-            eprintln!(
-                "error: cannot write {}: {err}; the previous output is unchanged",
-                dir.display()
-            );
+        }
+    } else {
+        // Every output is staged before any is swapped in: all are written, or none is.
+        let outputs: Vec<render::Output<'_>> = rendered
+            .iter()
+            .map(|(dir, targets, files)| render::Output {
+                dir,
+                targets,
+                files,
+            })
+            .collect();
+        if let Err(err) = render::write_all(&outputs) {
+            eprintln!("error: {err}");
             return EXIT_FAILED;
-        } else {
+        }
+        for (dir, _, files) in &rendered {
             println!("{}: {} files", dir.display(), files.len());
         }
     }

@@ -3,7 +3,7 @@
 //!
 //! The flow is `load` (YAML with positions) → `validate` (JSON schema, then typed parse, then
 //! semantic rules; every problem at once) → `Plan::new` (every derived value resolved once) →
-//! `render` (pure: plan and embedded templates in, files out) → `write_atomically`.
+//! `render` (pure: plan and embedded templates in, files out) → `write_all` (every output staged, then swapped in).
 //!
 //! Each stage imports only earlier ones: `render` reads the `plan`, the `plan` reads the validated
 //! model, and validation shares its format rules with the plan through `blueprint::rules` and the

@@ -1,5 +1,5 @@
 //! The `blueprint` command. Parsing lives in `cli.rs` and running in `commands.rs`; this only maps the outcome to an
-//! exit code (0 ok, 1 drift found by `render --check`, 2 invalid input or failure).
+//! exit code (0 ok, 1 drift found by `render --check`, 2 invalid input, 3 output not written).
 
 use std::process::ExitCode;
 

@@ -150,7 +150,18 @@ pub trait Resolve {
         &mut self,
         extensions: &BTreeMap<ComponentId, Arc<dyn Any + Send + Sync>>,
         started: &[ComponentId],
-    ) -> Result<(), String>;
+    ) -> Result<(), ReferenceError>;
+}
+
+/// Why an extension reference does not resolve.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ReferenceError {
+    /// The name is not an extension of the expected type defined in `extensions`.
+    #[error("`{name}` is not a `{kind}` extension defined in `extensions`")]
+    NotDefined { name: String, kind: &'static str },
+    /// The extension is defined but the service does not start it.
+    #[error("extension `{name}` is not listed in `service.extensions`")]
+    NotListed { name: String },
 }
 
 impl<K: Component> Resolve for ExtensionRef<K> {
@@ -158,13 +169,11 @@ impl<K: Component> Resolve for ExtensionRef<K> {
         &mut self,
         extensions: &BTreeMap<ComponentId, Arc<dyn Any + Send + Sync>>,
         started: &[ComponentId],
-    ) -> Result<(), String> {
+    ) -> Result<(), ReferenceError> {
         let name = &self.name;
-        let not_defined = || {
-            format!(
-                "`{name}` is not a `{}` extension defined in `extensions`",
-                K::TYPE
-            )
+        let not_defined = || ReferenceError::NotDefined {
+            name: name.clone(),
+            kind: K::TYPE,
         };
         let id: ComponentId = name.parse().map_err(|_| not_defined())?;
         let config = extensions
@@ -176,9 +185,7 @@ impl<K: Component> Resolve for ExtensionRef<K> {
         // Resolved even when not listed, so the checks that read it still run.
         self.resolved = Some((id, config));
         if !listed {
-            return Err(format!(
-                "extension `{name}` is not listed in `service.extensions`"
-            ));
+            return Err(ReferenceError::NotListed { name: name.clone() });
         }
         Ok(())
     }

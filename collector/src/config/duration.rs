@@ -4,30 +4,47 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+/// Why a text is not a Go duration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("empty duration")]
+    Empty,
+    #[error("duration `{0}` is negative")]
+    Negative(String),
+    #[error("duration `{0}` lacks a unit (ns, us, ms, s, m, h)")]
+    NoUnit(String),
+    #[error("invalid duration `{0}`")]
+    Invalid(String),
+    #[error("invalid number in duration `{0}`")]
+    Number(String),
+    #[error("unknown unit `{unit}` in duration `{text}`")]
+    Unit { unit: String, text: String },
+}
+
 /// Parses a Go duration string. Units: `ns`, `us`/`µs`, `ms`, `s`, `m`, `h`; `0` alone is zero.
-pub fn parse(text: &str) -> Result<Duration, String> {
+pub fn parse(text: &str) -> Result<Duration, DurationError> {
     let s = text.trim();
     if s == "0" {
         return Ok(Duration::ZERO);
     }
     if s.is_empty() {
-        return Err("empty duration".to_owned());
+        return Err(DurationError::Empty);
     }
     if s.starts_with('-') {
-        return Err(format!("duration `{text}` is negative"));
+        return Err(DurationError::Negative(text.to_owned()));
     }
     let mut rest = s.strip_prefix('+').unwrap_or(s);
     let mut total = 0f64;
     while !rest.is_empty() {
         let num_len = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("duration `{text}` lacks a unit (ns, us, ms, s, m, h)"))?;
+            .ok_or_else(|| DurationError::NoUnit(text.to_owned()))?;
         if num_len == 0 {
-            return Err(format!("invalid duration `{text}`"));
+            return Err(DurationError::Invalid(text.to_owned()));
         }
         let value: f64 = rest[..num_len]
             .parse()
-            .map_err(|_| format!("invalid number in duration `{text}`"))?;
+            .map_err(|_| DurationError::Number(text.to_owned()))?;
         rest = &rest[num_len..];
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')
@@ -39,7 +56,12 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             "s" => 1e9,
             "m" => 60e9,
             "h" => 3600e9,
-            other => return Err(format!("unknown unit `{other}` in duration `{text}`")),
+            other => {
+                return Err(DurationError::Unit {
+                    unit: other.to_owned(),
+                    text: text.to_owned(),
+                });
+            }
         };
         total += value * nanos_per_unit;
         rest = &rest[unit_len..];

@@ -1,6 +1,9 @@
 //! `${env:VAR}` expansion and `$$` escaping in config values, following the collector's rules:
 //! `${env:VAR}` and `${VAR}` are replaced by the variable (empty when unset), `${env:VAR:-default}`
 //! falls back to `default`, `$$` is a literal `$`, and any other `$` is kept as written.
+//!
+//! Each replaced reference is returned with its value ([`Expanded::references`]), so that
+//! diagnostics can show the reference as written instead of the value (see `yaml::Redactions`).
 
 /// The result of expanding one scalar.
 #[derive(Debug)]
@@ -10,20 +13,37 @@ pub struct Expanded {
     pub substituted: bool,
     /// Whether the scalar was exactly one `${...}` reference (its value then gets a YAML type).
     pub whole: bool,
+    /// Every replaced reference, as written (`${env:NAME}`), with the text it was replaced by.
+    pub references: Vec<(String, String)>,
+}
+
+/// Why a scalar's references cannot be expanded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExpandError {
+    /// A `${` without its `}`.
+    #[error("unterminated `${{` in `{0}`")]
+    Unterminated(String),
+    /// `${scheme:...}` with a config provider other than `env`.
+    #[error("config provider `{scheme}` in `${{{reference}}}` is not supported; only `env` is")]
+    Provider { scheme: String, reference: String },
+    /// A name that is not an environment variable name.
+    #[error("`${{{0}}}` does not name a valid environment variable")]
+    InvalidName(String),
 }
 
 /// Expands the references in `text`, looking variables up with `env`.
-pub fn expand(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Expanded, String> {
+pub fn expand(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Expanded, ExpandError> {
     if !text.contains('$') {
         return Ok(Expanded {
             text: text.to_owned(),
             substituted: false,
             whole: false,
+            references: Vec::new(),
         });
     }
     let mut out = String::with_capacity(text.len());
     let mut substituted = false;
-    let mut references = 0;
+    let mut references = Vec::new();
     let mut rest = text;
     while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
@@ -34,10 +54,11 @@ pub fn expand(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Expand
         } else if let Some(r) = rest.strip_prefix("${") {
             let end = r
                 .find('}')
-                .ok_or_else(|| format!("unterminated `${{` in `{text}`"))?;
-            out.push_str(&resolve(&r[..end], env)?);
+                .ok_or_else(|| ExpandError::Unterminated(text.to_owned()))?;
+            let value = resolve(&r[..end], env)?;
+            out.push_str(&value);
             substituted = true;
-            references += 1;
+            references.push((format!("${{{}}}", &r[..end]), value));
             rest = &r[end + 1..];
         } else {
             out.push('$');
@@ -45,23 +66,25 @@ pub fn expand(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Expand
         }
     }
     out.push_str(rest);
-    let whole = references == 1 && text.starts_with("${") && text.ends_with('}');
+    let whole = references.len() == 1 && text.starts_with("${") && text.ends_with('}');
     Ok(Expanded {
         text: out,
         substituted,
         whole,
+        references,
     })
 }
 
-fn resolve(reference: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+fn resolve(reference: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, ExpandError> {
     let spec = match reference.split_once(':') {
         Some(("env", spec)) => spec,
         Some((scheme, _))
             if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric()) =>
         {
-            return Err(format!(
-                "config provider `{scheme}` in `${{{reference}}}` is not supported; only `env` is"
-            ));
+            return Err(ExpandError::Provider {
+                scheme: scheme.to_owned(),
+                reference: reference.to_owned(),
+            });
         }
         _ => reference,
     };
@@ -75,9 +98,7 @@ fn resolve(reference: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Stri
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
-        return Err(format!(
-            "`${{{reference}}}` does not name a valid environment variable"
-        ));
+        return Err(ExpandError::InvalidName(reference.to_owned()));
     }
     Ok(match (env(name), default) {
         (Some(value), _) if !value.is_empty() || default.is_none() => value,
@@ -112,16 +133,36 @@ mod tests {
     }
 
     #[test]
+    fn references_are_returned_as_written_with_their_values() {
+        let expanded = expand("a-${env:REGION}-${env:MISSING:-x}-$$", &env).unwrap();
+        assert_eq!(
+            expanded.references,
+            [
+                ("${env:REGION}".to_owned(), "eu-west-1".to_owned()),
+                ("${env:MISSING:-x}".to_owned(), "x".to_owned()),
+            ]
+        );
+        assert!(expand("$$plain", &env).unwrap().references.is_empty());
+    }
+
+    #[test]
     fn errors() {
         assert!(
             expand("${env:REGION", &env)
                 .unwrap_err()
+                .to_string()
                 .contains("unterminated")
         );
-        assert!(expand("${file:/x}", &env).unwrap_err().contains("`file`"));
+        assert!(
+            expand("${file:/x}", &env)
+                .unwrap_err()
+                .to_string()
+                .contains("`file`")
+        );
         assert!(
             expand("${env:1A}", &env)
                 .unwrap_err()
+                .to_string()
                 .contains("valid environment")
         );
     }

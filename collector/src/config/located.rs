@@ -59,12 +59,14 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Every diagnostic goes through here: its message shows values that came from `${...}`
+    /// expansion as the config wrote them (see `yaml::Redactions`), never the values.
     fn diagnostic(&self, pointer: &str, message: String) -> Diagnostic {
         Diagnostic {
             file: self.file.to_owned(),
             position: self.map.locate(pointer),
             path: dotted(pointer),
-            message,
+            message: self.map.redact(&message),
         }
     }
 

@@ -9,7 +9,8 @@
 //!    `sending_queue.storage`) resolve to extensions of the right type that the service starts.
 //!
 //! Every problem is reported at once, located as `file:line:column: path: message` (see
-//! `located`). Only `traces` pipelines run. Other pipelines (real configs mix in metrics) and the
+//! `located`). A message never shows a value that came from `${...}` expansion, only the text the
+//! config wrote (`yaml::Redactions`; `Loaded::redactions` does the same for start-up errors). Only `traces` pipelines run. Other pipelines (real configs mix in metrics) and the
 //! components only they use are reported as warnings and skipped, so the trace part of ADOT
 //! configs loads unchanged. Nothing here matches on a component type.
 
@@ -87,6 +88,9 @@ fn typed<'c, T: 'static, C: AsAny + ?Sized>(
 pub struct Loaded {
     pub config: Config,
     pub warnings: Vec<Diagnostic>,
+    /// The values that came from `${...}` expansion: start-up errors pass through
+    /// [`yaml::Redactions::redact`] before they are logged, as config diagnostics do.
+    pub redactions: yaml::Redactions,
 }
 
 /// Reads and validates a config file, expanding variables from the process environment.
@@ -133,7 +137,11 @@ pub fn load_str(
         if let Some(config) = config {
             let mut warnings = ctx.warnings;
             warnings.sort_by_key(|d| d.position.map(|p| (p.line, p.column)));
-            return Ok(Loaded { config, warnings });
+            return Ok(Loaded {
+                config,
+                warnings,
+                redactions: map.redactions().clone(),
+            });
         }
     }
     errors.sort_by_key(|d| d.position.map(|p| (p.line, p.column)));
@@ -470,8 +478,8 @@ fn resolve_references(
     for (id, config) in exporters.iter_mut() {
         let pointer = &section.defined[id].1;
         for (key, reference) in config.references() {
-            if let Err(message) = reference.resolve(&any, started) {
-                ctx.error(&format!("{pointer}/{key}"), message);
+            if let Err(error) = reference.resolve(&any, started) {
+                ctx.error(&format!("{pointer}/{key}"), error.to_string());
             }
         }
         config.validate_resolved(&mut Checker::new(ctx, pointer));

@@ -5,7 +5,9 @@
 //! A thin adapter over the workspace's `spanned-yaml` crate (which parses with saphyr-parser and
 //! applies the YAML 1.2 core schema and the [`limits`] below): this module plugs `${env:...}`
 //! expansion ([`super::expand`]) in as the crate's scalar hook and words its errors for the
-//! collector's diagnostics.
+//! collector's diagnostics. The hook also records every expanded value with the text written in
+//! the config ([`Redactions`]), so that no diagnostic echoes a value that came from the
+//! environment: a secret put in the wrong field must not reach logs.
 
 use serde_json::{Map, Value};
 use spanned_yaml::{ErrorKind, Limits, Options, Positions, Rewrite, Span};
@@ -28,10 +30,12 @@ impl From<Span> for Position {
     }
 }
 
-/// Positions of every mapping key and sequence item, by JSON Pointer (`/service/pipelines`).
+/// Positions of every mapping key and sequence item, by JSON Pointer (`/service/pipelines`), and
+/// the values that came from `${...}` expansion.
 #[derive(Clone, Debug, Default)]
 pub struct SourceMap {
     positions: Positions,
+    redactions: Redactions,
 }
 
 impl SourceMap {
@@ -43,6 +47,139 @@ impl SourceMap {
             return None;
         }
         Some(found.spans.key.unwrap_or(found.spans.value).into())
+    }
+
+    /// `message` with every value that came from an expansion replaced by what the config wrote.
+    pub fn redact(&self, message: &str) -> String {
+        self.redactions.redact(message)
+    }
+
+    /// The values that came from an expansion.
+    pub fn redactions(&self) -> &Redactions {
+        &self.redactions
+    }
+}
+
+/// Values that came from `${...}` expansion, each with the text the config wrote for it.
+///
+/// A diagnostic may quote a value (serde's `invalid type: string "..."`, `unknown variant`, a
+/// bad duration, an undefined extension name), and the value may be a secret that was put in the
+/// wrong field. [`Redactions::redact`] replaces, in any message, each expanded scalar (in the
+/// forms a message quotes it: as text, escaped, or as the number or boolean it typed to) by the
+/// scalar as written, and each single reference's value by the reference (`${env:NAME}`), longest
+/// value first. A value shorter than 4 characters is replaced only where it is a whole word, so
+/// that `${env:N}` = `1` does not rewrite every digit of a message. The values are searched for
+/// all at once (Aho-Corasick, leftmost-longest), so a config with very many expanded values and
+/// very many errors still reports them in time linear in the messages' length.
+#[derive(Clone, Debug, Default)]
+pub struct Redactions {
+    /// (value as a message may show it, replacement), longest value first once finished.
+    pairs: Vec<(String, String)>,
+    /// Finds the values of `pairs` (pattern `i` is `pairs[i].0`).
+    finder: Option<aho_corasick::AhoCorasick>,
+}
+
+impl Redactions {
+    /// Records one expanded scalar: `written` as in the config, `expanded` its expansion, `typed`
+    /// whether its value gets a YAML type (a scalar that is exactly one reference).
+    fn record(&mut self, written: &str, expanded: &expand::Expanded, typed: bool) {
+        let text = &expanded.text;
+        let mut forms = vec![text.clone()];
+        let debug = format!("{text:?}");
+        forms.push(debug[1..debug.len() - 1].to_owned());
+        if let Ok(json) = serde_json::to_string(text) {
+            forms.push(json[1..json.len() - 1].to_owned());
+        }
+        if typed {
+            match spanned_yaml::resolve_plain(text) {
+                Value::Number(n) => {
+                    forms.push(n.to_string());
+                    if let Some(f) = n.as_f64() {
+                        forms.push(format!("{f}"));
+                        forms.push(format!("{f:?}"));
+                    }
+                }
+                Value::Bool(b) => forms.push(b.to_string()),
+                _ => {}
+            }
+        }
+        for form in forms {
+            self.pairs.push((form, written.to_owned()));
+        }
+        for (reference, value) in &expanded.references {
+            self.pairs.push((value.clone(), reference.clone()));
+        }
+    }
+
+    fn finish(&mut self) {
+        self.pairs.retain(|(value, _)| !value.is_empty());
+        self.pairs
+            .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.cmp(b)));
+        self.pairs.dedup_by(|a, b| a.0 == b.0);
+        self.finder = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(self.pairs.iter().map(|(value, _)| value))
+            .ok();
+    }
+
+    /// Whether a match of `value` at `start..end` of `message` may be replaced.
+    fn replaceable(message: &str, value: &str, start: usize, end: usize) -> bool {
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        value.chars().count() >= 4
+            || (!word(message[..start].chars().next_back()) && !word(message[end..].chars().next()))
+    }
+
+    /// `message` with every recorded value replaced by its text as written.
+    pub fn redact(&self, message: &str) -> String {
+        if self.pairs.is_empty() {
+            return message.to_owned();
+        }
+        let Some(finder) = &self.finder else {
+            return self.redact_slowly(message);
+        };
+        let mut out = String::with_capacity(message.len());
+        let (mut copied, mut at) = (0, 0);
+        while at < message.len() {
+            let input = aho_corasick::Input::new(message).span(at..message.len());
+            let Some(m) = finder.find(input) else { break };
+            let (value, written) = &self.pairs[m.pattern().as_usize()];
+            if Self::replaceable(message, value, m.start(), m.end()) {
+                out.push_str(&message[copied..m.start()]);
+                out.push_str(written);
+                (copied, at) = (m.end(), m.end());
+            } else {
+                at = m.start()
+                    + message[m.start()..]
+                        .chars()
+                        .next()
+                        .map_or(1, char::len_utf8);
+            }
+        }
+        out.push_str(&message[copied..]);
+        out
+    }
+
+    /// `redact` without the automaton (when it could not be built): every value tried at every
+    /// position, longest first.
+    fn redact_slowly(&self, message: &str) -> String {
+        let mut out = String::with_capacity(message.len());
+        let mut i = 0;
+        'scan: while i < message.len() {
+            let rest = &message[i..];
+            for (value, written) in &self.pairs {
+                if rest.starts_with(value.as_str())
+                    && Self::replaceable(message, value, i, i + value.len())
+                {
+                    out.push_str(written);
+                    i += value.len();
+                    continue 'scan;
+                }
+            }
+            let c = rest.chars().next().unwrap_or_default();
+            out.push(c);
+            i += c.len_utf8().max(1);
+        }
+        out
     }
 }
 
@@ -77,13 +214,18 @@ pub fn parse(
 ) -> Result<(Value, SourceMap), Vec<YamlError>> {
     // Keys are taken literally; values get `${env:VAR}` expansion, as the collector does. A plain
     // scalar, or one made entirely of a single `${...}` reference, keeps its YAML type.
+    let redactions = std::cell::RefCell::new(Redactions::default());
     let hook = |text: &str| -> Result<Option<Rewrite>, String> {
         if !text.contains('$') {
             return Ok(None);
         }
-        let expanded = expand::expand(text, env)?;
+        let expanded = expand::expand(text, env).map_err(|e| e.to_string())?;
+        let plain = !expanded.substituted || expanded.whole;
+        if expanded.substituted {
+            redactions.borrow_mut().record(text, &expanded, plain);
+        }
         Ok(Some(Rewrite {
-            plain: !expanded.substituted || expanded.whole,
+            plain,
             text: expanded.text,
         }))
     };
@@ -91,15 +233,26 @@ pub fn parse(
         limits: limits(),
         scalar_hook: Some(&hook),
     };
-    match spanned_yaml::load(text, &options) {
+    let loaded = spanned_yaml::load(text, &options);
+    let mut redactions = redactions.take();
+    redactions.finish();
+    match loaded {
         Ok(Some(loaded)) => Ok((
             loaded.value,
             SourceMap {
                 positions: loaded.positions,
+                redactions,
             },
         )),
         Ok(None) => Ok((Value::Object(Map::new()), SourceMap::default())),
-        Err(errors) => Err(errors.into_iter().map(yaml_error).collect()),
+        Err(errors) => Err(errors
+            .into_iter()
+            .map(|e| {
+                let mut e = yaml_error(e);
+                e.message = redactions.redact(&e.message);
+                e
+            })
+            .collect()),
     }
 }
 
@@ -223,6 +376,70 @@ mod tests {
         assert_eq!(
             value,
             serde_json::json!({"n": 50, "r": "x-us-east-1", "q": "50", "d": "$1"})
+        );
+    }
+
+    #[test]
+    fn expanded_values_are_redacted_to_what_was_written() {
+        let env = |name: &str| match name {
+            "SECRET" => Some("s3cr3t".to_owned()),
+            "N" => Some("1".to_owned()),
+            "F" => Some("1e3".to_owned()),
+            "Q" => Some("a\"b".to_owned()),
+            _ => None,
+        };
+        let text = "a: ${env:SECRET}\nb: x-${env:SECRET}\nn: ${env:N}\nf: ${env:F}\nq: ${env:Q}\n";
+        let (value, map) = parse(text, &env).unwrap();
+        assert_eq!(value["b"], "x-s3cr3t");
+        assert_eq!(
+            map.redact("invalid type: string \"s3cr3t\", expected u64"),
+            "invalid type: string \"${env:SECRET}\", expected u64"
+        );
+        assert_eq!(
+            map.redact("unknown variant `x-s3cr3t`; also s3cr3tive"),
+            "unknown variant `x-${env:SECRET}`; also ${env:SECRET}ive"
+        );
+        // A short value is replaced only as a whole word.
+        assert_eq!(
+            map.redact("integer `1`, expected u16 or 10"),
+            "integer `${env:N}`, expected u16 or 10"
+        );
+        // The forms a typed or escaped value takes in a message.
+        assert_eq!(
+            map.redact("floating point `1000.0`"),
+            "floating point `${env:F}`"
+        );
+        assert_eq!(map.redact("string \"a\\\"b\""), "string \"${env:Q}\"");
+        let (_, plain) = parse("a: s3cr3t\n", &env).unwrap();
+        assert_eq!(plain.redact("s3cr3t"), "s3cr3t", "only expanded values");
+        // Without the automaton, the same result.
+        let mut slow = map.redactions().clone();
+        slow.finder = None;
+        for message in [
+            "unknown variant `x-s3cr3t`; also s3cr3tive",
+            "integer `1`, 10",
+        ] {
+            assert_eq!(slow.redact(message), map.redact(message));
+        }
+    }
+
+    #[test]
+    fn many_expanded_values_and_errors_redact_in_linear_time() {
+        // 20,000 distinct expanded values, each in a component of an unknown type.
+        let mut text = String::from("receivers:\n");
+        for i in 0..20_000 {
+            text.push_str(&format!("  nope{i}:\n    k: ${{env:UNSET:-value-{i}}}\n"));
+        }
+        let (_, map) = parse(&text, &no_env).unwrap();
+        let started = std::time::Instant::now();
+        for i in 0..20_000 {
+            let message = format!("`value-{i}` is not a known setting of this receiver");
+            assert!(map.redact(&message).starts_with("`${env:UNSET:-value-"));
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
         );
     }
 

@@ -39,6 +39,9 @@ struct Inner {
     receiver_received: Family<Labels, Counter>,
     receiver_accepted: Family<Labels, Counter>,
     receiver_refused: Family<Labels, Counter>,
+    receiver_requests_received: Family<Labels, Counter>,
+    receiver_requests_accepted: Family<Labels, Counter>,
+    receiver_requests_refused: Family<Labels, Counter>,
     processor_refused: Family<Labels, Counter>,
     processor_batches: Family<Labels, Counter>,
     exporter_sent: Family<Labels, Counter>,
@@ -118,6 +121,18 @@ impl Telemetry {
             receiver_refused: metric!(
                 "receiver_refused_items",
                 "Items a receiver dropped, by reason (malformed input, full pipeline, shutdown)."
+            ),
+            receiver_requests_received: metric!(
+                "receiver_received_requests",
+                "Requests an OTLP receiver read (each ends accepted or refused)."
+            ),
+            receiver_requests_accepted: metric!(
+                "receiver_accepted_requests",
+                "OTLP requests whose spans were passed to the pipelines."
+            ),
+            receiver_requests_refused: metric!(
+                "receiver_refused_requests",
+                "OTLP requests refused, by reason (the same reasons as receiver_refused_items)."
             ),
             processor_refused: metric!(
                 "processor_refused_items",
@@ -201,7 +216,6 @@ impl Telemetry {
         }
     }
 
-    /// Items a receiver read (before validation).
     /// One request of a receiver's sampling proxy, by outcome.
     pub fn proxy_request(&self, receiver: &str, outcome: &str) {
         self.inner
@@ -210,6 +224,7 @@ impl Telemetry {
             .inc();
     }
 
+    /// Items a receiver read (before validation).
     pub fn receiver_received(&self, receiver: &str, n: usize) {
         self.inner
             .receiver_received
@@ -246,6 +261,33 @@ impl Telemetry {
             .totals
             .refused
             .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// One request of an OTLP receiver: counted as received, and as accepted (`Ok`) or refused
+    /// with its reason, so that received = accepted + refused for requests.
+    pub fn receiver_request(&self, receiver: &str, outcome: Result<(), ReceiverRefusal>) {
+        let receiver_label = labels(&[("receiver", receiver)]);
+        self.inner
+            .receiver_requests_received
+            .get_or_create(&receiver_label)
+            .inc();
+        match outcome {
+            Ok(()) => {
+                self.inner
+                    .receiver_requests_accepted
+                    .get_or_create(&receiver_label)
+                    .inc();
+            }
+            Err(reason) => {
+                self.inner
+                    .receiver_requests_refused
+                    .get_or_create(&labels(&[
+                        ("receiver", receiver),
+                        ("reason", reason.as_str()),
+                    ]))
+                    .inc();
+            }
+        }
     }
 
     /// Items a processor refused.

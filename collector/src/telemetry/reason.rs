@@ -1,12 +1,15 @@
 //! The closed lists of `reason` label values, one enum per counter. Each has `as_str()` (the label
 //! value) and `ALL` (every value, in this order), so tests and docs can compare against the code.
 //!
+//! `receiver_refused_requests` (OTLP requests) uses the values of `receiver_refused_items`.
+//!
 //! The documented lists (a unit test checks they match `ALL`, value for value and in order):
 //!
 //! * `receiver_refused_items` ([`ReceiverRefusal`]): `missing_header`, `invalid_header`,
 //!   `invalid_utf8`, `invalid_json`, `missing_field`, `invalid_field`, `pipeline_full`,
 //!   `pipeline_timeout`, `shutdown`, `malformed`, `too_large`, `unsupported_content_type`,
-//!   `unsupported_content_encoding`, `too_many_requests`, `too_many_connections`, `client_timeout`.
+//!   `unsupported_content_encoding`, `too_many_requests`, `too_many_connections`, `client_timeout`,
+//!   `memory_limit`.
 //! * `processor_refused_items` ([`ProcessorRefusal`]): `full`, `closed`.
 //! * `exporter_failed_items` ([`FailReason`]): `unprocessed`, `partial_success`,
 //!   `permanent_error`, `retries_exhausted`, `retry_disabled`, `untranslatable`, `encode`,
@@ -70,7 +73,8 @@ reasons! {
         Shutdown => "shutdown",
         /// An OTLP request that does not decode.
         Malformed => "malformed",
-        /// An OTLP request over `max_request_body_size`.
+        /// An OTLP request over `max_request_body_size` / `max_recv_msg_size_mib`, or whose
+        /// decoded size alone is over the receiver's `memory_limit_mib` (not retryable).
         TooLarge => "too_large",
         /// An OTLP/HTTP content type other than protobuf or JSON.
         UnsupportedContentType => "unsupported_content_type",
@@ -82,6 +86,9 @@ reasons! {
         TooManyConnections => "too_many_connections",
         /// A client that did not send its body in time.
         ClientTimeout => "client_timeout",
+        /// An OTLP request refused because the receiver's in-flight memory budget
+        /// (`memory_limit_mib`) was held by other requests (retryable).
+        MemoryLimit => "memory_limit",
     }
 }
 

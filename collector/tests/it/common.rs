@@ -83,29 +83,35 @@ pub fn metric_sum(text: &str, metric: &str, labels: &[&str]) -> f64 {
 /// The collector's counters, which appear on `/metrics` only at their first increment (a
 /// `prometheus_client` family without a sample prints nothing). `common::metric_tests` checks
 /// that each is registered in `collector/src/telemetry/mod.rs`.
-pub const COUNTERS: [&str; 11] = [
+pub const COUNTERS: [&str; 19] = [
     "xray_collector_receiver_received_items_total",
     "xray_collector_receiver_accepted_items_total",
     "xray_collector_receiver_refused_items_total",
+    "xray_collector_receiver_received_requests_total",
+    "xray_collector_receiver_accepted_requests_total",
+    "xray_collector_receiver_refused_requests_total",
     "xray_collector_receiver_proxy_requests_total",
     "xray_collector_processor_refused_items_total",
     "xray_collector_processor_batch_batches_sent_total",
     "xray_collector_exporter_sent_items_total",
     "xray_collector_exporter_failed_items_total",
     "xray_collector_exporter_dropped_items_total",
+    "xray_collector_exporter_persisted_items_total",
+    "xray_collector_exporter_replayed_items_total",
     "xray_collector_exporter_retries_total",
     "xray_collector_exporter_requests_total",
+    "xray_collector_exporter_storage_truncated_bytes_total",
+    "xray_collector_exporter_storage_lost_records_total",
+    "xray_collector_exporter_storage_ack_resets_total",
 ];
 
 /// Like [`metric_sum`], but a counter that has no sample yet reads as 0: for counters that are
 /// zero in a good run (refused, failed, dropped, retries) and for accounting read while items are
-/// still arriving. Panics when `metric` is not one of the collector's [`COUNTERS`] (or
-/// `..._storage_truncated_bytes_total`), or when `text` holds no collector metric at all (the page
+/// still arriving. Panics when `metric` is not one of the collector's [`COUNTERS`], or when `text` holds no collector metric at all (the page
 /// could not be read), naming the metric and listing the ones present.
 pub fn metric_sum_or_zero(text: &str, metric: &str, labels: &[&str]) -> f64 {
     let names = metric_names(text);
-    let known = COUNTERS.contains(&metric)
-        || metric == "xray_collector_exporter_storage_truncated_bytes_total";
+    let known = COUNTERS.contains(&metric);
     assert!(
         known && names.iter().any(|n| n.starts_with("xray_collector_")),
         "metric {metric} {}; the metrics present are: [{}]",
@@ -214,6 +220,22 @@ impl Collector {
         std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// A `kB` field of `/proc/<pid>/status` (`VmHWM`: peak resident memory; `VmRSS`), in KiB.
+    pub fn status_kib(&self, field: &str) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc status"))
+    }
+
     /// A path inside the collector's temp dir.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
@@ -250,11 +272,6 @@ impl Collector {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-    }
-
-    /// The process id.
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
     }
 
     /// Sends SIGTERM.
@@ -499,6 +516,32 @@ xray_collector_exporter_queue_size{exporter=\"awsxray\"} 0
     )]
     fn an_unread_page_fails_even_where_zero_is_allowed() {
         metric_sum_or_zero("", "xray_collector_exporter_dropped_items_total", &[]);
+    }
+
+    #[test]
+    fn every_counter_the_collector_registers_is_listed() {
+        let source = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/telemetry/mod.rs"),
+        )
+        .expect("the collector's telemetry module");
+        // The registered names are the string literals that follow `metric!(`; the two gauges
+        // are not counters.
+        let gauges = ["exporter_queue_size", "exporter_queue_capacity"];
+        let mut registered = Vec::new();
+        for chunk in source.split("metric!(").skip(1) {
+            let name = chunk.trim_start().trim_start_matches('"');
+            let name = &name[..name.find('"').expect("a quoted metric name")];
+            if !gauges.contains(&name) {
+                registered.push(format!("xray_collector_{name}_total"));
+            }
+        }
+        assert!(registered.len() >= 10, "{registered:?}");
+        for name in &registered {
+            assert!(
+                COUNTERS.contains(&name.as_str()),
+                "{name} is registered but not in common::COUNTERS"
+            );
+        }
     }
 
     #[test]

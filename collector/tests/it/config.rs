@@ -183,6 +183,14 @@ fn invalid_configs_table() {
             ],
         ),
         (
+            "otlp memory limit",
+            "receivers:\n  otlp:\n    memory_limit_mib: 7\n    protocols:\n      grpc:\n        max_recv_msg_size_mib: 4\n  otlp/zero:\n    memory_limit_mib: 0\n    protocols:\n      http:\nexporters:\n  debug:\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp, otlp/zero]\n      exporters: [debug]\n",
+            &[
+                "collector.yaml:3:5: receivers.otlp.memory_limit_mib: must be at least twice protocols.grpc.max_recv_msg_size_mib (4), or no compressed gRPC request fits",
+                "collector.yaml:8:5: receivers.otlp/zero.memory_limit_mib: must be at least 1",
+            ],
+        ),
+        (
             "duplicate keys",
             "receivers:\n  awsxray:\n  awsxray:\n",
             &["collector.yaml:3:3: receivers.awsxray: duplicate key `awsxray`"],
@@ -686,4 +694,140 @@ fn hostile_yaml_is_a_located_error_in_bounded_memory_and_time() {
             run.elapsed
         );
     }
+}
+
+/// A config whose `${env:XRB_SECRET}` reference sits in fields it does not fit: a wrong-typed
+/// number, an invalid duration, an unknown enum variant and an unknown authenticator.
+const SECRET_IN_WRONG_FIELDS: &str = "\
+receivers:
+  awsxray:
+    endpoint: 0.0.0.0:2000
+processors:
+  batch:
+    send_batch_size: ${env:XRB_SECRET}
+  batch/2:
+    timeout: ${env:XRB_SECRET}
+extensions:
+  sigv4auth:
+    region: us-west-2
+exporters:
+  debug:
+    verbosity: ${env:XRB_SECRET}
+  otlphttp:
+    endpoint: https://xray.us-west-2.amazonaws.com
+    auth:
+      authenticator: ${env:XRB_SECRET}
+service:
+  extensions: [sigv4auth]
+  pipelines:
+    traces:
+      receivers: [awsxray]
+      processors: [batch, batch/2]
+      exporters: [debug, otlphttp]
+";
+
+/// A config that validates but cannot start: the OTLP receiver's path comes from the environment
+/// and does not start with `/`, which only the start-up finds.
+const SECRET_FAILS_THE_START: &str = "\
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+        traces_url_path: ${env:XRB_SECRET}
+exporters:
+  debug:
+service:
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [debug]
+";
+
+/// Config errors never echo a value that came from the environment: `validate` and a failed
+/// start both name each field and the `${env:XRB_SECRET}` reference, and never the secret, whether
+/// it reads as a string or types as a number; nor does the log of a start that fails on a setting
+/// the config check cannot judge.
+#[test]
+fn config_errors_show_env_references_not_their_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("collector.yaml");
+    std::fs::write(&file, SECRET_IN_WRONG_FIELDS).unwrap();
+    let config = format!("--config={}", file.display());
+    let run = |secret: &str, args: &[&str]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xray-collector"))
+            .args(args)
+            .env("XRB_SECRET", secret)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A start that did not fail would run on: bound it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    let reference = "${env:XRB_SECRET}";
+    for (secret, fields) in [
+        (
+            "xrb-secret-marker-5d1c",
+            &[
+                "processors.batch.send_batch_size",
+                "processors.batch/2.timeout",
+                "exporters.debug.verbosity",
+                "exporters.otlphttp.auth.authenticator",
+            ][..],
+        ),
+        // A number types as one: still never shown.
+        (
+            "73921.5",
+            &[
+                "processors.batch.send_batch_size",
+                "exporters.debug.verbosity",
+                "exporters.otlphttp.auth.authenticator",
+            ][..],
+        ),
+    ] {
+        for args in [vec!["validate", config.as_str()], vec![config.as_str()]] {
+            let (code, text) = run(secret, &args);
+            assert_eq!(code, Some(1), "{args:?}: {text}");
+            assert!(!text.contains(secret), "{args:?} leaks the secret: {text}");
+            for field in fields {
+                let line = text
+                    .lines()
+                    .find(|l| l.contains(&format!(": {field}: ")))
+                    .unwrap_or_else(|| panic!("{args:?}: no error for {field}: {text}"));
+                assert!(line.contains(reference), "{args:?}: {line}");
+            }
+        }
+    }
+
+    std::fs::write(&file, SECRET_FAILS_THE_START).unwrap();
+    let secret = "xrb-secret-marker-5d1c";
+    let (code, text) = run(secret, &["validate", config.as_str()]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = run(secret, &[config.as_str()]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        !text.contains(secret),
+        "the start-up log leaks the secret: {text}"
+    );
+    assert!(
+        text.lines().any(|l| l.contains("Collector failed.")
+            && l.contains("receivers.otlp.protocols.http.traces_url_path")
+            && l.contains(reference)),
+        "{text}"
+    );
 }

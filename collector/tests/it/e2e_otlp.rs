@@ -7,6 +7,12 @@
 //! malformed, oversized or wrongly typed requests get OTLP's non-retryable answers and are counted.
 //! Others fill a pipeline to get `503` with `Retry-After`, check gRPC's retryable and non-retryable
 //! codes, repeat the SDK run over TLS on both protocols, and stop start-up on bad TLS settings.
+//!
+//! The hardening tests (issue 14) need no AWS emulator (an `otlp` receiver feeding `debug`):
+//! decoded-size bombs are refused within the memory budget (peak RSS checked), connections beyond
+//! the gRPC cap are closed and counted, gRPC refusals are `INVALID_ARGUMENT` or a retryable
+//! `RESOURCE_EXHAUSTED` with `RetryInfo`, slow bodies hold no in-flight slot, and for requests and
+//! items received = accepted + refused.
 
 use crate::common;
 
@@ -618,12 +624,10 @@ fn grpc_answers_follow_otlp_retry_rules() {
         }
         codes
     });
-    assert!(
-        matches!(
-            codes[0],
-            tonic::Code::ResourceExhausted | tonic::Code::OutOfRange
-        ),
-        "an oversized request must get a non-retryable code: {codes:?}"
+    assert_eq!(
+        codes[0],
+        tonic::Code::InvalidArgument,
+        "an oversized request must get OTLP's non-retryable code: {codes:?}"
     );
     assert_eq!(
         codes.last(),
@@ -681,4 +685,531 @@ service:
         stderr.contains("receivers.otlp.protocols.http.tls.key_file: required"),
         "{stderr}"
     );
+}
+
+/// An `otlp` receiver on both protocols (`grpc_extra` / `http_extra`: YAML lines under the
+/// protocol, indented to sit there) feeding the `debug` exporter.
+fn local_config(grpc: u16, http: u16, grpc_extra: &str, http_extra: &str) -> String {
+    format!(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{grpc}
+{grpc_extra}
+      http:
+        endpoint: 127.0.0.1:{http}
+{http_extra}
+exporters:
+  debug:
+    verbosity: basic
+extensions:
+  health_check:
+    endpoint: 127.0.0.1:HEALTH_PORT
+service:
+  extensions: [health_check]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [debug]
+  telemetry:
+    metrics:
+      address: 127.0.0.1:METRICS_PORT
+"#
+    )
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+/// `n` empty spans as a protobuf `ExportTraceServiceRequest` (two bytes a span), written
+/// directly rather than by encoding a million `Span` structs.
+fn empty_spans_protobuf(n: usize) -> Vec<u8> {
+    // A length-delimited field: key, length, bytes.
+    fn field(number: u8, inner: &[u8]) -> Vec<u8> {
+        let mut out = vec![(number << 3) | 2];
+        prost::encoding::encode_varint(inner.len() as u64, &mut out);
+        out.extend_from_slice(inner);
+        out
+    }
+    // ScopeSpans.spans (2) x n -> ResourceSpans.scope_spans (2) -> request.resource_spans (1).
+    let scope_spans = [0x12u8, 0x00].repeat(n);
+    field(1, &field(2, &scope_spans))
+}
+
+/// `n` empty spans as OTLP/JSON (`{}` each).
+fn empty_spans_json(n: usize) -> Vec<u8> {
+    format!(
+        "{{\"resourceSpans\":[{{\"scopeSpans\":[{{\"spans\":[{}]}}]}}]}}",
+        vec!["{}"; n].join(",")
+    )
+    .into_bytes()
+}
+
+/// One valid OTLP/JSON request of one span.
+fn one_span_json(n: u32) -> Vec<u8> {
+    json!({"resourceSpans": [{"scopeSpans": [{"spans": [{
+        "traceId": format!("5f000000{n:024x}"),
+        "spanId": format!("{:016x}", n + 1),
+        "name": "work",
+        "kind": 2,
+        "startTimeUnixNano": "1600000000000000000",
+        "endTimeUnixNano": "1600000000100000000"
+    }]}]}]})
+    .to_string()
+    .into_bytes()
+}
+
+/// `(received, accepted, refused)` of a receiver counter family (`items` or `requests`).
+fn receiver_counts(metrics: &str, unit: &str) -> (f64, f64, f64) {
+    let get = |what: &str| {
+        metric_sum(
+            metrics,
+            &format!("xray_collector_receiver_{what}_{unit}_total"),
+            &["receiver=\"otlp\""],
+        )
+    };
+    (get("received"), get("accepted"), get("refused"))
+}
+
+fn refused_with(metrics: &str, unit: &str, reason: &str) -> f64 {
+    metric_sum(
+        metrics,
+        &format!("xray_collector_receiver_refused_{unit}_total"),
+        &[&format!("reason=\"{reason}\"")],
+    )
+}
+
+#[test]
+fn decoded_size_amplification_is_refused_within_the_memory_budget() {
+    // Issue 14 item 1: a few KB of gzip holding a million empty spans (2 bytes each on the wire,
+    // a whole `Span` each decoded) must be refused before it is decoded, and the collector's
+    // peak memory must stay far below what decoding it takes (~300 MB each).
+    let (grpc, http) = (harness::free_port(), harness::free_port());
+    let collector = Collector::start(&local_config(grpc, http, "", ""), &[]);
+    let before = collector.status_kib("VmHWM");
+    let spans = 1_000_000;
+    let protobuf = gzip(&empty_spans_protobuf(spans));
+    let json_body = gzip(&empty_spans_json(spans));
+    assert!(protobuf.len() < 20_000 && json_body.len() < 40_000);
+    let gz_proto = [
+        ("Content-Type", "application/x-protobuf"),
+        ("Content-Encoding", "gzip"),
+    ];
+    let gz_json = [
+        ("Content-Type", "application/json"),
+        ("Content-Encoding", "gzip"),
+    ];
+    let (status, _, body) = post(http, "/v1/traces", &gz_proto, &protobuf);
+    assert_eq!(status, 413, "{}", String::from_utf8_lossy(&body));
+    let (status, _, body) = post(http, "/v1/traces", &gz_json, &json_body);
+    assert_eq!(status, 413, "{}", String::from_utf8_lossy(&body));
+    // An ordinary request still passes.
+    let json_ct = [("Content-Type", "application/json")];
+    assert_eq!(post(http, "/v1/traces", &json_ct, &one_span_json(1)).0, 200);
+    let grown_mib = (collector.status_kib("VmHWM").saturating_sub(before)) / 1024;
+    assert!(
+        grown_mib < 100,
+        "peak memory grew by {grown_mib} MiB (from {} MiB)",
+        before / 1024
+    );
+    let metrics = collector.metrics();
+    // Exact accounting: each refused body counts its million spans, the good one its one.
+    assert_eq!(
+        refused_with(&metrics, "items", "too_large"),
+        2.0 * spans as f64,
+        "{metrics}"
+    );
+    assert_eq!(
+        receiver_counts(&metrics, "items"),
+        (2.0 * spans as f64 + 1.0, 1.0, 2.0 * spans as f64)
+    );
+    assert_eq!(receiver_counts(&metrics, "requests"), (3.0, 1.0, 2.0));
+    assert_eq!(refused_with(&metrics, "requests", "too_large"), 2.0);
+}
+
+#[test]
+fn idle_grpc_connections_beyond_the_cap_are_closed_and_counted() {
+    // Issue 14 item 8: the gRPC port holds at most 512 connections; more are closed at once and
+    // counted, while the health check keeps answering.
+    const CAP: usize = 512;
+    const EXTRA: usize = 20;
+    let (grpc, http) = (harness::free_port(), harness::free_port());
+    let collector = Collector::start(&local_config(grpc, http, "", ""), &[]);
+    let mut conns: Vec<TcpStream> = (0..CAP + EXTRA)
+        .map(|_| TcpStream::connect(("127.0.0.1", grpc)).expect("connect"))
+        .collect();
+    // Wait until every connection has been accepted or refused.
+    let refused = collector.wait_metric(
+        "xray_collector_receiver_refused_requests_total",
+        &["reason=\"too_many_connections\""],
+        EXTRA as f64,
+        Duration::from_secs(20),
+    );
+    assert_eq!(refused, EXTRA as f64, "{}", collector.log());
+    // Exactly the connections beyond the cap were closed.
+    let mut closed = 0;
+    for conn in &mut conns {
+        conn.set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        match conn.read(&mut buf) {
+            Ok(0) => closed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => closed += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(closed, EXTRA);
+    assert_eq!(
+        common::http_get(collector.health_port, "/").map(|(s, _)| s),
+        Some(200)
+    );
+    let metrics = collector.metrics();
+    assert_eq!(
+        refused_with(&metrics, "items", "too_many_connections"),
+        EXTRA as f64
+    );
+    assert_eq!(
+        receiver_counts(&metrics, "requests"),
+        (EXTRA as f64, 0.0, EXTRA as f64)
+    );
+    // Capacity comes back once the idle connections go.
+    drop(conns);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+        let mut client = TraceServiceClient::connect(format!("http://127.0.0.1:{grpc}"))
+            .await
+            .expect("connect");
+        client
+            .export(ExportTraceServiceRequest::default())
+            .await
+            .expect("an export after the idle connections closed");
+    });
+}
+
+/// A gRPC codec that sends raw bytes as the message (to send malformed requests).
+#[derive(Default)]
+struct RawCodec;
+
+struct RawEncoder;
+struct RawDecoder;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawEncoder;
+    type Decoder = RawDecoder;
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+    fn decoder(&mut self) -> RawDecoder {
+        RawDecoder
+    }
+}
+
+impl tonic::codec::Encoder for RawEncoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        use bytes::BufMut;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawDecoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
+        use bytes::Buf;
+        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
+    }
+}
+
+/// Exports `message` (raw bytes) over gRPC; the status code of the answer.
+async fn raw_export(grpc: u16, message: Vec<u8>) -> tonic::Code {
+    let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{grpc}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect");
+    let mut client = tonic::client::Grpc::new(channel).max_encoding_message_size(8 << 20);
+    client.ready().await.expect("ready");
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    );
+    match client
+        .unary(tonic::Request::new(message), path, RawCodec)
+        .await
+    {
+        Ok(_) => tonic::Code::Ok,
+        Err(status) => status.code(),
+    }
+}
+
+#[test]
+fn grpc_refusals_are_invalid_argument_and_counted() {
+    // Issue 14 item 9: malformed and oversized messages get INVALID_ARGUMENT (OTLP clients do
+    // not retry it), never OUT_OF_RANGE or INTERNAL, and each is counted with its reason.
+    let (grpc, http) = (harness::free_port(), harness::free_port());
+    let collector = Collector::start(
+        &local_config(grpc, http, "        max_recv_msg_size_mib: 1", ""),
+        &[],
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let empty_spans = 500_000;
+    let codes = runtime.block_on(async {
+        vec![
+            // Not protobuf.
+            raw_export(grpc, vec![0xff, 0xff, 0xff]).await,
+            // Over max_recv_msg_size_mib.
+            raw_export(grpc, vec![0; 2 << 20]).await,
+            // Within the message size, but half a million decoded spans: over the memory limit.
+            raw_export(grpc, empty_spans_protobuf(empty_spans)).await,
+            // A good one.
+            raw_export(grpc, empty_spans_protobuf(1)).await,
+        ]
+    });
+    use tonic::Code::{InvalidArgument, Ok};
+    assert_eq!(
+        codes,
+        [InvalidArgument, InvalidArgument, InvalidArgument, Ok],
+        "{}",
+        collector.log()
+    );
+    let metrics = collector.metrics();
+    assert_eq!(refused_with(&metrics, "requests", "malformed"), 1.0);
+    assert_eq!(refused_with(&metrics, "requests", "too_large"), 2.0);
+    assert_eq!(refused_with(&metrics, "items", "malformed"), 1.0);
+    assert_eq!(
+        refused_with(&metrics, "items", "too_large"),
+        1.0 + empty_spans as f64
+    );
+    assert_eq!(receiver_counts(&metrics, "requests"), (4.0, 1.0, 3.0));
+    assert_eq!(
+        receiver_counts(&metrics, "items"),
+        (3.0 + empty_spans as f64, 1.0, 2.0 + empty_spans as f64)
+    );
+}
+
+#[test]
+fn slow_bodies_do_not_hold_the_in_flight_slots() {
+    // Issue 14 item 10: 80 clients that send headers and a few bytes of body, then stall, must
+    // not keep a normal request out; an over-limit Content-Length is refused before its body.
+    let (grpc, http) = (harness::free_port(), harness::free_port());
+    let collector = Collector::start(
+        &local_config(grpc, http, "", "        max_request_body_size: 100000"),
+        &[],
+    );
+    let slow: Vec<TcpStream> = (0..80)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", http)).expect("connect");
+            s.write_all(
+                b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{\"resourceSpans\":",
+            )
+            .unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let json_ct = [("Content-Type", "application/json")];
+    let (status, _, body) = post(http, "/v1/traces", &json_ct, &one_span_json(7));
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Content-Length over max_request_body_size: 413 without sending the body.
+    let mut big = TcpStream::connect(("127.0.0.1", http)).expect("connect");
+    big.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    big.write_all(
+        b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100001\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = [0u8; 12];
+    big.read_exact(&mut answer)
+        .expect("an answer before the body");
+    assert_eq!(&answer, b"HTTP/1.1 413");
+    // The stalled clients give up: each is counted once, as malformed (a broken body).
+    drop(slow);
+    let refused = collector.wait_metric(
+        "xray_collector_receiver_refused_requests_total",
+        &[],
+        81.0,
+        Duration::from_secs(10),
+    );
+    assert_eq!(refused, 81.0);
+    let metrics = collector.metrics();
+    assert_eq!(refused_with(&metrics, "requests", "too_large"), 1.0);
+    assert_eq!(refused_with(&metrics, "requests", "malformed"), 80.0);
+    assert_eq!(receiver_counts(&metrics, "requests"), (82.0, 1.0, 81.0));
+    assert_eq!(receiver_counts(&metrics, "items"), (82.0, 1.0, 81.0));
+}
+
+#[test]
+fn received_is_accepted_plus_refused_for_items_and_requests() {
+    // Issue 14 item 11: after a mix of good and bad requests on both protocols, every request
+    // and every item is counted as received once and as accepted or refused once.
+    let (grpc, http) = (harness::free_port(), harness::free_port());
+    let collector = Collector::start(
+        &local_config(grpc, http, "", "        max_request_body_size: 100000"),
+        &[],
+    );
+    let json_ct = [("Content-Type", "application/json")];
+    let proto_ct = [("Content-Type", "application/x-protobuf")];
+    let answers = [
+        post(http, "/v1/traces", &json_ct, &one_span_json(1)).0,
+        post(http, "/v1/traces", &proto_ct, &empty_spans_protobuf(3)).0,
+        post(http, "/v1/traces", &json_ct, b"{\"resourceSpans\": 7}").0,
+        post(http, "/v1/traces", &proto_ct, &[0xff, 0xff]).0,
+        post(http, "/v1/traces", &[("Content-Type", "text/plain")], b"x").0,
+        post(http, "/v1/traces", &proto_ct, &vec![0u8; 100_001]).0,
+        post(
+            http,
+            "/v1/traces",
+            &[
+                ("Content-Type", "application/json"),
+                ("Content-Encoding", "br"),
+            ],
+            b"x",
+        )
+        .0,
+    ];
+    assert_eq!(answers, [200, 200, 400, 400, 415, 413, 415]);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let codes = runtime.block_on(async {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+        use prost::Message;
+        // A gzip-compressed export of one span (charged its inflated size up front).
+        let mut gzipped = TraceServiceClient::connect(format!("http://127.0.0.1:{grpc}"))
+            .await
+            .expect("connect")
+            .send_compressed(tonic::codec::CompressionEncoding::Gzip);
+        let one = ExportTraceServiceRequest::decode(empty_spans_protobuf(1).as_slice()).unwrap();
+        vec![
+            raw_export(grpc, empty_spans_protobuf(2)).await,
+            raw_export(grpc, vec![0xff]).await,
+            match gzipped.export(one).await {
+                Ok(_) => tonic::Code::Ok,
+                Err(status) => status.code(),
+            },
+        ]
+    });
+    assert_eq!(
+        codes,
+        [
+            tonic::Code::Ok,
+            tonic::Code::InvalidArgument,
+            tonic::Code::Ok
+        ]
+    );
+    let metrics = collector.metrics();
+    let (received, accepted, refused) = receiver_counts(&metrics, "requests");
+    assert_eq!((received, accepted, refused), (10.0, 4.0, 6.0), "{metrics}");
+    let (received, accepted, refused) = receiver_counts(&metrics, "items");
+    assert_eq!(accepted, 7.0, "{metrics}");
+    assert_eq!(received, accepted + refused, "{metrics}");
+    assert_eq!(refused, 6.0, "{metrics}");
+}
+
+#[test]
+fn hand_written_empty_spans_decode_as_empty_spans() {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::trace::v1::Span;
+    use prost::Message;
+    let request = ExportTraceServiceRequest::decode(empty_spans_protobuf(3).as_slice()).unwrap();
+    assert_eq!(
+        request.resource_spans[0].scope_spans[0].spans,
+        vec![Span::default(); 3]
+    );
+}
+
+#[test]
+fn a_budget_held_by_other_requests_is_refused_retryably() {
+    // Issue 14 items 1 and 9: when other requests hold the memory budget, a request that would
+    // fit alone gets the retryable answer (gRPC RESOURCE_EXHAUSTED with RetryInfo, HTTP 503 with
+    // Retry-After), counted as `memory_limit`, and passes once the budget is free again.
+    let (grpc, http) = (harness::free_port(), harness::free_port());
+    let config = local_config(grpc, http, "        max_recv_msg_size_mib: 1", "").replace(
+        "  otlp:\n    protocols:",
+        "  otlp:\n    memory_limit_mib: 2\n    protocols:",
+    );
+    let collector = Collector::start(&config, &[]);
+    // A slow client declares a 1.9 MB body and stalls: the declared size is charged up front.
+    let mut slow = TcpStream::connect(("127.0.0.1", http)).expect("connect");
+    slow.write_all(
+        b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: 1900000\r\n\r\n\x0a",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // A thousand empty spans: a few hundred KB decoded, more than what is left.
+    let export = |message: Vec<u8>| {
+        runtime.block_on(async {
+            use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+            use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+            use prost::Message;
+            let mut client = TraceServiceClient::connect(format!("http://127.0.0.1:{grpc}"))
+                .await
+                .expect("connect");
+            client
+                .export(ExportTraceServiceRequest::decode(message.as_slice()).unwrap())
+                .await
+        })
+    };
+    let status = export(empty_spans_protobuf(1000)).expect_err("the budget is held");
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    let retry_info = b"type.googleapis.com/google.rpc.RetryInfo";
+    assert!(
+        status
+            .details()
+            .windows(retry_info.len())
+            .any(|w| w == retry_info),
+        "RESOURCE_EXHAUSTED without RetryInfo: {status:?}"
+    );
+    let json_ct = [("Content-Type", "application/json")];
+    let (code, head, _) = post(http, "/v1/traces", &json_ct, &empty_spans_json(1000));
+    assert_eq!(code, 503, "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("retry-after: 1"),
+        "{head}"
+    );
+    // The stalled client goes; its budget comes back and the same export passes.
+    drop(slow);
+    collector.wait_metric(
+        "xray_collector_receiver_refused_requests_total",
+        &["reason=\"malformed\""],
+        1.0,
+        Duration::from_secs(10),
+    );
+    export(empty_spans_protobuf(1000)).expect("an export once the budget is free");
+    let metrics = collector.metrics();
+    assert_eq!(refused_with(&metrics, "requests", "memory_limit"), 2.0);
+    assert_eq!(refused_with(&metrics, "items", "memory_limit"), 2000.0);
+    assert_eq!(receiver_counts(&metrics, "requests"), (4.0, 1.0, 3.0));
+    assert_eq!(receiver_counts(&metrics, "items"), (3001.0, 1000.0, 2001.0));
 }

@@ -1,8 +1,8 @@
 //! The blueprint format, `v1alpha1`: the typed form of one blueprint YAML file.
 //!
 //! These types are inert data. They are deserialized only after the YAML has passed the JSON schema
-//! generated from them (`schemas/blueprint.schema.json`); semantic rules live in `validate.rs`, and
-//! every derived value is computed once in `plan.rs`. Every field carries a doc comment because
+//! generated from them (`schemas/blueprint.schema.json`); semantic rules live in `validate/`, and
+//! every derived value is computed once in `plan/`. Every field carries a doc comment because
 //! schemars turns them into the schema's descriptions, which editors show while completing.
 //! Option names are snake_case with unit suffixes (`_secs`, `_percent`), as STYLE.md asks.
 

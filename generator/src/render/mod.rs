@@ -4,15 +4,18 @@
 //! embedded in the binary at build time (`build.rs`, minijinja-embed), undefined values are errors
 //! (`UndefinedBehavior::Strict`) and nothing is auto-escaped: YAML, HCL and JSON each need their own
 //! quoting, which the filters (`engine.rs`) and `|tojson` do explicitly. Files are written only by
-//! `write_atomically`, which never leaves a partial output behind.
+//! `write_all` / `write_atomically` (`write.rs`): every output of a command is staged first and then
+//! swapped in, so a failure leaves no partial output behind (or, if undoing a failed swap fails,
+//! says exactly what was written).
 //!
 //! One module per target (`terraform`, `cdk`, `kubernetes`); `engine` is the template environment
-//! and the error type they share. No target imports this module.
+//! and the error type they share; `write` puts rendered files on disk. No target imports this module.
 
 pub mod cdk;
 mod engine;
 pub mod kubernetes;
 pub mod terraform;
+mod write;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,6 +27,7 @@ use crate::blueprint::model::TargetName;
 use crate::plan::Plan;
 
 pub use engine::{RenderCause, RenderError, environment, render_template};
+pub use write::{Output, PartialState, WriteError, write_all, write_atomically};
 
 /// One output of `blueprint render`, written to `<out>/<dir>/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -97,61 +101,6 @@ pub fn render(plan: &Plan, targets: &[Target]) -> Result<BTreeMap<PathBuf, Strin
         }
     }
     Ok(files)
-}
-
-/// Writes rendered files under `out`, replacing each rendered target's directory as a whole.
-///
-/// Everything is first written into a temporary directory next to `out`; only when all files are
-/// written are the target directories swapped in by rename. If a swap fails, the previous
-/// directories are put back, so a failed render never leaves partial output or loses the previous
-/// output. Target directories that were not rendered are left alone.
-pub fn write_atomically(
-    out: &Path,
-    targets: &[Target],
-    files: &BTreeMap<PathBuf, String>,
-) -> std::io::Result<()> {
-    std::fs::create_dir_all(out)?;
-    let staging = tempfile::Builder::new()
-        .prefix(".blueprint-render-")
-        .tempdir_in(out)?;
-    for (path, text) in files {
-        let dest = staging.path().join(path);
-        if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&dest, text)?;
-    }
-    let backup = tempfile::Builder::new()
-        .prefix(".blueprint-previous-")
-        .tempdir_in(out)?;
-    let mut swapped: Vec<Target> = Vec::new();
-    let result = (|| {
-        for &target in targets {
-            let new = staging.path().join(target.dir());
-            let live = out.join(target.dir());
-            if live.exists() {
-                std::fs::rename(&live, backup.path().join(target.dir()))?;
-            }
-            swapped.push(target);
-            if new.exists() {
-                std::fs::rename(&new, &live)?;
-            }
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        for &target in swapped.iter().rev() {
-            let live = out.join(target.dir());
-            let old = backup.path().join(target.dir());
-            if live.exists() {
-                let _ = std::fs::remove_dir_all(&live);
-            }
-            if old.exists() {
-                let _ = std::fs::rename(&old, &live);
-            }
-        }
-    }
-    result
 }
 
 /// Reads the committed files of the given targets under `dir`, keyed like `render`'s output.

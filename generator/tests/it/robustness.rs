@@ -146,3 +146,85 @@ fn hostile_yaml_is_a_located_error_in_bounded_memory_and_time() {
         }
     }
 }
+
+/// Every file under `dir` (relative path → bytes), and every directory name, for byte comparison.
+fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<PathBuf, Option<Vec<u8>>> {
+    let mut entries = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path.strip_prefix(dir).unwrap().to_path_buf();
+            if path.is_dir() {
+                entries.insert(rel, None);
+                stack.push(path);
+            } else {
+                entries.insert(rel, Some(std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    entries
+}
+
+/// `render` of two blueprints where the second's output directory is blocked (a file stands where
+/// the directory must go): exit 3, the first blueprint's previous output is byte-for-byte what it
+/// was (a hand-edited file in it stays edited, so a rewrite would show), no temporary directory is
+/// left anywhere, and the message says that nothing was written.
+#[test]
+fn a_blocked_second_output_leaves_the_first_untouched() {
+    let bin = env!("CARGO_BIN_EXE_blueprint");
+    let root = harness::project_root().join("blueprints");
+    let (first, second) = (
+        root.join("guide-existing-cluster.yaml"),
+        root.join("pod-identity.yaml"),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let render = || {
+        std::process::Command::new(bin)
+            .arg("render")
+            .arg(&first)
+            .arg(&second)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let ok = render();
+    assert!(ok.status.success(), "{ok:?}");
+    let first_out = out.join("guide-existing-cluster");
+    let second_out = out.join("pod-identity");
+    assert!(first_out.join("kubernetes").is_dir() && second_out.is_dir());
+
+    // Mark the first's output, and block the second's.
+    let edited = first_out.join("kubernetes/namespace.yaml");
+    let mut text = std::fs::read(&edited).unwrap();
+    text.extend_from_slice(b"# hand edit\n");
+    std::fs::write(&edited, &text).unwrap();
+    std::fs::remove_dir_all(&second_out).unwrap();
+    std::fs::write(&second_out, "not a directory\n").unwrap();
+    let before = snapshot(tmp.path());
+
+    let failed = render();
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("pod-identity") && stderr.contains("nothing was written"),
+        "{stderr}"
+    );
+    assert!(failed.stdout.is_empty(), "{failed:?}");
+    assert_eq!(snapshot(tmp.path()), before, "the output tree changed");
+    assert!(
+        !before
+            .keys()
+            .any(|p| p.to_string_lossy().contains(".blueprint-")),
+        "temporaries left behind"
+    );
+
+    // The same with a fresh first output directory: it is not left behind half-created.
+    std::fs::remove_dir_all(&first_out).unwrap();
+    let before = snapshot(tmp.path());
+    let failed = render();
+    assert_eq!(failed.status.code(), Some(3), "{failed:?}");
+    assert_eq!(snapshot(tmp.path()), before, "the output tree changed");
+}

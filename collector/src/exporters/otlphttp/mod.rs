@@ -26,6 +26,7 @@ use prost::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::aws::client::{ClientTls, HttpsClient};
+use crate::aws::sign::SignError;
 use crate::config::component::{BoxFuture, Checker, Resolve};
 use crate::config::id::ComponentId;
 use crate::exporters::queue::Codec;
@@ -38,6 +39,28 @@ use crate::traces::{Segment, Traces};
 
 use self::config::OtlpHttpExporterConfig;
 use self::response::{Outcome, classify};
+
+/// Why a request body could not be built (a permanent failure of its batch).
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// `encoding: json` and the spans did not serialize.
+    #[error("encoding the request as JSON")]
+    Json(#[source] serde_json::Error),
+    /// `compression: gzip` and the compressor failed.
+    #[error("compressing the request")]
+    Gzip(#[source] std::io::Error),
+}
+
+/// Why a request could not be prepared (retried: credentials may be on their way).
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// The request did not build (a header value the endpoint settings produced).
+    #[error("building the request")]
+    Build(#[source] hyper::http::Error),
+    /// SigV4 signing failed, typically for lack of credentials.
+    #[error("signing the request")]
+    Sign(#[source] SignError),
+}
 
 /// Largest encoded request (before compression); bigger batches are split across requests.
 /// The X-Ray OTLP endpoint, like most OTLP servers, refuses bodies much over a few MiB.
@@ -240,10 +263,10 @@ impl OtlpHttpExporter {
     }
 
     /// The request body: encoded, then compressed when `compression: gzip`.
-    fn body(&self, resource_spans: Vec<ResourceSpans>) -> Result<Bytes, String> {
+    fn body(&self, resource_spans: Vec<ResourceSpans>) -> Result<Bytes, BodyError> {
         let request = ExportTraceServiceRequest { resource_spans };
         let encoded = if self.json {
-            serde_json::to_vec(&request).map_err(|e| format!("encoding JSON: {e}"))?
+            serde_json::to_vec(&request).map_err(BodyError::Json)?
         } else {
             request.encode_to_vec()
         };
@@ -257,11 +280,11 @@ impl OtlpHttpExporter {
         gz.write_all(&encoded)
             .and_then(|()| gz.finish())
             .map(Bytes::from)
-            .map_err(|e| format!("compressing: {e}"))
+            .map_err(BodyError::Gzip)
     }
 
     /// One signed request with the body.
-    async fn request(&self, body: &Bytes) -> Result<Request<Full<Bytes>>, String> {
+    async fn request(&self, body: &Bytes) -> Result<Request<Full<Bytes>>, RequestError> {
         let content_type = if self.json {
             "application/json"
         } else {
@@ -284,12 +307,12 @@ impl OtlpHttpExporter {
         }
         let mut request = builder
             .body(Full::new(body.clone()))
-            .map_err(|e| e.to_string())?;
+            .map_err(RequestError::Build)?;
         if let Some(signer) = &self.signer {
             signer
                 .sign(&mut request, body)
                 .await
-                .map_err(|e| error_chain(&e))?;
+                .map_err(RequestError::Sign)?;
         }
         Ok(request)
     }
@@ -300,7 +323,7 @@ impl OtlpHttpExporter {
         let request = match self.request(body).await {
             Ok(r) => r,
             // No credentials yet (a role being assumed, the Pod Identity agent starting): retry.
-            Err(e) => return Outcome::Retryable(RetryReason::Credentials, e, None),
+            Err(e) => return Outcome::Retryable(RetryReason::Credentials, error_chain(&e), None),
         };
         let call = async {
             let response =
@@ -357,7 +380,12 @@ impl OtlpHttpExporter {
             Ok(b) => b,
             Err(e) => {
                 self.telemetry.exporter_request(&self.id, "permanent_error");
-                self.fail(items, FailReason::PermanentError, &e, &first_trace_id);
+                self.fail(
+                    items,
+                    FailReason::PermanentError,
+                    &error_chain(&e),
+                    &first_trace_id,
+                );
                 return;
             }
         };

@@ -34,10 +34,49 @@ use tokio_util::sync::CancellationToken;
 
 use super::config::ProxyServerConfig;
 use crate::aws::client::{ClientTls, HttpsClient};
-use crate::aws::sign::{CredentialsCache, sign_request};
+use crate::aws::sign::{CredentialsCache, SignError, sign_request};
 use crate::serve::{Handle, Limits, Server};
 use crate::telemetry::Telemetry;
 use crate::telemetry::logs::error_chain;
+
+/// Why the proxy's upstream endpoint is not usable.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    /// The configured or environment endpoint does not parse as a URI.
+    #[error("aws_endpoint {text:?} is not a URL")]
+    NotUrl {
+        text: String,
+        #[source]
+        source: hyper::http::uri::InvalidUri,
+    },
+    /// It parses, but is not an absolute `http://` or `https://` URL.
+    #[error("aws_endpoint {text:?} must be an http:// or https:// URL")]
+    Scheme { text: String },
+    /// The endpoint joined with a forwarded path is not a valid URI.
+    #[error("joining the endpoint and the path")]
+    Join(#[source] hyper::http::Error),
+}
+
+/// Why one sampling request could not be forwarded (answered `502`).
+#[derive(Debug, thiserror::Error)]
+enum ForwardError {
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    #[error("no AWS credentials to sign with")]
+    Credentials(#[source] SignError),
+    #[error("building the upstream request")]
+    Build(#[source] hyper::http::Error),
+    #[error("signing the upstream request")]
+    Sign(#[source] SignError),
+    #[error("X-Ray endpoint {endpoint}")]
+    Upstream {
+        endpoint: Uri,
+        #[source]
+        source: hyper_util::client::legacy::Error,
+    },
+    #[error("reading the X-Ray answer")]
+    Read(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
 
 /// The only routes forwarded upstream.
 pub const ALLOWED_PATHS: [&str; 2] = ["/GetSamplingRules", "/SamplingTargets"];
@@ -114,7 +153,7 @@ impl SamplingProxy {
             provider = SharedCredentialsProvider::new(assumed);
         }
         let upstream = upstream_endpoint(cfg, &region, sdk.endpoint_url())
-            .map_err(|e| anyhow::format_err!("receivers.{id}.proxy_server: {e}"))?;
+            .map_err(|e| anyhow::format_err!("receivers.{id}.proxy_server: {}", error_chain(&e)))?;
         let tls = ClientTls {
             insecure: cfg.tls.insecure,
             server_name_override: cfg.tls.server_name_override.clone(),
@@ -232,6 +271,7 @@ impl State {
             }
             Ok(Err(err)) => {
                 self.count("upstream_error");
+                let err = error_chain(&err);
                 tracing::warn!(receiver = %self.receiver, path, error = %err, "Sampling proxy could not forward a request.");
                 reply(StatusCode::BAD_GATEWAY, &err)
             }
@@ -251,16 +291,20 @@ impl State {
         path: &str,
         content_type: HeaderValue,
         body: Bytes,
-    ) -> Result<Response<Full<Bytes>>, String> {
+    ) -> Result<Response<Full<Bytes>>, ForwardError> {
         let uri = join_uri(&self.upstream, path)?;
-        let credentials = self.credentials.get().await.map_err(|e| error_chain(&e))?;
+        let credentials = self
+            .credentials
+            .get()
+            .await
+            .map_err(ForwardError::Credentials)?;
         let mut request = Request::builder()
             .method(Method::POST)
             .uri(uri.clone())
             .header(CONTENT_TYPE, content_type)
             .header(CONTENT_LENGTH, body.len())
             .body(Full::new(body.clone()))
-            .map_err(|e| e.to_string())?;
+            .map_err(ForwardError::Build)?;
         sign_request(
             &mut request,
             &body,
@@ -269,17 +313,20 @@ impl State {
             &self.service,
             SystemTime::now(),
         )
-        .map_err(|e| error_chain(&e))?;
-        let response = self
-            .client
-            .request(request)
-            .await
-            .map_err(|e| format!("X-Ray endpoint {}: {e}", self.upstream))?;
+        .map_err(ForwardError::Sign)?;
+        let response =
+            self.client
+                .request(request)
+                .await
+                .map_err(|source| ForwardError::Upstream {
+                    endpoint: self.upstream.clone(),
+                    source,
+                })?;
         let (parts, incoming) = response.into_parts();
         let bytes = Limited::new(incoming, MAX_UPSTREAM_BODY)
             .collect()
             .await
-            .map_err(|e| format!("reading the X-Ray answer: {e}"))?
+            .map_err(ForwardError::Read)?
             .to_bytes();
         let mut out = Response::builder().status(parts.status);
         for name in [
@@ -290,7 +337,7 @@ impl State {
                 out = out.header(name, value);
             }
         }
-        out.body(Full::new(bytes)).map_err(|e| e.to_string())
+        out.body(Full::new(bytes)).map_err(ForwardError::Build)
     }
 }
 
@@ -300,7 +347,7 @@ fn upstream_endpoint(
     cfg: &ProxyServerConfig,
     region: &Region,
     sdk_endpoint: Option<&str>,
-) -> Result<Uri, String> {
+) -> Result<Uri, EndpointError> {
     let from_env = std::env::var("AWS_ENDPOINT_URL_XRAY")
         .ok()
         .filter(|s| !s.is_empty());
@@ -311,26 +358,25 @@ fn upstream_endpoint(
     } else {
         crate::aws::regional_endpoint("xray", region.as_ref())
     };
-    let uri: Uri = text
-        .parse()
-        .map_err(|e| format!("aws_endpoint {text:?} is not a URL: {e}"))?;
+    let uri: Uri = match text.parse() {
+        Ok(uri) => uri,
+        Err(source) => return Err(EndpointError::NotUrl { text, source }),
+    };
     match (uri.scheme_str(), uri.authority()) {
         (Some("http" | "https"), Some(_)) => Ok(uri),
-        _ => Err(format!(
-            "aws_endpoint {text:?} must be an http:// or https:// URL"
-        )),
+        _ => Err(EndpointError::Scheme { text }),
     }
 }
 
 /// `base` with its path replaced by `base.path` + `path`.
-fn join_uri(base: &Uri, path: &str) -> Result<Uri, String> {
+fn join_uri(base: &Uri, path: &str) -> Result<Uri, EndpointError> {
     let prefix = base.path().trim_end_matches('/');
     Uri::builder()
         .scheme(base.scheme_str().unwrap_or("https"))
         .authority(base.authority().map(|a| a.as_str()).unwrap_or_default())
         .path_and_query(format!("{prefix}{path}"))
         .build()
-        .map_err(|e| e.to_string())
+        .map_err(EndpointError::Join)
 }
 
 fn reply(status: StatusCode, message: &str) -> Response<Full<Bytes>> {

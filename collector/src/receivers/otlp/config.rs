@@ -2,14 +2,28 @@
 
 use serde::Deserialize;
 
+use super::budget::DEFAULT_MEMORY_LIMIT_MIB;
 use crate::config::component::{Checker, Component};
 
 /// `receivers.otlp`.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct OtlpReceiverConfig {
     /// The enabled protocols; a protocol is on when its key is present.
     pub protocols: OtlpProtocols,
+    /// Decoded memory the receiver's in-flight requests may hold together, in MiB (default
+    /// [`DEFAULT_MEMORY_LIMIT_MIB`]; the formula is in `receivers::otlp::budget`); at least
+    /// twice `protocols.grpc.max_recv_msg_size_mib`. Not a key of the contrib collector.
+    pub memory_limit_mib: u64,
+}
+
+impl Default for OtlpReceiverConfig {
+    fn default() -> Self {
+        OtlpReceiverConfig {
+            protocols: OtlpProtocols::default(),
+            memory_limit_mib: DEFAULT_MEMORY_LIMIT_MIB,
+        }
+    }
 }
 
 /// `receivers.otlp.protocols`.
@@ -104,7 +118,20 @@ impl Component for OtlpReceiverConfig {
                 "must specify at least one protocol (`protocols.grpc` or `protocols.http`)",
             );
         }
+        if self.memory_limit_mib == 0 {
+            c.error("memory_limit_mib", "must be at least 1");
+        }
         if let Some(grpc) = &self.protocols.grpc {
+            // A compressed gRPC message is charged its largest inflated size up front.
+            if grpc.max_recv_msg_size_mib.saturating_mul(2) > self.memory_limit_mib {
+                c.error(
+                    "memory_limit_mib",
+                    format!(
+                        "must be at least twice protocols.grpc.max_recv_msg_size_mib ({}), or no compressed gRPC request fits",
+                        grpc.max_recv_msg_size_mib
+                    ),
+                );
+            }
             c.endpoint("protocols/grpc/endpoint", &grpc.endpoint);
         }
         if let Some(http) = &self.protocols.http {

@@ -4,6 +4,14 @@
 //! Status codes follow the OTLP/HTTP specification: `200` with an `ExportTraceServiceResponse`;
 //! `400` (malformed), `404`, `405`, `413` (too large) and `415` (unsupported content type or
 //! encoding) are not retryable; `503` with `Retry-After` is. Error bodies are a `google.rpc.Status`.
+//!
+//! A request goes through, in order: its headers (a `Content-Length` over
+//! `max_request_body_size` is refused with `413` before any of the body is read); its body, read
+//! within [`BODY_TIMEOUT`] and charged to the receiver's memory budget as it arrives (so a slow
+//! body holds only the bytes it sent, never an in-flight slot); gunzip, charged the same way; the
+//! decoded-size scan, charged before decoding (`budget.rs`); then an in-flight slot, the decode
+//! and the pipeline. `404` and `405` answer requests that are not OTLP exports and are not
+//! counted; every other answer is counted once in the receiver's request counters.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -11,9 +19,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use hyper::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
@@ -23,6 +31,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
+use super::budget::{Budget, Charge, OverBudget, json_cost, protobuf_cost};
 use super::config::OtlpHttpConfig;
 use super::tls::Pem;
 use super::{Intake, RETRY_AFTER_SECS, Rejected};
@@ -33,7 +42,7 @@ use crate::telemetry::ReceiverRefusal;
 /// Most client connections served at once; more are closed on accept and counted.
 pub const MAX_CONNECTIONS: usize = 512;
 /// Time allowed for a client to send the request body.
-const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// The serving loop's limits: [`MAX_CONNECTIONS`], 20 s for headers, 60 s idle, 10 s for a TLS
 /// handshake, and at shutdown time for a request in progress to wait for the pipeline and read
 /// its body.
@@ -112,8 +121,8 @@ impl HttpServer {
     }
 
     /// Serves until `shutdown` is cancelled; requests in progress are finished first.
-    pub async fn run(self, sender: TracesSender, shutdown: CancellationToken) {
-        let intake = Arc::new(Intake::new(sender));
+    pub async fn run(self, sender: TracesSender, budget: Budget, shutdown: CancellationToken) {
+        let intake = Arc::new(Intake::new(sender, budget));
         let state = Arc::new(Handler {
             intake: intake.clone(),
             path: self.path,
@@ -193,19 +202,32 @@ impl Handler {
                 );
             }
         };
-        let Some(_slot) = self.intake.slot() else {
-            self.intake.refuse_request(ReceiverRefusal::TooManyRequests);
-            return busy(encoding, "too many requests in flight; retry with backoff");
-        };
-
-        let limited = Limited::new(req.into_body(), self.max_body);
-        let body = match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
-            Ok(Ok(collected)) => collected.to_bytes(),
-            Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => {
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.max_body as u64) {
+            self.intake.refuse_request(ReceiverRefusal::TooLarge);
+            return error(encoding, StatusCode::PAYLOAD_TOO_LARGE, &self.too_large());
+        }
+        let budget = self.intake.budget();
+        let mut charge = Charge::default();
+        let read = read_body(
+            req.into_body(),
+            declared,
+            self.max_body,
+            budget,
+            &mut charge,
+        );
+        let body = match tokio::time::timeout(BODY_TIMEOUT, read).await {
+            Ok(Ok(body)) => body,
+            Ok(Err(Fail::TooLarge)) => {
                 self.intake.refuse_request(ReceiverRefusal::TooLarge);
                 return error(encoding, StatusCode::PAYLOAD_TOO_LARGE, &self.too_large());
             }
-            Ok(Err(err)) => {
+            Ok(Err(Fail::Over(over))) => return self.over_budget(encoding, over, 1),
+            Ok(Err(Fail::Broken(err))) => {
                 self.intake.refuse_request(ReceiverRefusal::Malformed);
                 return error(
                     encoding,
@@ -223,19 +245,43 @@ impl Handler {
             }
         };
         let body = if gzip {
-            match gunzip(&body, self.max_body) {
-                Ok(Some(plain)) => Bytes::from(plain),
-                Ok(None) => {
+            match gunzip(&body, self.max_body, &mut |n| budget.charge(&mut charge, n)) {
+                Ok(plain) => Bytes::from(plain),
+                Err(Fail::TooLarge) => {
                     self.intake.refuse_request(ReceiverRefusal::TooLarge);
                     return error(encoding, StatusCode::PAYLOAD_TOO_LARGE, &self.too_large());
                 }
-                Err(err) => {
+                Err(Fail::Over(over)) => return self.over_budget(encoding, over, 1),
+                Err(Fail::Broken(err)) => {
                     self.intake.refuse_request(ReceiverRefusal::Malformed);
                     return error(encoding, StatusCode::BAD_REQUEST, &format!("gzip: {err}"));
                 }
             }
         } else {
             body
+        };
+        // Bound the decoded size before decoding.
+        let estimate = match encoding {
+            Encoding::Protobuf => match protobuf_cost(&body) {
+                Ok(estimate) => estimate,
+                Err(err) => {
+                    self.intake.refuse_request(ReceiverRefusal::Malformed);
+                    return error(
+                        encoding,
+                        StatusCode::BAD_REQUEST,
+                        &format!("not an ExportTraceServiceRequest: {err}"),
+                    );
+                }
+            },
+            Encoding::Json => json_cost(&body),
+        };
+        if let Err(over) = budget.charge(&mut charge, estimate.bytes) {
+            return self.over_budget(encoding, over, estimate.spans);
+        }
+        let Some(_slot) = self.intake.slot() else {
+            self.intake
+                .refuse_spans(ReceiverRefusal::TooManyRequests, estimate.spans);
+            return busy(encoding, "too many requests in flight; retry with backoff");
         };
         let request = match encoding {
             Encoding::Protobuf => {
@@ -247,7 +293,8 @@ impl Handler {
         let request = match request {
             Ok(request) => request,
             Err(err) => {
-                self.intake.refuse_request(ReceiverRefusal::Malformed);
+                self.intake
+                    .refuse_spans(ReceiverRefusal::Malformed, estimate.spans);
                 return error(
                     encoding,
                     StatusCode::BAD_REQUEST,
@@ -274,6 +321,77 @@ impl Handler {
     fn too_large(&self) -> String {
         format!("the request is larger than {} bytes", self.max_body)
     }
+
+    /// Refuses a request of `spans` spans that does not fit the memory budget.
+    fn over_budget(
+        &self,
+        encoding: Encoding,
+        over: OverBudget,
+        spans: usize,
+    ) -> Response<Full<Bytes>> {
+        match over {
+            OverBudget::TooLarge => {
+                self.intake.refuse_spans(ReceiverRefusal::TooLarge, spans);
+                error(
+                    encoding,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &format!(
+                        "the request would take more than the receiver's memory limit of {} bytes decoded",
+                        self.intake.budget().total()
+                    ),
+                )
+            }
+            OverBudget::Busy => {
+                self.intake
+                    .refuse_spans(ReceiverRefusal::MemoryLimit, spans);
+                busy(
+                    encoding,
+                    "the receiver's memory limit is held by other requests; retry with backoff",
+                )
+            }
+        }
+    }
+}
+
+/// Why a body could not be read or gunzipped.
+enum Fail {
+    /// Larger than `max_request_body_size`.
+    TooLarge,
+    /// Over the memory budget.
+    Over(OverBudget),
+    /// The stream broke (connection error, bad gzip).
+    Broken(String),
+}
+
+/// Reads a body of at most `limit` bytes, charging `budget` before holding the bytes: the
+/// declared `Content-Length` up front, or twice each chunk of a chunked body (buffer growth).
+async fn read_body(
+    mut body: Incoming,
+    declared: Option<u64>,
+    limit: usize,
+    budget: &Budget,
+    charge: &mut Charge,
+) -> Result<Bytes, Fail> {
+    let mut out = Vec::new();
+    if let Some(n) = declared {
+        let n = usize::try_from(n).map_err(|_| Fail::TooLarge)?;
+        budget.charge(charge, n).map_err(Fail::Over)?;
+        out.reserve_exact(n);
+    }
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| Fail::Broken(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if out.len() + data.len() > limit {
+            return Err(Fail::TooLarge);
+        }
+        if declared.is_none() {
+            budget.charge(charge, 2 * data.len()).map_err(Fail::Over)?;
+        }
+        out.extend_from_slice(&data);
+    }
+    Ok(Bytes::from(out))
 }
 
 /// The media type of a `Content-Type` value, without parameters.
@@ -286,13 +404,30 @@ fn media_type(content_type: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// Decompresses at most `limit` bytes; `Ok(None)` when the content is larger.
-fn gunzip(body: &[u8], limit: usize) -> std::io::Result<Option<Vec<u8>>> {
+/// Decompresses at most `limit` bytes, calling `charge` with the size of each piece of memory
+/// before it is taken (twice each chunk: buffer growth).
+fn gunzip(
+    body: &[u8],
+    limit: usize,
+    charge: &mut dyn FnMut(usize) -> Result<(), OverBudget>,
+) -> Result<Vec<u8>, Fail> {
+    const CHUNK: usize = 64 * 1024;
+    let mut decoder = flate2::read::GzDecoder::new(body);
     let mut out = Vec::new();
-    let read = flate2::read::GzDecoder::new(body)
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)?;
-    Ok((read <= limit).then_some(out))
+    let mut chunk = vec![0u8; CHUNK];
+    loop {
+        let n = decoder
+            .read(&mut chunk)
+            .map_err(|e| Fail::Broken(e.to_string()))?;
+        if n == 0 {
+            return Ok(out);
+        }
+        if out.len() + n > limit {
+            return Err(Fail::TooLarge);
+        }
+        charge(2 * n).map_err(Fail::Over)?;
+        out.extend_from_slice(&chunk[..n]);
+    }
 }
 
 fn respond(encoding: Encoding, status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
@@ -357,8 +492,22 @@ mod tests {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(&[7u8; 1000]).unwrap();
         let gz = enc.finish().unwrap();
-        assert_eq!(gunzip(&gz, 1000).unwrap().unwrap().len(), 1000);
-        assert!(gunzip(&gz, 999).unwrap().is_none());
-        assert!(gunzip(b"not gzip", 1000).is_err());
+        let mut free = |_| Ok(());
+        assert_eq!(gunzip(&gz, 1000, &mut free).ok().unwrap().len(), 1000);
+        assert!(matches!(gunzip(&gz, 999, &mut free), Err(Fail::TooLarge)));
+        assert!(matches!(
+            gunzip(b"not gzip", 1000, &mut free),
+            Err(Fail::Broken(_))
+        ));
+        // Memory is charged before it is taken; a refusal stops the decompression.
+        let mut charged = 0;
+        assert!(matches!(
+            gunzip(&gz, 1000, &mut |n| {
+                charged += n;
+                Err(OverBudget::Busy)
+            }),
+            Err(Fail::Over(OverBudget::Busy))
+        ));
+        assert_eq!(charged, 2000);
     }
 }

@@ -1,15 +1,32 @@
-//! The `otlp` receiver: OTLP traces over gRPC (`TraceService/Export`) and HTTP (`POST /v1/traces`,
-//! protobuf or JSON).
+//! The `otlp` receiver: OTLP traces over gRPC (`TraceService/Export`, `grpc.rs`) and HTTP
+//! (`POST /v1/traces`, protobuf or JSON, `http.rs`).
+//!
+//! What a client can make the collector hold is bounded:
+//!
+//! * memory, in decoded terms: every request's decoded size is bounded from its bytes before it
+//!   is decoded and charged to one [`budget::Budget`] shared by the receiver's gRPC and HTTP
+//!   requests (`memory_limit_mib`, formula and default in `budget.rs`);
+//! * requests: at most [`MAX_IN_FLIGHT`] per protocol are decoded or wait for the pipeline. On
+//!   HTTP the slot is taken after the body is read, so slow bodies hold budget, not slots;
+//! * connections: both protocols accept through `crate::serve` (connection cap, idle timeout,
+//!   accept-error backoff).
 //!
 //! Backpressure reaches the client: a request is answered only after every pipeline has taken its
 //! spans (an awaiting [`TracesSender::send`]), so a slow exporter slows senders down instead of
-//! filling memory. The collector holds at most [`MAX_IN_FLIGHT`] requests per protocol; beyond
-//! that, and when the pipeline does not take the data within [`SEND_TIMEOUT`] or refuses it, the
-//! client gets OTLP's retryable answer (gRPC `UNAVAILABLE`, HTTP `503` with `Retry-After`).
-//! Malformed or oversized requests get the non-retryable answer (gRPC `INVALID_ARGUMENT` /
-//! `RESOURCE_EXHAUSTED` from the decoder's size limit, HTTP `400` / `413` / `415`).
-//! Every span is counted as received, then accepted or refused with a reason.
+//! filling memory. A busy receiver (no slot, budget held by others, full pipeline, no answer
+//! within [`SEND_TIMEOUT`]) gives OTLP's retryable answer (gRPC `UNAVAILABLE`, or
+//! `RESOURCE_EXHAUSTED` with `RetryInfo` for the memory budget; HTTP `503` with `Retry-After`).
+//! Malformed or oversized requests get the non-retryable answer (gRPC `INVALID_ARGUMENT`, HTTP
+//! `400` / `413` / `415`).
+//!
+//! Accounting: every request is counted once in `receiver_received_requests` and once in either
+//! `receiver_accepted_requests` or `receiver_refused_requests{reason}`. Items: a request's spans
+//! are counted as received, then accepted or refused; a request refused before its spans could
+//! be counted (malformed, too large, busy) counts as one item received and refused (or as its
+//! span count when the pre-decode scan found it). So received = accepted + refused holds for
+//! items and for requests.
 
+pub mod budget;
 pub mod config;
 pub mod grpc;
 pub mod http;
@@ -20,6 +37,7 @@ use std::time::Duration;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use tokio::sync::Semaphore;
 
+use self::budget::Budget;
 use self::config::OtlpReceiverConfig;
 use super::{ReceiverConfig, ReceiverContext};
 use crate::config::component::BoxFuture;
@@ -37,12 +55,17 @@ impl ReceiverConfig for OtlpReceiverConfig {
     ) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
             let name = id.to_string();
+            let budget = budget::Budget::new(self.memory_limit_mib.saturating_mul(1024 * 1024));
             if let Some(grpc) = &self.protocols.grpc {
                 let server = grpc::GrpcServer::bind(&name, grpc).await?;
-                let (sender, stop, name) =
-                    (sender.clone(), ctx.stop_receivers.clone(), name.clone());
+                let (sender, stop, name, budget) = (
+                    sender.clone(),
+                    ctx.stop_receivers.clone(),
+                    name.clone(),
+                    budget.clone(),
+                );
                 ctx.tasks.spawn(async move {
-                    if let Err(e) = server.run(sender, stop).await {
+                    if let Err(e) = server.run(sender, budget, stop).await {
                         tracing::error!(receiver = %name, error = %e, "OTLP/gRPC server failed.");
                     }
                 });
@@ -50,7 +73,7 @@ impl ReceiverConfig for OtlpReceiverConfig {
             if let Some(http) = &self.protocols.http {
                 let server = http::HttpServer::bind(&name, http).await?;
                 ctx.tasks
-                    .spawn(server.run(sender, ctx.stop_receivers.clone()));
+                    .spawn(server.run(sender, budget, ctx.stop_receivers.clone()));
             }
             Ok(())
         })
@@ -73,17 +96,20 @@ pub(crate) enum Rejected {
     ShuttingDown,
 }
 
-/// Shared by the gRPC and HTTP servers: counting and the backpressured hand-off.
+/// Shared by the gRPC and HTTP servers: counting, the memory budget and the backpressured
+/// hand-off.
 pub(crate) struct Intake {
     sender: TracesSender,
     in_flight: Semaphore,
+    budget: Budget,
 }
 
 impl Intake {
-    pub(crate) fn new(sender: TracesSender) -> Intake {
+    pub(crate) fn new(sender: TracesSender, budget: Budget) -> Intake {
         Intake {
             sender,
             in_flight: Semaphore::new(MAX_IN_FLIGHT),
+            budget,
         }
     }
 
@@ -92,39 +118,56 @@ impl Intake {
         self.sender.receiver()
     }
 
+    /// The receiver's memory budget.
+    pub(crate) fn budget(&self) -> &Budget {
+        &self.budget
+    }
+
     /// Reserves a request slot, or `None` when [`MAX_IN_FLIGHT`] requests are already held.
     pub(crate) fn slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
         self.in_flight.try_acquire().ok()
     }
 
-    /// Counts a request that was refused before its spans could be read.
+    /// Counts a request refused before its spans could be counted: one request, one item.
     pub(crate) fn refuse_request(&self, reason: ReceiverRefusal) {
-        self.sender
-            .telemetry()
-            .receiver_refused(self.sender.receiver(), reason, 1);
+        self.refuse_spans(reason, 1);
     }
 
-    /// Passes the spans on, waiting for the pipeline for at most [`SEND_TIMEOUT`].
+    /// Counts a request of `spans` spans (at least one item) refused before decoding.
+    pub(crate) fn refuse_spans(&self, reason: ReceiverRefusal, spans: usize) {
+        let telemetry = self.sender.telemetry();
+        let receiver = self.sender.receiver();
+        let n = spans.max(1);
+        telemetry.receiver_received(receiver, n);
+        telemetry.receiver_refused(receiver, reason, n);
+        telemetry.receiver_request(receiver, Err(reason));
+    }
+
+    /// Passes the spans on, waiting for the pipeline for at most [`SEND_TIMEOUT`]; counts the
+    /// request and its spans.
     pub(crate) async fn deliver(&self, resource_spans: Vec<ResourceSpans>) -> Result<(), Rejected> {
         let traces = Traces::Otlp(resource_spans);
         let n = traces.item_count();
         let telemetry = self.sender.telemetry();
-        telemetry.receiver_received(self.sender.receiver(), n);
+        let receiver = self.sender.receiver();
+        telemetry.receiver_received(receiver, n);
         if n == 0 {
+            telemetry.receiver_request(receiver, Ok(()));
             return Ok(());
         }
-        match tokio::time::timeout(SEND_TIMEOUT, self.sender.send(traces)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(Refused::Full)) => Err(Rejected::Busy),
-            Ok(Err(Refused::Closed)) => Err(Rejected::ShuttingDown),
-            Err(_) => {
-                telemetry.receiver_refused(
-                    self.sender.receiver(),
-                    ReceiverRefusal::PipelineTimeout,
-                    n,
-                );
-                Err(Rejected::Busy)
-            }
-        }
+        let (result, outcome) =
+            match tokio::time::timeout(SEND_TIMEOUT, self.sender.send(traces)).await {
+                Ok(Ok(())) => (Ok(()), Ok(())),
+                Ok(Err(Refused::Full)) => (Err(Rejected::Busy), Err(ReceiverRefusal::PipelineFull)),
+                Ok(Err(Refused::Closed)) => {
+                    (Err(Rejected::ShuttingDown), Err(ReceiverRefusal::Shutdown))
+                }
+                Err(_) => {
+                    telemetry.receiver_refused(receiver, ReceiverRefusal::PipelineTimeout, n);
+                    (Err(Rejected::Busy), Err(ReceiverRefusal::PipelineTimeout))
+                }
+            };
+        telemetry.receiver_request(receiver, outcome);
+        result
     }
 }
