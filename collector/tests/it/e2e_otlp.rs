@@ -689,11 +689,14 @@ service:
 
 /// An `otlp` receiver on both protocols (`grpc_extra` / `http_extra`: YAML lines under the
 /// protocol, indented to sit there) feeding the `debug` exporter.
+/// A config with one `otlp` receiver feeding `debug`. Its memory budget is set to 64 MiB (what
+/// a 256Mi pod derives) so the hardening tests do not depend on the test machine's cgroup limit.
 fn local_config(grpc: u16, http: u16, grpc_extra: &str, http_extra: &str) -> String {
     format!(
         r#"
 receivers:
   otlp:
+    memory_limit_mib: 64
     protocols:
       grpc:
         endpoint: 127.0.0.1:{grpc}
@@ -766,8 +769,9 @@ fn one_span_json(n: u32) -> Vec<u8> {
 
 /// `(received, accepted, refused)` of a receiver counter family (`items` or `requests`).
 fn receiver_counts(metrics: &str, unit: &str) -> (f64, f64, f64) {
+    // A family with no increment yet is absent from the page: read as 0 (e.g. nothing accepted).
     let get = |what: &str| {
-        metric_sum(
+        metric_sum_or_zero(
             metrics,
             &format!("xray_collector_receiver_{what}_{unit}_total"),
             &["receiver=\"otlp\""],
@@ -1152,8 +1156,8 @@ fn a_budget_held_by_other_requests_is_refused_retryably() {
     // Retry-After), counted as `memory_limit`, and passes once the budget is free again.
     let (grpc, http) = (harness::free_port(), harness::free_port());
     let config = local_config(grpc, http, "        max_recv_msg_size_mib: 1", "").replace(
-        "  otlp:\n    protocols:",
-        "  otlp:\n    memory_limit_mib: 2\n    protocols:",
+        "  otlp:\n    memory_limit_mib: 64\n",
+        "  otlp:\n    memory_limit_mib: 2\n",
     );
     let collector = Collector::start(&config, &[]);
     // A slow client declares a 1.9 MB body and stalls: the declared size is charged up front.

@@ -32,10 +32,40 @@ use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// The default budget, `receivers.otlp.memory_limit_mib`: 64 MiB, a quarter of the 256 MiB
-/// memory limit of the rendered collector pod, leaving the rest to the sending queues, the batch
-/// processor and the process itself.
+/// The budget when `receivers.otlp.memory_limit_mib` is not set and the container has no memory
+/// limit: 64 MiB, a quarter of the smallest memory limit a blueprint renders (256 MiB).
 pub const DEFAULT_MEMORY_LIMIT_MIB: u64 = 64;
+
+/// The share of the container's memory limit the budget takes when `memory_limit_mib` is not set:
+/// a quarter, leaving the rest to the sending queues, the batch processor and the process itself.
+pub const CONTAINER_SHARE_DIVISOR: u64 = 4;
+
+/// The container's memory limit in bytes, from cgroup v2 (`/sys/fs/cgroup/memory.max`) or v1
+/// (`/sys/fs/cgroup/memory/memory.limit_in_bytes`); `None` when unlimited or unreadable.
+pub fn container_memory_limit() -> Option<u64> {
+    let v2 = std::fs::read_to_string("/sys/fs/cgroup/memory.max").ok();
+    let v1 = || std::fs::read_to_string("/sys/fs/cgroup/memory/memory.limit_in_bytes").ok();
+    parse_cgroup_limit(&v2.or_else(v1)?)
+}
+
+/// A cgroup memory limit file's content: a byte count, or `max` (v2) / a near-`i64::MAX` page
+/// multiple (v1) for no limit.
+pub fn parse_cgroup_limit(text: &str) -> Option<u64> {
+    let n: u64 = text.trim().parse().ok()?;
+    // cgroup v1 writes an "unlimited" of about 2^63 rounded to the page size.
+    (n < (1 << 62)).then_some(n)
+}
+
+/// The budget in MiB when `memory_limit_mib` is not set: a quarter of the container's memory
+/// limit (so it follows the pod's `resources.limits.memory` as rendered), else
+/// [`DEFAULT_MEMORY_LIMIT_MIB`]; never less than `min_mib` (twice the largest gRPC message, so
+/// one compressed request always fits).
+pub fn derived_limit_mib(container_limit: Option<u64>, min_mib: u64) -> u64 {
+    let from_container = container_limit
+        .map(|bytes| bytes / CONTAINER_SHARE_DIVISOR / (1024 * 1024))
+        .unwrap_or(DEFAULT_MEMORY_LIMIT_MIB);
+    from_container.max(min_mib).max(1)
+}
 
 /// What a string or bytes record costs beyond its length.
 const LEAF_OVERHEAD: usize = 2 * size_of::<String>();
@@ -395,6 +425,21 @@ pub fn json_cost(body: &[u8]) -> Estimate {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_default_budget_follows_the_container_limit() {
+        assert_eq!(parse_cgroup_limit("max\n"), None);
+        assert_eq!(parse_cgroup_limit("9223372036854771712\n"), None);
+        assert_eq!(parse_cgroup_limit("268435456\n"), Some(256 << 20));
+        assert_eq!(parse_cgroup_limit("garbage"), None);
+        // 256Mi and 512Mi pods (what the blueprints render): a quarter.
+        assert_eq!(derived_limit_mib(Some(256 << 20), 8), 64);
+        assert_eq!(derived_limit_mib(Some(512 << 20), 8), 128);
+        // No limit: the fixed default; a tiny limit: never below one compressed message.
+        assert_eq!(derived_limit_mib(None, 8), DEFAULT_MEMORY_LIMIT_MIB);
+        assert_eq!(derived_limit_mib(Some(16 << 20), 8), 8);
+    }
+
     use super::*;
     use prost::Message;
 

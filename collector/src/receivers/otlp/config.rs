@@ -2,28 +2,20 @@
 
 use serde::Deserialize;
 
-use super::budget::DEFAULT_MEMORY_LIMIT_MIB;
 use crate::config::component::{Checker, Component};
 
 /// `receivers.otlp`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct OtlpReceiverConfig {
     /// The enabled protocols; a protocol is on when its key is present.
     pub protocols: OtlpProtocols,
-    /// Decoded memory the receiver's in-flight requests may hold together, in MiB (default
-    /// [`DEFAULT_MEMORY_LIMIT_MIB`]; the formula is in `receivers::otlp::budget`); at least
-    /// twice `protocols.grpc.max_recv_msg_size_mib`. Not a key of the contrib collector.
-    pub memory_limit_mib: u64,
-}
-
-impl Default for OtlpReceiverConfig {
-    fn default() -> Self {
-        OtlpReceiverConfig {
-            protocols: OtlpProtocols::default(),
-            memory_limit_mib: DEFAULT_MEMORY_LIMIT_MIB,
-        }
-    }
+    /// Decoded memory the receiver's in-flight requests may hold together, in MiB; at least
+    /// twice `protocols.grpc.max_recv_msg_size_mib`. Not set: a quarter of the container's
+    /// memory limit, or 64 MiB without one (`budget::derived_limit_mib`; the per-request formula
+    /// is in `receivers::otlp::budget`). Not a key of the contrib collector, so rendered configs
+    /// leave it out and get the derived budget.
+    pub memory_limit_mib: Option<u64>,
 }
 
 /// `receivers.otlp.protocols`.
@@ -118,12 +110,15 @@ impl Component for OtlpReceiverConfig {
                 "must specify at least one protocol (`protocols.grpc` or `protocols.http`)",
             );
         }
-        if self.memory_limit_mib == 0 {
+        if self.memory_limit_mib == Some(0) {
             c.error("memory_limit_mib", "must be at least 1");
         }
         if let Some(grpc) = &self.protocols.grpc {
             // A compressed gRPC message is charged its largest inflated size up front.
-            if grpc.max_recv_msg_size_mib.saturating_mul(2) > self.memory_limit_mib {
+            let too_small = self
+                .memory_limit_mib
+                .is_some_and(|mib| grpc.max_recv_msg_size_mib.saturating_mul(2) > mib);
+            if too_small {
                 c.error(
                     "memory_limit_mib",
                     format!(

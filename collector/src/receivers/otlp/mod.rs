@@ -55,7 +55,21 @@ impl ReceiverConfig for OtlpReceiverConfig {
     ) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
             let name = id.to_string();
-            let budget = budget::Budget::new(self.memory_limit_mib.saturating_mul(1024 * 1024));
+            let min_mib = self
+                .protocols
+                .grpc
+                .as_ref()
+                .map_or(1, |g| g.max_recv_msg_size_mib.saturating_mul(2));
+            let limit_mib = match self.memory_limit_mib {
+                Some(mib) => mib,
+                None => {
+                    let container = budget::container_memory_limit();
+                    let mib = budget::derived_limit_mib(container, min_mib);
+                    tracing::info!(receiver = %name, memory_limit_mib = mib, container_limit_bytes = ?container, "OTLP receiver memory budget derived from the container's memory limit.");
+                    mib
+                }
+            };
+            let budget = budget::Budget::new(limit_mib.saturating_mul(1024 * 1024));
             if let Some(grpc) = &self.protocols.grpc {
                 let server = grpc::GrpcServer::bind(&name, grpc).await?;
                 let (sender, stop, name, budget) = (
