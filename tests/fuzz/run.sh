@@ -19,8 +19,11 @@
 # Environment: XRB_FUZZ_SECONDS  fuzzing time per target (default 10)
 #              XRB_FUZZ_PROFILE  `dev` (default: cheapest build) or `release` (faster fuzzing)
 #              XRB_FUZZ_TOOLS    where cargo-fuzz is installed (default .tools/cargo-fuzz)
-# Usage: tests/fuzz/run.sh
+# Usage: tests/fuzz/run.sh          build (when needed), fuzz and replay
+#        tests/fuzz/run.sh build    install cargo-fuzz and build only (tests/run starts this in
+#                                   the background while the test suite runs)
 set -euo pipefail
+mode="${1:-run}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 
@@ -62,6 +65,7 @@ for crate in generator collector; do
   (cd "$root/$crate" && cargo +nightly fuzz build "${build_flags[@]}" --sanitizer none \
     --target-dir "$target_dir")
   log "built $crate/fuzz in $(( $(date +%s) - started ))s"
+  [ "$mode" = build ] && continue
   for source in "$fuzz"/fuzz_targets/*.rs; do
     name="$(basename "$source" .rs)"
     bin="$target_dir/$host/$out_profile/$name"
