@@ -106,6 +106,37 @@ impl Serialize for Partition {
     }
 }
 
+/// The regions with Amazon Managed Service for Prometheus, whose managed scraper (the AWS
+/// managed collector for EKS) runs in every region the service does: the commercial regions of
+/// AWS's "Amazon Managed Service for Prometheus endpoints and quotas" page
+/// (docs.aws.amazon.com/general/latest/gr/prometheus-service.html). The China and GovCloud
+/// partitions have no entry, so a blueprint with metrics there is refused. Kept apart from the
+/// other region facts so that the table is one edit.
+pub const AMP_SCRAPER_REGIONS: [&str; 17] = [
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ca-central-1",
+    "eu-central-1",
+    "eu-north-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+];
+
+/// Whether the AMP managed scraper (and AMP) is offered in `region`.
+pub fn has_amp_managed_scraper(region: &str) -> bool {
+    AMP_SCRAPER_REGIONS.contains(&region)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +167,9 @@ mod tests {
             "arn:aws:logs:us-east-1:123456789012:log-group:aws/spans:*"
         );
         assert_eq!(cn.service_principal("xray"), "xray.amazonaws.com");
+        assert!(has_amp_managed_scraper("eu-west-1"));
+        assert!(!has_amp_managed_scraper("cn-north-1"));
+        assert!(!has_amp_managed_scraper("us-gov-west-1"));
         assert_eq!(
             cn.regional_service_principal("logs", "${var.region}"),
             "logs.${var.region}.amazonaws.com"

@@ -70,6 +70,10 @@ pub struct Spec {
     /// (left as the account has it) when omitted.
     #[serde(default)]
     pub transaction_search: Option<TransactionSearch>,
+    /// Metrics to Amazon Managed Service for Prometheus through its managed scraper (the AWS
+    /// guide's metrics path); off when omitted.
+    #[serde(default)]
+    pub metrics: Option<Metrics>,
     /// Which outputs `blueprint render` writes (all three when omitted).
     #[serde(default = "default_targets")]
     pub targets: Vec<TargetName>,
@@ -124,6 +128,10 @@ pub struct ExistingCluster {
     /// Terraform and CDK outputs look it up at deploy time.
     #[serde(default)]
     pub oidc_issuer: Option<String>,
+    /// Whether the cluster runs EKS Auto Mode, whose nodes have the Pod Identity agent built in
+    /// (so the blueprint never installs the `eks-pod-identity-agent` add-on on it).
+    #[serde(default)]
+    pub auto_mode: bool,
 }
 
 /// A cluster the blueprint creates.
@@ -325,24 +333,141 @@ pub enum AuthenticationMode {
     ApiAndConfigMap,
 }
 
-/// Pinned EKS add-on versions.
+/// The EKS add-ons the collector needs: each one installed by the blueprint (an EKS add-on at a
+/// pinned version) or already present on the cluster (`mode: existing`: nothing is created, and
+/// the rendered READMEs say what must be present and how to check it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Addons {
     /// cert-manager, the EKS community add-on `cert-manager`; the ADOT add-on's webhook needs it first.
-    pub cert_manager: AddonVersion,
+    pub cert_manager: Addon,
     /// The ADOT add-on `adot`, which installs the OpenTelemetry Operator. Must be v0.102.0 or newer
     /// (the generator emits the `opentelemetry.io/v1beta1` collector) and support the cluster's
     /// Kubernetes version (see the table in `generator/src/blueprint/adot_versions.rs`).
-    pub adot: AddonVersion,
+    pub adot: Addon,
+    /// The EKS Pod Identity agent add-on `eks-pod-identity-agent` (only with `identity.mode:
+    /// pod_identity`). Default: installed at EKS's default version, or `existing` on an EKS Auto
+    /// Mode cluster, where the agent is built in.
+    #[serde(default)]
+    pub pod_identity_agent: Option<PodIdentityAgent>,
+    /// How EKS resolves conflicts with fields a team already set on the cluster's objects. The
+    /// default never overwrites: `none` on create, `preserve` on update.
+    #[serde(default)]
+    pub resolve_conflicts: ResolveConflicts,
+    /// How long Terraform waits for each add-on to create, update and delete (CloudFormation has
+    /// no such setting: its EKS add-on handler waits on its own schedule).
+    #[serde(default)]
+    pub timeouts: Option<AddonTimeouts>,
 }
 
-/// One pinned add-on version.
+/// One add-on the collector needs: installed at a pinned version, or already on the cluster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AddonVersion {
-    /// The exact add-on version, for example `v0.151.0-eksbuild.1`; never `latest`.
-    pub version: String,
+pub struct Addon {
+    /// `install` (the default): the blueprint creates the EKS add-on at `version`. `existing`: the
+    /// cluster has it already (for example cert-manager from Helm): nothing is created and nothing
+    /// is overwritten.
+    #[serde(default)]
+    pub mode: AddonMode,
+    /// The exact add-on version, for example `v0.151.0-eksbuild.1`; never `latest`. Required with
+    /// `mode: install`; with `existing`, the version the cluster runs (checked like a pinned one).
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The add-on's configuration values (EKS `configurationValues`), as YAML; the outputs pass
+    /// them on as a JSON string. Checked against the pinned version's configuration schema, recorded
+    /// in `generator/addon-schemas/`. Only with `mode: install`.
+    #[serde(default)]
+    pub configuration_values: Option<BTreeMap<String, serde_json::Value>>,
+    /// Keep the add-on's software on the cluster when the add-on is deleted (EKS stops managing it).
+    #[serde(default)]
+    pub preserve_on_delete: bool,
+}
+
+/// The Pod Identity agent add-on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PodIdentityAgent {
+    /// `install`: the blueprint creates the add-on; `existing`: the agent runs already (always on
+    /// EKS Auto Mode, where it is built in). Default: `install`, or `existing` on Auto Mode.
+    #[serde(default)]
+    pub mode: Option<AddonMode>,
+    /// An exact add-on version, for example `v1.3.8-eksbuild.2`; EKS's default for the cluster's
+    /// Kubernetes version when omitted.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The agent's configuration values (EKS `configurationValues`), as YAML. Only with `install`.
+    #[serde(default)]
+    pub configuration_values: Option<BTreeMap<String, serde_json::Value>>,
+    /// Keep the agent on the cluster when the add-on is deleted.
+    #[serde(default)]
+    pub preserve_on_delete: bool,
+}
+
+/// Who provides an add-on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AddonMode {
+    /// The blueprint creates the EKS add-on, pinned.
+    #[default]
+    Install,
+    /// The cluster has it already; the blueprint creates nothing for it.
+    Existing,
+}
+
+/// Conflict resolution of the EKS add-ons this blueprint installs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveConflicts {
+    /// On create: `none` (the default: the create fails rather than change what a team installed)
+    /// or `overwrite` (EKS sets every conflicting field to its default).
+    #[serde(default)]
+    pub on_create: ConflictOnCreate,
+    /// On update: `preserve` (the default: EKS keeps fields a team changed), `none` (the update
+    /// fails on a conflict) or `overwrite`.
+    #[serde(default)]
+    pub on_update: ConflictOnUpdate,
+}
+
+/// EKS `resolveConflicts` on create (PRESERVE is not accepted on create).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictOnCreate {
+    /// `NONE`: EKS changes nothing; the create may fail.
+    #[default]
+    None,
+    /// `OVERWRITE`: EKS overwrites conflicting fields with its defaults.
+    Overwrite,
+}
+
+/// EKS `resolveConflicts` on update.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictOnUpdate {
+    /// `PRESERVE`: EKS keeps the values a team changed.
+    #[default]
+    Preserve,
+    /// `NONE`: EKS changes nothing; the update may fail.
+    None,
+    /// `OVERWRITE`: EKS overwrites changed values with its defaults.
+    Overwrite,
+}
+
+/// Terraform's create, update and delete timeouts of each add-on, in minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddonTimeouts {
+    /// Minutes to wait for an add-on to turn ACTIVE after create (Terraform's default is 20).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 180))]
+    pub create_mins: Option<u32>,
+    /// Minutes to wait for an update (Terraform's default is 20).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 180))]
+    pub update_mins: Option<u32>,
+    /// Minutes to wait for a delete (Terraform's default is 40).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 180))]
+    pub delete_mins: Option<u32>,
 }
 
 /// The AWS identity of the collector.
@@ -764,4 +889,69 @@ pub struct TransactionSearch {
 
 fn default_indexing_percent() -> u32 {
     1
+}
+
+/// Metrics: an Amazon Managed Service for Prometheus (AMP) workspace, the AMP managed scraper for
+/// the cluster (agentless: nothing runs in the cluster but RBAC), and alert rules on the
+/// collector's own counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    /// The workspace metrics are written to: one the blueprint creates, or an existing one.
+    pub workspace: MetricsWorkspace,
+    /// Seconds between scrapes; the managed scraper accepts 30 or more.
+    #[serde(default = "default_scrape_interval_secs")]
+    #[schemars(range(min = 30, max = 3600))]
+    pub scrape_interval_secs: u32,
+    /// The subnets the scraper's network interfaces go in (at least two, in two availability
+    /// zones). Default: the cluster's subnets (for an existing cluster, Terraform reads them; the
+    /// CDK stack takes them as a parameter).
+    #[serde(default)]
+    pub subnet_ids: Option<Vec<String>>,
+    /// The security groups of the scraper's network interfaces. Default: the cluster security
+    /// group (for an existing cluster, Terraform reads it; the CDK stack takes it as a parameter).
+    #[serde(default)]
+    pub security_group_ids: Option<Vec<String>>,
+    /// Minutes a collector alert's condition must hold before it fires.
+    #[serde(default = "default_alert_for_mins")]
+    #[schemars(range(min = 1, max = 60))]
+    pub alert_for_mins: u32,
+}
+
+fn default_scrape_interval_secs() -> u32 {
+    30
+}
+fn default_alert_for_mins() -> u32 {
+    5
+}
+
+/// The AMP workspace: exactly one of `create` or `existing`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricsWorkspace {
+    /// Create a workspace, encrypted with a customer managed KMS key.
+    Create(NewWorkspace),
+    /// Write to a workspace that exists, in the cluster's account, partition and region.
+    Existing(ExistingWorkspace),
+}
+
+/// A workspace to create.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewWorkspace {
+    /// The workspace alias (1 to 100 characters). Default: `<cluster name>-xray`.
+    #[serde(default)]
+    pub alias: Option<String>,
+    /// The KMS key that encrypts the workspace. Default: a key the blueprint creates, with yearly
+    /// rotation.
+    #[serde(default)]
+    pub kms_key_arn: Option<String>,
+}
+
+/// An existing workspace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExistingWorkspace {
+    /// The workspace ARN, `arn:<partition>:aps:<region>:<account>:workspace/ws-...`.
+    pub arn: String,
 }

@@ -11,7 +11,8 @@
 //! One module per part of the plan: `aws` (account, region, partition), `cluster` (existing or
 //! created, with its VPC and node groups), `addons`, `identity` (the collector's IAM role),
 //! `ports`, `collector` (the OpenTelemetryCollector, its configuration and `spec`),
-//! `transaction_search`; `ordered` is the order-keeping value the `spec` is, `names` the name
+//! `transaction_search`, `metrics` (AMP, the managed scraper, its RBAC and the collector's alert
+//! rules); `ordered` is the order-keeping value the `spec` is, `names` the name
 //! helpers. This module only puts them together; no submodule imports it.
 
 pub mod addons;
@@ -19,6 +20,7 @@ pub mod aws;
 pub mod cluster;
 pub mod collector;
 pub mod identity;
+pub mod metrics;
 mod names;
 pub mod ordered;
 pub mod ports;
@@ -31,7 +33,8 @@ use serde::Serialize;
 use crate::blueprint::model::{Blueprint, TargetName};
 
 pub use crate::blueprint::rules::{HEALTH_CHECK_PORT, METRICS_PORT};
-pub use addons::{AddonPlan, AddonsPlan};
+pub use addons::{AddonPlan, AddonsPlan, CheckPlan, TimeoutsPlan};
+pub use metrics::MetricsPlan;
 pub use aws::{AwsPlan, ServicePrincipals};
 pub use cluster::{ClusterPlan, NewClusterPlan, NodeGroupPlan, VpcPlan};
 pub use collector::{AutoscalingPlan, CollectorPlan, PortPlan};
@@ -70,6 +73,8 @@ pub struct Plan {
     pub ports: PortsPlan,
     /// CloudWatch Transaction Search, when the blueprint enables it.
     pub transaction_search: Option<TransactionSearchPlan>,
+    /// Metrics to Amazon Managed Service for Prometheus, when the blueprint turns them on.
+    pub metrics: Option<MetricsPlan>,
     /// The targets the blueprint asks for, in the order terraform, cdk, kubernetes.
     pub targets: Vec<TargetName>,
 }
@@ -93,6 +98,10 @@ impl Plan {
             .as_ref()
             .filter(|ts| ts.enabled)
             .map(|ts| TransactionSearchPlan::new(&aws, ts.indexing_percent));
+        let metrics = spec
+            .metrics
+            .as_ref()
+            .map(|m| MetricsPlan::new(blueprint, m, &aws, &cluster.name));
         let mut targets = spec.targets.clone();
         targets.sort();
         targets.dedup();
@@ -108,6 +117,7 @@ impl Plan {
             collector,
             ports,
             transaction_search,
+            metrics,
             targets,
         }
     }

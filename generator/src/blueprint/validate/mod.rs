@@ -9,15 +9,19 @@
 //!
 //! The semantic rules are methods of `Checker` (`checker`: the state and how a rule reports), one
 //! module per part of the blueprint: this module (metadata, targets), `cluster`, `addons`,
-//! `identity`, `collector`, `export` (the exporter against the partition, Transaction Search). The format predicates they share with the plan live in
+//! `identity`, `collector`, `export` (the exporter against the partition, Transaction Search),
+//! `addon_config` (add-on `configuration_values` against their recorded schemas), `metrics` (the AMP
+//! workspace and managed scraper). The format predicates they share with the plan live in
 //! `blueprint::rules`, the partition in `crate::aws`.
 
+mod addon_config;
 mod addons;
 mod checker;
 mod cluster;
 mod collector;
 mod export;
 mod identity;
+mod metrics;
 mod schema;
 mod schema_errors;
 
@@ -90,6 +94,7 @@ impl Checker<'_> {
         self.check_identity(spec, region, region_ok);
         self.check_collector(spec);
         self.check_export(spec, region, region_ok);
+        self.check_metrics(spec, region, region_ok);
         self.check_targets(&spec.targets);
     }
 

@@ -1,37 +1,55 @@
 //! The EKS add-ons (cert-manager, then ADOT) and CloudWatch Transaction Search.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::render::cdk::template::Template;
 
 impl Template<'_> {
     /// cert-manager, then ADOT: the ADOT add-on's operator webhook needs cert-manager's certificate.
+    /// An `existing` add-on gets no resource, and the next one waits only for what the stack
+    /// creates. CloudFormation has one `ResolveConflicts` for create and update (and refuses
+    /// `PRESERVE` on create), so it takes the blueprint's create choice; it has no timeouts either:
+    /// the EKS add-on handler waits on its own schedule.
     pub(super) fn addons(&mut self, prerequisites: Vec<String>) {
         let plan = self.plan;
-        for (id, addon, depends_on) in [
-            ("CertManagerAddon", &plan.addons.cert_manager, prerequisites),
-            (
-                "AdotAddon",
-                &plan.addons.adot,
-                vec!["CertManagerAddon".to_owned()],
-            ),
-        ] {
-            let mut properties = json!({
-                "ClusterName": self.cluster_name(),
-                "AddonName": addon.name,
-                "ConfigurationValues": addon.configuration_values,
-                "ResolveConflicts": addon.resolve_conflicts,
-                "Tags": self.tags(),
-            });
-            if let Some(version) = &addon.version {
-                properties["AddonVersion"] = json!(version);
-            }
-            let mut resource = json!({ "Type": "AWS::EKS::Addon", "Properties": properties });
-            if !depends_on.is_empty() {
-                resource["DependsOn"] = json!(depends_on);
-            }
-            self.resource(id, resource);
+        let mut adot_depends_on = prerequisites.clone();
+        if plan.addons.cert_manager.install {
+            let resource = self.addon(&plan.addons.cert_manager, true);
+            self.depends(resource, "CertManagerAddon", &prerequisites);
+            adot_depends_on = vec!["CertManagerAddon".to_owned()];
         }
+        if plan.addons.adot.install {
+            let resource = self.addon(&plan.addons.adot, true);
+            self.depends(resource, "AdotAddon", &adot_depends_on);
+        }
+    }
+
+    /// An `AWS::EKS::Addon` for an installed add-on. `always_values`: write `ConfigurationValues`
+    /// even when the blueprint sets none (`{}`).
+    pub(super) fn addon(&self, addon: &crate::plan::AddonPlan, always_values: bool) -> Value {
+        let mut properties = json!({
+            "ClusterName": self.cluster_name(),
+            "AddonName": addon.name,
+            "ResolveConflicts": addon.resolve_conflicts,
+            "Tags": self.tags(),
+        });
+        if always_values || addon.has_configuration_values {
+            properties["ConfigurationValues"] = json!(addon.configuration_values);
+        }
+        if let Some(version) = &addon.version {
+            properties["AddonVersion"] = json!(version);
+        }
+        if addon.preserve_on_delete {
+            properties["PreserveOnDelete"] = json!(true);
+        }
+        json!({ "Type": "AWS::EKS::Addon", "Properties": properties })
+    }
+
+    fn depends(&mut self, mut resource: Value, id: &str, depends_on: &[String]) {
+        if !depends_on.is_empty() {
+            resource["DependsOn"] = json!(depends_on);
+        }
+        self.resource(id, resource);
     }
 
     /// CloudWatch Transaction Search, when the blueprint enables it: the CloudWatch Logs resource

@@ -126,30 +126,24 @@ impl Template<'_> {
         let plan = self.plan;
         let identity = &plan.identity;
         let collector = &plan.collector;
-        let Some(agent) = &plan.addons.pod_identity_agent else {
-            return;
-        };
-        let mut agent_properties = json!({
-            "ClusterName": self.cluster_name(),
-            "AddonName": agent.name,
-            "ResolveConflicts": agent.resolve_conflicts,
-            "Tags": self.tags(),
-        });
-        if let Some(version) = &agent.version {
-            agent_properties["AddonVersion"] = json!(version);
+        let agent_installed = plan
+            .addons
+            .pod_identity_agent
+            .as_ref()
+            .filter(|agent| agent.install);
+        if let Some(agent) = agent_installed {
+            let mut agent_resource = self.addon(agent, false);
+            if let Some(create) = &plan.cluster.create {
+                // The agent is a DaemonSet: it needs nodes to become active.
+                let groups: Vec<String> = create
+                    .node_groups
+                    .iter()
+                    .map(|g| format!("NodeGroup{}", pascal(&g.name)))
+                    .collect();
+                agent_resource["DependsOn"] = json!(groups);
+            }
+            self.resource("PodIdentityAgentAddon", agent_resource);
         }
-        let mut agent_resource =
-            json!({ "Type": "AWS::EKS::Addon", "Properties": agent_properties });
-        if let Some(create) = &plan.cluster.create {
-            // The agent is a DaemonSet: it needs nodes to become active.
-            let groups: Vec<String> = create
-                .node_groups
-                .iter()
-                .map(|g| format!("NodeGroup{}", pascal(&g.name)))
-                .collect();
-            agent_resource["DependsOn"] = json!(groups);
-        }
-        self.resource("PodIdentityAgentAddon", agent_resource);
 
         let trust = json!({
             "Version": "2012-10-17",
@@ -170,19 +164,19 @@ impl Template<'_> {
             COLLECTOR_ROLE_ID,
             json!({ "Type": "AWS::IAM::Role", "Properties": properties }),
         );
-        self.resource(
-            "CollectorPodIdentityAssociation",
-            json!({
-                "Type": "AWS::EKS::PodIdentityAssociation",
-                "DependsOn": ["PodIdentityAgentAddon"],
-                "Properties": {
-                    "ClusterName": self.cluster_name(),
-                    "Namespace": collector.namespace,
-                    "ServiceAccount": collector.service_account,
-                    "RoleArn": get_att(COLLECTOR_ROLE_ID, "Arn"),
-                    "Tags": self.tags(),
-                },
-            }),
-        );
+        let mut association = json!({
+            "Type": "AWS::EKS::PodIdentityAssociation",
+            "Properties": {
+                "ClusterName": self.cluster_name(),
+                "Namespace": collector.namespace,
+                "ServiceAccount": collector.service_account,
+                "RoleArn": get_att(COLLECTOR_ROLE_ID, "Arn"),
+                "Tags": self.tags(),
+            },
+        });
+        if agent_installed.is_some() {
+            association["DependsOn"] = json!(["PodIdentityAgentAddon"]);
+        }
+        self.resource("CollectorPodIdentityAssociation", association);
     }
 }

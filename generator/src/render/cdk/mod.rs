@@ -128,7 +128,14 @@ impl Template<'_> {
             self.irsa();
         } else {
             self.pod_identity();
-            addon_prerequisites.push("PodIdentityAgentAddon".to_owned());
+            if plan
+                .addons
+                .pod_identity_agent
+                .as_ref()
+                .is_some_and(|agent| agent.install)
+            {
+                addon_prerequisites.push("PodIdentityAgentAddon".to_owned());
+            }
         }
         self.addons(addon_prerequisites);
         self.transaction_search();
