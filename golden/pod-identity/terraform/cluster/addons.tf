@@ -2,8 +2,8 @@
 
 # The EKS add-ons, in install order. The ADOT add-on installs the OpenTelemetry Operator, whose
 # webhook certificate comes from cert-manager, so cert-manager must be ACTIVE first (depends_on).
-# The add-on is used only for the operator (configuration_values "{}"): the collector itself is the
-# OpenTelemetryCollector of ../workloads.
+# The add-on is used only for the operator: the collector itself is the OpenTelemetryCollector of
+# ../workloads.
 
 # The agent that serves EKS Pod Identity credentials on every node. Without addon_version, EKS
 # installs its default version for the cluster's Kubernetes version.
@@ -11,8 +11,8 @@ resource "aws_eks_addon" "pod_identity_agent" {
   cluster_name                = data.aws_eks_cluster.this.name
   addon_name                  = "eks-pod-identity-agent"
   configuration_values        = "{}"
-  resolve_conflicts_on_create = "OVERWRITE"
-  resolve_conflicts_on_update = "OVERWRITE"
+  resolve_conflicts_on_create = "NONE"
+  resolve_conflicts_on_update = "PRESERVE"
 }
 
 resource "aws_eks_addon" "cert_manager" {
@@ -20,8 +20,8 @@ resource "aws_eks_addon" "cert_manager" {
   addon_name                  = "cert-manager"
   addon_version               = var.cert_manager_addon_version
   configuration_values        = "{}"
-  resolve_conflicts_on_create = "OVERWRITE"
-  resolve_conflicts_on_update = "OVERWRITE"
+  resolve_conflicts_on_create = "NONE"
+  resolve_conflicts_on_update = "PRESERVE"
 }
 
 resource "aws_eks_addon" "adot" {
@@ -29,8 +29,8 @@ resource "aws_eks_addon" "adot" {
   addon_name                  = "adot"
   addon_version               = var.adot_addon_version
   configuration_values        = "{}"
-  resolve_conflicts_on_create = "OVERWRITE"
-  resolve_conflicts_on_update = "OVERWRITE"
+  resolve_conflicts_on_create = "NONE"
+  resolve_conflicts_on_update = "PRESERVE"
 
   depends_on = [aws_eks_addon.cert_manager]
 }
