@@ -22,15 +22,21 @@ const OBJECTS: [&str; 3] = [
     "opentelemetrycollector.yaml",
 ];
 
+/// The objects of `spec.metrics`: the managed scraper's ClusterRole and its binding.
+const METRICS_OBJECTS: [&str; 2] = ["clusterrole.yaml", "clusterrolebinding.yaml"];
+
 /// Renders `kubernetes/`: the objects, `kustomization.yaml` and `README.md`.
 pub fn render(
     env: &Environment<'static>,
     plan: &Plan,
 ) -> Result<BTreeMap<PathBuf, String>, RenderError> {
     let mut files = BTreeMap::new();
-    let resources: Vec<&str> = OBJECTS.to_vec();
+    let mut resources: Vec<&str> = OBJECTS.to_vec();
+    if plan.metrics.is_some() {
+        resources.extend(METRICS_OBJECTS);
+    }
     let spec_yaml = ordered_yaml(&plan.collector.spec, 2);
-    for file in OBJECTS {
+    for file in resources.clone() {
         let ctx = context! { spec_yaml => &spec_yaml, ..minijinja::Value::from_serialize(plan) };
         let text = render_template(env, &format!("kubernetes/{file}.j2"), ctx)?;
         files.insert(PathBuf::from(file), text);

@@ -2,7 +2,8 @@
 //!
 //! `cluster/` uses only the `hashicorp/aws` provider: the VPC and the EKS cluster when the blueprint
 //! creates them (data sources when the cluster exists), the collector's IAM role (IRSA or EKS Pod
-//! Identity) and the cert-manager and ADOT add-ons. `workloads/` holds the Kubernetes objects of the
+//! Identity), the cert-manager and ADOT add-ons the blueprint installs, and the AMP workspace,
+//! managed scraper and alert rules of `spec.metrics`. `workloads/` holds the Kubernetes objects of the
 //! Kubernetes target (namespace, service account, the `OpenTelemetryCollector`), through the
 //! `hashicorp/kubernetes` provider. They are separate root modules because HashiCorp's Kubernetes
 //! provider documentation asks for the cluster and the Kubernetes resources to be applied
@@ -27,11 +28,12 @@ use crate::render::engine::{RenderCause, RenderError, render_template};
 
 /// The files of the cluster module, each rendered from `terraform/cluster/<file>.j2`.
 /// `network.tf` is rendered only when the blueprint creates a VPC, `transaction_search.tf` only when
-/// it enables CloudWatch Transaction Search.
-const CLUSTER_FILES: [&str; 8] = [
+/// it enables CloudWatch Transaction Search, `metrics.tf` only with `spec.metrics`.
+const CLUSTER_FILES: [&str; 9] = [
     "addons.tf",
     "cluster.tf",
     "identity.tf",
+    "metrics.tf",
     "network.tf",
     "outputs.tf",
     "transaction_search.tf",
@@ -133,6 +135,9 @@ pub fn render(
             continue;
         }
         if file == "transaction_search.tf" && plan.transaction_search.is_none() {
+            continue;
+        }
+        if file == "metrics.tf" && plan.metrics.is_none() {
             continue;
         }
         let text = render_template(&env, &format!("terraform/cluster/{file}.j2"), &ctx)?;

@@ -12,7 +12,8 @@
 //!
 //! `template` holds the template under construction and its intrinsic-function helpers; `cluster`
 //! and `vpc` add a created cluster, `identity` the collector's role, `addons` the add-ons and
-//! Transaction Search, `outputs` the stack outputs; `readme` renders `cdk/README.md.j2`.
+//! Transaction Search, `metrics` the AMP workspace, managed scraper and alert rules, `outputs` the
+//! stack outputs; `readme` renders `cdk/README.md.j2`.
 //!
 //! **The IRSA trust of a cluster created in the same stack.** IAM condition keys are JSON object
 //! keys (`"<issuer>:sub"`), and CloudFormation cannot put an intrinsic function in an object key, yet
@@ -28,6 +29,7 @@
 mod addons;
 mod cluster;
 mod identity;
+mod metrics;
 mod outputs;
 mod readme;
 mod template;
@@ -124,6 +126,7 @@ impl Template<'_> {
         if let Some(create) = &plan.cluster.create {
             addon_prerequisites.extend(self.cluster(create));
         }
+        let node_groups = addon_prerequisites.clone();
         if plan.identity.irsa {
             self.irsa();
         } else {
@@ -139,6 +142,7 @@ impl Template<'_> {
         }
         self.addons(addon_prerequisites);
         self.transaction_search();
+        self.metrics(&node_groups);
         self.outputs();
 
         let description = format!(
