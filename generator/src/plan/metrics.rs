@@ -87,7 +87,8 @@ impl MetricsPlan {
         cluster_name: &str,
     ) -> MetricsPlan {
         let collector = &blueprint.spec.collector;
-        let (create_workspace, workspace_alias, kms_key_arn, existing_arn) = match &metrics.workspace
+        let (create_workspace, workspace_alias, kms_key_arn, existing_arn) = match &metrics
+            .workspace
         {
             MetricsWorkspace::Create(new) => (
                 true,
@@ -116,7 +117,11 @@ impl MetricsPlan {
                     .collect()
             })
             .unwrap_or_default();
-        let rules = collector_alert_rules(&collector.namespace, &collector.name, metrics.alert_for_mins);
+        let rules = collector_alert_rules(
+            &collector.namespace,
+            &collector.name,
+            metrics.alert_for_mins,
+        );
         let alert_names = rules["groups"][0]["rules"]
             .as_array()
             .map(|r| {
@@ -334,7 +339,12 @@ pub fn alert_expressions(rules: &Value) -> BTreeMap<String, String> {
         .into_iter()
         .flatten()
         .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
-        .filter_map(|r| Some((r["alert"].as_str()?.to_owned(), r["expr"].as_str()?.to_owned())))
+        .filter_map(|r| {
+            Some((
+                r["alert"].as_str()?.to_owned(),
+                r["expr"].as_str()?.to_owned(),
+            ))
+        })
         .collect()
 }
 
@@ -374,7 +384,11 @@ mod tests {
         let exprs = alert_expressions(&rules);
         assert_eq!(exprs.len(), 3);
         for metric in ALERTED_METRICS {
-            assert_eq!(exprs.values().filter(|e| e.contains(metric)).count(), 1, "{metric}");
+            assert_eq!(
+                exprs.values().filter(|e| e.contains(metric)).count(),
+                1,
+                "{metric}"
+            );
         }
     }
 }

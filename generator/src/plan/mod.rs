@@ -34,13 +34,13 @@ use crate::blueprint::model::{Blueprint, TargetName};
 
 pub use crate::blueprint::rules::{HEALTH_CHECK_PORT, METRICS_PORT};
 pub use addons::{AddonPlan, AddonsPlan, CheckPlan, TimeoutsPlan};
-pub use metrics::MetricsPlan;
 pub use aws::{AwsPlan, ServicePrincipals};
 pub use cluster::{ClusterPlan, NewClusterPlan, NodeGroupPlan, VpcPlan};
 pub use collector::{AutoscalingPlan, CollectorPlan, PortPlan};
 pub use identity::{
     IRSA_AUDIENCE, IdentityPlan, InlinePolicyPlan, OTLP_POLICY_NAME, PolicyStatementPlan,
 };
+pub use metrics::MetricsPlan;
 pub use ordered::Ordered;
 pub use ports::PortsPlan;
 pub use transaction_search::{

@@ -1022,20 +1022,45 @@ fn adot_addon_depends_on_cert_manager_and_both_are_pinned() {
                     })
                     .unwrap_or_else(|| panic!("{id}: no {name} add-on"))
             };
-            let (cert_manager_id, cert_manager) = addon("cert-manager");
+            let plan = &assembly.plan;
             let (_, adot) = addon("adot");
-            let depends = as_strings(&adot["DependsOn"]);
-            assert!(
-                depends.contains(cert_manager_id),
-                "{id}: the adot add-on does not depend on {cert_manager_id}"
-            );
-            for addon in [adot, cert_manager] {
+            let mut pinned = vec![adot];
+            if plan.addons.cert_manager.install {
+                let (cert_manager_id, cert_manager) = addon("cert-manager");
+                let depends = as_strings(&adot["DependsOn"]);
+                assert!(
+                    depends.contains(cert_manager_id),
+                    "{id}: the adot add-on does not depend on {cert_manager_id}"
+                );
+                pinned.push(cert_manager);
+            } else {
+                // An existing cert-manager gets no resource, and nothing is overwritten.
+                assert!(
+                    !resources
+                        .values()
+                        .any(|r| r["Properties"]["AddonName"] == "cert-manager"),
+                    "{id}: an existing cert-manager must not be created"
+                );
+            }
+            if plan
+                .addons
+                .pod_identity_agent
+                .as_ref()
+                .is_some_and(|agent| !agent.install)
+            {
+                assert!(
+                    !resources.contains_key("PodIdentityAgentAddon"),
+                    "{id}: an existing Pod Identity agent must not be created"
+                );
+            }
+            for addon in pinned {
                 let version = addon["Properties"]["AddonVersion"].as_str().unwrap_or("");
                 assert!(
                     version.starts_with('v') && version.contains("eksbuild"),
                     "{id}: add-on version {version:?} is not pinned"
                 );
-                assert_eq!(addon["Properties"]["ResolveConflicts"], "OVERWRITE");
+                // Never OVERWRITE a team's settings unless the blueprint asks for it.
+                assert_eq!(addon["Properties"]["ResolveConflicts"], "NONE");
             }
             // Nothing in the template needs an asset, and so a bootstrap: no Lambda, no custom resource.
             for (name, resource) in resources {

@@ -34,8 +34,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// Resource types that moto 5.2 does not implement (HTTP 404): planned, never applied.
-const NOT_IN_MOTO: [&str; 2] = ["aws_eks_addon", "aws_eks_pod_identity_association"];
+/// Resource types that moto 5.2 does not implement (HTTP 404): planned, never applied. moto serves
+/// AMP workspaces and rule groups namespaces, but not the managed scraper.
+const NOT_IN_MOTO: [&str; 3] = [
+    "aws_eks_addon",
+    "aws_eks_pod_identity_association",
+    "aws_prometheus_scraper",
+];
 
 /// The longest any single terraform command may take; far above the 5 to 80 s they take on two
 /// loaded cores, so that a hang fails with terraform's output instead of stalling the suite.
@@ -798,7 +803,7 @@ fn account_id_of(dir: &Path) -> String {
 }
 
 fn moto_override(endpoint: &str) -> String {
-    let services = ["ec2", "eks", "iam", "kms", "logs", "sts"];
+    let services = ["amp", "ec2", "eks", "iam", "kms", "logs", "sts"];
     let endpoints: String = services
         .iter()
         .map(|s| format!("    {s:<4} = \"{endpoint}\"\n"))
@@ -911,7 +916,7 @@ for base in sys.argv[1:]:
     def expect(what, got, want):
         if got != want:
             failures.append(f"{name}: {what}: terraform {json.dumps(got, sort_keys=True)} != kubernetes {json.dumps(want, sort_keys=True)}")
-    kinds = sorted({"kubernetes_namespace_v1": "Namespace", "kubernetes_service_account_v1": "ServiceAccount"}.get(t) or v["manifest"]["kind"] for (t, n), v in res.items())
+    kinds = sorted({"kubernetes_namespace_v1": "Namespace", "kubernetes_service_account_v1": "ServiceAccount", "kubernetes_cluster_role_v1": "ClusterRole", "kubernetes_cluster_role_binding_v1": "ClusterRoleBinding"}.get(t) or v["manifest"]["kind"] for (t, n), v in res.items())
     expect("object kinds", kinds, sorted(k8s))
 
     ns, ns_k = res[("kubernetes_namespace_v1", "collector")]["metadata"][0], k8s["Namespace"]["metadata"]
@@ -942,6 +947,18 @@ for base in sys.argv[1:]:
     expect("spec.serviceAccount", spec.get("serviceAccount"), "${kubernetes_service_account_v1.collector.metadata[0].name}")
     spec["serviceAccount"] = defaults["collector_service_account"]
     expect("spec", spec, cr_k["spec"])
+    if ("kubernetes_cluster_role_v1", "scraper") in res:
+        role, role_k = res[("kubernetes_cluster_role_v1", "scraper")], k8s["ClusterRole"]
+        expect("cluster role name", role["metadata"][0]["name"], role_k["metadata"]["name"])
+        expect("cluster role labels", role["metadata"][0].get("labels"), role_k["metadata"].get("labels"))
+        rules = [{"apiGroups": r["api_groups"], "resources": r["resources"], "verbs": r["verbs"]} if "api_groups" in r else {"nonResourceURLs": r["non_resource_urls"], "verbs": r["verbs"]} for r in role["rule"]]
+        expect("cluster role rules", rules, role_k["rules"])
+        binding, binding_k = res[("kubernetes_cluster_role_binding_v1", "scraper")], k8s["ClusterRoleBinding"]
+        expect("binding name", binding["metadata"][0]["name"], binding_k["metadata"]["name"])
+        subject = binding["subject"][0]
+        expect("binding subject", {"apiGroup": subject["api_group"], "kind": subject["kind"], "name": subject["name"]}, binding_k["subjects"][0])
+        expect("binding role", binding["role_ref"][0]["name"], "${kubernetes_cluster_role_v1.scraper.metadata[0].name}")
+        expect("binding role (kubernetes)", binding_k["roleRef"]["name"], role_k["metadata"]["name"])
     summary[name] = {"objects": kinds, "spec_keys": len(spec), "config_receivers": sorted(spec["config"]["receivers"])}
 if failures:
     sys.exit("\n".join(failures))
@@ -1089,7 +1106,9 @@ macro_rules! blueprint_tests {
 
 blueprint_tests! {
     daemonset_otlp_proxy => "daemonset-otlp-proxy",
+    existing_cluster_adoption => "existing-cluster-adoption",
     guide_existing_cluster => "guide-existing-cluster",
+    guide_traces_and_metrics => "guide-traces-and-metrics",
     new_cluster_vpc => "new-cluster-vpc",
     pod_identity => "pod-identity",
     xray_sdk_migration => "xray-sdk-migration",

@@ -19,7 +19,9 @@ impl Checker<'_> {
             if addon.mode == AddonMode::Existing && addon.configuration_values.is_some() {
                 self.error(
                     &format!("{base}/configuration_values"),
-                    format!("`{key}` is `existing`: the blueprint does not manage its configuration"),
+                    format!(
+                        "`{key}` is `existing`: the blueprint does not manage its configuration"
+                    ),
                     None,
                     Some("configure the add-on where it was installed, or set `mode: install`"),
                 );
@@ -33,7 +35,11 @@ impl Checker<'_> {
                 );
             }
             if let (true, Some(values)) = (install, &addon.configuration_values) {
-                self.check_configuration_values(&format!("{base}/configuration_values"), name, values);
+                self.check_configuration_values(
+                    &format!("{base}/configuration_values"),
+                    name,
+                    values,
+                );
             }
             let Some(version) = &addon.version else {
                 if install || key == "adot" {

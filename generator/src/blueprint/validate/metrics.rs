@@ -25,7 +25,9 @@ pub(crate) fn arn_parts(arn: &str) -> Option<[&str; 5]> {
 fn is_security_group_id(s: &str) -> bool {
     s.strip_prefix("sg-").is_some_and(|hex| {
         (hex.len() == 8 || hex.len() == 17)
-            && hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+            && hex
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
     })
 }
 
@@ -134,7 +136,8 @@ impl Checker<'_> {
             if subnets.len() < 2 {
                 self.error(
                     "/spec/metrics/subnet_ids",
-                    "the managed scraper needs at least two subnets, in two availability zones".to_owned(),
+                    "the managed scraper needs at least two subnets, in two availability zones"
+                        .to_owned(),
                     None,
                     None,
                 );

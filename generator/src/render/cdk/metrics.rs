@@ -171,7 +171,9 @@ impl Template<'_> {
                 let mut all: Vec<Value> = (1..=vpc.private_subnet_cidrs.len())
                     .map(|n| r#ref(&format!("PrivateSubnet{n}")))
                     .collect();
-                all.extend((1..=vpc.public_subnet_cidrs.len()).map(|n| r#ref(&format!("PublicSubnet{n}"))));
+                all.extend(
+                    (1..=vpc.public_subnet_cidrs.len()).map(|n| r#ref(&format!("PublicSubnet{n}"))),
+                );
                 Value::Array(all)
             }
             None => json!(create.subnet_ids),
