@@ -249,3 +249,73 @@ impl AddonsPlan {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(cluster_extra: &str, addons_extra: &str, identity: &str) -> AddonsPlan {
+        let text = format!(
+            "apiVersion: xray-blueprints.io/v1alpha1\nkind: Blueprint\nmetadata:\n  name: t\nspec:\n  cluster:\n    existing:\n      name: c\n      region: us-east-1\n      account_id: \"123456789012\"\n      kubernetes_version: \"1.33\"\n{cluster_extra}  addons:\n    cert_manager:\n      version: v1.18.2-eksbuild.2\n    adot:\n      version: v0.151.0-eksbuild.1\n{addons_extra}  identity:\n    mode: {identity}\n  collector:\n    namespace: tracing\n    service_account: collector\n"
+        );
+        let source = crate::blueprint::load::Source {
+            name: "t.yaml".into(),
+            text,
+        };
+        let blueprint = crate::blueprint::validate::validate(&source).expect("valid");
+        AddonsPlan::new(&blueprint.spec)
+    }
+
+    #[test]
+    fn the_default_never_overwrites_and_installs_every_add_on() {
+        let addons = plan("", "", "pod_identity");
+        for addon in [
+            addons.pod_identity_agent.as_ref().expect("agent"),
+            &addons.cert_manager,
+            &addons.adot,
+        ] {
+            assert!(addon.install, "{}", addon.name);
+            assert_eq!(addon.resolve_conflicts, "NONE");
+            assert_eq!(addon.resolve_conflicts_on_update, "PRESERVE");
+            assert_eq!(addon.configuration_values, "{}");
+            assert!(addon.timeouts.is_none());
+        }
+    }
+
+    #[test]
+    fn auto_mode_has_the_agent_and_irsa_has_none() {
+        let addons = plan("      auto_mode: true\n", "", "pod_identity");
+        let agent = addons.pod_identity_agent.expect("agent");
+        assert!(!agent.install);
+        assert!(agent.existing_reason.expect("reason").contains("Auto Mode"));
+        assert!(plan("", "", "irsa").pod_identity_agent.is_none());
+    }
+
+    #[test]
+    fn existing_add_ons_are_not_installed_and_settings_reach_the_others() {
+        let addons = plan(
+            "",
+            "    resolve_conflicts: {on_create: overwrite, on_update: none}\n    timeouts: {create_mins: 30}\n    pod_identity_agent: {mode: existing}\n",
+            "pod_identity",
+        );
+        assert!(!addons.pod_identity_agent.expect("agent").install);
+        assert!(addons.cert_manager.install && addons.adot.install);
+        assert_eq!(addons.adot.resolve_conflicts, "OVERWRITE");
+        assert_eq!(addons.adot.resolve_conflicts_on_update, "NONE");
+        assert_eq!(
+            addons.adot.timeouts,
+            Some(TimeoutsPlan {
+                create: Some("30m".into()),
+                update: None,
+                delete: None
+            })
+        );
+        assert_eq!(
+            configuration_json(Some(&std::collections::BTreeMap::from([(
+                "replicaCount".to_owned(),
+                serde_json::json!(2)
+            )]))),
+            r#"{"replicaCount":2}"#
+        );
+    }
+}

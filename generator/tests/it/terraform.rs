@@ -191,6 +191,19 @@ impl Tf {
     }
 }
 
+/// The plan of `blueprints/<name>.yaml`, when `name` is an example blueprint.
+fn example_plan(name: &str) -> Option<blueprint::plan::Plan> {
+    let path = harness::project_root().join(format!("blueprints/{name}.yaml"));
+    let text = std::fs::read_to_string(path).ok()?;
+    let source = blueprint::blueprint::load::Source {
+        name: format!("{name}.yaml"),
+        text,
+    };
+    Some(blueprint::plan::Plan::new(
+        &blueprint::blueprint::validate::validate(&source).expect("example blueprints are valid"),
+    ))
+}
+
 /// Runs a Python script from the tools venv, failing the test with its output when it fails.
 fn python(check: &str, script: &str, args: &[&str]) -> Option<String> {
     let python = harness::python(check)?;
@@ -595,6 +608,35 @@ fn apply_cluster_against_moto(name: &str, base: &Path) {
         planned.iter().any(|(a, _)| a == "aws_iam_role.collector"),
         "{name}: the plan has no collector role"
     );
+    // Exactly the add-ons the blueprint installs are planned: one the cluster has already
+    // (`mode: existing`, or the Pod Identity agent on Auto Mode) is neither created nor overwritten.
+    if let Some(plan) = example_plan(name) {
+        let mut want: Vec<String> = [
+            (
+                "pod_identity_agent",
+                plan.addons.pod_identity_agent.as_ref(),
+            ),
+            ("cert_manager", Some(&plan.addons.cert_manager)),
+            ("adot", Some(&plan.addons.adot)),
+        ]
+        .into_iter()
+        .filter(|(_, addon)| addon.is_some_and(|a| a.install))
+        .map(|(key, _)| format!("aws_eks_addon.{key}"))
+        .collect();
+        want.sort();
+        let mut got: Vec<String> = planned
+            .iter()
+            .filter(|(_, ty)| ty == "aws_eks_addon")
+            .map(|(a, _)| a.clone())
+            .collect();
+        got.sort();
+        assert_eq!(got, want, "{name}: planned add-ons");
+        let addons = std::fs::read_to_string(dir.join("addons.tf")).expect("addons.tf");
+        assert!(
+            !addons.contains("\"OVERWRITE\""),
+            "{name}: an add-on overwrites conflicting fields though the blueprint does not ask for it"
+        );
+    }
 
     let mut args: Vec<String> = ["apply", "-input=false", "-no-color", "-auto-approve"]
         .map(String::from)
