@@ -17,9 +17,13 @@
 //!
 //! Besides the golden assemblies, the checks run on the variants of `tests/variant-blueprints/`
 //! listed in `VARIANTS`. moto's CloudFormation skips EKS resource types (so created-cluster
-//! assemblies cannot deploy there), ignores a role's `ManagedPolicyArns` and has no
+//! assemblies cannot deploy there) and the `AWS::APS::*` types of `spec.metrics` (workspace,
+//! scraper, rule groups namespace), ignores a role's `ManagedPolicyArns` and has no
 //! `AWS::XRay::TransactionSearchConfig`: those parts are covered by cfn-lint, checkov and the
-//! policy checks, not by a deploy.
+//! policy checks, not by a deploy (the Terraform tests create the AMP workspace and rule groups
+//! in moto; the scraper is planned only).
+//! * Add-ons the blueprint marks `existing` (and the Pod Identity agent on Auto Mode) get no
+//!   resource, and installed ones resolve conflicts with `NONE`, never `OVERWRITE`.
 //!
 //! * The golden assemblies are exactly what the renderer produces now.
 
@@ -1007,7 +1011,8 @@ fn exporter_policy_and_transaction_search_follow_the_plan() {
     );
 }
 
-/// The ADOT add-on waits for cert-manager, and both are pinned.
+/// The ADOT add-on waits for cert-manager when the stack installs it, installed add-ons are pinned
+/// and never overwrite, and `existing` ones get no resource.
 #[test]
 fn adot_addon_depends_on_cert_manager_and_both_are_pinned() {
     let (_scratch, assemblies) = all_assemblies();
