@@ -168,7 +168,8 @@ fn golden_assemblies() -> Vec<Assembly> {
 /// existing cluster whose OIDC issuer is a deploy-time parameter; a created two-zone VPC with a
 /// private endpoint and a daemonset collector; and the `otlp` exporter without the sampling proxy,
 /// with Transaction Search at 5 %.
-const VARIANTS: [&str; 4] = [
+const VARIANTS: [&str; 5] = [
+    "variant-created-metrics",
     "variant-created-pod-identity",
     "variant-existing-no-issuer",
     "variant-private-vpc",

@@ -1030,6 +1030,53 @@ fn workloads_match(bases: &[PathBuf]) {
     );
 }
 
+/// `tests/variant-blueprints/variant-created-metrics.yaml`: metrics on a cluster the blueprint
+/// creates (the scraper in the created VPC's subnets with the cluster security group, after the
+/// node groups), a workspace encrypted with a given KMS key, add-ons that overwrite on create and
+/// keep their software on delete.
+#[test]
+fn variant_created_cluster_with_metrics() {
+    use blueprint::blueprint::load::Source;
+    use blueprint::blueprint::validate::validate;
+    use blueprint::plan::Plan;
+    use blueprint::render::{self, Target};
+
+    let name = "variant-created-metrics";
+    let source = Source {
+        name: format!("{name}.yaml"),
+        text: harness::variant_blueprint(name),
+    };
+    let bp = validate(&source).unwrap_or_else(|diags| {
+        let text: String = diags.iter().map(|d| d.render(&source.text)).collect();
+        panic!("the metrics variant blueprint is invalid:\n{text}")
+    });
+    let plan = Plan::new(&bp);
+    let files = render::render(&plan, &[Target::Terraform, Target::Kubernetes]).expect("renders");
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let base = scratch.path().join(name);
+    for (path, text) in &files {
+        let dest = base.join(path);
+        std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+        std::fs::write(dest, text).expect("write");
+    }
+    let metrics = std::fs::read_to_string(base.join("terraform/cluster/metrics.tf")).expect("tf");
+    assert!(metrics.contains("aws_eks_cluster.this.vpc_config[0].cluster_security_group_id"));
+    assert!(metrics.contains("kms_key_arn = \"arn:aws:kms:eu-west-1:333344445555:key/"));
+    assert!(
+        !metrics.contains("aws_kms_key"),
+        "a given key is not created again"
+    );
+    let addons = std::fs::read_to_string(base.join("terraform/cluster/addons.tf")).expect("tf");
+    assert!(addons.contains("resolve_conflicts_on_create = \"OVERWRITE\""));
+    assert!(addons.contains("resolve_conflicts_on_update = \"NONE\""));
+    assert!(addons.contains("preserve                    = true"));
+
+    fmt_check(name, &base);
+    validate_cluster(name, &base);
+    checkov(name, &base);
+    workloads_match(std::slice::from_ref(&base));
+}
+
 /// `tests/variant-blueprints/variant-existing-subnets.yaml` takes the branches no example takes: a
 /// created cluster in existing subnets, Pod Identity on a created cluster, a permissions boundary,
 /// all five log types, two node groups (spot, arm64), node selector and tolerations, and tag values
