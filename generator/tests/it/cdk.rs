@@ -1065,8 +1065,15 @@ fn adot_addon_depends_on_cert_manager_and_both_are_pinned() {
                     version.starts_with('v') && version.contains("eksbuild"),
                     "{id}: add-on version {version:?} is not pinned"
                 );
-                // Never OVERWRITE a team's settings unless the blueprint asks for it.
-                assert_eq!(addon["Properties"]["ResolveConflicts"], "NONE");
+                // CloudFormation's one ResolveConflicts takes the blueprint's create choice, and
+                // the examples, which keep the default, never OVERWRITE a team's settings.
+                assert_eq!(
+                    addon["Properties"]["ResolveConflicts"],
+                    plan.addons.adot.resolve_conflicts.as_str()
+                );
+                if !assembly.blueprint.starts_with("variant-") {
+                    assert_eq!(addon["Properties"]["ResolveConflicts"], "NONE", "{id}");
+                }
             }
             // Nothing in the template needs an asset, and so a bootstrap: no Lambda, no custom resource.
             for (name, resource) in resources {
