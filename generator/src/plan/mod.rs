@@ -44,8 +44,7 @@ pub use transaction_search::{
     TRANSACTION_SEARCH_LOG_GROUPS, TRANSACTION_SEARCH_POLICY_NAME, TransactionSearchPlan,
 };
 
-/// The tag key, put on every AWS resource, that names the blueprint it came from.
-pub const BLUEPRINT_TAG: &str = "xray-blueprints.io/blueprint";
+pub use crate::blueprint::rules::BLUEPRINT_TAG;
 
 /// Everything the targets render from.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -23,9 +23,12 @@ mod schema_errors;
 
 use std::path::Path;
 
+use crate::aws::regions::Region;
 use crate::blueprint::load::{self, Source, escape_pointer};
-use crate::blueprint::model::{API_VERSION, Blueprint, KIND, TargetName};
-use crate::blueprint::rules::is_dns_label;
+use crate::blueprint::model::{API_VERSION, Blueprint, Cluster, KIND, Network, TargetName};
+use crate::blueprint::rules::{
+    BLUEPRINT_TAG, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_TAGS, is_dns_label, is_tag_char,
+};
 use crate::diagnostic::{Diagnostic, Phase};
 use checker::Checker;
 use schema_errors::schema_diagnostics;
@@ -88,6 +91,8 @@ impl Checker<'_> {
             cluster.kubernetes_version_ok,
         );
         self.check_identity(spec, region, region_ok);
+        self.check_identity_region(spec, cluster.region_info);
+        self.check_region_targets(cluster.region_info, &spec.targets);
         self.check_collector(spec);
         self.check_export(spec, region, region_ok);
         self.check_targets(&spec.targets);
@@ -128,26 +133,93 @@ impl Checker<'_> {
                 );
             }
         }
-        for (key, value) in &bp.metadata.tags {
+        self.check_tags(bp);
+    }
+
+    /// `metadata.tags` against the strictest rules of every resource type that receives them:
+    /// IAM roles, the EKS cluster, node groups and add-ons, the KMS key, log groups, the VPC's
+    /// resources, the CloudFormation stack. The tags the generator adds itself count too.
+    fn check_tags(&mut self, bp: &Blueprint) {
+        let tags = &bp.metadata.tags;
+        let new_vpc = matches!(
+            &bp.spec.cluster,
+            Cluster::Create(c) if matches!(c.network, Network::Vpc(_))
+        );
+        let own: &[&str] = if new_vpc {
+            &[BLUEPRINT_TAG, "Name", "kubernetes.io/role/internal-elb"]
+        } else {
+            &[BLUEPRINT_TAG]
+        };
+        let total = tags.len() + own.iter().filter(|k| !tags.contains_key(**k)).count();
+        if total > MAX_TAGS {
+            let room = MAX_TAGS - own.len();
+            self.error(
+                "/metadata/tags",
+                format!(
+                    "{} tags plus the generator's own make {total} on one resource, more than AWS's {MAX_TAGS}",
+                    tags.len()
+                ),
+                Some(&format!("at most {room} tags")),
+                Some(&format!(
+                    "the generator adds {} to {}",
+                    own.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "),
+                    if new_vpc { "the subnets of the new VPC" } else { "every resource" }
+                )),
+            );
+        }
+        for (key, value) in tags {
             let ptr = format!("/metadata/tags/{}", escape_pointer(key));
+            if key == BLUEPRINT_TAG {
+                self.error(
+                    &ptr,
+                    format!("the tag `{key}` is the generator's own"),
+                    None,
+                    Some("it names the blueprint on every resource; remove it"),
+                );
+                continue;
+            }
+            let key_bad = key.chars().find(|c| !is_tag_char(*c));
             if key.is_empty()
-                || key.chars().count() > 128
+                || key.chars().count() > MAX_TAG_KEY_CHARS
                 || key.to_ascii_lowercase().starts_with("aws:")
+                || key_bad.is_some()
             {
+                let hint = key_bad.map(|c| format!("`{c}` is not allowed in AWS tags"));
                 self.error(
                     &ptr,
                     format!("invalid AWS tag key `{key}`"),
-                    Some("1 to 128 characters, not starting with `aws:`"),
-                    None,
+                    Some(&format!("1 to {MAX_TAG_KEY_CHARS} letters, digits, spaces and `_.:/=+-@`, not starting with `aws:`")),
+                    hint.as_deref(),
                 );
             }
-            if value.chars().count() > 256 {
+            let value_bad = value.chars().find(|c| !is_tag_char(*c));
+            if value.chars().count() > MAX_TAG_VALUE_CHARS
+                || value.to_ascii_lowercase().starts_with("aws:")
+                || value_bad.is_some()
+            {
+                let hint = value_bad.map(|c| format!("`{c}` is not allowed in AWS tags"));
                 self.error(
                     &ptr,
-                    "AWS tag value longer than 256 characters".to_owned(),
-                    None,
-                    None,
+                    format!("invalid value of AWS tag `{key}`"),
+                    Some(&format!("0 to {MAX_TAG_VALUE_CHARS} letters, digits, spaces and `_.:/=+-@`, not starting with `aws:`")),
+                    hint.as_deref(),
                 );
+            }
+        }
+    }
+
+    /// The targets against the region: the Terraform output pins a provider that must know it.
+    fn check_region_targets(&mut self, region: Option<&'static Region>, targets: &[TargetName]) {
+        if let Some(region) = region {
+            if !region.terraform_provider {
+                if let Some(idx) = targets.iter().position(|t| *t == TargetName::Terraform) {
+                    self.error(
+                        &format!("/spec/targets/{idx}"),
+                        format!("the Terraform output's provider, hashicorp/aws 5.100, does not know region {}", region.name),
+                        Some("the targets `cdk` and `kubernetes`"),
+                        Some("`terraform plan` would stop with \"invalid AWS Region\"; render the CDK and Kubernetes outputs for this region"),
+                    );
+                }
             }
         }
     }
