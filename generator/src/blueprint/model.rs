@@ -353,7 +353,8 @@ pub struct Identity {
     #[serde(default)]
     pub mode: IdentityMode,
     /// The IAM role name (1 to 64 characters of `A-Za-z0-9+=,.@_-`). Default:
-    /// `<cluster name>-<collector name>-xray`, cut to 64 characters.
+    /// `<cluster name>-<collector name>-xray`; when that is longer than 64 characters, its first
+    /// 55 characters, `-` and 8 hex digits of a hash of the whole name.
     #[serde(default)]
     pub role_name: Option<String>,
     /// Managed policy ARNs attached to the role. Default with the `xray-api` exporter: the

@@ -123,6 +123,44 @@ pub fn instance_architecture(instance_type: &str) -> Option<Architecture> {
     })
 }
 
+/// The longest IAM role name.
+pub const IAM_ROLE_NAME_MAX: usize = 64;
+
+/// `name` if it has at most `max` characters; otherwise its first characters, without a trailing
+/// `-`, `_` or `.`, and `-` plus 8 hex digits of a hash of the whole name, `max` characters in all.
+/// Deterministic, and two different long names get different suffixes (a 32-bit FNV-1a hash), so
+/// derived names stay stable across renders and distinct from each other.
+pub fn fit_name(name: &str, max: usize) -> String {
+    if name.chars().count() <= max {
+        return name.to_owned();
+    }
+    let hash = name.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    let suffix = format!("-{hash:08x}");
+    let head: String = name
+        .chars()
+        .take(max.saturating_sub(suffix.len()))
+        .collect();
+    format!("{}{suffix}", head.trim_end_matches(['-', '_', '.']))
+}
+
+/// The default IAM role names a created cluster derives from its name: the control plane's, the
+/// nodes', and the VPC flow log's.
+pub fn cluster_role_names(cluster: &str) -> [String; 3] {
+    [
+        fit_name(&format!("{cluster}-cluster"), IAM_ROLE_NAME_MAX),
+        fit_name(&format!("{cluster}-node"), IAM_ROLE_NAME_MAX),
+        fit_name(&format!("{cluster}-flow-logs"), IAM_ROLE_NAME_MAX),
+    ]
+}
+
+/// The default IAM role name of a collector: `<cluster>-<collector>-xray`, fitted to 64
+/// characters, so two collectors on one cluster get two roles.
+pub fn collector_role_name(cluster: &str, collector: &str) -> String {
+    fit_name(&format!("{cluster}-{collector}-xray"), IAM_ROLE_NAME_MAX)
+}
+
 /// The tag key, put on every AWS resource, that names the blueprint it came from.
 pub const BLUEPRINT_TAG: &str = "xray-blueprints.io/blueprint";
 
@@ -334,6 +372,18 @@ mod tests {
         assert!(is_label_value("A100-80GB"));
         assert!(!is_label_value("A100 80GB"));
         assert!(!is_label_value("-a"));
+    }
+
+    #[test]
+    fn long_names_fit_with_a_stable_distinct_suffix() {
+        assert_eq!(fit_name("short", 64), "short");
+        let a = fit_name(&format!("{}-flow-logs", "c".repeat(61)), 64);
+        let b = fit_name(&format!("{}-cluster", "c".repeat(61)), 64);
+        assert_eq!(a.len(), 64);
+        assert_eq!(b.len(), 64);
+        assert_ne!(a, b);
+        assert_eq!(a, fit_name(&format!("{}-flow-logs", "c".repeat(61)), 64));
+        assert!(fit_name(&format!("{}-x", "a-".repeat(40)), 20).len() <= 20);
     }
 
     #[test]

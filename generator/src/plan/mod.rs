@@ -19,7 +19,7 @@ pub mod aws;
 pub mod cluster;
 pub mod collector;
 pub mod identity;
-mod names;
+pub mod names;
 pub mod ordered;
 pub mod ports;
 pub mod transaction_search;
@@ -38,6 +38,7 @@ pub use collector::{AutoscalingPlan, CollectorPlan, PortPlan};
 pub use identity::{
     IRSA_AUDIENCE, IdentityPlan, InlinePolicyPlan, OTLP_POLICY_NAME, PolicyStatementPlan,
 };
+pub use names::DerivedName;
 pub use ordered::Ordered;
 pub use ports::PortsPlan;
 pub use transaction_search::{

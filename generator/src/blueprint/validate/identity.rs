@@ -4,6 +4,7 @@
 use crate::aws::Partition;
 use crate::aws::regions::Region;
 use crate::blueprint::model::{Cluster, ExporterType, IdentityMode, Spec};
+use crate::blueprint::rules::cluster_role_names;
 use crate::blueprint::validate::checker::Checker;
 
 impl Checker<'_> {
@@ -36,6 +37,21 @@ impl Checker<'_> {
                     Some("1 to 64 characters of `A-Za-z0-9+=,.@_-`"),
                     None,
                 );
+            } else if let Cluster::Create(c) = &spec.cluster {
+                let derived = cluster_role_names(&c.name);
+                if let Some(which) = derived
+                    .iter()
+                    .zip(["control plane", "nodes", "VPC flow log"])
+                    .find(|(name, _)| name.eq_ignore_ascii_case(role))
+                    .map(|(_, which)| which)
+                {
+                    self.error(
+                        "/spec/identity/role_name",
+                        format!("the role name `{role}` is the name of the cluster's {which} role"),
+                        Some("a role name of its own"),
+                        Some("IAM role names are unique per account, case-insensitively; the created cluster derives its roles' names from its name"),
+                    );
+                }
             }
         }
         let partition = Partition::of_region(region);
