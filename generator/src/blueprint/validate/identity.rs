@@ -41,7 +41,7 @@ impl Checker<'_> {
                 let derived = cluster_role_names(&c.name);
                 if let Some(which) = derived
                     .iter()
-                    .zip(["control plane", "nodes", "VPC flow log"])
+                    .zip(["control plane", "node", "VPC flow log"])
                     .find(|(name, _)| name.eq_ignore_ascii_case(role))
                     .map(|(_, which)| which)
                 {

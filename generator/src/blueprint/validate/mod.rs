@@ -185,9 +185,14 @@ impl Checker<'_> {
                 || key_bad.is_some()
             {
                 let hint = key_bad.map(|c| format!("`{c}` is not allowed in AWS tags"));
+                let length = key.chars().count();
                 self.error(
                     &ptr,
-                    format!("invalid AWS tag key `{key}`"),
+                    if length > MAX_TAG_KEY_CHARS {
+                        format!("AWS tag key of {length} characters, more than {MAX_TAG_KEY_CHARS}")
+                    } else {
+                        format!("invalid AWS tag key `{key}`")
+                    },
                     Some(&format!("1 to {MAX_TAG_KEY_CHARS} letters, digits, spaces and `_.:/=+-@`, not starting with `aws:`")),
                     hint.as_deref(),
                 );
@@ -198,9 +203,14 @@ impl Checker<'_> {
                 || value_bad.is_some()
             {
                 let hint = value_bad.map(|c| format!("`{c}` is not allowed in AWS tags"));
+                let length = value.chars().count();
                 self.error(
                     &ptr,
-                    format!("invalid value of AWS tag `{key}`"),
+                    if length > MAX_TAG_VALUE_CHARS {
+                        format!("the value of AWS tag `{key}` has {length} characters, more than {MAX_TAG_VALUE_CHARS}")
+                    } else {
+                        format!("invalid value `{value}` of AWS tag `{key}`")
+                    },
                     Some(&format!("0 to {MAX_TAG_VALUE_CHARS} letters, digits, spaces and `_.:/=+-@`, not starting with `aws:`")),
                     hint.as_deref(),
                 );
