@@ -140,6 +140,34 @@ pub const REGIONS: &[Region] = &[
     commercial("us-west-2", 4),
 ];
 
+/// `docs/regions.md`: the table for users, generated so that the doc and the validator cannot
+/// disagree.
+pub fn markdown() -> String {
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    let mut out = String::from(
+        "# Regions the generator accepts\n\n\
+         Generated from `generator/src/aws/regions.rs`, the table blueprint validation reads; do not edit (the test `golden::generated_docs_are_current` checks it, `XRB_BLESS=1` rewrites it). \
+         The sources of every column are in that file's header and in `docs/aws-facts.md` (\"Regions\"). \
+         A region missing here is refused with the closest names as a hint.\n\n\
+         | region | partition | zones | EKS Pod Identity | Transaction Search (`otlp` exporter) | AMP | AMP managed collector | Terraform output (hashicorp/aws 5.100) |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    for r in REGIONS {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            r.name,
+            r.partition,
+            r.zones,
+            yes(r.pod_identity),
+            yes(r.transaction_search),
+            yes(r.amp),
+            yes(r.amp_scraper),
+            yes(r.terraform_provider)
+        ));
+    }
+    out
+}
+
 /// The region named `name`, if the table has it.
 pub fn region(name: &str) -> Option<&'static Region> {
     REGIONS.iter().find(|r| r.name == name)

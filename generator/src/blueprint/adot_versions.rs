@@ -171,6 +171,50 @@ pub const EKS_CREATABLE_KUBERNETES: (u32, u32) = (32, 36);
 /// cluster at a version EKS supports but this list lacks gets an in-file skip saying so.
 pub const CHECKOV_SUPPORTED_KUBERNETES: (u32, u32) = (29, 35);
 
+/// `docs/adot-versions.md`: the tables above for users, generated so that the doc and the
+/// validator cannot disagree.
+pub fn markdown() -> String {
+    let mut out = String::from(
+        "# Add-on versions the generator accepts\n\n\
+         Generated from `generator/src/blueprint/adot_versions.rs`, the table blueprint validation and the Terraform output's variable validation read; do not edit (the test `golden::generated_docs_are_current` checks it, `XRB_BLESS=1` rewrites it).\n\
+         The generator makes no network calls: `aws eks describe-addon-versions --addon-name adot --kubernetes-version <1.NN>` lists what EKS offers today, and a release missing here is added to that file, with its source, and accepted from then on.\n\n\
+         ## ADOT (`spec.addons.adot.version`)\n\n\
+         Sources: the ADOT add-on release blogs and CDK EKS Blueprints v1.18.2's `versionMap`, as summarised in `shared/reference/eks-adot.md` §2.4 (recorded 2026-12-04). EKS numbers the builds of a version from 1, so the highest recorded build implies the lower ones. Only versions from v0.102.0 are accepted: older add-ons install the `v1alpha1` collector CRD, and the generator emits `opentelemetry.io/v1beta1`.\n\n\
+         | add-on version | builds accepted | Kubernetes |\n|---|---|---|\n",
+    );
+    for r in ADOT_RELEASES {
+        let builds: Vec<String> = (1..=r.builds)
+            .map(|n| format!("`{}-eksbuild.{n}`", r.version))
+            .collect();
+        out.push_str(&format!(
+            "| {} | {} | 1.{} to 1.{} |\n",
+            r.version,
+            builds.join(", "),
+            r.min_kubernetes,
+            r.max_kubernetes
+        ));
+    }
+    out.push_str(
+        "\n## cert-manager (`spec.addons.cert_manager.version`)\n\n\
+         Source: the build the project's blueprints pin and its checks deploy (`shared/reference/eks-adot.md` §3, recorded 2026-12-04).\n\n\
+         | add-on version | builds accepted |\n|---|---|\n",
+    );
+    for r in CERT_MANAGER_RELEASES {
+        let builds: Vec<String> = (1..=r.builds)
+            .map(|n| format!("`{}-eksbuild.{n}`", r.version))
+            .collect();
+        out.push_str(&format!("| {} | {} |\n", r.version, builds.join(", ")));
+    }
+    let (min, max) = EKS_CREATABLE_KUBERNETES;
+    let (_, checkov_max) = CHECKOV_SUPPORTED_KUBERNETES;
+    out.push_str(&format!(
+        "\n## Kubernetes versions of a created cluster\n\n\
+         A cluster the blueprint creates (`spec.cluster.create.kubernetes_version`) runs Kubernetes 1.{min} to 1.{max}, the versions in EKS standard or extended support (the EKS Kubernetes version calendar, <https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html>, recorded 2026-12-04). \
+         checkov's CKV_AWS_339 lists versions only up to 1.{checkov_max}; for a newer version the Terraform output skips that check in the cluster resource and says why. An existing cluster may run any version the ADOT table above supports.\n"
+    ));
+    out
+}
+
 /// The oldest add-on version the generator supports.
 pub const MIN_ADOT_VERSION: &str = "v0.102.0";
 

@@ -333,7 +333,7 @@ pub struct Addons {
     pub cert_manager: AddonVersion,
     /// The ADOT add-on `adot`, which installs the OpenTelemetry Operator. Must be v0.102.0 or newer
     /// (the generator emits the `opentelemetry.io/v1beta1` collector) and support the cluster's
-    /// Kubernetes version (see the table in `generator/src/blueprint/adot_versions.rs`).
+    /// Kubernetes version (see the table in `docs/adot-versions.md`).
     pub adot: AddonVersion,
 }
 
@@ -341,7 +341,8 @@ pub struct Addons {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddonVersion {
-    /// The exact add-on version, for example `v0.151.0-eksbuild.1`; never `latest`.
+    /// The exact add-on version with its build, for example `v0.151.0-eksbuild.1`; never
+    /// `latest`. It must be a release recorded in `docs/adot-versions.md`.
     pub version: String,
 }
 
