@@ -973,8 +973,9 @@ fn workloads_match(bases: &[PathBuf]) {
 
 /// `tests/variant-blueprints/variant-existing-subnets.yaml` takes the branches no example takes: a
 /// created cluster in existing subnets, Pod Identity on a created cluster, a permissions boundary,
-/// all five log types, two node groups (spot, arm64), node selector and tolerations, and tag values
-/// that HCL would otherwise read as interpolations.
+/// all five log types, two node groups (spot, arm64), node selector and tolerations, and an
+/// indexed attribute that HCL would otherwise read as interpolations (AWS tags cannot hold `$`, so
+/// the attribute carries it to the workloads module).
 #[test]
 fn variant_created_cluster_in_existing_subnets_with_pod_identity() {
     use blueprint::blueprint::load::Source;
@@ -1004,11 +1005,11 @@ fn variant_created_cluster_in_existing_subnets_with_pod_identity() {
         std::fs::read_to_string(base.join("terraform/cluster/cluster.tf")).expect("cluster.tf");
     assert!(cluster.contains("subnet_ids              = var.subnet_ids"));
     assert!(!base.join("terraform/cluster/network.tf").exists());
-    let variables =
-        std::fs::read_to_string(base.join("terraform/cluster/variables.tf")).expect("variables.tf");
+    let workloads =
+        std::fs::read_to_string(base.join("terraform/workloads/main.tf")).expect("main.tf");
     assert!(
-        variables.contains(r#""team $${x} %%{y} \"quoted\"""#),
-        "tag escaping"
+        workloads.contains(r#""team $${x} %%{y} \"quoted\"""#),
+        "attribute escaping"
     );
 
     fmt_check(name, &base);
