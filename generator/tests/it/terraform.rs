@@ -231,7 +231,7 @@ fn fmt_check_passes_on_every_golden_terraform_file() {
 
 /// `terraform fmt -check` of `<base>/terraform` (it only reads; it lists unformatted files and
 /// exits 3).
-fn fmt_check(name: &str, base: &Path) {
+pub(super) fn fmt_check(name: &str, base: &Path) {
     let scratch = tempfile::tempdir().expect("tempdir");
     let check = format!("terraform fmt -check of {name}/terraform");
     let Some(tf) = Tf::new(&check, scratch.path()) else {
@@ -365,7 +365,7 @@ fn every_variable_is_used_and_every_variable_and_output_described() {
 }
 
 /// `terraform validate` of a copy of `golden/<name>/terraform/cluster`.
-fn validate_cluster(name: &str, base: &Path) {
+pub(super) fn validate_cluster(name: &str, base: &Path) {
     let scratch = tempfile::tempdir().expect("tempdir");
     let check = format!("terraform validate of {name}/terraform/cluster");
     let Some(tf) = Tf::new(&check, scratch.path()) else {
@@ -524,7 +524,7 @@ print(json.dumps({"mode": mode, "role": role["Arn"], "subject": f"{namespace}/{n
 
 /// `terraform plan` and `terraform apply` of a copy of `golden/<name>/terraform/cluster` against
 /// moto, then the collector role read back.
-fn apply_cluster_against_moto(name: &str, base: &Path) {
+pub(super) fn apply_cluster_against_moto(name: &str, base: &Path) {
     let check = format!("terraform plan/apply of {name}/terraform/cluster against moto");
     let scratch = tempfile::tempdir().expect("tempdir");
     let Some(tf) = Tf::new(&check, scratch.path()) else {
@@ -811,7 +811,7 @@ fn moto_override(endpoint: &str) -> String {
 
 /// checkov over `golden/<name>/terraform`: no failed check, no parsing error, and every skip
 /// carries its reason in the file. (`--quiet` is left out so that the skipped checks are reported.)
-fn checkov(name: &str, base: &Path) {
+pub(super) fn checkov(name: &str, base: &Path) {
     let check = format!("checkov of {name}/terraform");
     let Some(checkov) = harness::require_tool("checkov", &check) else {
         return;
@@ -896,6 +896,16 @@ def load(path):
     with open(path) as f:
         return hcl2.load(f, serialization_options=opts)
 
+# python-hcl2 leaves HCL's template escapes in place: `$${` and `%%{` stand for `${` and `%{`.
+def unescape(v):
+    if isinstance(v, str):
+        return v.replace("$${", "${").replace("%%{", "%{")
+    if isinstance(v, list):
+        return [unescape(x) for x in v]
+    if isinstance(v, dict):
+        return {k: unescape(x) for k, x in v.items()}
+    return v
+
 failures, summary = [], {}
 for base in sys.argv[1:]:
     name = os.path.basename(base)
@@ -941,7 +951,7 @@ for base in sys.argv[1:]:
     spec = dict(cr["spec"])
     expect("spec.serviceAccount", spec.get("serviceAccount"), "${kubernetes_service_account_v1.collector.metadata[0].name}")
     spec["serviceAccount"] = defaults["collector_service_account"]
-    expect("spec", spec, cr_k["spec"])
+    expect("spec", unescape(spec), cr_k["spec"])
     summary[name] = {"objects": kinds, "spec_keys": len(spec), "config_receivers": sorted(spec["config"]["receivers"])}
 if failures:
     sys.exit("\n".join(failures))
@@ -959,7 +969,7 @@ fn workloads_objects_equal_the_kubernetes_target() {
 }
 
 /// Compares `<base>/terraform/workloads` with `<base>/kubernetes` for every base (`WORKLOADS_MATCH`).
-fn workloads_match(bases: &[PathBuf]) {
+pub(super) fn workloads_match(bases: &[PathBuf]) {
     let check = "python-hcl2 comparison of terraform/workloads with kubernetes/";
     let args: Vec<&str> = bases.iter().map(|b| path_str(b)).collect();
     let Some(summary) = python(check, WORKLOADS_MATCH, &args) else {
