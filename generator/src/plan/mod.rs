@@ -12,7 +12,7 @@
 //! created, with its VPC and node groups), `addons`, `identity` (the collector's IAM role),
 //! `ports`, `collector` (the OpenTelemetryCollector, its configuration and `spec`),
 //! `transaction_search`; `ordered` is the order-keeping value the `spec` is, `names` the name
-//! helpers. This module only puts them together; no submodule imports it.
+//! helpers and the name budget (`Plan::derived_names`: every derived AWS name with its limit). This module only puts them together; no submodule imports it.
 
 pub mod addons;
 pub mod aws;
@@ -75,6 +75,12 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Every AWS resource name the plan derives, with its service's limit (`names`). Names of one
+    /// resource type are distinct.
+    pub fn derived_names(&self) -> Vec<DerivedName> {
+        names::derived_names(&self.cluster, &self.identity)
+    }
+
     /// Resolves a blueprint that has passed validation. It never fails: every input it relies on
     /// (names, CIDRs, ARNs) was checked by `validate`.
     pub fn new(blueprint: &Blueprint) -> Plan {

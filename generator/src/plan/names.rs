@@ -6,7 +6,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::blueprint::rules::IAM_ROLE_NAME_MAX;
-use crate::plan::Plan;
+use crate::plan::cluster::ClusterPlan;
+use crate::plan::identity::IdentityPlan;
 
 /// One AWS name the plan derives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,46 +22,44 @@ pub struct DerivedName {
     pub max: usize,
 }
 
-impl Plan {
-    /// Every AWS resource name the plan derives, with its service's limit. Names of one resource
-    /// type are distinct.
-    pub fn derived_names(&self) -> Vec<DerivedName> {
-        let role = |what, name: &String| DerivedName {
-            what,
-            resource_type: "AWS::IAM::Role",
-            name: name.clone(),
-            max: IAM_ROLE_NAME_MAX,
-        };
-        let mut names = vec![role("the collector role", &self.identity.role_name)];
-        if let Some(c) = &self.cluster.create {
-            names.push(role("the cluster role", &c.cluster_role_name));
-            names.push(role("the node role", &c.node_role_name));
-            if c.vpc.is_some() {
-                names.push(role("the VPC flow log role", &c.flow_logs_role_name));
-                names.push(DerivedName {
-                    what: "the VPC flow log group",
-                    resource_type: "AWS::Logs::LogGroup",
-                    name: format!("/aws/vpc/{}/flow-logs", self.cluster.name),
-                    max: 512,
-                });
-            }
+/// Every AWS resource name derived for a cluster and the collector's identity, with its
+/// service's limit (`Plan::derived_names`).
+pub fn derived_names(cluster: &ClusterPlan, identity: &IdentityPlan) -> Vec<DerivedName> {
+    let role = |what, name: &String| DerivedName {
+        what,
+        resource_type: "AWS::IAM::Role",
+        name: name.clone(),
+        max: IAM_ROLE_NAME_MAX,
+    };
+    let mut names = vec![role("the collector role", &identity.role_name)];
+    if let Some(c) = &cluster.create {
+        names.push(role("the cluster role", &c.cluster_role_name));
+        names.push(role("the node role", &c.node_role_name));
+        if c.vpc.is_some() {
+            names.push(role("the VPC flow log role", &c.flow_logs_role_name));
             names.push(DerivedName {
-                what: "the control plane log group",
+                what: "the VPC flow log group",
                 resource_type: "AWS::Logs::LogGroup",
-                name: format!("/aws/eks/{}/cluster", self.cluster.name),
+                name: format!("/aws/vpc/{}/flow-logs", cluster.name),
                 max: 512,
             });
-            for g in &c.node_groups {
-                names.push(DerivedName {
-                    what: "a node group",
-                    resource_type: "AWS::EKS::Nodegroup",
-                    name: g.name.clone(),
-                    max: 63,
-                });
-            }
         }
-        names
+        names.push(DerivedName {
+            what: "the control plane log group",
+            resource_type: "AWS::Logs::LogGroup",
+            name: format!("/aws/eks/{}/cluster", cluster.name),
+            max: 512,
+        });
+        for g in &c.node_groups {
+            names.push(DerivedName {
+                what: "a node group",
+                resource_type: "AWS::EKS::Nodegroup",
+                name: g.name.clone(),
+                max: 63,
+            });
+        }
     }
+    names
 }
 
 /// The serde name of a unit enum variant.

@@ -10,7 +10,8 @@
 //! The semantic rules are methods of `Checker` (`checker`: the state and how a rule reports), one
 //! module per part of the blueprint: this module (metadata, targets), `cluster`, `addons`,
 //! `identity`, `collector`, `export` (the exporter against the partition, Transaction Search). The format predicates they share with the plan live in
-//! `blueprint::rules`, the partition in `crate::aws`.
+//! `blueprint::rules`, the partition in `crate::aws` and the regions with what each offers in
+//! `crate::aws::regions`.
 
 mod addons;
 mod checker;
