@@ -113,7 +113,7 @@ pub enum Cluster {
 pub struct ExistingCluster {
     /// The EKS cluster name.
     pub name: String,
-    /// The AWS region of the cluster, for example `us-east-1`.
+    /// The AWS region of the cluster, for example `us-east-1`: one of `docs/regions.md`.
     pub region: String,
     /// The 12-digit AWS account id that owns the cluster (quote it in YAML: `"123456789012"`).
     pub account_id: String,
@@ -132,7 +132,8 @@ pub struct ExistingCluster {
 pub struct NewCluster {
     /// The EKS cluster name.
     pub name: String,
-    /// The AWS region to create the cluster in, for example `eu-west-1`.
+    /// The AWS region to create the cluster in, for example `eu-west-1`: one of `docs/regions.md`,
+    /// with at least `az_count` availability zones.
     pub region: String,
     /// The 12-digit AWS account id to create the cluster in (quote it in YAML).
     pub account_id: String,

@@ -54,7 +54,7 @@ impl Checker<'_> {
         }
         let closest = regions::closest(value, 3);
         let hint = if closest.is_empty() {
-            "the known regions are listed in docs/aws-facts.md (\"Regions\")".to_owned()
+            "the known regions, and what each offers, are listed in docs/regions.md".to_owned()
         } else {
             format!(
                 "did you mean {}?",

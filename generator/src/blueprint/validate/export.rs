@@ -53,7 +53,7 @@ impl Checker<'_> {
                         &format!("{base}/type"),
                         format!("the `otlp` exporter is not offered in {} (partition `{}`)", r.name, r.partition),
                         Some("`xray-api`"),
-                        Some("X-Ray's OTLP endpoint needs CloudWatch Transaction Search, which CloudFormation does not offer in this region (docs/aws-facts.md, \"Regions\"); use `type: xray-api` (PutTraceSegments)"),
+                        Some("X-Ray's OTLP endpoint needs CloudWatch Transaction Search, which CloudFormation does not offer in this region (docs/regions.md); use `type: xray-api` (PutTraceSegments)"),
                     );
                 }
             }
@@ -75,7 +75,7 @@ impl Checker<'_> {
                     "/spec/transaction_search/enabled",
                     format!("Transaction Search cannot be enabled in {} (partition `{}`)", r.name, r.partition),
                     Some("`false`, or remove `transaction_search`"),
-                    Some("CloudFormation has no AWS::XRay::TransactionSearchConfig in this region (docs/aws-facts.md, \"Regions\")"),
+                    Some("CloudFormation has no AWS::XRay::TransactionSearchConfig in this region (docs/regions.md)"),
                 );
             }
         }
