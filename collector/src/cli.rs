@@ -1,12 +1,15 @@
 //! The command line, as the OpenTelemetry Operator drives it: `--config=/conf/collector.yaml`
 //! (or `--config PATH`) followed by any `--key=value` from `spec.args`, which are tolerated and
-//! logged; `validate --config=PATH` checks a config and exits non-zero with located errors.
+//! logged; `validate --config=PATH` checks a config and exits non-zero with located errors;
+//! `prepare-dir --dir=PATH --owner=UID:GID` readies a persistent queue's node directory
+//! (`prepare_dir.rs`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::config::{self, duration};
+use crate::prepare_dir::{PrepareDir, parse_owner};
 use crate::service::{self, RunSettings};
 use crate::telemetry;
 
@@ -15,6 +18,7 @@ use crate::telemetry;
 pub enum Command {
     Run(Options),
     Validate(Options),
+    PrepareDir(PrepareDir),
     Help,
     Version,
 }
@@ -29,8 +33,7 @@ pub struct Options {
     pub ignored: Vec<String>,
 }
 
-const USAGE: &str =
-    "usage: xray-collector [validate] --config=PATH [--shutdown-timeout=25s] [--KEY=VALUE ...]";
+const USAGE: &str = "usage: xray-collector [validate] --config=PATH [--shutdown-timeout=25s] [--KEY=VALUE ...]\n       xray-collector prepare-dir --dir=PATH --owner=UID:GID";
 
 /// A command line this program does not accept (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -45,11 +48,33 @@ pub enum UsageError {
     Unexpected(String),
     #[error("missing --config\n{USAGE}")]
     MissingConfig,
+    #[error("prepare-dir needs --dir=PATH and --owner=UID:GID\n{USAGE}")]
+    PrepareDir,
+}
+
+/// `prepare-dir --dir=PATH --owner=UID:GID`.
+fn parse_prepare_dir(args: impl Iterator<Item = String>) -> Result<Command, UsageError> {
+    let (mut dir, mut owner) = (None, None);
+    for arg in args {
+        match arg.split_once('=') {
+            Some(("--dir", v)) if !v.is_empty() => dir = Some(PathBuf::from(v)),
+            Some(("--owner", v)) => owner = Some(parse_owner(v).ok_or(UsageError::PrepareDir)?),
+            _ => return Err(UsageError::Unexpected(arg)),
+        }
+    }
+    match (dir, owner) {
+        (Some(dir), Some((uid, gid))) => Ok(Command::PrepareDir(PrepareDir { dir, uid, gid })),
+        _ => Err(UsageError::PrepareDir),
+    }
 }
 
 /// Parses the arguments after the program name.
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageError> {
     let mut args = args.into_iter().peekable();
+    if args.peek().is_some_and(|a| a == "prepare-dir") {
+        args.next();
+        return parse_prepare_dir(args);
+    }
     let validate = args.peek().is_some_and(|a| a == "validate");
     if validate {
         args.next();
@@ -140,6 +165,16 @@ pub fn main(args: impl IntoIterator<Item = String>) -> ExitCode {
                 for e in &errors.0 {
                     eprintln!("error: {e}");
                 }
+                ExitCode::from(1)
+            }
+        },
+        Command::PrepareDir(prepare) => match prepare.run() {
+            Ok(()) => {
+                println!("{}: ready", prepare.dir.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("xray-collector: {}", telemetry::logs::error_chain(&e));
                 ExitCode::from(1)
             }
         },
@@ -237,6 +272,26 @@ mod tests {
             panic!("expected validate")
         };
         assert_eq!(o.shutdown_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn prepare_dir_arguments() {
+        let c = parse(args(&["prepare-dir", "--dir=/q", "--owner=10001:10002"])).unwrap();
+        assert_eq!(
+            c,
+            Command::PrepareDir(PrepareDir {
+                dir: PathBuf::from("/q"),
+                uid: 10001,
+                gid: 10002
+            })
+        );
+        for bad in [
+            &["prepare-dir", "--dir=/q"][..],
+            &["prepare-dir", "--dir=/q", "--owner=x"],
+            &["prepare-dir", "--dir=/q", "--owner=1:1", "--config=a"],
+        ] {
+            assert!(parse(args(bad)).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

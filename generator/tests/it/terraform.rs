@@ -798,7 +798,7 @@ fn account_id_of(dir: &Path) -> String {
 }
 
 fn moto_override(endpoint: &str) -> String {
-    let services = ["ec2", "eks", "iam", "kms", "logs", "sts"];
+    let services = ["ec2", "ecr", "eks", "iam", "kms", "logs", "sts"];
     let endpoints: String = services
         .iter()
         .map(|s| format!("    {s:<4} = \"{endpoint}\"\n"))

@@ -3,8 +3,17 @@
 //! manifest shows it. Every target emits the `spec` from this value: the Kubernetes target as YAML,
 //! the Terraform target as HCL (replacing only `serviceAccount` with a reference to its service
 //! account resource).
+//!
+//! `sizing.rs` derives the queue, `memory_limiter` and concurrency settings from the container's
+//! memory limit and the expected rate; `persistence.rs` the persistent queue (the `file_storage`
+//! extension and the pod's volume); `scheduling.rs` the node affinity for the image's
+//! architectures; `monitoring.rs` how the collector's own metrics are scraped.
 
 mod config;
+pub mod monitoring;
+pub mod persistence;
+pub mod scheduling;
+pub mod sizing;
 
 use std::collections::BTreeMap;
 
@@ -15,6 +24,7 @@ use crate::blueprint::model::{
     Blueprint, CollectorMode, DEFAULT_REPLICAS, ExporterType, Toleration,
 };
 use crate::plan::aws::AwsPlan;
+use crate::plan::image::ImagePlan;
 use crate::plan::names::enum_string;
 use crate::plan::ordered::Ordered;
 use crate::plan::ports::PortsPlan;
@@ -42,6 +52,12 @@ pub struct CollectorPlan {
     pub image_tag: String,
     /// The image digest, if pinned.
     pub image_digest: Option<String>,
+    /// The architectures the image has; the pods' node affinity allows exactly these.
+    pub architectures: Vec<String>,
+    /// Queue, `memory_limiter` and concurrency sizes from the memory limit and the expected rate.
+    pub sizing: sizing::SizingPlan,
+    /// The persistent sending queue and its volume, if the blueprint asks for one.
+    pub persistence: Option<persistence::PersistencePlan>,
     /// Requests and limits: `{"requests": {"cpu", "memory"}, "limits": {...}}`.
     pub resources: Value,
     /// Node selector labels.
@@ -124,7 +140,15 @@ impl CollectorPlan {
         } else {
             xray_endpoint
         };
-        let config = config::collector_config(ports, col, &exporter_region, &exporter_endpoint);
+        let mut config = config::collector_config(ports, col, &exporter_region, &exporter_endpoint);
+        let image = ImagePlan::new(blueprint, aws);
+        let sizing = sizing::SizingPlan::new(col);
+        let exporter_component = if otlp_export { "otlphttp" } else { "awsxray" };
+        config::size_queue(&mut config, exporter_component, &sizing);
+        let persistence = persistence::PersistencePlan::new(col);
+        if let Some(p) = &persistence {
+            p.configure(&mut config, exporter_component);
+        }
         let daemonset = col.mode == CollectorMode::Daemonset;
         let service_name = format!("{}-collector", col.name);
         let mut collector = CollectorPlan {
@@ -138,13 +162,13 @@ impl CollectorPlan {
                 max_replicas: a.max_replicas,
                 target_cpu_utilization_percent: a.target_cpu_utilization_percent,
             }),
-            image: match &col.image.digest {
-                Some(digest) => format!("{}@{digest}", col.image.repository),
-                None => format!("{}:{}", col.image.repository, col.image.tag),
-            },
-            image_repository: col.image.repository.clone(),
-            image_tag: col.image.tag.clone(),
-            image_digest: col.image.digest.clone(),
+            image: image.reference.clone(),
+            image_repository: image.repository.clone(),
+            image_tag: image.tag.clone(),
+            image_digest: image.digest.clone(),
+            architectures: image.architectures.clone(),
+            sizing,
+            persistence,
             resources: json!({
                 "limits": {"cpu": col.resources.limits.cpu, "memory": col.resources.limits.memory},
                 "requests": {"cpu": col.resources.requests.cpu, "memory": col.resources.requests.memory},
@@ -168,7 +192,7 @@ impl CollectorPlan {
             exporter_region,
             exporter: enum_string(&col.exporter.kind),
             otlp_export,
-            exporter_component: if otlp_export { "otlphttp" } else { "awsxray" }.to_owned(),
+            exporter_component: exporter_component.to_owned(),
             exporter_endpoint,
         };
         collector.spec = collector_spec(&collector, &aws.region);
@@ -261,9 +285,15 @@ fn collector_spec(col: &CollectorPlan, region: &str) -> Ordered {
     spec.insert("resources", col.resources.clone());
     spec.insert("podSecurityContext", pod_security_context());
     spec.insert("securityContext", security_context());
+    if let Some(p) = &col.persistence {
+        for (key, value) in p.spec_entries(&col.image, RUN_AS) {
+            spec.insert(key, value);
+        }
+    }
     if !col.node_selector.is_empty() {
         spec.insert("nodeSelector", json!(col.node_selector));
     }
+    spec.insert("affinity", scheduling::affinity(&col.architectures));
     if !col.tolerations.is_empty() {
         spec.insert("tolerations", json!(col.tolerations));
     }
@@ -280,6 +310,8 @@ fn collector_spec(col: &CollectorPlan, region: &str) -> Ordered {
     if let Some(pdb) = &col.pod_disruption_budget {
         spec.insert("podDisruptionBudget", pdb.clone());
     }
+    spec.insert("podAnnotations", monitoring::pod_annotations());
+    spec.insert("observability", monitoring::observability());
     spec.insert("config", col.config.clone());
     spec
 }

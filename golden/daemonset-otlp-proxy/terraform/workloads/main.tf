@@ -69,15 +69,44 @@ resource "kubernetes_manifest" "collector" {
       }
     }
     spec = {
+      affinity = {
+        nodeAffinity = {
+          requiredDuringSchedulingIgnoredDuringExecution = {
+            nodeSelectorTerms = [
+              {
+                matchExpressions = [
+                  {
+                    key      = "kubernetes.io/arch"
+                    operator = "In"
+                    values   = ["amd64"]
+                  },
+                ]
+              },
+            ]
+          }
+        }
+      }
       config = {
         exporters = {
           awsxray = {
             index_all_attributes = true
             indexed_attributes   = []
             region               = "ap-southeast-2"
+            sending_queue = {
+              enabled       = true
+              num_consumers = 20
+              queue_size    = 53477376
+              sizer         = "bytes"
+              storage       = "file_storage"
+            }
           }
         }
         extensions = {
+          file_storage = {
+            directory      = "/var/lib/xray-collector/queue"
+            fsync          = false
+            max_size_bytes = 1932735284
+          }
           health_check = {
             endpoint = "0.0.0.0:13133"
           }
@@ -110,7 +139,7 @@ resource "kubernetes_manifest" "collector" {
           }
         }
         service = {
-          extensions = ["health_check"]
+          extensions = ["health_check", "file_storage"]
           pipelines = {
             traces = {
               exporters  = ["awsxray"]
@@ -126,11 +155,44 @@ resource "kubernetes_manifest" "collector" {
           value = "ap-southeast-2"
         },
       ]
-      image           = "ghcr.io/xray-blueprints/xray-collector@sha256:4b825dc642cb6eb9a060e54bf8d69288fbee4904e1e8bd1c6e7a5d7c2f3a1b0e"
+      image           = "111122223333.dkr.ecr.ap-southeast-2.amazonaws.com/daemonset-otlp-proxy/xray-collector:0.1.0"
       imagePullPolicy = "IfNotPresent"
-      mode            = "daemonset"
+      initContainers = [
+        {
+          args  = ["prepare-dir", "--dir=/var/lib/xray-collector/queue", "--owner=10001:10001"]
+          image = "111122223333.dkr.ecr.ap-southeast-2.amazonaws.com/daemonset-otlp-proxy/xray-collector:0.1.0"
+          name  = "prepare-sending-queue"
+          securityContext = {
+            allowPrivilegeEscalation = false
+            capabilities = {
+              add  = ["CHOWN"]
+              drop = ["ALL"]
+            }
+            readOnlyRootFilesystem = true
+            runAsNonRoot           = false
+            runAsUser              = 0
+          }
+          volumeMounts = [
+            {
+              mountPath = "/var/lib/xray-collector/queue"
+              name      = "sending-queue"
+            },
+          ]
+        },
+      ]
+      mode = "daemonset"
       nodeSelector = {
         "kubernetes.io/os" = "linux"
+      }
+      observability = {
+        metrics = {
+          enableMetrics = true
+        }
+      }
+      podAnnotations = {
+        "prometheus.io/path"   = "/metrics"
+        "prometheus.io/port"   = "8888"
+        "prometheus.io/scrape" = "true"
       }
       podSecurityContext = {
         fsGroup      = 10001
@@ -187,6 +249,21 @@ resource "kubernetes_manifest" "collector" {
         },
       ]
       upgradeStrategy = "none"
+      volumeMounts = [
+        {
+          mountPath = "/var/lib/xray-collector/queue"
+          name      = "sending-queue"
+        },
+      ]
+      volumes = [
+        {
+          hostPath = {
+            path = "/var/lib/xray-collector/tracing/node-xray"
+            type = "DirectoryOrCreate"
+          }
+          name = "sending-queue"
+        },
+      ]
     }
   }
 }

@@ -69,12 +69,35 @@ resource "kubernetes_manifest" "collector" {
       }
     }
     spec = {
+      affinity = {
+        nodeAffinity = {
+          requiredDuringSchedulingIgnoredDuringExecution = {
+            nodeSelectorTerms = [
+              {
+                matchExpressions = [
+                  {
+                    key      = "kubernetes.io/arch"
+                    operator = "In"
+                    values   = ["amd64"]
+                  },
+                ]
+              },
+            ]
+          }
+        }
+      }
       config = {
         exporters = {
           awsxray = {
             index_all_attributes = false
             indexed_attributes   = []
             region               = "us-east-1"
+            sending_queue = {
+              enabled       = true
+              num_consumers = 20
+              queue_size    = 106954752
+              sizer         = "bytes"
+            }
           }
         }
         extensions = {
@@ -112,9 +135,19 @@ resource "kubernetes_manifest" "collector" {
           value = "us-east-1"
         },
       ]
-      image           = "ghcr.io/xray-blueprints/xray-collector:0.1.0"
+      image           = "123456789012.dkr.ecr.us-east-1.amazonaws.com/guide-existing-cluster/xray-collector:0.1.0"
       imagePullPolicy = "IfNotPresent"
       mode            = "deployment"
+      observability = {
+        metrics = {
+          enableMetrics = true
+        }
+      }
+      podAnnotations = {
+        "prometheus.io/path"   = "/metrics"
+        "prometheus.io/port"   = "8888"
+        "prometheus.io/scrape" = "true"
+      }
       podDisruptionBudget = {
         minAvailable = 1
       }

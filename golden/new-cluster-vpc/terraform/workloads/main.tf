@@ -69,6 +69,23 @@ resource "kubernetes_manifest" "collector" {
       }
     }
     spec = {
+      affinity = {
+        nodeAffinity = {
+          requiredDuringSchedulingIgnoredDuringExecution = {
+            nodeSelectorTerms = [
+              {
+                matchExpressions = [
+                  {
+                    key      = "kubernetes.io/arch"
+                    operator = "In"
+                    values   = ["amd64"]
+                  },
+                ]
+              },
+            ]
+          }
+        }
+      }
       autoscaler = {
         maxReplicas          = 6
         minReplicas          = 2
@@ -80,9 +97,21 @@ resource "kubernetes_manifest" "collector" {
             index_all_attributes = false
             indexed_attributes   = ["tenant", "http.route"]
             region               = "eu-west-1"
+            sending_queue = {
+              enabled       = true
+              num_consumers = 50
+              queue_size    = 106954752
+              sizer         = "bytes"
+              storage       = "file_storage"
+            }
           }
         }
         extensions = {
+          file_storage = {
+            directory      = "/var/lib/xray-collector/queue"
+            fsync          = false
+            max_size_bytes = 966367642
+          }
           health_check = {
             endpoint = "0.0.0.0:13133"
           }
@@ -111,7 +140,7 @@ resource "kubernetes_manifest" "collector" {
           }
         }
         service = {
-          extensions = ["health_check"]
+          extensions = ["health_check", "file_storage"]
           pipelines = {
             traces = {
               exporters  = ["awsxray"]
@@ -127,9 +156,19 @@ resource "kubernetes_manifest" "collector" {
           value = "eu-west-1"
         },
       ]
-      image           = "ghcr.io/xray-blueprints/xray-collector:0.1.0"
+      image           = "210987654321.dkr.ecr.eu-west-1.amazonaws.com/new-cluster-vpc/xray-collector:0.1.0"
       imagePullPolicy = "IfNotPresent"
       mode            = "deployment"
+      observability = {
+        metrics = {
+          enableMetrics = true
+        }
+      }
+      podAnnotations = {
+        "prometheus.io/path"   = "/metrics"
+        "prometheus.io/port"   = "8888"
+        "prometheus.io/scrape" = "true"
+      }
       podDisruptionBudget = {
         maxUnavailable = 1
       }
@@ -176,6 +215,20 @@ resource "kubernetes_manifest" "collector" {
       }
       serviceAccount  = kubernetes_service_account_v1.collector.metadata[0].name
       upgradeStrategy = "none"
+      volumeMounts = [
+        {
+          mountPath = "/var/lib/xray-collector/queue"
+          name      = "sending-queue"
+        },
+      ]
+      volumes = [
+        {
+          emptyDir = {
+            sizeLimit = "1Gi"
+          }
+          name = "sending-queue"
+        },
+      ]
     }
   }
 

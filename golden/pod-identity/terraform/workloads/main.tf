@@ -60,15 +60,44 @@ resource "kubernetes_manifest" "collector" {
       }
     }
     spec = {
+      affinity = {
+        nodeAffinity = {
+          requiredDuringSchedulingIgnoredDuringExecution = {
+            nodeSelectorTerms = [
+              {
+                matchExpressions = [
+                  {
+                    key      = "kubernetes.io/arch"
+                    operator = "In"
+                    values   = ["amd64"]
+                  },
+                ]
+              },
+            ]
+          }
+        }
+      }
       config = {
         exporters = {
           awsxray = {
             index_all_attributes = false
             indexed_attributes   = ["aws.region"]
             region               = "us-west-2"
+            sending_queue = {
+              enabled       = true
+              num_consumers = 20
+              queue_size    = 106954752
+              sizer         = "bytes"
+              storage       = "file_storage"
+            }
           }
         }
         extensions = {
+          file_storage = {
+            directory      = "/var/lib/xray-collector/queue"
+            fsync          = false
+            max_size_bytes = 3865470567
+          }
           health_check = {
             endpoint = "0.0.0.0:13133"
           }
@@ -87,7 +116,7 @@ resource "kubernetes_manifest" "collector" {
           }
         }
         service = {
-          extensions = ["health_check"]
+          extensions = ["health_check", "file_storage"]
           pipelines = {
             traces = {
               exporters  = ["awsxray"]
@@ -103,9 +132,19 @@ resource "kubernetes_manifest" "collector" {
           value = "us-west-2"
         },
       ]
-      image           = "ghcr.io/xray-blueprints/xray-collector:0.1.0"
+      image           = "444455556666.dkr.ecr.us-west-2.amazonaws.com/pod-identity/xray-collector:0.1.0"
       imagePullPolicy = "IfNotPresent"
       mode            = "statefulset"
+      observability = {
+        metrics = {
+          enableMetrics = true
+        }
+      }
+      podAnnotations = {
+        "prometheus.io/path"   = "/metrics"
+        "prometheus.io/port"   = "8888"
+        "prometheus.io/scrape" = "true"
+      }
       podDisruptionBudget = {
         maxUnavailable = 1
       }
@@ -152,6 +191,28 @@ resource "kubernetes_manifest" "collector" {
       }
       serviceAccount  = kubernetes_service_account_v1.collector.metadata[0].name
       upgradeStrategy = "none"
+      volumeClaimTemplates = [
+        {
+          metadata = {
+            name = "sending-queue"
+          }
+          spec = {
+            accessModes = ["ReadWriteOnce"]
+            resources = {
+              requests = {
+                storage = "4Gi"
+              }
+            }
+            storageClassName = "gp3"
+          }
+        },
+      ]
+      volumeMounts = [
+        {
+          mountPath = "/var/lib/xray-collector/queue"
+          name      = "sending-queue"
+        },
+      ]
     }
   }
 }

@@ -69,13 +69,36 @@ resource "kubernetes_manifest" "collector" {
       }
     }
     spec = {
+      affinity = {
+        nodeAffinity = {
+          requiredDuringSchedulingIgnoredDuringExecution = {
+            nodeSelectorTerms = [
+              {
+                matchExpressions = [
+                  {
+                    key      = "kubernetes.io/arch"
+                    operator = "In"
+                    values   = ["amd64"]
+                  },
+                ]
+              },
+            ]
+          }
+        }
+      }
       config = {
         exporters = {
           otlphttp = {
             auth = {
               authenticator = "sigv4auth"
             }
-            compression     = "gzip"
+            compression = "gzip"
+            sending_queue = {
+              enabled       = true
+              num_consumers = 20
+              queue_size    = 106954752
+              sizer         = "bytes"
+            }
             traces_endpoint = "https://xray.eu-central-1.amazonaws.com/v1/traces"
           }
         }
@@ -132,9 +155,19 @@ resource "kubernetes_manifest" "collector" {
           value = "eu-central-1"
         },
       ]
-      image           = "ghcr.io/xray-blueprints/xray-collector:0.1.0"
+      image           = "555566667777.dkr.ecr.eu-central-1.amazonaws.com/xray-sdk-migration/xray-collector:0.1.0"
       imagePullPolicy = "IfNotPresent"
       mode            = "deployment"
+      observability = {
+        metrics = {
+          enableMetrics = true
+        }
+      }
+      podAnnotations = {
+        "prometheus.io/path"   = "/metrics"
+        "prometheus.io/port"   = "8888"
+        "prometheus.io/scrape" = "true"
+      }
       podDisruptionBudget = {
         maxUnavailable = 1
       }
