@@ -335,6 +335,17 @@ pub fn read_back(
     trace_ids: &[String],
     dir: &Path,
 ) -> Vec<(String, String, String)> {
+    read_back_in(python, endpoint, "us-east-1", trace_ids, dir)
+}
+
+/// Like [`read_back`], from the documents sent to `region` (moto keeps one store per region).
+pub fn read_back_in(
+    python: &Path,
+    endpoint: &str,
+    region: &str,
+    trace_ids: &[String],
+    dir: &Path,
+) -> Vec<(String, String, String)> {
     let ids_path = dir.join("trace_ids.txt");
     std::fs::write(&ids_path, trace_ids.join("\n")).expect("write trace ids");
     let out_path = dir.join("read_back.jsonl");
@@ -344,6 +355,7 @@ pub fn read_back(
             endpoint,
             &ids_path.display().to_string(),
             &out_path.display().to_string(),
+            region,
         ])
         .output()
         .expect("run read_traces.py");

@@ -16,6 +16,7 @@ mod support {
 
 mod config;
 mod credentials;
+mod deployed;
 mod e2e_otlp;
 mod e2e_otlphttp;
 mod e2e_sampling_proxy;
