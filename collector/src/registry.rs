@@ -33,8 +33,14 @@ pub static RECEIVERS: &[Entry<dyn ReceiverConfig>] = &[
 ];
 
 /// Processor types.
-pub static PROCESSORS: &[Entry<dyn ProcessorConfig>] =
-    &[processor::<processors::batch::config::BatchConfig>()];
+pub static PROCESSORS: &[Entry<dyn ProcessorConfig>] = &[
+    processor::<processors::attributes::config::AttributesConfig>(),
+    processor::<processors::batch::config::BatchConfig>(),
+    processor::<processors::filter::config::FilterConfig>(),
+    processor::<processors::memory_limiter::config::MemoryLimiterConfig>(),
+    processor::<processors::probabilistic_sampler::config::ProbabilisticSamplerConfig>(),
+    processor::<processors::resource::config::ResourceConfig>(),
+];
 
 /// Exporter types.
 pub static EXPORTERS: &[Entry<dyn ExporterConfig>] = &[

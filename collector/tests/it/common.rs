@@ -94,7 +94,7 @@ pub const COUNTERS: [&str; 21] = [
     "xray_collector_processor_refused_items_total",
     "xray_collector_processor_batch_batches_sent_total",
     "xray_collector_processor_dropped_items_total",
-    "xray_collector_processor_memory_limiter_releases_total",
+    "xray_collector_processor_memory_limiter_over_hard_limit_checks_total",
     "xray_collector_exporter_sent_items_total",
     "xray_collector_exporter_failed_items_total",
     "xray_collector_exporter_dropped_items_total",
@@ -526,9 +526,14 @@ xray_collector_exporter_queue_size{exporter=\"awsxray\"} 0
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/telemetry/mod.rs"),
         )
         .expect("the collector's telemetry module");
-        // The registered names are the string literals that follow `metric!(`; the two gauges
-        // are not counters.
-        let gauges = ["exporter_queue_size", "exporter_queue_capacity"];
+        // The registered names are the string literals that follow `metric!(`; the gauges are
+        // not counters.
+        let gauges = [
+            "exporter_queue_size",
+            "exporter_queue_capacity",
+            "processor_memory_limiter_rss_bytes",
+            "skipped_pipelines",
+        ];
         let mut registered = Vec::new();
         for chunk in source.split("metric!(").skip(1) {
             let name = chunk.trim_start().trim_start_matches('"');
