@@ -83,7 +83,7 @@ pub fn metric_sum(text: &str, metric: &str, labels: &[&str]) -> f64 {
 /// The collector's counters, which appear on `/metrics` only at their first increment (a
 /// `prometheus_client` family without a sample prints nothing). `common::metric_tests` checks
 /// that each is registered in `collector/src/telemetry/mod.rs`.
-pub const COUNTERS: [&str; 19] = [
+pub const COUNTERS: [&str; 21] = [
     "xray_collector_receiver_received_items_total",
     "xray_collector_receiver_accepted_items_total",
     "xray_collector_receiver_refused_items_total",
@@ -93,6 +93,8 @@ pub const COUNTERS: [&str; 19] = [
     "xray_collector_receiver_proxy_requests_total",
     "xray_collector_processor_refused_items_total",
     "xray_collector_processor_batch_batches_sent_total",
+    "xray_collector_processor_dropped_items_total",
+    "xray_collector_processor_memory_limiter_over_hard_limit_checks_total",
     "xray_collector_exporter_sent_items_total",
     "xray_collector_exporter_failed_items_total",
     "xray_collector_exporter_dropped_items_total",
@@ -536,9 +538,14 @@ xray_collector_exporter_queue_size{exporter=\"awsxray\"} 0
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/telemetry/mod.rs"),
         )
         .expect("the collector's telemetry module");
-        // The registered names are the string literals that follow `metric!(`; the two gauges
-        // are not counters.
-        let gauges = ["exporter_queue_size", "exporter_queue_capacity"];
+        // The registered names are the string literals that follow `metric!(`; the gauges are
+        // not counters.
+        let gauges = [
+            "exporter_queue_size",
+            "exporter_queue_capacity",
+            "processor_memory_limiter_rss_bytes",
+            "skipped_pipelines",
+        ];
         let mut registered = Vec::new();
         for chunk in source.split("metric!(").skip(1) {
             let name = chunk.trim_start().trim_start_matches('"');
