@@ -46,6 +46,7 @@ pub static EXPORTERS: &[Entry<dyn ExporterConfig>] = &[
 
 /// Extension types.
 pub static EXTENSIONS: &[Entry<dyn ExtensionConfig>] = &[
+    extension::<extensions::awsproxy::config::AwsProxyConfig>(),
     extension::<extensions::file_storage::config::FileStorageConfig>(),
     extension::<extensions::health_check::config::HealthCheckConfig>(),
     extension::<extensions::sigv4auth::config::SigV4AuthConfig>(),

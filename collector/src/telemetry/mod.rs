@@ -57,6 +57,7 @@ struct Inner {
     exporter_persisted: Family<Labels, Counter>,
     exporter_replayed: Family<Labels, Counter>,
     proxy_requests: Family<Labels, Counter>,
+    extension_proxy_requests: Family<Labels, Counter>,
     totals: Totals,
 }
 
@@ -185,6 +186,10 @@ impl Telemetry {
                 "receiver_proxy_requests",
                 "Sampling proxy requests, by outcome (forwarded, refused_path, refused_method, refused_body, client_timeout, too_many_connections, upstream_error, upstream_timeout)."
             ),
+            extension_proxy_requests: metric!(
+                "extension_proxy_requests",
+                "Requests of the awsproxy extension's sampling proxy, by outcome (the values of receiver_proxy_requests)."
+            ),
             registry,
             totals: Totals::default(),
         };
@@ -221,6 +226,14 @@ impl Telemetry {
         self.inner
             .proxy_requests
             .get_or_create(&labels(&[("receiver", receiver), ("outcome", outcome)]))
+            .inc();
+    }
+
+    /// One request of an `awsproxy` extension, by outcome.
+    pub fn extension_proxy_request(&self, extension: &str, outcome: &str) {
+        self.inner
+            .extension_proxy_requests
+            .get_or_create(&labels(&[("extension", extension), ("outcome", outcome)]))
             .inc();
     }
 
