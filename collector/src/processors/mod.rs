@@ -5,6 +5,8 @@
 //! registry (`crate::registry`) lists the types.
 
 pub mod batch;
+pub mod k8sattributes;
+pub mod resourcedetection;
 
 use std::fmt;
 use std::sync::Arc;

@@ -83,7 +83,7 @@ pub fn metric_sum(text: &str, metric: &str, labels: &[&str]) -> f64 {
 /// The collector's counters, which appear on `/metrics` only at their first increment (a
 /// `prometheus_client` family without a sample prints nothing). `common::metric_tests` checks
 /// that each is registered in `collector/src/telemetry/mod.rs`.
-pub const COUNTERS: [&str; 20] = [
+pub const COUNTERS: [&str; 23] = [
     "xray_collector_receiver_received_items_total",
     "xray_collector_receiver_accepted_items_total",
     "xray_collector_receiver_refused_items_total",
@@ -94,6 +94,9 @@ pub const COUNTERS: [&str; 20] = [
     "xray_collector_extension_proxy_requests_total",
     "xray_collector_processor_refused_items_total",
     "xray_collector_processor_batch_batches_sent_total",
+    "xray_collector_processor_k8sattributes_pods_not_cached_total",
+    "xray_collector_processor_k8sattributes_api_errors_total",
+    "xray_collector_processor_resourcedetection_failures_total",
     "xray_collector_exporter_sent_items_total",
     "xray_collector_exporter_failed_items_total",
     "xray_collector_exporter_dropped_items_total",
@@ -525,9 +528,14 @@ xray_collector_exporter_queue_size{exporter=\"awsxray\"} 0
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/telemetry/mod.rs"),
         )
         .expect("the collector's telemetry module");
-        // The registered names are the string literals that follow `metric!(`; the two gauges
+        // The registered names are the string literals that follow `metric!(`; the gauges
         // are not counters.
-        let gauges = ["exporter_queue_size", "exporter_queue_capacity"];
+        let gauges = [
+            "exporter_queue_size",
+            "exporter_queue_capacity",
+            "processor_k8sattributes_api_up",
+            "processor_k8sattributes_pods",
+        ];
         let mut registered = Vec::new();
         for chunk in source.split("metric!(").skip(1) {
             let name = chunk.trim_start().trim_start_matches('"');
