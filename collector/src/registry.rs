@@ -1,6 +1,6 @@
 //! The closed lists of component types this collector runs, one per kind: type name -> parse
 //! (type and check the config) -> build (through the kind's trait on the parsed config:
-//! [`ReceiverConfig::start`], [`ProcessorConfig::spawn`], [`ExporterConfig::build`],
+//! [`ReceiverConfig::start`], [`ProcessorConfig::build`], [`ExporterConfig::build`],
 //! [`ExtensionConfig::start`]). The config loader and the service iterate these lists; nothing
 //! else names a component type.
 //!

@@ -2,12 +2,18 @@
 //! `telemetry::server`) and the structured log setup (`telemetry::logs`).
 //!
 //! Every item (an X-Ray document or an OTLP span) that enters the collector ends in exactly one of:
-//! refused by a receiver or processor, sent, failed (rejected by X-Ray or a permanent error),
+//! refused by a receiver or processor, filtered (removed on purpose by a `filter` or
+//! `probabilistic_sampler` processor), sent, failed (rejected by X-Ray or a permanent error),
 //! dropped (queue overflow, shutdown deadline), or, behind a persistent queue, persisted (left in
 //! the disk log at shutdown for the next start). Each has a counter with a `reason` label, whose
 //! values are the closed enums of `telemetry::reason`. A persistent queue's batches read back at
 //! start-up count as replayed, so in each run
-//! `received + replayed = refused + sent + failed + dropped + persisted` (once settled).
+//! `received + replayed = refused + filtered + sent + failed + dropped + persisted` (once
+//! settled, for a single pipeline; a fan-out to several counts each pipeline's copy downstream).
+//!
+//! Gauges besides the queue sizes: `skipped_pipelines{pipeline}` (1 for each pipeline the
+//! `--skip-unsupported-pipelines` opt-in skipped) and the `memory_limiter`'s last reading
+//! (`processor_memory_limiter_rss_bytes`).
 
 pub mod logs;
 pub mod reason;
@@ -23,7 +29,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 pub use self::reason::{
-    AckResetReason, DropReason, FailReason, ProcessorRefusal, ReceiverRefusal, RetryReason,
+    AckResetReason, DropReason, FailReason, ProcessorDrop, ProcessorRefusal, ReceiverRefusal,
+    RetryReason,
 };
 
 type Labels = Vec<(String, String)>;
@@ -44,6 +51,10 @@ struct Inner {
     receiver_requests_refused: Family<Labels, Counter>,
     processor_refused: Family<Labels, Counter>,
     processor_batches: Family<Labels, Counter>,
+    processor_dropped: Family<Labels, Counter>,
+    memory_limiter_rss: Family<Labels, Gauge>,
+    memory_limiter_releases: Family<Labels, Counter>,
+    skipped_pipelines: Family<Labels, Gauge>,
     exporter_sent: Family<Labels, Counter>,
     exporter_failed: Family<Labels, Counter>,
     exporter_dropped: Family<Labels, Counter>,
@@ -76,6 +87,7 @@ pub struct Totals {
     pub failed: AtomicU64,
     pub dropped: AtomicU64,
     pub persisted: AtomicU64,
+    pub filtered: AtomicU64,
 }
 
 /// A copy of [`Totals`].
@@ -89,6 +101,8 @@ pub struct Summary {
     pub dropped: u64,
     /// Items left in a persistent queue's disk log at shutdown, sent by the next start.
     pub persisted: u64,
+    /// Items a `filter` or `probabilistic_sampler` processor removed on purpose.
+    pub filtered: u64,
 }
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {
@@ -142,7 +156,23 @@ impl Telemetry {
             ),
             processor_refused: metric!(
                 "processor_refused_items",
-                "Items a processor refused because its input was full or closed."
+                "Items a processor refused, by reason (its input was full or closed, or a memory_limiter found the process above its soft limit)."
+            ),
+            processor_dropped: metric!(
+                "processor_dropped_items",
+                "Items an inline processor removed on purpose, by reason (filtered by `filter`, not sampled by `probabilistic_sampler`)."
+            ),
+            memory_limiter_rss: metric!(
+                "processor_memory_limiter_rss_bytes",
+                "The process's resident memory at the memory_limiter's last check."
+            ),
+            memory_limiter_releases: metric!(
+                "processor_memory_limiter_releases",
+                "Times the memory_limiter found the process above its hard limit and released memory (free heap pages returned to the system)."
+            ),
+            skipped_pipelines: metric!(
+                "skipped_pipelines",
+                "1 for each pipeline of the config that this collector does not run, skipped on the --skip-unsupported-pipelines opt-in."
             ),
             processor_batches: metric!(
                 "processor_batch_batches_sent",
@@ -243,6 +273,7 @@ impl Telemetry {
             failed: t.failed.load(Ordering::Relaxed),
             dropped: t.dropped.load(Ordering::Relaxed),
             persisted: t.persisted.load(Ordering::Relaxed),
+            filtered: t.filtered.load(Ordering::Relaxed),
         }
     }
 
@@ -384,6 +415,52 @@ impl Telemetry {
                 ("reason", reason.as_str()),
             ]))
             .inc_by(n as u64);
+    }
+
+    /// Items an inline processor removed on purpose (not an error: they count as filtered).
+    pub fn processor_dropped(
+        &self,
+        processor: &str,
+        pipeline: &str,
+        reason: ProcessorDrop,
+        n: usize,
+    ) {
+        self.inner
+            .processor_dropped
+            .get_or_create(&labels(&[
+                ("processor", processor),
+                ("pipeline", pipeline),
+                ("reason", reason.as_str()),
+            ]))
+            .inc_by(n as u64);
+        self.inner
+            .totals
+            .filtered
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// The memory_limiter `processor`'s last reading of the process's resident memory.
+    pub fn memory_limiter_rss(&self, processor: &str, bytes: u64) {
+        self.inner
+            .memory_limiter_rss
+            .get_or_create(&labels(&[("processor", processor)]))
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    /// A release the memory_limiter `processor` forced above its hard limit.
+    pub fn memory_limiter_release(&self, processor: &str) {
+        self.inner
+            .memory_limiter_releases
+            .get_or_create(&labels(&[("processor", processor)]))
+            .inc();
+    }
+
+    /// A pipeline of the config this collector skipped, on the explicit opt-in.
+    pub fn skipped_pipeline(&self, pipeline: &str) {
+        self.inner
+            .skipped_pipelines
+            .get_or_create(&labels(&[("pipeline", pipeline)]))
+            .set(1);
     }
 
     /// A batch the batch processor sent.

@@ -6,6 +6,7 @@
 //! what a queue holds is what it counts. A burst of datagrams is drained without waiting and
 //! handed on as one [`Traces::XRay`] batch with a non-blocking `try_send`: UDP cannot push back, so
 //! a full pipeline refuses the batch and the refusal is counted (`reason="pipeline_full"`).
+//! Each segment carries its datagram's source address (`Segment::source`, for `k8sattributes`).
 //! Malformed datagrams are counted by reason and dropped; nothing here can stop the receiver.
 //! On shutdown the socket's kernel buffer is drained before the receiver stops, so datagrams that
 //! had already arrived are not lost.
@@ -163,14 +164,17 @@ impl Reader {
         for _ in 0..max {
             self.buf.clear();
             match socket.try_recv_buf_from(&mut self.buf) {
-                Ok(_) => {
+                Ok((_, from)) => {
                     // An exact-size copy (about 1 kB, cheaper than the receive itself): a segment
                     // held in a queue then pins only its own bytes, never a shared chunk of others
                     // that were dropped, so a byte-bounded sending queue bounds memory.
                     let datagram = Bytes::copy_from_slice(&self.buf);
                     received += 1;
                     match datagram::parse(&datagram, now) {
-                        Ok(segment) => batch.push(segment),
+                        Ok(mut segment) => {
+                            segment.source = Some(from.ip());
+                            batch.push(segment);
+                        }
                         Err(e) => {
                             match refused.iter_mut().find(|(r, _)| *r == e.reason()) {
                                 Some((_, n)) => *n += 1,
