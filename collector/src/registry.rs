@@ -33,8 +33,11 @@ pub static RECEIVERS: &[Entry<dyn ReceiverConfig>] = &[
 ];
 
 /// Processor types.
-pub static PROCESSORS: &[Entry<dyn ProcessorConfig>] =
-    &[processor::<processors::batch::config::BatchConfig>()];
+pub static PROCESSORS: &[Entry<dyn ProcessorConfig>] = &[
+    processor::<processors::batch::config::BatchConfig>(),
+    processor::<processors::k8sattributes::config::K8sAttributesConfig>(),
+    processor::<processors::resourcedetection::config::ResourceDetectionConfig>(),
+];
 
 /// Exporter types.
 pub static EXPORTERS: &[Entry<dyn ExporterConfig>] = &[

@@ -32,6 +32,7 @@
 
 pub mod batch;
 pub mod k8sattributes;
+pub mod resource_edit;
 pub mod resourcedetection;
 pub mod stamp;
 pub mod xray_doc;

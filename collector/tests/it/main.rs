@@ -19,6 +19,7 @@ mod support {
 
 mod config;
 mod credentials;
+mod e2e_eks_identity;
 mod e2e_otlp;
 mod e2e_otlphttp;
 mod e2e_sampling_proxy;

@@ -55,6 +55,30 @@ pub struct K8sAttributesConfig {
     /// Most pods the cache holds (an extension of contrib's keys); default 20000. Pods beyond it
     /// are not cached and are counted.
     pub max_pods: usize,
+    /// The watch, started by the first pipeline that builds this processor (not a key).
+    #[serde(skip)]
+    pub watch: WatchSlot,
+}
+
+/// The watch state one processor id shares between its pipelines; configs compare equal
+/// whatever it holds.
+#[derive(Clone, Default)]
+pub struct WatchSlot(pub std::sync::OnceLock<std::sync::Arc<super::watch::Shared>>);
+
+impl PartialEq for WatchSlot {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for WatchSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "WatchSlot(started)"
+        } else {
+            "WatchSlot"
+        })
+    }
 }
 
 impl Default for K8sAttributesConfig {
@@ -68,6 +92,7 @@ impl Default for K8sAttributesConfig {
             exclude: None,
             wait_for_metadata: false,
             max_pods: DEFAULT_MAX_PODS,
+            watch: WatchSlot::default(),
         }
     }
 }

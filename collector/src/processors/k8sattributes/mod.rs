@@ -10,9 +10,91 @@ pub mod config;
 pub mod watch;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
-use self::cache::{Cache, PodMeta};
+use self::cache::{Cache, DELETE_GRACE, PodMeta};
 use self::config::{FieldExtractConfig, K8sAttributesConfig, Source};
+use self::watch::Shared;
+use super::resource_edit::{for_each_resource, get_str, set_str};
+use super::{BuildContext, BuildError, InlineProcessor, Processor, ProcessorConfig};
+use crate::traces::{Refused, Traces};
+
+impl ProcessorConfig for K8sAttributesConfig {
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Processor, BuildError> {
+        // One watch and cache per processor id, shared by every pipeline that lists it.
+        let shared = if self.passthrough {
+            None
+        } else {
+            Some(
+                self.watch
+                    .0
+                    .get_or_init(|| {
+                        let shared = Arc::new(Shared::new(
+                            ctx.processor.to_string(),
+                            Cache::new(self.max_pods, DELETE_GRACE),
+                            ctx.telemetry.clone(),
+                        ));
+                        watch::start(self, shared.clone(), ctx.stop.clone());
+                        shared
+                    })
+                    .clone(),
+            )
+        };
+        Ok(Processor::Inline(Arc::new(K8sAttributes {
+            cfg: self.clone(),
+            rules: self.association(),
+            shared,
+        })))
+    }
+}
+
+/// One pipeline's instance.
+struct K8sAttributes {
+    cfg: K8sAttributesConfig,
+    rules: Vec<Vec<Source>>,
+    /// The watch's state; `None` in passthrough mode.
+    shared: Option<Arc<Shared>>,
+}
+
+impl InlineProcessor for K8sAttributes {
+    fn process(&self, mut traces: Traces) -> Result<Option<Traces>, Refused> {
+        let cache = self.shared.as_ref().map(|s| match s.cache.read() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        });
+        for_each_resource(&mut traces, |attributes, connection| {
+            let connection_ip = connection_ip(&self.rules, connection);
+            let Some(cache) = cache.as_deref() else {
+                // Passthrough: only the address, for a later k8sattributes to use.
+                if let Some(ip) = connection_ip {
+                    set_str(attributes, "k8s.pod.ip", &ip.to_string(), false);
+                }
+                return;
+            };
+            let pod = find_pod(
+                &self.rules,
+                cache,
+                |key| get_str(attributes, key),
+                connection,
+            );
+            // Without a pod the resource is left as it came (contrib would still add the
+            // connection's `k8s.pod.ip`; here an unknown sender's documents keep their bytes).
+            if let Some(pod) = pod {
+                if let Some(ip) = connection_ip {
+                    set_str(attributes, "k8s.pod.ip", &ip.to_string(), false);
+                }
+                for (key, value) in pod_attributes(&self.cfg, cache, &pod) {
+                    set_str(attributes, &key, &value, false);
+                }
+            }
+        });
+        Ok(Some(traces))
+    }
+
+    fn changes_resource(&self) -> bool {
+        true
+    }
+}
 
 /// A resource attribute to set: key and string value.
 pub type Attribute = (String, String);

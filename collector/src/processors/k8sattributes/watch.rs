@@ -18,6 +18,7 @@ use kube::config::KubeConfigOptions;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use tokio_stream::StreamExt;
+use tokio_util::sync::CancellationToken;
 
 use super::cache::{Cache, NamespaceMeta, PodMeta, Stored};
 use super::config::K8sAttributesConfig;
@@ -119,10 +120,10 @@ pub async fn client(cfg: &K8sAttributesConfig) -> Result<kube::Client, ClientErr
     Ok(kube::Client::try_from(config)?)
 }
 
-/// Starts the watches (detached tasks: they hold no trace data and end with the process).
-pub fn start(cfg: &K8sAttributesConfig, shared: Arc<Shared>) {
+/// Starts the watches (tasks that hold no trace data; they end when `stop` is cancelled).
+pub fn start(cfg: &K8sAttributesConfig, shared: Arc<Shared>, stop: CancellationToken) {
     let cfg = cfg.clone();
-    tokio::spawn(async move {
+    let task = async move {
         let client = match client(&cfg).await {
             Ok(client) => client,
             Err(error) => {
@@ -155,22 +156,29 @@ pub fn start(cfg: &K8sAttributesConfig, shared: Arc<Shared>) {
         if let Some(node) = &node {
             pod_watch = pod_watch.fields(&format!("spec.nodeName={node}"));
         }
-        tokio::spawn(watch_pods(pods, pod_watch, shared.clone()));
+        let mut watches = tokio::task::JoinSet::new();
+        watches.spawn(watch_pods(pods, pod_watch, shared.clone()));
         if cfg.needs_replicasets() {
             let replicasets: Api<ReplicaSet> = match &namespace {
                 Some(ns) => Api::namespaced(client.clone(), ns),
                 None => Api::all(client.clone()),
             };
-            tokio::spawn(watch_replicasets(replicasets, shared.clone()));
+            watches.spawn(watch_replicasets(replicasets, shared.clone()));
         }
         if cfg.needs_namespaces() {
             let namespaces: Api<Namespace> = Api::all(client);
-            tokio::spawn(watch_namespaces(namespaces, shared.clone()));
+            watches.spawn(watch_namespaces(namespaces, shared.clone()));
         }
         let mut tick = tokio::time::interval(EVICT_EVERY);
         loop {
             tick.tick().await;
             shared.with_cache(|c| c.evict(Instant::now()));
+        }
+    };
+    tokio::spawn(async move {
+        tokio::select! {
+            () = task => {}
+            () = stop.cancelled() => {}
         }
     });
 }

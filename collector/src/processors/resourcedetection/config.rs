@@ -82,6 +82,19 @@ pub struct ResourceDetectionConfig {
     pub ec2: Ec2Config,
     /// The `eks` detector.
     pub eks: EksConfig,
+    /// The attributes detected at start-up, shared by every pipeline (not a key).
+    #[serde(skip)]
+    pub detected: DetectedSlot,
+}
+
+/// What detection found, once per processor id; configs compare equal whatever it holds.
+#[derive(Clone, Debug, Default)]
+pub struct DetectedSlot(pub std::sync::OnceLock<std::sync::Arc<super::Attributes>>);
+
+impl PartialEq for DetectedSlot {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl Default for ResourceDetectionConfig {
@@ -96,6 +109,7 @@ impl Default for ResourceDetectionConfig {
             system: SystemConfig::default(),
             ec2: Ec2Config::default(),
             eks: EksConfig::default(),
+            detected: DetectedSlot::default(),
         }
     }
 }

@@ -11,6 +11,7 @@
 pub mod config;
 pub mod imds;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use self::config::{
@@ -18,8 +19,82 @@ use self::config::{
     SYSTEM_ATTRIBUTES, SystemConfig, enabled,
 };
 use self::imds::{IdentityDocument, Imds, ImdsError};
+use super::resource_edit::{for_each_resource, set_str};
+use super::{BuildContext, BuildError, InlineProcessor, Processor, ProcessorConfig};
 use crate::telemetry::Telemetry;
 use crate::telemetry::logs::error_chain;
+use crate::traces::{Refused, Traces};
+
+impl ProcessorConfig for ResourceDetectionConfig {
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Processor, BuildError> {
+        // Detected once per processor id, at start-up, whatever the number of pipelines.
+        let detected = self
+            .detected
+            .0
+            .get_or_init(|| Arc::new(detect_blocking(self, &ctx.processor, &ctx.telemetry)))
+            .clone();
+        Ok(Processor::Inline(Arc::new(ResourceDetection {
+            detected,
+            override_existing: self.override_existing,
+        })))
+    }
+}
+
+/// Runs [`detect`] to completion from the synchronous build, on a thread of its own (with its
+/// own runtime, so it works whatever runtime the build runs in); bounded by `timeout`.
+fn detect_blocking(
+    cfg: &ResourceDetectionConfig,
+    processor: &str,
+    telemetry: &Telemetry,
+) -> Attributes {
+    let run = || {
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(runtime) => runtime.block_on(detect(cfg, processor, telemetry)),
+                        Err(error) => {
+                            telemetry.detection_failed(processor, "runtime");
+                            tracing::warn!(processor, error = %error, "Resource detection could not run.");
+                            Vec::new()
+                        }
+                    }
+                })
+                .join()
+                .unwrap_or_default()
+        })
+    };
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(run),
+        _ => run(),
+    }
+}
+
+/// One pipeline's instance: sets the detected attributes on every resource.
+struct ResourceDetection {
+    detected: Arc<Attributes>,
+    override_existing: bool,
+}
+
+impl InlineProcessor for ResourceDetection {
+    fn process(&self, mut traces: Traces) -> Result<Option<Traces>, Refused> {
+        if !self.detected.is_empty() {
+            for_each_resource(&mut traces, |attributes, _| {
+                for (key, value) in self.detected.iter() {
+                    set_str(attributes, key, value, self.override_existing);
+                }
+            });
+        }
+        Ok(Some(traces))
+    }
+
+    fn changes_resource(&self) -> bool {
+        !self.detected.is_empty()
+    }
+}
 
 /// Detected attributes, in order: key and string value.
 pub type Attributes = Vec<(String, String)>;
