@@ -54,7 +54,6 @@ pub fn set_str(attributes: &mut Vec<KeyValue>, key: &str, value: &str, replace: 
         None => attributes.push(KeyValue {
             key: key.to_owned(),
             value: new,
-            ..Default::default()
         }),
     }
 }
