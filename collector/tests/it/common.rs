@@ -537,6 +537,8 @@ xray_collector_exporter_queue_size{exporter=\"awsxray\"} 0
             "exporter_queue_capacity",
             "processor_k8sattributes_api_up",
             "processor_k8sattributes_pods",
+            "processor_memory_limiter_rss_bytes",
+            "skipped_pipelines",
         ];
         let mut registered = Vec::new();
         for chunk in source.split("metric!(").skip(1) {

@@ -132,7 +132,7 @@ fn invalid_configs_table() {
             "receivers:\n  zipkin:\nprocessors:\n  memory_limiter:\nexporters:\n  awsxray:\nservice:\n  pipelines:\n    traces/x:\n      receivers: [zipkin]\n      processors: [memory_limiter]\n      exporters: [awsxray]\n",
             &[
                 "collector.yaml:2:3: receivers.zipkin: receiver type `zipkin` is not supported (used by pipeline `traces/x`); supported receivers: awsxray, otlp",
-                "collector.yaml:4:3: processors.memory_limiter: processor type `memory_limiter` is not supported (used by pipeline `traces/x`); supported processors: batch",
+                "collector.yaml:4:3: processors.memory_limiter: processor type `memory_limiter` is not supported (used by pipeline `traces/x`); supported processors: batch, k8sattributes, resourcedetection",
             ],
         ),
         (
@@ -337,7 +337,7 @@ fn shared_configs_trace_pipelines_load() {
     assert_eq!(
         messages,
         vec![
-            "contrib-awsxrayreceiver-testdata-config.yaml:24:3: processors.nop: processor type `nop` is not supported (used by pipeline `traces`); supported processors: batch",
+            "contrib-awsxrayreceiver-testdata-config.yaml:24:3: processors.nop: processor type `nop` is not supported (used by pipeline `traces`); supported processors: batch, k8sattributes, resourcedetection",
             "contrib-awsxrayreceiver-testdata-config.yaml:27:3: exporters.nop: exporter type `nop` is not supported (used by pipeline `traces`); supported exporters: awsxray, debug, file, otlphttp",
         ]
     );
@@ -348,7 +348,7 @@ fn shared_configs_trace_pipelines_load() {
         messages,
         vec![
             "receiver type `examplereceiver` is not supported (used by pipeline `traces`); supported receivers: awsxray, otlp",
-            "processor type `exampleprocessor` is not supported (used by pipeline `traces`); supported processors: batch",
+            "processor type `exampleprocessor` is not supported (used by pipeline `traces`); supported processors: batch, k8sattributes, resourcedetection",
         ]
     );
 

@@ -18,6 +18,7 @@ mod support {
 }
 
 mod config;
+mod config_eks;
 mod credentials;
 mod e2e_eks_identity;
 mod e2e_otlp;
