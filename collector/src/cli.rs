@@ -1,6 +1,11 @@
 //! The command line, as the OpenTelemetry Operator drives it: `--config=/conf/collector.yaml`
 //! (or `--config PATH`) followed by any `--key=value` from `spec.args`, which are tolerated and
 //! logged; `validate --config=PATH` checks a config and exits non-zero with located errors.
+//!
+//! `--skip-unsupported-pipelines` (or `XRAY_COLLECTOR_SKIP_UNSUPPORTED_PIPELINES=true`) is the
+//! explicit opt-in that skips metrics and logs pipelines instead of refusing the config
+//! (`config::LoadOptions`); each skipped pipeline is logged at WARN at every start and shown on
+//! `/metrics` as `xray_collector_skipped_pipelines{pipeline}`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,10 +32,14 @@ pub struct Options {
     pub shutdown_timeout: Duration,
     /// Arguments accepted but not used, such as `--feature-gates=...`.
     pub ignored: Vec<String>,
+    /// `--skip-unsupported-pipelines`.
+    pub skip_unsupported_pipelines: bool,
 }
 
-const USAGE: &str =
-    "usage: xray-collector [validate] --config=PATH [--shutdown-timeout=25s] [--KEY=VALUE ...]";
+/// The environment variable that sets `--skip-unsupported-pipelines` (`true` or `1`).
+pub const SKIP_ENV: &str = "XRAY_COLLECTOR_SKIP_UNSUPPORTED_PIPELINES";
+
+const USAGE: &str = "usage: xray-collector [validate] --config=PATH [--shutdown-timeout=25s] [--skip-unsupported-pipelines] [--KEY=VALUE ...]";
 
 /// A command line this program does not accept (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +54,8 @@ pub enum UsageError {
     Unexpected(String),
     #[error("missing --config\n{USAGE}")]
     MissingConfig,
+    #[error("--skip-unsupported-pipelines takes true or false, not `{0}`")]
+    SkipValue(String),
 }
 
 /// Parses the arguments after the program name.
@@ -57,6 +68,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
     let mut config: Option<PathBuf> = None;
     let mut shutdown_timeout = Duration::from_secs(25);
     let mut ignored = Vec::new();
+    let mut skip_unsupported_pipelines = false;
     while let Some(arg) = args.next() {
         let (key, inline) = match arg.split_once('=') {
             Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
@@ -92,6 +104,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                 };
                 shutdown_timeout = duration::parse(&value).map_err(UsageError::ShutdownTimeout)?;
             }
+            "--skip-unsupported-pipelines" => {
+                skip_unsupported_pipelines = match inline.as_deref() {
+                    None | Some("true") => true,
+                    Some("false") => false,
+                    Some(other) => return Err(UsageError::SkipValue(other.to_owned())),
+                };
+            }
             k if k.starts_with("--") => ignored.push(arg),
             _ => return Err(UsageError::Unexpected(arg)),
         }
@@ -101,6 +120,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         config,
         shutdown_timeout,
         ignored,
+        skip_unsupported_pipelines,
     };
     Ok(if validate {
         Command::Validate(options)
@@ -113,6 +133,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
 /// failure, 2 bad usage.
 pub fn main(args: impl IntoIterator<Item = String>) -> ExitCode {
     let command = match parse(args) {
+        Ok(Command::Run(o)) => Command::Run(with_env(o)),
+        Ok(Command::Validate(o)) => Command::Validate(with_env(o)),
         Ok(c) => c,
         Err(e) => {
             eprintln!("xray-collector: {}", telemetry::logs::error_chain(&e));
@@ -128,27 +150,44 @@ pub fn main(args: impl IntoIterator<Item = String>) -> ExitCode {
             println!("xray-collector {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Command::Validate(options) => match config::load_file(&options.config) {
-            Ok(loaded) => {
-                for w in &loaded.warnings {
-                    eprintln!("warning: {w}");
+        Command::Validate(options) => {
+            match config::load_file_with(&options.config, load_options(&options)) {
+                Ok(loaded) => {
+                    for w in &loaded.warnings {
+                        eprintln!("warning: {w}");
+                    }
+                    println!("{}: valid", options.config.display());
+                    ExitCode::SUCCESS
                 }
-                println!("{}: valid", options.config.display());
-                ExitCode::SUCCESS
-            }
-            Err(errors) => {
-                for e in &errors.0 {
-                    eprintln!("error: {e}");
+                Err(errors) => {
+                    for e in &errors.0 {
+                        eprintln!("error: {e}");
+                    }
+                    ExitCode::from(1)
                 }
-                ExitCode::from(1)
             }
-        },
+        }
         Command::Run(options) => run(options),
     }
 }
 
+/// `--skip-unsupported-pipelines` from the environment, when the flag is not given.
+fn with_env(mut o: Options) -> Options {
+    if !o.skip_unsupported_pipelines {
+        o.skip_unsupported_pipelines =
+            std::env::var(SKIP_ENV).is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+    }
+    o
+}
+
+fn load_options(o: &Options) -> config::LoadOptions {
+    config::LoadOptions {
+        skip_unsupported_pipelines: o.skip_unsupported_pipelines,
+    }
+}
+
 fn run(options: Options) -> ExitCode {
-    let loaded = match config::load_file(&options.config) {
+    let loaded = match config::load_file_with(&options.config, load_options(&options)) {
         Ok(l) => l,
         Err(errors) => {
             for e in &errors.0 {
@@ -178,6 +217,7 @@ fn run(options: Options) -> ExitCode {
     };
     let settings = RunSettings {
         shutdown_timeout: options.shutdown_timeout,
+        skipped_pipelines: loaded.skipped_pipelines.clone(),
     };
     // A start-up error may quote a setting; one that came from `${env:...}` shows as written.
     let redactions = loaded.redactions;
@@ -237,6 +277,19 @@ mod tests {
             panic!("expected validate")
         };
         assert_eq!(o.shutdown_timeout, Duration::from_secs(3));
+        assert!(!o.skip_unsupported_pipelines);
+        let Command::Run(o) = parse(args(&["--config=c", "--skip-unsupported-pipelines"])).unwrap()
+        else {
+            panic!("expected run")
+        };
+        assert!(o.skip_unsupported_pipelines);
+        assert!(o.ignored.is_empty());
+        assert!(
+            parse(args(&["--config=c", "--skip-unsupported-pipelines=yes"]))
+                .unwrap_err()
+                .to_string()
+                .contains("true or false")
+        );
     }
 
     #[test]

@@ -34,8 +34,13 @@ pub static RECEIVERS: &[Entry<dyn ReceiverConfig>] = &[
 
 /// Processor types.
 pub static PROCESSORS: &[Entry<dyn ProcessorConfig>] = &[
+    processor::<processors::attributes::config::AttributesConfig>(),
     processor::<processors::batch::config::BatchConfig>(),
+    processor::<processors::filter::config::FilterConfig>(),
     processor::<processors::k8sattributes::config::K8sAttributesConfig>(),
+    processor::<processors::memory_limiter::config::MemoryLimiterConfig>(),
+    processor::<processors::probabilistic_sampler::config::ProbabilisticSamplerConfig>(),
+    processor::<processors::resource::config::ResourceConfig>(),
     processor::<processors::resourcedetection::config::ResourceDetectionConfig>(),
 ];
 

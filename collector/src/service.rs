@@ -44,6 +44,9 @@ const PROCESSOR_INPUT: usize = 1024;
 pub struct RunSettings {
     /// How long shutdown may take to flush what is queued.
     pub shutdown_timeout: Duration,
+    /// Pipelines of the config skipped on the `--skip-unsupported-pipelines` opt-in: logged at
+    /// WARN and shown as `xray_collector_skipped_pipelines{pipeline}` on `/metrics`.
+    pub skipped_pipelines: Vec<String>,
 }
 
 /// Runs the collector until `shutdown` completes, then flushes and returns the totals.
@@ -53,6 +56,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<Summary> {
     let telemetry = Telemetry::new();
+    for pipeline in &settings.skipped_pipelines {
+        telemetry.skipped_pipeline(pipeline);
+        tracing::warn!(pipeline = %pipeline, "Pipeline skipped on --skip-unsupported-pipelines: it does not run (see xray_collector_skipped_pipelines).");
+    }
     let stop_servers = CancellationToken::new();
     let health = Health::default();
     start_metrics(&config, &telemetry, &stop_servers).await?;

@@ -25,16 +25,25 @@
 //! `aws.eks` block, `origin`, resource attributes as metadata) and clears it. Pipelines without a
 //! resource-changing processor leave documents byte for byte.
 //!
-//! [`xray_doc`] reads and edits documents' top level without parsing the whole tree.
+//! [`xray_doc`] reads and edits documents' top level without parsing the whole tree; [`view`]
+//! reads a span's fields (OTLP or X-Ray) for `filter` and `attributes`' matching; [`attraction`]
+//! is the attribute action list of `resource` and `attributes`.
 //!
 //! A processor's config implements [`ProcessorConfig`] (and `config::component::Component`); the
 //! registry (`crate::registry`) lists the types.
 
+pub mod attraction;
+pub mod attributes;
 pub mod batch;
+pub mod filter;
 pub mod k8sattributes;
+pub mod memory_limiter;
+pub mod probabilistic_sampler;
+pub mod resource;
 pub mod resource_edit;
 pub mod resourcedetection;
 pub mod stamp;
+pub mod view;
 pub mod xray_doc;
 
 use std::fmt;

@@ -53,7 +53,7 @@ struct Inner {
     processor_batches: Family<Labels, Counter>,
     processor_dropped: Family<Labels, Counter>,
     memory_limiter_rss: Family<Labels, Gauge>,
-    memory_limiter_releases: Family<Labels, Counter>,
+    memory_limiter_over_hard: Family<Labels, Counter>,
     skipped_pipelines: Family<Labels, Gauge>,
     exporter_sent: Family<Labels, Counter>,
     exporter_failed: Family<Labels, Counter>,
@@ -166,9 +166,9 @@ impl Telemetry {
                 "processor_memory_limiter_rss_bytes",
                 "The process's resident memory at the memory_limiter's last check."
             ),
-            memory_limiter_releases: metric!(
-                "processor_memory_limiter_releases",
-                "Times the memory_limiter found the process above its hard limit and released memory (free heap pages returned to the system)."
+            memory_limiter_over_hard: metric!(
+                "processor_memory_limiter_over_hard_limit_checks",
+                "Readings of the memory_limiter that found the process at or above its hard limit (data is refused meanwhile)."
             ),
             skipped_pipelines: metric!(
                 "skipped_pipelines",
@@ -447,10 +447,10 @@ impl Telemetry {
             .set(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
-    /// A release the memory_limiter `processor` forced above its hard limit.
-    pub fn memory_limiter_release(&self, processor: &str) {
+    /// A reading of the memory_limiter `processor` at or above its hard limit.
+    pub fn memory_limiter_over_hard_limit(&self, processor: &str) {
         self.inner
-            .memory_limiter_releases
+            .memory_limiter_over_hard
             .get_or_create(&labels(&[("processor", processor)]))
             .inc();
     }

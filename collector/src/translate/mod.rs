@@ -68,6 +68,12 @@ pub fn xray_identity(resource: &[KeyValue]) -> XrayIdentity {
     }
 }
 
+/// An attribute value as plain JSON (maps and arrays kept, bytes as base64), as the translation
+/// writes metadata.
+pub fn any_to_json(value: &opentelemetry_proto::tonic::common::v1::AnyValue) -> Option<Value> {
+    attributes::raw_json(value)
+}
+
 /// Settings from the `awsxray` exporter's configuration.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TranslateSettings {

@@ -95,7 +95,7 @@ pub const COUNTERS: [&str; 25] = [
     "xray_collector_processor_refused_items_total",
     "xray_collector_processor_batch_batches_sent_total",
     "xray_collector_processor_dropped_items_total",
-    "xray_collector_processor_memory_limiter_releases_total",
+    "xray_collector_processor_memory_limiter_over_hard_limit_checks_total",
     "xray_collector_processor_k8sattributes_pods_not_cached_total",
     "xray_collector_processor_k8sattributes_api_errors_total",
     "xray_collector_processor_resourcedetection_failures_total",
@@ -530,8 +530,8 @@ xray_collector_exporter_queue_size{exporter=\"awsxray\"} 0
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/telemetry/mod.rs"),
         )
         .expect("the collector's telemetry module");
-        // The registered names are the string literals that follow `metric!(`; the gauges
-        // are not counters.
+        // The registered names are the string literals that follow `metric!(`; the gauges are
+        // not counters.
         let gauges = [
             "exporter_queue_size",
             "exporter_queue_capacity",
