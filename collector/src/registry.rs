@@ -37,9 +37,11 @@ pub static PROCESSORS: &[Entry<dyn ProcessorConfig>] = &[
     processor::<processors::attributes::config::AttributesConfig>(),
     processor::<processors::batch::config::BatchConfig>(),
     processor::<processors::filter::config::FilterConfig>(),
+    processor::<processors::k8sattributes::config::K8sAttributesConfig>(),
     processor::<processors::memory_limiter::config::MemoryLimiterConfig>(),
     processor::<processors::probabilistic_sampler::config::ProbabilisticSamplerConfig>(),
     processor::<processors::resource::config::ResourceConfig>(),
+    processor::<processors::resourcedetection::config::ResourceDetectionConfig>(),
 ];
 
 /// Exporter types.
@@ -52,6 +54,7 @@ pub static EXPORTERS: &[Entry<dyn ExporterConfig>] = &[
 
 /// Extension types.
 pub static EXTENSIONS: &[Entry<dyn ExtensionConfig>] = &[
+    extension::<extensions::awsproxy::config::AwsProxyConfig>(),
     extension::<extensions::file_storage::config::FileStorageConfig>(),
     extension::<extensions::health_check::config::HealthCheckConfig>(),
     extension::<extensions::sigv4auth::config::SigV4AuthConfig>(),

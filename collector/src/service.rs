@@ -63,7 +63,7 @@ pub async fn run(
     let stop_servers = CancellationToken::new();
     let health = Health::default();
     start_metrics(&config, &telemetry, &stop_servers).await?;
-    start_extensions(&config, &health, &stop_servers).await?;
+    start_extensions(&config, &health, &telemetry, &stop_servers).await?;
 
     let hard_stop = CancellationToken::new();
     let stop_receivers = CancellationToken::new();
@@ -151,11 +151,13 @@ async fn start_metrics(
 async fn start_extensions(
     config: &Config,
     health: &Health,
+    telemetry: &Telemetry,
     stop: &CancellationToken,
 ) -> anyhow::Result<()> {
     let ctx = ExtensionContext {
         health: health.clone(),
         stop: stop.clone(),
+        telemetry: telemetry.clone(),
     };
     for id in &config.service.extensions {
         let extension = config

@@ -68,6 +68,12 @@ struct Inner {
     exporter_persisted: Family<Labels, Counter>,
     exporter_replayed: Family<Labels, Counter>,
     proxy_requests: Family<Labels, Counter>,
+    extension_proxy_requests: Family<Labels, Counter>,
+    k8s_api_up: Family<Labels, Gauge>,
+    k8s_pods: Family<Labels, Gauge>,
+    k8s_pods_not_cached: Family<Labels, Counter>,
+    k8s_api_errors: Family<Labels, Counter>,
+    detection_failures: Family<Labels, Counter>,
     totals: Totals,
 }
 
@@ -215,6 +221,30 @@ impl Telemetry {
                 "receiver_proxy_requests",
                 "Sampling proxy requests, by outcome (forwarded, refused_path, refused_method, refused_body, client_timeout, too_many_connections, upstream_error, upstream_timeout)."
             ),
+            extension_proxy_requests: metric!(
+                "extension_proxy_requests",
+                "Requests of the awsproxy extension's sampling proxy, by outcome (the values of receiver_proxy_requests)."
+            ),
+            k8s_api_up: metric!(
+                "processor_k8sattributes_api_up",
+                "1 while a k8sattributes processor's pod watch is in sync with the Kubernetes API, 0 while it cannot reach or read it (spans then pass unchanged)."
+            ),
+            k8s_pods: metric!(
+                "processor_k8sattributes_pods",
+                "Pods in a k8sattributes processor's cache, deleted ones in their grace period included."
+            ),
+            k8s_pods_not_cached: metric!(
+                "processor_k8sattributes_pods_not_cached",
+                "Pods (or replicasets) a k8sattributes processor did not cache because its cache was at max_pods."
+            ),
+            k8s_api_errors: metric!(
+                "processor_k8sattributes_api_errors",
+                "Failed list or watch requests of a k8sattributes processor (retried with backoff)."
+            ),
+            detection_failures: metric!(
+                "processor_resourcedetection_failures",
+                "Detectors of a resourcedetection processor that failed or timed out at start-up, by detector; spans pass without their attributes."
+            ),
             registry,
             totals: Totals::default(),
         };
@@ -252,6 +282,54 @@ impl Telemetry {
         self.inner
             .proxy_requests
             .get_or_create(&labels(&[("receiver", receiver), ("outcome", outcome)]))
+            .inc();
+    }
+
+    /// One request of an `awsproxy` extension, by outcome.
+    pub fn extension_proxy_request(&self, extension: &str, outcome: &str) {
+        self.inner
+            .extension_proxy_requests
+            .get_or_create(&labels(&[("extension", extension), ("outcome", outcome)]))
+            .inc();
+    }
+
+    /// Whether a k8sattributes processor's watch is in sync with the API.
+    pub fn k8s_api_up(&self, processor: &str, up: bool) {
+        self.inner
+            .k8s_api_up
+            .get_or_create(&labels(&[("processor", processor)]))
+            .set(i64::from(up));
+    }
+
+    /// The pods in a k8sattributes processor's cache.
+    pub fn k8s_pods(&self, processor: &str, pods: usize) {
+        self.inner
+            .k8s_pods
+            .get_or_create(&labels(&[("processor", processor)]))
+            .set(i64::try_from(pods).unwrap_or(i64::MAX));
+    }
+
+    /// A pod or replicaset a k8sattributes processor's full cache did not take.
+    pub fn k8s_pod_not_cached(&self, processor: &str, kind: &str) {
+        self.inner
+            .k8s_pods_not_cached
+            .get_or_create(&labels(&[("processor", processor), ("kind", kind)]))
+            .inc();
+    }
+
+    /// A failed list or watch request of a k8sattributes processor.
+    pub fn k8s_api_error(&self, processor: &str) {
+        self.inner
+            .k8s_api_errors
+            .get_or_create(&labels(&[("processor", processor)]))
+            .inc();
+    }
+
+    /// A resourcedetection detector that failed at start-up.
+    pub fn detection_failed(&self, processor: &str, detector: &str) {
+        self.inner
+            .detection_failures
+            .get_or_create(&labels(&[("processor", processor), ("detector", detector)]))
             .inc();
     }
 

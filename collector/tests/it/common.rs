@@ -83,7 +83,7 @@ pub fn metric_sum(text: &str, metric: &str, labels: &[&str]) -> f64 {
 /// The collector's counters, which appear on `/metrics` only at their first increment (a
 /// `prometheus_client` family without a sample prints nothing). `common::metric_tests` checks
 /// that each is registered in `collector/src/telemetry/mod.rs`.
-pub const COUNTERS: [&str; 21] = [
+pub const COUNTERS: [&str; 25] = [
     "xray_collector_receiver_received_items_total",
     "xray_collector_receiver_accepted_items_total",
     "xray_collector_receiver_refused_items_total",
@@ -91,10 +91,14 @@ pub const COUNTERS: [&str; 21] = [
     "xray_collector_receiver_accepted_requests_total",
     "xray_collector_receiver_refused_requests_total",
     "xray_collector_receiver_proxy_requests_total",
+    "xray_collector_extension_proxy_requests_total",
     "xray_collector_processor_refused_items_total",
     "xray_collector_processor_batch_batches_sent_total",
     "xray_collector_processor_dropped_items_total",
     "xray_collector_processor_memory_limiter_over_hard_limit_checks_total",
+    "xray_collector_processor_k8sattributes_pods_not_cached_total",
+    "xray_collector_processor_k8sattributes_api_errors_total",
+    "xray_collector_processor_resourcedetection_failures_total",
     "xray_collector_exporter_sent_items_total",
     "xray_collector_exporter_failed_items_total",
     "xray_collector_exporter_dropped_items_total",
@@ -543,6 +547,8 @@ xray_collector_exporter_queue_size{exporter=\"awsxray\"} 0
         let gauges = [
             "exporter_queue_size",
             "exporter_queue_capacity",
+            "processor_k8sattributes_api_up",
+            "processor_k8sattributes_pods",
             "processor_memory_limiter_rss_bytes",
             "skipped_pipelines",
         ];

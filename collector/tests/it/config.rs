@@ -132,7 +132,7 @@ fn invalid_configs_table() {
             "receivers:\n  zipkin:\nprocessors:\n  tail_sampling:\nexporters:\n  awsxray:\nservice:\n  pipelines:\n    traces/x:\n      receivers: [zipkin]\n      processors: [tail_sampling]\n      exporters: [awsxray]\n",
             &[
                 "collector.yaml:2:3: receivers.zipkin: receiver type `zipkin` is not supported (used by pipeline `traces/x`); supported receivers: awsxray, otlp",
-                "collector.yaml:4:3: processors.tail_sampling: processor type `tail_sampling` is not supported (used by pipeline `traces/x`); supported processors: attributes, batch, filter, memory_limiter, probabilistic_sampler, resource",
+                "collector.yaml:4:3: processors.tail_sampling: processor type `tail_sampling` is not supported (used by pipeline `traces/x`); supported processors: attributes, batch, filter, k8sattributes, memory_limiter, probabilistic_sampler, resource, resourcedetection",
             ],
         ),
         (
@@ -418,7 +418,7 @@ fn shared_configs_trace_pipelines_load() {
     assert_eq!(
         messages,
         vec![
-            "contrib-awsxrayreceiver-testdata-config.yaml:24:3: processors.nop: processor type `nop` is not supported (used by pipeline `traces`); supported processors: attributes, batch, filter, memory_limiter, probabilistic_sampler, resource",
+            "contrib-awsxrayreceiver-testdata-config.yaml:24:3: processors.nop: processor type `nop` is not supported (used by pipeline `traces`); supported processors: attributes, batch, filter, k8sattributes, memory_limiter, probabilistic_sampler, resource, resourcedetection",
             "contrib-awsxrayreceiver-testdata-config.yaml:27:3: exporters.nop: exporter type `nop` is not supported (used by pipeline `traces`); supported exporters: awsxray, debug, file, otlphttp",
         ]
     );
@@ -429,7 +429,7 @@ fn shared_configs_trace_pipelines_load() {
         messages,
         vec![
             "receiver type `examplereceiver` is not supported (used by pipeline `traces`); supported receivers: awsxray, otlp",
-            "processor type `exampleprocessor` is not supported (used by pipeline `traces`); supported processors: attributes, batch, filter, memory_limiter, probabilistic_sampler, resource",
+            "processor type `exampleprocessor` is not supported (used by pipeline `traces`); supported processors: attributes, batch, filter, k8sattributes, memory_limiter, probabilistic_sampler, resource, resourcedetection",
         ]
     );
 

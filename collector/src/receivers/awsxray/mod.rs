@@ -13,7 +13,6 @@
 
 pub mod config;
 pub mod datagram;
-pub mod proxy;
 
 use std::io;
 use std::net::SocketAddr;
@@ -26,8 +25,8 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use self::config::AwsXrayReceiverConfig;
-use self::proxy::SamplingProxy;
 use super::{ReceiverConfig, ReceiverContext};
+use crate::aws::proxy::{ProxyOwner, SamplingProxy};
 use crate::config::component::BoxFuture;
 use crate::config::id::ComponentId;
 use crate::pipeline::TracesSender;
@@ -46,7 +45,12 @@ impl ReceiverConfig for AwsXrayReceiverConfig {
             let sockets = bind(&name, self).await?;
             if let Some(proxy) = &self.proxy_server {
                 // The sampling proxy carries no trace data: it stops with the other servers.
-                let proxy = SamplingProxy::build(&name, proxy, ctx.telemetry.clone()).await?;
+                let proxy = SamplingProxy::build(
+                    ProxyOwner::Receiver(name.clone()),
+                    proxy,
+                    ctx.telemetry.clone(),
+                )
+                .await?;
                 tokio::spawn(proxy.run(ctx.stop_servers.clone()));
             }
             for socket in sockets {
