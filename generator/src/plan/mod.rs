@@ -229,7 +229,10 @@ mod tests {
         assert_eq!(keys.last(), Some(&"config"));
         assert_eq!(
             spec.to_json()["env"],
-            json!([{"name": "AWS_REGION", "value": "us-east-1"}])
+            json!([
+                {"name": "AWS_REGION", "value": "us-east-1"},
+                {"name": "K8S_CLUSTER_NAME", "value": "c"},
+            ])
         );
     }
 }

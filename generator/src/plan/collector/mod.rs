@@ -7,11 +7,15 @@
 //! `sizing.rs` derives the queue, `memory_limiter` and concurrency settings from the container's
 //! memory limit and the expected rate; `persistence.rs` the persistent queue (the `file_storage`
 //! extension and the pod's volume); `scheduling.rs` the node affinity for the image's
-//! architectures; `monitoring.rs` how the collector's own metrics are scraped.
+//! architectures; `monitoring.rs` how the collector's own metrics are scraped; `processors.rs`
+//! the `memory_limiter`, `resourcedetection` and `k8sattributes` processors every pipeline runs
+//! first, and `rbac.rs` the Kubernetes API access they need.
 
 mod config;
 pub mod monitoring;
 pub mod persistence;
+pub mod processors;
+pub mod rbac;
 pub mod scheduling;
 pub mod sizing;
 
@@ -21,7 +25,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::blueprint::model::{
-    Blueprint, CollectorMode, DEFAULT_REPLICAS, ExporterType, Toleration,
+    Blueprint, Cluster, CollectorMode, DEFAULT_REPLICAS, ExporterType, Toleration,
 };
 use crate::plan::aws::AwsPlan;
 use crate::plan::image::ImagePlan;
@@ -58,6 +62,11 @@ pub struct CollectorPlan {
     pub sizing: sizing::SizingPlan,
     /// The persistent sending queue and its volume, if the blueprint asks for one.
     pub persistence: Option<persistence::PersistencePlan>,
+    /// The container's environment: `AWS_REGION`, `K8S_CLUSTER_NAME` and, for a daemonset,
+    /// `K8S_NODE_NAME` from the downward API.
+    pub env: Vec<Value>,
+    /// The ClusterRole the processors need, bound to the collector's ServiceAccount.
+    pub rbac: rbac::RbacPlan,
     /// Requests and limits: `{"requests": {"cpu", "memory"}, "limits": {...}}`.
     pub resources: Value,
     /// Node selector labels.
@@ -150,6 +159,13 @@ impl CollectorPlan {
             p.configure(&mut config, exporter_component);
         }
         let daemonset = col.mode == CollectorMode::Daemonset;
+        processors::add(&mut config, &sizing, daemonset);
+        let cluster_name = match &blueprint.spec.cluster {
+            Cluster::Existing(c) => &c.name,
+            Cluster::Create(c) => &c.name,
+        };
+        let mut env = vec![json!({"name": "AWS_REGION", "value": aws.region})];
+        env.extend(processors::env(cluster_name, daemonset));
         let service_name = format!("{}-collector", col.name);
         let mut collector = CollectorPlan {
             name: col.name.clone(),
@@ -169,6 +185,8 @@ impl CollectorPlan {
             architectures: image.architectures.clone(),
             sizing,
             persistence,
+            env,
+            rbac: rbac::RbacPlan::new(&col.namespace, &col.name),
             resources: json!({
                 "limits": {"cpu": col.resources.limits.cpu, "memory": col.resources.limits.memory},
                 "requests": {"cpu": col.resources.requests.cpu, "memory": col.resources.requests.memory},
@@ -195,7 +213,7 @@ impl CollectorPlan {
             exporter_component: exporter_component.to_owned(),
             exporter_endpoint,
         };
-        collector.spec = collector_spec(&collector, &aws.region);
+        collector.spec = collector_spec(&collector);
         collector
     }
 }
@@ -269,8 +287,8 @@ fn label_value(s: &str) -> String {
 /// The user and group the collector runs as (the image's non-root user).
 const RUN_AS: u32 = 10001;
 
-/// The `spec` of the collector `col`, whose pods run in `region`.
-fn collector_spec(col: &CollectorPlan, region: &str) -> Ordered {
+/// The `spec` of the collector `col`.
+fn collector_spec(col: &CollectorPlan) -> Ordered {
     let mut spec = Ordered::object();
     spec.insert("mode", json!(col.mode));
     if let Some(replicas) = col.replicas {
@@ -280,7 +298,7 @@ fn collector_spec(col: &CollectorPlan, region: &str) -> Ordered {
     spec.insert("imagePullPolicy", json!("IfNotPresent"));
     spec.insert("serviceAccount", json!(col.service_account));
     spec.insert("upgradeStrategy", json!("none"));
-    spec.insert("env", json!([{"name": "AWS_REGION", "value": region}]));
+    spec.insert("env", json!(col.env));
     spec.insert("ports", ports(col));
     spec.insert("resources", col.resources.clone());
     spec.insert("podSecurityContext", pod_security_context());

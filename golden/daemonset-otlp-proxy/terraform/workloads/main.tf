@@ -45,9 +45,64 @@ resource "kubernetes_service_account_v1" "collector" {
     }
   }
 
-  # The collector never calls the Kubernetes API, so its pods get no API token. AWS credentials come
-  # from IRSA's own projected token (the role-arn annotation above).
-  automount_service_account_token = false
+  # The collector reads pods, ReplicaSets and namespaces (k8sattributes) and the API server's version
+  # (the eks resource detector) with this token; the cluster role below grants exactly that. AWS
+  # credentials come from IRSA's own projected token (the role-arn annotation above).
+  automount_service_account_token = true
+}
+
+# What the collector's k8sattributes processor reads, read-only: pods (looked up by IP), their
+# ReplicaSets (the deployment's name) and namespaces.
+resource "kubernetes_cluster_role_v1" "collector" {
+  metadata {
+    name   = "tracing-node-xray-collector"
+    labels = {
+      "app.kubernetes.io/component"  = "collector"
+      "app.kubernetes.io/instance"   = "node-xray"
+      "app.kubernetes.io/managed-by" = "xray-blueprints"
+      "app.kubernetes.io/name"       = "xray-collector"
+      "app.kubernetes.io/part-of"    = "daemonset-otlp-proxy"
+      "app.kubernetes.io/version"    = "0.1.0"
+    }
+  }
+
+  rule {
+    api_groups = [""]
+    resources  = ["namespaces", "pods"]
+    verbs      = ["get", "list", "watch"]
+  }
+
+  rule {
+    api_groups = ["apps"]
+    resources  = ["replicasets"]
+    verbs      = ["get", "list", "watch"]
+  }
+}
+
+resource "kubernetes_cluster_role_binding_v1" "collector" {
+  metadata {
+    name   = "tracing-node-xray-collector"
+    labels = {
+      "app.kubernetes.io/component"  = "collector"
+      "app.kubernetes.io/instance"   = "node-xray"
+      "app.kubernetes.io/managed-by" = "xray-blueprints"
+      "app.kubernetes.io/name"       = "xray-collector"
+      "app.kubernetes.io/part-of"    = "daemonset-otlp-proxy"
+      "app.kubernetes.io/version"    = "0.1.0"
+    }
+  }
+
+  role_ref {
+    api_group = "rbac.authorization.k8s.io"
+    kind      = "ClusterRole"
+    name      = kubernetes_cluster_role_v1.collector.metadata[0].name
+  }
+
+  subject {
+    kind      = "ServiceAccount"
+    name      = kubernetes_service_account_v1.collector.metadata[0].name
+    namespace = kubernetes_namespace_v1.collector.metadata[0].name
+  }
 }
 
 # The operator (ADOT add-on) turns this into the collector's daemonset and the Service
@@ -117,6 +172,32 @@ resource "kubernetes_manifest" "collector" {
             send_batch_size     = 50
             timeout             = "2s"
           }
+          k8sattributes = {
+            auth_type = "serviceAccount"
+            extract = {
+              metadata = ["k8s.pod.name", "k8s.pod.uid", "k8s.namespace.name", "k8s.node.name", "k8s.deployment.name"]
+            }
+            filter = {
+              node_from_env_var = "K8S_NODE_NAME"
+            }
+          }
+          memory_limiter = {
+            check_interval  = "1s"
+            limit_mib       = 204
+            spike_limit_mib = 51
+          }
+          resourcedetection = {
+            detectors = ["eks"]
+            eks = {
+              resource_attributes = {
+                "k8s.cluster.name" = {
+                  enabled = true
+                }
+              }
+            }
+            override = false
+            timeout  = "5s"
+          }
         }
         receivers = {
           awsxray = {
@@ -143,7 +224,7 @@ resource "kubernetes_manifest" "collector" {
           pipelines = {
             traces = {
               exporters  = ["awsxray"]
-              processors = ["batch"]
+              processors = ["memory_limiter", "resourcedetection", "k8sattributes", "batch"]
               receivers  = ["awsxray", "otlp"]
             }
           }
@@ -153,6 +234,18 @@ resource "kubernetes_manifest" "collector" {
         {
           name  = "AWS_REGION"
           value = "ap-southeast-2"
+        },
+        {
+          name  = "K8S_CLUSTER_NAME"
+          value = "shop-prod"
+        },
+        {
+          name = "K8S_NODE_NAME"
+          valueFrom = {
+            fieldRef = {
+              fieldPath = "spec.nodeName"
+            }
+          }
         },
       ]
       image           = "111122223333.dkr.ecr.ap-southeast-2.amazonaws.com/daemonset-otlp-proxy/xray-collector:0.1.0"
