@@ -620,3 +620,71 @@ fn the_rendered_queue_under_an_outage_stays_under_the_memory_limit_and_counts_ev
         "peak RSS over the limit after the drain"
     );
 }
+
+/// The benchmark's template of a golden collector: its `spec.config` as deployed, with the
+/// benchmark's placeholders where the operator-started test substitutes loopback ports, the
+/// export endpoint and the queue's directory (`collector/bench` replaces them per step). The
+/// OTLP receivers and the sampling proxy bind ephemeral loopback ports: the benchmark sends UDP
+/// only, and several steps run at once.
+fn bench_template(d: &Deployed) -> String {
+    let mut config = d.spec["config"].clone();
+    config["receivers"]["awsxray"]["endpoint"] = json!("127.0.0.1:UDP_PORT");
+    if config["receivers"]["awsxray"].get("proxy_server").is_some() {
+        config["receivers"]["awsxray"]["proxy_server"]["endpoint"] = json!("127.0.0.1:0");
+    }
+    if let Some(Value::Object(protocols)) = config.pointer_mut("/receivers/otlp/protocols") {
+        for p in protocols.values_mut() {
+            p["endpoint"] = json!("127.0.0.1:0");
+        }
+    }
+    config["extensions"]["health_check"]["endpoint"] = json!("127.0.0.1:HEALTH_PORT");
+    config["service"]["telemetry"]["metrics"]["readers"] = json!([{"pull": {"exporter": {
+        "prometheus": {"host": "127.0.0.1", "port": "@METRICS@"}
+    }}}]);
+    match d.exporter() {
+        "otlphttp" => {
+            config["exporters"]["otlphttp"]["traces_endpoint"] = json!("SINK_ENDPOINT/v1/traces")
+        }
+        _ => config["exporters"]["awsxray"]["endpoint"] = json!("SINK_ENDPOINT"),
+    }
+    if config["extensions"].get("file_storage").is_some() {
+        config["extensions"]["file_storage"]["directory"] = json!("STORAGE_DIR");
+    }
+    let body = serde_json::to_string_pretty(&config)
+        .unwrap()
+        .replace("\"@METRICS@\"", "METRICS_PORT");
+    format!(
+        "# The collector configuration blueprint `{}` deploys (golden/{}/kubernetes/opentelemetrycollector.yaml,\n# spec.config), as a template for collector/bench: `--config` this file. Written by\n# collector/tests/it/deployed.rs (XRB_BLESS=1); do not edit.\n{body}\n",
+        d.blueprint, d.blueprint
+    )
+}
+
+#[test]
+fn the_benchmark_templates_of_the_golden_collectors_are_fresh() {
+    let dir = harness::project_root().join("collector/bench/configs/deployed");
+    let mut stale = Vec::new();
+    for d in deployed() {
+        let path = dir.join(format!("{}.yaml", d.blueprint));
+        let want = bench_template(&d);
+        // The template must be a config the collector accepts once the placeholders are filled.
+        let filled = want
+            .replace("UDP_PORT", "2000")
+            .replace("SINK_ENDPOINT", "http://127.0.0.1:1")
+            .replace("HEALTH_PORT", "13133")
+            .replace("METRICS_PORT", "8888")
+            .replace("STORAGE_DIR", "/tmp/queue");
+        if let Err(e) = xray_collector::config::load_str(&filled, "template.yaml", &|_| None) {
+            panic!("{}: the template does not load: {:?}", d.blueprint, e.0);
+        }
+        if harness::bless() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &want).unwrap();
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(want.as_str()) {
+            stale.push(path.display().to_string());
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale benchmark templates (run this test with XRB_BLESS=1): {stale:?}"
+    );
+}
