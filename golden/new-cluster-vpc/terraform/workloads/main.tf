@@ -55,7 +55,7 @@ resource "kubernetes_service_account_v1" "collector" {
 # ReplicaSets (the deployment's name) and namespaces.
 resource "kubernetes_cluster_role_v1" "collector" {
   metadata {
-    name   = "observability-xray-collector"
+    name = "observability-xray-collector"
     labels = {
       "app.kubernetes.io/component"  = "collector"
       "app.kubernetes.io/instance"   = "xray"
@@ -81,7 +81,7 @@ resource "kubernetes_cluster_role_v1" "collector" {
 
 resource "kubernetes_cluster_role_binding_v1" "collector" {
   metadata {
-    name   = "observability-xray-collector"
+    name = "observability-xray-collector"
     labels = {
       "app.kubernetes.io/component"  = "collector"
       "app.kubernetes.io/instance"   = "xray"
