@@ -84,6 +84,12 @@ impl Partition {
         format!("{service}.{region}.{}", self.dns_suffix())
     }
 
+    /// The host of an account's private ECR registry in a region:
+    /// `<account>.dkr.ecr.<region>.<dns suffix>`.
+    pub fn ecr_registry(self, account: &str, region: &str) -> String {
+        format!("{account}.dkr.ecr.{region}.{}", self.dns_suffix())
+    }
+
     /// The global service principal of a service, `<service>.amazonaws.com`. IAM spells these
     /// principals the same in every partition, China included.
     pub fn service_principal(self, service: &str) -> String {

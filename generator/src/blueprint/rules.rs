@@ -317,6 +317,16 @@ pub fn cpu_millis(s: &str) -> Option<u64> {
     }
 }
 
+/// The smallest headroom between a persistent queue's disk bound and its volume.
+pub const MIN_QUEUE_HEADROOM_BYTES: u64 = 16 << 20;
+
+/// The headroom a persistent-queue volume of `volume` bytes keeps above the queue's disk bound: a
+/// tenth of it, at least `MIN_QUEUE_HEADROOM_BYTES`. It holds the log's `ack` file and its
+/// replacement and the file system's overhead, and keeps an `emptyDir` below its `sizeLimit`.
+pub fn queue_headroom_bytes(volume: u64) -> u64 {
+    (volume / 10).max(MIN_QUEUE_HEADROOM_BYTES)
+}
+
 /// A Kubernetes memory quantity with a binary suffix (`Ki`, `Mi`, `Gi`) in bytes.
 pub fn mem_bytes(s: &str) -> Option<u64> {
     let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);

@@ -10,7 +10,8 @@
 //!
 //! One module per part of the plan: `aws` (account, region, partition), `cluster` (existing or
 //! created, with its VPC and node groups), `addons`, `identity` (the collector's IAM role),
-//! `ports`, `collector` (the OpenTelemetryCollector, its configuration and `spec`),
+//! `ports`, `image` (the collector image and its ECR repository), `collector` (the
+//! OpenTelemetryCollector, its configuration and `spec`),
 //! `transaction_search`; `ordered` is the order-keeping value the `spec` is, `names` the name
 //! helpers and the name budget (`Plan::derived_names`: every derived AWS name with its limit). This module only puts them together; no submodule imports it.
 
@@ -19,6 +20,7 @@ pub mod aws;
 pub mod cluster;
 pub mod collector;
 pub mod identity;
+pub mod image;
 pub mod names;
 pub mod ordered;
 pub mod ports;
@@ -39,6 +41,7 @@ pub use identity::{
     IRSA_AUDIENCE, IdentityPlan, InlinePolicyPlan, OTLP_POLICY_NAME, PolicyStatementPlan,
 };
 pub use names::DerivedName;
+pub use image::{EcrRepositoryPlan, ImagePlan};
 pub use ordered::Ordered;
 pub use ports::PortsPlan;
 pub use transaction_search::{
@@ -64,6 +67,8 @@ pub struct Plan {
     pub addons: AddonsPlan,
     /// The collector's IAM role and how pods assume it.
     pub identity: IdentityPlan,
+    /// The collector image, and the ECR repository the blueprint creates for it.
+    pub image: ImagePlan,
     /// The OpenTelemetryCollector and what it exposes.
     pub collector: CollectorPlan,
     /// The collector's ports.
@@ -91,6 +96,7 @@ impl Plan {
         let identity = IdentityPlan::new(spec, &aws, &cluster.name);
         let ports = PortsPlan::new(&spec.collector.receivers);
         let collector = CollectorPlan::new(blueprint, &aws, &ports);
+        let image = ImagePlan::new(blueprint, &aws);
 
         let mut tags = blueprint.metadata.tags.clone();
         tags.insert(BLUEPRINT_TAG.to_owned(), blueprint.metadata.name.clone());
@@ -111,6 +117,7 @@ impl Plan {
             cluster,
             addons,
             identity,
+            image,
             collector,
             ports,
             transaction_search,
@@ -162,6 +169,12 @@ mod tests {
                 "traces_endpoint": "https://xray.us-gov-west-1.amazonaws.com/v1/traces",
                 "auth": {"authenticator": "sigv4auth"},
                 "compression": "gzip",
+                "sending_queue": {
+                    "enabled": true,
+                    "sizer": "bytes",
+                    "queue_size": 102u64 << 20,
+                    "num_consumers": 20,
+                },
             }})
         );
         assert_eq!(
@@ -222,7 +235,10 @@ mod tests {
         assert_eq!(keys.last(), Some(&"config"));
         assert_eq!(
             spec.to_json()["env"],
-            json!([{"name": "AWS_REGION", "value": "us-east-1"}])
+            json!([
+                {"name": "AWS_REGION", "value": "us-east-1"},
+                {"name": "K8S_CLUSTER_NAME", "value": "c"},
+            ])
         );
     }
 }

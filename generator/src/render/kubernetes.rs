@@ -16,9 +16,11 @@ use crate::plan::{Ordered, Plan};
 use crate::render::engine::{RenderError, render_template};
 
 /// The object files, in apply order: the namespace first, the custom resource last.
-const OBJECTS: [&str; 3] = [
+const OBJECTS: [&str; 5] = [
     "namespace.yaml",
     "serviceaccount.yaml",
+    "clusterrole.yaml",
+    "clusterrolebinding.yaml",
     "opentelemetrycollector.yaml",
 ];
 

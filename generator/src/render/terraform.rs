@@ -28,11 +28,13 @@ use crate::render::engine::{RenderCause, RenderError, render_template};
 
 /// The files of the cluster module, each rendered from `terraform/cluster/<file>.j2`.
 /// `network.tf` is rendered only when the blueprint creates a VPC, `transaction_search.tf` only when
-/// it enables CloudWatch Transaction Search.
-const CLUSTER_FILES: [&str; 8] = [
+/// it enables CloudWatch Transaction Search, `image.tf` (the collector's ECR repository) only when
+/// the blueprint names no image repository of its own.
+const CLUSTER_FILES: [&str; 9] = [
     "addons.tf",
     "cluster.tf",
     "identity.tf",
+    "image.tf",
     "network.tf",
     "outputs.tf",
     "transaction_search.tf",
@@ -151,6 +153,9 @@ pub fn render(
             continue;
         }
         if file == "transaction_search.tf" && plan.transaction_search.is_none() {
+            continue;
+        }
+        if file == "image.tf" && plan.image.ecr.is_none() {
             continue;
         }
         let text = render_template(&env, &format!("terraform/cluster/{file}.j2"), &ctx)?;

@@ -798,7 +798,7 @@ fn account_id_of(dir: &Path) -> String {
 }
 
 fn moto_override(endpoint: &str) -> String {
-    let services = ["ec2", "eks", "iam", "kms", "logs", "sts"];
+    let services = ["ec2", "ecr", "eks", "iam", "kms", "logs", "sts"];
     let endpoints: String = services
         .iter()
         .map(|s| format!("    {s:<4} = \"{endpoint}\"\n"))
@@ -921,7 +921,7 @@ for base in sys.argv[1:]:
     def expect(what, got, want):
         if got != want:
             failures.append(f"{name}: {what}: terraform {json.dumps(got, sort_keys=True)} != kubernetes {json.dumps(want, sort_keys=True)}")
-    kinds = sorted({"kubernetes_namespace_v1": "Namespace", "kubernetes_service_account_v1": "ServiceAccount"}.get(t) or v["manifest"]["kind"] for (t, n), v in res.items())
+    kinds = sorted({"kubernetes_namespace_v1": "Namespace", "kubernetes_service_account_v1": "ServiceAccount", "kubernetes_cluster_role_v1": "ClusterRole", "kubernetes_cluster_role_binding_v1": "ClusterRoleBinding"}.get(t) or v["manifest"]["kind"] for (t, n), v in res.items())
     expect("object kinds", kinds, sorted(k8s))
 
     ns, ns_k = res[("kubernetes_namespace_v1", "collector")]["metadata"][0], k8s["Namespace"]["metadata"]
@@ -943,6 +943,15 @@ for base in sys.argv[1:]:
         expect("collector role (read by name)", defaults["collector_role_name"], arn.split(":role/", 1)[1])
     expect("service account annotations", ann, ann_k)
 
+    role, role_k = res[("kubernetes_cluster_role_v1", "collector")], k8s["ClusterRole"]
+    expect("cluster role name", role["metadata"][0]["name"], role_k["metadata"]["name"])
+    expect("cluster role labels", role["metadata"][0].get("labels"), role_k["metadata"].get("labels"))
+    expect("cluster role rules", [{"apiGroups": r["api_groups"], "resources": r["resources"], "verbs": r["verbs"]} for r in role["rule"]], role_k["rules"])
+    binding, binding_k = res[("kubernetes_cluster_role_binding_v1", "collector")], k8s["ClusterRoleBinding"]
+    expect("cluster role binding name", binding["metadata"][0]["name"], binding_k["metadata"]["name"])
+    expect("cluster role binding role", binding["role_ref"][0]["name"], "${kubernetes_cluster_role_v1.collector.metadata[0].name}")
+    expect("cluster role binding subject", binding["subject"][0]["name"], "${kubernetes_service_account_v1.collector.metadata[0].name}")
+    expect("cluster role binding subject namespace", binding["subject"][0]["namespace"], "${kubernetes_namespace_v1.collector.metadata[0].name}")
     cr, cr_k = res[("kubernetes_manifest", "collector")]["manifest"], k8s["OpenTelemetryCollector"]
     expect("apiVersion", cr["apiVersion"], cr_k["apiVersion"])
     expect("name", cr["metadata"]["name"], cr_k["metadata"]["name"])

@@ -179,11 +179,7 @@ impl AwsXrayExporter {
                     untranslatable += 1;
                     tracing::warn!(exporter = %self.id, trace_id = %doc.trace_id, "OTLP span without a valid span id; document failed.");
                 }
-                Some(Segment {
-                    body: doc.json.into(),
-                    ids: ids?,
-                    received_at,
-                })
+                Some(Segment::new(doc.json.into(), ids?, received_at))
             })
             .collect();
         if untranslatable > 0 {

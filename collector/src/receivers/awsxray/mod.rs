@@ -6,13 +6,13 @@
 //! what a queue holds is what it counts. A burst of datagrams is drained without waiting and
 //! handed on as one [`Traces::XRay`] batch with a non-blocking `try_send`: UDP cannot push back, so
 //! a full pipeline refuses the batch and the refusal is counted (`reason="pipeline_full"`).
+//! Each segment carries its datagram's source address (`Segment::source`, for `k8sattributes`).
 //! Malformed datagrams are counted by reason and dropped; nothing here can stop the receiver.
 //! On shutdown the socket's kernel buffer is drained before the receiver stops, so datagrams that
 //! had already arrived are not lost.
 
 pub mod config;
 pub mod datagram;
-pub mod proxy;
 
 use std::io;
 use std::net::SocketAddr;
@@ -25,8 +25,8 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use self::config::AwsXrayReceiverConfig;
-use self::proxy::SamplingProxy;
 use super::{ReceiverConfig, ReceiverContext};
+use crate::aws::proxy::{ProxyOwner, SamplingProxy};
 use crate::config::component::BoxFuture;
 use crate::config::id::ComponentId;
 use crate::pipeline::TracesSender;
@@ -45,7 +45,12 @@ impl ReceiverConfig for AwsXrayReceiverConfig {
             let sockets = bind(&name, self).await?;
             if let Some(proxy) = &self.proxy_server {
                 // The sampling proxy carries no trace data: it stops with the other servers.
-                let proxy = SamplingProxy::build(&name, proxy, ctx.telemetry.clone()).await?;
+                let proxy = SamplingProxy::build(
+                    ProxyOwner::Receiver(name.clone()),
+                    proxy,
+                    ctx.telemetry.clone(),
+                )
+                .await?;
                 tokio::spawn(proxy.run(ctx.stop_servers.clone()));
             }
             for socket in sockets {
@@ -159,14 +164,17 @@ impl Reader {
         for _ in 0..max {
             self.buf.clear();
             match socket.try_recv_buf_from(&mut self.buf) {
-                Ok(_) => {
+                Ok((_, from)) => {
                     // An exact-size copy (about 1 kB, cheaper than the receive itself): a segment
                     // held in a queue then pins only its own bytes, never a shared chunk of others
                     // that were dropped, so a byte-bounded sending queue bounds memory.
                     let datagram = Bytes::copy_from_slice(&self.buf);
                     received += 1;
                     match datagram::parse(&datagram, now) {
-                        Ok(segment) => batch.push(segment),
+                        Ok(mut segment) => {
+                            segment.source = Some(from.ip());
+                            batch.push(segment);
+                        }
                         Err(e) => {
                             match refused.iter_mut().find(|(r, _)| *r == e.reason()) {
                                 Some((_, n)) => *n += 1,

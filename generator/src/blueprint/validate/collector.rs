@@ -1,5 +1,6 @@
 //! The collector: names, mode and scaling, image, resources, tolerations, ports, batching and the
-//! exporter's options.
+//! exporter's options. What the deployment derives from them (the persistent queue against the
+//! mode and the nodes, the image's architectures, the memory the sizing needs) is `deployment.rs`.
 
 use std::collections::BTreeMap;
 
@@ -41,6 +42,7 @@ impl Checker<'_> {
         self.check_image_and_pod(c);
         self.check_ports(c);
         self.check_batch_and_exporter(c);
+        self.check_deployment(spec);
     }
 
     /// Names, namespace, service account, mode, replicas, autoscaling, disruption budget.
@@ -130,8 +132,12 @@ impl Checker<'_> {
     fn check_image_and_pod(&mut self, c: &Collector) {
         let base = BASE;
         let img = &c.image;
-        if !is_image_repository(&img.repository) {
-            self.error(&format!("{base}/image/repository"), format!("invalid image repository `{}`", img.repository), Some("a lower-case repository such as `ghcr.io/xray-blueprints/xray-collector`, without tag or digest"), None);
+        if let Some(repository) = img
+            .repository
+            .as_deref()
+            .filter(|r| !is_image_repository(r))
+        {
+            self.error(&format!("{base}/image/repository"), format!("invalid image repository `{repository}`"), Some("a lower-case repository such as `ghcr.io/xray-blueprints/xray-collector`, without tag or digest"), None);
         }
         let tag_ok = !img.tag.is_empty()
             && img.tag.len() <= 128

@@ -9,14 +9,16 @@
 //!
 //! The semantic rules are methods of `Checker` (`checker`: the state and how a rule reports), one
 //! module per part of the blueprint: this module (metadata, targets), `cluster`, `addons`,
-//! `identity`, `collector`, `export` (the exporter against the partition, Transaction Search). The format predicates they share with the plan live in
-//! `blueprint::rules`, the partition in `crate::aws` and the regions with what each offers in
-//! `crate::aws::regions`.
+//! `identity`, `collector`, `deployment` (the persistent queue, architectures, sizing, and the
+//! warnings `warnings` returns), `export` (the exporter against the partition, Transaction Search).
+//! The format predicates they share with the plan live in `blueprint::rules`, the partition in
+//! `crate::aws` and the regions with what each offers in `crate::aws::regions`.
 
 mod addons;
 mod checker;
 mod cluster;
 mod collector;
+mod deployment;
 mod export;
 mod identity;
 mod schema;
@@ -34,6 +36,7 @@ use crate::diagnostic::{Diagnostic, Phase};
 use checker::Checker;
 use schema_errors::schema_diagnostics;
 
+pub use deployment::warnings;
 pub use schema::{schema, schema_text};
 
 /// Loads and validates one blueprint file. On success the blueprint is ready for `Plan::new`.

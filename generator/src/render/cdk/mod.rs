@@ -12,7 +12,7 @@
 //!
 //! `template` holds the template under construction and its intrinsic-function helpers; `cluster`
 //! and `vpc` add a created cluster, `identity` the collector's role, `addons` the add-ons and
-//! Transaction Search, `outputs` the stack outputs; `readme` renders `cdk/README.md.j2`.
+//! Transaction Search, `image` the collector image's ECR repository, `outputs` the stack outputs; `readme` renders `cdk/README.md.j2`.
 //!
 //! **The IRSA trust of a cluster created in the same stack.** IAM condition keys are JSON object
 //! keys (`"<issuer>:sub"`), and CloudFormation cannot put an intrinsic function in an object key, yet
@@ -28,6 +28,7 @@
 mod addons;
 mod cluster;
 mod identity;
+mod image;
 mod outputs;
 mod readme;
 mod template;
@@ -133,6 +134,7 @@ impl Template<'_> {
         self.addons(addon_prerequisites);
         self.transaction_search();
         self.outputs();
+        self.image_repository();
 
         let description = format!(
             "AWS X-Ray tracing on Amazon EKS for blueprint {name}: {what}, cert-manager and ADOT \
