@@ -178,10 +178,8 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> anyhow::Result<Args> {
             "--input" => input = Input::parse(&value()?)?,
             "--paths" => {
                 for name in value()?.split(',').map(str::trim) {
-                    let (label, input, file) = PATHS
-                        .iter()
-                        .find(|(l, _, _)| *l == name)
-                        .with_context(|| {
+                    let (label, input, file) =
+                        PATHS.iter().find(|(l, _, _)| *l == name).with_context(|| {
                             format!(
                                 "unknown path {name}: one of {}",
                                 PATHS.map(|p| p.0).join(", ")
@@ -584,12 +582,7 @@ fn start_collector(
     Ok(started)
 }
 
-fn collector_step(
-    args: &Args,
-    path: &Path,
-    sink: &sink::Sink,
-    rate: u64,
-) -> anyhow::Result<Step> {
+fn collector_step(args: &Args, path: &Path, sink: &sink::Sink, rate: u64) -> anyhow::Result<Step> {
     sink.reset()?;
     let started = start_collector(args, &path.config, sink, &rate.to_string())?;
     let (pid, udp, metrics) = (started.pid, started.udp, started.metrics);
@@ -804,9 +797,7 @@ fn overload(args: &Args, sink: &sink::Sink, seconds: Duration) -> anyhow::Result
             let text = http_get(metrics, "/metrics")
                 .map(|(_, b)| b)
                 .unwrap_or_default();
-            sink.documents()
-                + counted(&text) as u64
-                + (procfs::socket_drops(udp) - drops0)
+            sink.documents() + counted(&text) as u64 + (procfs::socket_drops(udp) - drops0)
         },
         sent.datagrams,
     );

@@ -92,7 +92,10 @@ fn template() -> ExportTraceServiceRequest {
                     s("server.address", "shop.example.com"),
                     i("server.port", 443),
                     s("client.address", "10.0.12.34"),
-                    s("user_agent.original", "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"),
+                    s(
+                        "user_agent.original",
+                        "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
+                    ),
                     s("network.protocol.version", "1.1"),
                 ],
             ),
@@ -132,7 +135,10 @@ fn template() -> ExportTraceServiceRequest {
                         "db.query.text",
                         "SELECT id, sku, quantity, price FROM items WHERE order_id = $1",
                     ),
-                    s("server.address", "orders.cluster-c1x2y3.eu-west-1.rds.amazonaws.com"),
+                    s(
+                        "server.address",
+                        "orders.cluster-c1x2y3.eu-west-1.rds.amazonaws.com",
+                    ),
                     i("server.port", 5432),
                 ],
             ),
@@ -261,8 +267,16 @@ mod tests {
         assert_eq!(spans.len(), BATCH);
         let ids: std::collections::HashSet<_> = spans.iter().map(|s| s.span_id.clone()).collect();
         assert_eq!(ids.len(), BATCH);
-        assert!(spans.iter().all(|s| s.end_time_unix_nano > s.start_time_unix_nano));
-        assert!(spans.iter().all(|s| s.trace_id.len() == 16 && s.span_id.len() == 8));
+        assert!(
+            spans
+                .iter()
+                .all(|s| s.end_time_unix_nano > s.start_time_unix_nano)
+        );
+        assert!(
+            spans
+                .iter()
+                .all(|s| s.trace_id.len() == 16 && s.span_id.len() == 8)
+        );
         let encoded = req.encode_to_vec();
         let markers = memchr::memmem::find_iter(&encoded, crate::doc::SENT_MARKER)
             .filter(|&at| {
@@ -272,6 +286,10 @@ mod tests {
             .count();
         assert_eq!(markers, BATCH);
         // About 300 bytes a span, like an instrumented service's spans.
-        assert!((200..600).contains(&(encoded.len() / BATCH)), "{}", encoded.len());
+        assert!(
+            (200..600).contains(&(encoded.len() / BATCH)),
+            "{}",
+            encoded.len()
+        );
     }
 }

@@ -230,8 +230,7 @@ spec:
             "127.0.0.1:HEALTH_PORT"
         );
         assert_eq!(
-            v["service"]["telemetry"]["metrics"]["readers"][0]["pull"]["exporter"]["prometheus"]
-                ["port"],
+            v["service"]["telemetry"]["metrics"]["readers"][0]["pull"]["exporter"]["prometheus"]["port"],
             1
         );
     }

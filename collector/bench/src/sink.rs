@@ -325,11 +325,7 @@ impl Sink {
         // `documents calls p50_us p99_us`; the call count is for a person reading the answer.
         anyhow::ensure!(f.len() == 4, "sink stats {text:?}");
         let ms = |us: i64| {
-            if us < 0 {
-                f64::NAN
-            } else {
-                us as f64 / 1000.0
-            }
+            if us < 0 { f64::NAN } else { us as f64 / 1000.0 }
         };
         Ok(Stats {
             documents: f[0] as u64,

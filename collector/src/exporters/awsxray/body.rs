@@ -14,7 +14,8 @@ const SUFFIX: &[u8] = b"]}";
 pub fn put_body(documents: &[Segment]) -> Vec<u8> {
     let raw: usize = documents.iter().map(|d| d.body.len()).sum();
     // Escaped quotes add a byte each: a quarter of the bytes is generous for JSON documents.
-    let mut out = Vec::with_capacity(PREFIX.len() + SUFFIX.len() + raw + raw / 4 + 3 * documents.len());
+    let mut out =
+        Vec::with_capacity(PREFIX.len() + SUFFIX.len() + raw + raw / 4 + 3 * documents.len());
     write_body(documents, &mut out);
     out
 }
@@ -77,7 +78,10 @@ fn short_escape(b: u8) -> u8 {
 /// escape: a document has an escaped quote every few bytes).
 fn escape_into(text: &[u8], out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let extra: usize = text.iter().map(|&b| usize::from(EXTRA[usize::from(b)])).sum();
+    let extra: usize = text
+        .iter()
+        .map(|&b| usize::from(EXTRA[usize::from(b)]))
+        .sum();
     let start = out.len();
     out.resize(start + text.len() + extra, 0);
     let dst = &mut out[start..];
@@ -142,7 +146,11 @@ mod tests {
         let cases: Vec<Vec<&[u8]>> = vec![
             vec![],
             vec![br#"{"id":"d84b1b1b73797baf","name":"a \"quoted\" \\ name"}"#],
-            vec![b"{\"n\":\"line\nbreak\ttab\r\x08\x0c\x01\x1f\"}", b"{}", b""],
+            vec![
+                b"{\"n\":\"line\nbreak\ttab\r\x08\x0c\x01\x1f\"}",
+                b"{}",
+                b"",
+            ],
             vec![&every_byte],
             vec![b"\xff\xfe not UTF-8 \xc3", b"ok"],
         ];

@@ -181,12 +181,8 @@ impl Reader {
         let mut left = max;
         while left > 0 {
             let want = left.min(SLOTS);
-            let n = match receive_many(
-                socket,
-                &self.state,
-                &mut self.slots,
-                &mut self.meta[..want],
-            ) {
+            let n = match receive_many(socket, &self.state, &mut self.slots, &mut self.meta[..want])
+            {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => {
@@ -334,7 +330,10 @@ mod tests {
                     for (slot, m) in meta[..n].iter().enumerate() {
                         let data = &slots[slot * MAX_DATAGRAM..slot * MAX_DATAGRAM + m.len];
                         assert_eq!(m.addr, client.local_addr().unwrap());
-                        assert!(m.stride == 0 || m.stride == m.len, "no GRO for distinct sizes");
+                        assert!(
+                            m.stride == 0 || m.stride == m.len,
+                            "no GRO for distinct sizes"
+                        );
                         read.push((m.len, data[0], data.iter().all(|&b| b == data[0])));
                     }
                 }
