@@ -198,8 +198,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> anyhow::Result<Args> {
                 let file = value()?;
                 let text =
                     std::fs::read_to_string(&file).with_context(|| format!("reading {file}"))?;
-                let (template, inputs) =
-                    rendered::rewrite(&text).with_context(|| format!("{file}"))?;
+                let (template, inputs) = rendered::rewrite(&text).with_context(|| file.clone())?;
                 for input in inputs {
                     let label = match input {
                         Input::Udp => "udp",
