@@ -39,75 +39,70 @@ pub fn write_body(documents: &[Segment], out: &mut Vec<u8>) {
     out.extend_from_slice(SUFFIX);
 }
 
-/// How many bytes each byte grows by when escaped: 0 (as it is), 1 (`\"`, `\\`, `\b`, `\f`,
-/// `\n`, `\r`, `\t`) or 5 (`\u00xx`, the other control characters).
-const fn extra_table() -> [u8; 256] {
-    let mut t = [0u8; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        t[b] = 5;
-        b += 1;
-    }
-    t[0x08] = 1;
-    t[0x0C] = 1;
-    t[b'\n' as usize] = 1;
-    t[b'\r' as usize] = 1;
-    t[b'\t' as usize] = 1;
-    t[b'"' as usize] = 1;
-    t[b'\\' as usize] = 1;
-    t
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// A high bit in each byte of `w` that may need an escape: control characters, `"` and `\`.
+/// Borrows can flag bytes above a flagged one, but the lowest flag is always exact, and only the
+/// lowest is used.
+fn escape_mask(w: u64) -> u64 {
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    control | has_zero(w ^ (ONES * u64::from(b'"'))) | has_zero(w ^ (ONES * u64::from(b'\\')))
 }
 
-static EXTRA: [u8; 256] = extra_table();
-
-/// The letter after the backslash of a two-byte escape.
-fn short_escape(b: u8) -> u8 {
-    match b {
+/// Appends the escape of one byte that needs one.
+fn push_escape(b: u8, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let short = match b {
+        b'"' => b'"',
+        b'\\' => b'\\',
         0x08 => b'b',
         0x0C => b'f',
         b'\n' => b'n',
         b'\r' => b'r',
         b'\t' => b't',
-        other => other,
+        _ => 0,
+    };
+    if short != 0 {
+        out.extend_from_slice(&[b'\\', short]);
+    } else {
+        out.extend_from_slice(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[usize::from(b >> 4)],
+            HEX[usize::from(b & 15)],
+        ]);
     }
 }
 
 /// Appends `text` (valid UTF-8) escaped as the inside of a JSON string, the way `aws-smithy-json`
 /// escapes: `\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, other control characters as `\u00xx`, every
-/// other byte as it is. Two tight passes: measure, then write into the exact space (no call per
-/// escape: a document has an escaped quote every few bytes).
+/// other byte as it is. Eight bytes at a time: a word without an escape is stored whole; a word
+/// with one is stored up to it, then the escape, and the scan goes on after it.
 fn escape_into(text: &[u8], out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let extra: usize = text
-        .iter()
-        .map(|&b| usize::from(EXTRA[usize::from(b)]))
-        .sum();
-    let start = out.len();
-    out.resize(start + text.len() + extra, 0);
-    let dst = &mut out[start..];
-    let mut j = 0;
-    for &b in text {
-        match EXTRA[usize::from(b)] {
-            0 => {
-                dst[j] = b;
-                j += 1;
-            }
-            1 => {
-                dst[j] = b'\\';
-                dst[j + 1] = short_escape(b);
-                j += 2;
-            }
-            _ => {
-                dst[j..j + 6].copy_from_slice(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[usize::from(b >> 4)],
-                    HEX[usize::from(b & 15)],
-                ]);
-                j += 6;
-            }
+    let mut i = 0;
+    while let Some(chunk) = text.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        out.extend_from_slice(&word);
+        let mask = escape_mask(u64::from_le_bytes(word));
+        if mask == 0 {
+            i += 8;
+            continue;
+        }
+        let k = (mask.trailing_zeros() / 8) as usize;
+        out.truncate(out.len() - 8 + k);
+        push_escape(word[k], out);
+        i += k + 1;
+    }
+    for &b in &text[i..] {
+        if b < 0x20 || b == b'"' || b == b'\\' {
+            push_escape(b, out);
+        } else {
+            out.push(b);
         }
     }
 }
