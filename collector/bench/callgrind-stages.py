@@ -49,10 +49,11 @@ receive_task = f("xray_collector::receivers::awsxray::run::{{closure}}") + like(
     r"^<xray_collector::receivers::otlp::grpc::OtlpGrpc as tower_service::Service<.*>>::call::\{\{closure\}\}$"
 )
 # UDP: the datagram check; OTLP: the bounded protobuf decode.
-validate = f(
-    "xray_collector::receivers::awsxray::datagram::parse",
-    "<xray_collector::receivers::otlp::grpc::AdmitDecoder as tonic::codec::Decoder>::decode",
-)
+# (`parse` may be inlined into the reader; `check_body`, nearly all of it, is not.)
+validate = (
+    f("xray_collector::receivers::awsxray::datagram::parse")
+    or f("xray_collector::receivers::awsxray::datagram::check_body")
+) + f("<xray_collector::receivers::otlp::grpc::AdmitDecoder as tonic::codec::Decoder>::decode")
 batch = f("xray_collector::processors::batch::run::{{closure}}")
 queue = f(
     "xray_collector::exporters::queue::ExporterQueue::try_send",

@@ -55,8 +55,18 @@ impl ReceiverConfig for AwsXrayReceiverConfig {
                 tokio::spawn(proxy.run(ctx.stop_servers.clone()));
             }
             for socket in sockets {
-                ctx.tasks
-                    .spawn(run(socket, sender.clone(), ctx.stop_receivers.clone()));
+                let state = UdpSocketState::new((&socket).into()).map_err(|e| {
+                    anyhow::format_err!(
+                        "receivers.{name}: cannot set up batched receives on UDP {}: {e}",
+                        self.endpoint
+                    )
+                })?;
+                ctx.tasks.spawn(run(
+                    socket,
+                    state,
+                    sender.clone(),
+                    ctx.stop_receivers.clone(),
+                ));
             }
             Ok(())
         })
@@ -111,14 +121,14 @@ pub async fn bind(id: &str, cfg: &AwsXrayReceiverConfig) -> anyhow::Result<Vec<U
 }
 
 /// Receives until `shutdown` is cancelled, then drains what the kernel already holds.
-pub async fn run(socket: UdpSocket, sender: TracesSender, shutdown: CancellationToken) {
-    let mut rx = match Reader::new(sender, &socket) {
-        Ok(rx) => rx,
-        Err(e) => {
-            tracing::error!(error = %e, "Cannot set up the UDP socket for batched receives; X-Ray receiver stopped.");
-            return;
-        }
-    };
+/// `state` is the socket's batched-receive state (`UdpSocketState::new` on it).
+pub async fn run(
+    socket: UdpSocket,
+    state: UdpSocketState,
+    sender: TracesSender,
+    shutdown: CancellationToken,
+) {
+    let mut rx = Reader::new(sender, state);
     loop {
         tokio::select! {
             biased;
@@ -161,14 +171,14 @@ struct Reader {
 }
 
 impl Reader {
-    fn new(sender: TracesSender, socket: &UdpSocket) -> io::Result<Reader> {
-        Ok(Reader {
+    fn new(sender: TracesSender, state: UdpSocketState) -> Reader {
+        Reader {
             sender,
-            state: UdpSocketState::new(socket.into())?,
+            state,
             slots: vec![0; SLOTS * MAX_DATAGRAM],
             meta: [RecvMeta::default(); SLOTS],
             last_warning: AtomicU64::new(0),
-        })
+        }
     }
 
     /// Reads up to `max` datagrams without waiting; returns the valid segments.
