@@ -40,8 +40,8 @@ pub use collector::{AutoscalingPlan, CollectorPlan, PortPlan};
 pub use identity::{
     IRSA_AUDIENCE, IdentityPlan, InlinePolicyPlan, OTLP_POLICY_NAME, PolicyStatementPlan,
 };
-pub use names::DerivedName;
 pub use image::{EcrRepositoryPlan, ImagePlan};
+pub use names::DerivedName;
 pub use ordered::Ordered;
 pub use ports::PortsPlan;
 pub use transaction_search::{

@@ -114,11 +114,11 @@ mod tests {
     use std::time::Instant;
 
     fn segment(body: &[u8]) -> Segment {
-        Segment {
-            body: bytes::Bytes::copy_from_slice(body),
-            ids: SegmentIds::new("d84b1b1b73797baf", "").unwrap(),
-            received_at: Instant::now(),
-        }
+        Segment::new(
+            bytes::Bytes::copy_from_slice(body),
+            SegmentIds::new("d84b1b1b73797baf", "").unwrap(),
+            Instant::now(),
+        )
     }
 
     /// What the SDK sends for the same documents: its JSON writer over the lossy strings.
