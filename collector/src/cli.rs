@@ -1,12 +1,20 @@
 //! The command line, as the OpenTelemetry Operator drives it: `--config=/conf/collector.yaml`
 //! (or `--config PATH`) followed by any `--key=value` from `spec.args`, which are tolerated and
-//! logged; `validate --config=PATH` checks a config and exits non-zero with located errors.
+//! logged; `validate --config=PATH` checks a config and exits non-zero with located errors;
+//! `prepare-dir --dir=PATH --owner=UID:GID` readies a persistent queue's node directory
+//! (`prepare_dir.rs`).
+//!
+//! `--skip-unsupported-pipelines` (or `XRAY_COLLECTOR_SKIP_UNSUPPORTED_PIPELINES=true`) is the
+//! explicit opt-in that skips metrics and logs pipelines instead of refusing the config
+//! (`config::LoadOptions`); each skipped pipeline is logged at WARN at every start and shown on
+//! `/metrics` as `xray_collector_skipped_pipelines{pipeline}`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::config::{self, duration};
+use crate::prepare_dir::{PrepareDir, parse_owner};
 use crate::service::{self, RunSettings};
 use crate::telemetry;
 
@@ -15,6 +23,7 @@ use crate::telemetry;
 pub enum Command {
     Run(Options),
     Validate(Options),
+    PrepareDir(PrepareDir),
     Help,
     Version,
 }
@@ -27,10 +36,14 @@ pub struct Options {
     pub shutdown_timeout: Duration,
     /// Arguments accepted but not used, such as `--feature-gates=...`.
     pub ignored: Vec<String>,
+    /// `--skip-unsupported-pipelines`.
+    pub skip_unsupported_pipelines: bool,
 }
 
-const USAGE: &str =
-    "usage: xray-collector [validate] --config=PATH [--shutdown-timeout=25s] [--KEY=VALUE ...]";
+/// The environment variable that sets `--skip-unsupported-pipelines` (`true` or `1`).
+pub const SKIP_ENV: &str = "XRAY_COLLECTOR_SKIP_UNSUPPORTED_PIPELINES";
+
+const USAGE: &str = "usage: xray-collector [validate] --config=PATH [--shutdown-timeout=25s] [--skip-unsupported-pipelines] [--KEY=VALUE ...]\n       xray-collector prepare-dir --dir=PATH --owner=UID:GID";
 
 /// A command line this program does not accept (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -45,11 +58,35 @@ pub enum UsageError {
     Unexpected(String),
     #[error("missing --config\n{USAGE}")]
     MissingConfig,
+    #[error("--skip-unsupported-pipelines takes true or false, not `{0}`")]
+    SkipValue(String),
+    #[error("prepare-dir needs --dir=PATH and --owner=UID:GID\n{USAGE}")]
+    PrepareDir,
+}
+
+/// `prepare-dir --dir=PATH --owner=UID:GID`.
+fn parse_prepare_dir(args: impl Iterator<Item = String>) -> Result<Command, UsageError> {
+    let (mut dir, mut owner) = (None, None);
+    for arg in args {
+        match arg.split_once('=') {
+            Some(("--dir", v)) if !v.is_empty() => dir = Some(PathBuf::from(v)),
+            Some(("--owner", v)) => owner = Some(parse_owner(v).ok_or(UsageError::PrepareDir)?),
+            _ => return Err(UsageError::Unexpected(arg)),
+        }
+    }
+    match (dir, owner) {
+        (Some(dir), Some((uid, gid))) => Ok(Command::PrepareDir(PrepareDir { dir, uid, gid })),
+        _ => Err(UsageError::PrepareDir),
+    }
 }
 
 /// Parses the arguments after the program name.
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageError> {
     let mut args = args.into_iter().peekable();
+    if args.peek().is_some_and(|a| a == "prepare-dir") {
+        args.next();
+        return parse_prepare_dir(args);
+    }
     let validate = args.peek().is_some_and(|a| a == "validate");
     if validate {
         args.next();
@@ -57,6 +94,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
     let mut config: Option<PathBuf> = None;
     let mut shutdown_timeout = Duration::from_secs(25);
     let mut ignored = Vec::new();
+    let mut skip_unsupported_pipelines = false;
     while let Some(arg) = args.next() {
         let (key, inline) = match arg.split_once('=') {
             Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
@@ -92,6 +130,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                 };
                 shutdown_timeout = duration::parse(&value).map_err(UsageError::ShutdownTimeout)?;
             }
+            "--skip-unsupported-pipelines" => {
+                skip_unsupported_pipelines = match inline.as_deref() {
+                    None | Some("true") => true,
+                    Some("false") => false,
+                    Some(other) => return Err(UsageError::SkipValue(other.to_owned())),
+                };
+            }
             k if k.starts_with("--") => ignored.push(arg),
             _ => return Err(UsageError::Unexpected(arg)),
         }
@@ -101,6 +146,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         config,
         shutdown_timeout,
         ignored,
+        skip_unsupported_pipelines,
     };
     Ok(if validate {
         Command::Validate(options)
@@ -113,6 +159,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
 /// failure, 2 bad usage.
 pub fn main(args: impl IntoIterator<Item = String>) -> ExitCode {
     let command = match parse(args) {
+        Ok(Command::Run(o)) => Command::Run(with_env(o)),
+        Ok(Command::Validate(o)) => Command::Validate(with_env(o)),
         Ok(c) => c,
         Err(e) => {
             eprintln!("xray-collector: {}", telemetry::logs::error_chain(&e));
@@ -128,18 +176,30 @@ pub fn main(args: impl IntoIterator<Item = String>) -> ExitCode {
             println!("xray-collector {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Command::Validate(options) => match config::load_file(&options.config) {
-            Ok(loaded) => {
-                for w in &loaded.warnings {
-                    eprintln!("warning: {w}");
+        Command::Validate(options) => {
+            match config::load_file_with(&options.config, load_options(&options)) {
+                Ok(loaded) => {
+                    for w in &loaded.warnings {
+                        eprintln!("warning: {w}");
+                    }
+                    println!("{}: valid", options.config.display());
+                    ExitCode::SUCCESS
                 }
-                println!("{}: valid", options.config.display());
+                Err(errors) => {
+                    for e in &errors.0 {
+                        eprintln!("error: {e}");
+                    }
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::PrepareDir(prepare) => match prepare.run() {
+            Ok(()) => {
+                println!("{}: ready", prepare.dir.display());
                 ExitCode::SUCCESS
             }
-            Err(errors) => {
-                for e in &errors.0 {
-                    eprintln!("error: {e}");
-                }
+            Err(e) => {
+                eprintln!("xray-collector: {}", telemetry::logs::error_chain(&e));
                 ExitCode::from(1)
             }
         },
@@ -147,8 +207,23 @@ pub fn main(args: impl IntoIterator<Item = String>) -> ExitCode {
     }
 }
 
+/// `--skip-unsupported-pipelines` from the environment, when the flag is not given.
+fn with_env(mut o: Options) -> Options {
+    if !o.skip_unsupported_pipelines {
+        o.skip_unsupported_pipelines =
+            std::env::var(SKIP_ENV).is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+    }
+    o
+}
+
+fn load_options(o: &Options) -> config::LoadOptions {
+    config::LoadOptions {
+        skip_unsupported_pipelines: o.skip_unsupported_pipelines,
+    }
+}
+
 fn run(options: Options) -> ExitCode {
-    let loaded = match config::load_file(&options.config) {
+    let loaded = match config::load_file_with(&options.config, load_options(&options)) {
         Ok(l) => l,
         Err(errors) => {
             for e in &errors.0 {
@@ -178,6 +253,7 @@ fn run(options: Options) -> ExitCode {
     };
     let settings = RunSettings {
         shutdown_timeout: options.shutdown_timeout,
+        skipped_pipelines: loaded.skipped_pipelines.clone(),
     };
     // A start-up error may quote a setting; one that came from `${env:...}` shows as written.
     let redactions = loaded.redactions;
@@ -237,6 +313,39 @@ mod tests {
             panic!("expected validate")
         };
         assert_eq!(o.shutdown_timeout, Duration::from_secs(3));
+        assert!(!o.skip_unsupported_pipelines);
+        let Command::Run(o) = parse(args(&["--config=c", "--skip-unsupported-pipelines"])).unwrap()
+        else {
+            panic!("expected run")
+        };
+        assert!(o.skip_unsupported_pipelines);
+        assert!(o.ignored.is_empty());
+        assert!(
+            parse(args(&["--config=c", "--skip-unsupported-pipelines=yes"]))
+                .unwrap_err()
+                .to_string()
+                .contains("true or false")
+        );
+    }
+
+    #[test]
+    fn prepare_dir_arguments() {
+        let c = parse(args(&["prepare-dir", "--dir=/q", "--owner=10001:10002"])).unwrap();
+        assert_eq!(
+            c,
+            Command::PrepareDir(PrepareDir {
+                dir: PathBuf::from("/q"),
+                uid: 10001,
+                gid: 10002
+            })
+        );
+        for bad in [
+            &["prepare-dir", "--dir=/q"][..],
+            &["prepare-dir", "--dir=/q", "--owner=x"],
+            &["prepare-dir", "--dir=/q", "--owner=1:1", "--config=a"],
+        ] {
+            assert!(parse(args(bad)).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

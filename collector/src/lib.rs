@@ -33,6 +33,7 @@ pub mod consumer;
 pub mod exporters;
 pub mod extensions;
 pub mod pipeline;
+pub mod prepare_dir;
 pub mod processors;
 pub mod receivers;
 pub mod registry;

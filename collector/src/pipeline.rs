@@ -69,6 +69,10 @@ impl TracesSender {
                 self.telemetry
                     .receiver_refused(&self.receiver, ReceiverRefusal::Shutdown, n)
             }
+            Err(Refused::MemoryLimited) => {
+                self.telemetry
+                    .receiver_refused(&self.receiver, ReceiverRefusal::MemoryLimit, n)
+            }
         }
     }
 }

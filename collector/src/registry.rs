@@ -1,6 +1,6 @@
 //! The closed lists of component types this collector runs, one per kind: type name -> parse
 //! (type and check the config) -> build (through the kind's trait on the parsed config:
-//! [`ReceiverConfig::start`], [`ProcessorConfig::spawn`], [`ExporterConfig::build`],
+//! [`ReceiverConfig::start`], [`ProcessorConfig::build`], [`ExporterConfig::build`],
 //! [`ExtensionConfig::start`]). The config loader and the service iterate these lists; nothing
 //! else names a component type.
 //!
@@ -33,8 +33,16 @@ pub static RECEIVERS: &[Entry<dyn ReceiverConfig>] = &[
 ];
 
 /// Processor types.
-pub static PROCESSORS: &[Entry<dyn ProcessorConfig>] =
-    &[processor::<processors::batch::config::BatchConfig>()];
+pub static PROCESSORS: &[Entry<dyn ProcessorConfig>] = &[
+    processor::<processors::attributes::config::AttributesConfig>(),
+    processor::<processors::batch::config::BatchConfig>(),
+    processor::<processors::filter::config::FilterConfig>(),
+    processor::<processors::k8sattributes::config::K8sAttributesConfig>(),
+    processor::<processors::memory_limiter::config::MemoryLimiterConfig>(),
+    processor::<processors::probabilistic_sampler::config::ProbabilisticSamplerConfig>(),
+    processor::<processors::resource::config::ResourceConfig>(),
+    processor::<processors::resourcedetection::config::ResourceDetectionConfig>(),
+];
 
 /// Exporter types.
 pub static EXPORTERS: &[Entry<dyn ExporterConfig>] = &[
@@ -46,6 +54,7 @@ pub static EXPORTERS: &[Entry<dyn ExporterConfig>] = &[
 
 /// Extension types.
 pub static EXTENSIONS: &[Entry<dyn ExtensionConfig>] = &[
+    extension::<extensions::awsproxy::config::AwsProxyConfig>(),
     extension::<extensions::file_storage::config::FileStorageConfig>(),
     extension::<extensions::health_check::config::HealthCheckConfig>(),
     extension::<extensions::sigv4auth::config::SigV4AuthConfig>(),

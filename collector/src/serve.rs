@@ -19,6 +19,9 @@
 //! (a `Guarded` connection silent for `idle_timeout` fails its next read, which ends it; its
 //! connection slot is given back when it is dropped).
 //!
+//! Every request a [`Server`] hands to its handler carries the connection's peer address as a
+//! [`Peer`] request extension (the OTLP/HTTP receiver passes it to the pipelines).
+//!
 //! On shutdown the loop stops accepting, asks every connection to finish (a request in progress
 //! is answered; an idle keep-alive connection closes at once) and waits at most `drain_timeout`.
 
@@ -44,6 +47,10 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::component::BoxFuture;
+
+/// The peer address of a request's connection, in the request's extensions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Peer(pub std::net::SocketAddr);
 
 /// A request handler.
 pub type Handle =
@@ -270,11 +277,12 @@ async fn connection(
     handle: Handle,
     stop: CancellationToken,
 ) {
+    let peer = stream.peer_addr().ok().map(Peer);
     match tls {
-        None => http1(Tracked::new(stream), limits, handle, stop).await,
+        None => http1(Tracked::new(stream), peer, limits, handle, stop).await,
         Some(acceptor) => {
             match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await {
-                Ok(Ok(stream)) => http1(Tracked::new(stream), limits, handle, stop).await,
+                Ok(Ok(stream)) => http1(Tracked::new(stream), peer, limits, handle, stop).await,
                 Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed."),
                 Err(_) => tracing::debug!("TLS handshake timed out."),
             }
@@ -284,13 +292,21 @@ async fn connection(
 
 /// Serves HTTP/1 on one connection until it ends, falls silent past `idle_timeout`, or the
 /// server stops.
-async fn http1<S>(io: Tracked<S>, limits: Limits, handle: Handle, stop: CancellationToken)
-where
+async fn http1<S>(
+    io: Tracked<S>,
+    peer: Option<Peer>,
+    limits: Limits,
+    handle: Handle,
+    stop: CancellationToken,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = io.activity.clone();
-    let service = hyper::service::service_fn(move |req| {
+    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         let handle = handle.clone();
+        if let Some(peer) = peer {
+            req.extensions_mut().insert(peer);
+        }
         async move { Ok::<_, Infallible>(handle(req).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()

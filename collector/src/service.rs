@@ -2,9 +2,12 @@
 //! shutdown signal, then stops in order within a deadline.
 //!
 //! Wiring, from the end of a pipeline back to its start: every exporter instance gets one sending
-//! queue and its senders; each pipeline gets its own processor tasks, each reading a bounded
-//! channel and sending to the next stage; every receiver instance is built once and fans out to the
-//! first stage of each pipeline naming it (as the collector shares one socket between pipelines).
+//! queue and its senders; each pipeline gets its own processor instances (built through
+//! `ProcessorConfig::build`): a task processor reads a bounded channel and sends to the next
+//! stage, an inline processor runs in its caller's call (`consumer::InlineStage`); after the last
+//! inline processor that changes resources, the pipeline gets the X-Ray stamping stage
+//! (`processors::stamp`). Every receiver instance is built once and fans out to the first stage of
+//! each pipeline naming it (as the collector shares one socket between pipelines).
 //!
 //! Shutdown: the health check turns 503; receivers stop (draining their socket buffers) and drop
 //! their senders; processors see their input close, flush and drop theirs; exporter queues close
@@ -24,12 +27,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::config::id::ComponentId;
-use crate::consumer::{Consumer, ProcessorInput};
+use crate::consumer::{Consumer, InlineStage, ProcessorInput};
 use crate::exporters::queue::{self, ExporterQueue};
 use crate::exporters::{self, Built};
 use crate::extensions::{ExtensionContext, Health};
 use crate::pipeline::TracesSender;
-use crate::processors::ProcessorSlot;
+use crate::processors::{BuildContext, Processor, ProcessorSlot};
 use crate::receivers::ReceiverContext;
 use crate::telemetry::{Summary, Telemetry, server};
 
@@ -41,6 +44,9 @@ const PROCESSOR_INPUT: usize = 1024;
 pub struct RunSettings {
     /// How long shutdown may take to flush what is queued.
     pub shutdown_timeout: Duration,
+    /// Pipelines of the config skipped on the `--skip-unsupported-pipelines` opt-in: logged at
+    /// WARN and shown as `xray_collector_skipped_pipelines{pipeline}` on `/metrics`.
+    pub skipped_pipelines: Vec<String>,
 }
 
 /// Runs the collector until `shutdown` completes, then flushes and returns the totals.
@@ -50,10 +56,14 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<Summary> {
     let telemetry = Telemetry::new();
+    for pipeline in &settings.skipped_pipelines {
+        telemetry.skipped_pipeline(pipeline);
+        tracing::warn!(pipeline = %pipeline, "Pipeline skipped on --skip-unsupported-pipelines: it does not run (see xray_collector_skipped_pipelines).");
+    }
     let stop_servers = CancellationToken::new();
     let health = Health::default();
     start_metrics(&config, &telemetry, &stop_servers).await?;
-    start_extensions(&config, &health, &stop_servers).await?;
+    start_extensions(&config, &health, &telemetry, &stop_servers).await?;
 
     let hard_stop = CancellationToken::new();
     let stop_receivers = CancellationToken::new();
@@ -67,7 +77,13 @@ pub async fn run(
     )
     .await?;
     let mut processor_tasks = JoinSet::new();
-    let receiver_targets = wire_pipelines(&config, &telemetry, queues, &mut processor_tasks)?;
+    let receiver_targets = wire_pipelines(
+        &config,
+        &telemetry,
+        queues,
+        &stop_servers,
+        &mut processor_tasks,
+    )?;
     let mut receivers = ReceiverContext {
         telemetry: telemetry.clone(),
         stop_receivers,
@@ -135,11 +151,13 @@ async fn start_metrics(
 async fn start_extensions(
     config: &Config,
     health: &Health,
+    telemetry: &Telemetry,
     stop: &CancellationToken,
 ) -> anyhow::Result<()> {
     let ctx = ExtensionContext {
         health: health.clone(),
         stop: stop.clone(),
+        telemetry: telemetry.clone(),
     };
     for id in &config.service.extensions {
         let extension = config
@@ -199,10 +217,33 @@ fn wire_pipelines(
     config: &Config,
     telemetry: &Telemetry,
     queues: BTreeMap<ComponentId, ExporterQueue>,
+    stop: &CancellationToken,
     tasks: &mut JoinSet<()>,
 ) -> anyhow::Result<BTreeMap<ComponentId, Vec<Consumer>>> {
     let mut receiver_targets: BTreeMap<ComponentId, Vec<Consumer>> = BTreeMap::new();
     for (pid, pipeline) in &config.service.pipelines {
+        let pipeline_name: Arc<str> = pid.to_string().into();
+        // Build front to back (a build may read its position), wire back to front.
+        let mut built = Vec::with_capacity(pipeline.processors.len());
+        for (position, id) in pipeline.processors.iter().enumerate() {
+            let Some(cfg) = config.processors.get(id) else {
+                anyhow::bail!("processor `{id}` is not defined");
+            };
+            let processor: Arc<str> = id.to_string().into();
+            let ctx = BuildContext {
+                processor: processor.clone(),
+                pipeline: pipeline_name.clone(),
+                telemetry: telemetry.clone(),
+                processors: &pipeline.processors,
+                position,
+                stop: stop.clone(),
+            };
+            built.push((processor, cfg.build(&ctx)?));
+        }
+        let last_resource_change = built.iter().rposition(|(_, p)| match p {
+            Processor::Inline(p) => p.changes_resource(),
+            Processor::Task(_) => false,
+        });
         let mut next = Consumer::fanout(
             pipeline
                 .exporters
@@ -210,29 +251,44 @@ fn wire_pipelines(
                 .filter_map(|id| queues.get(id).cloned().map(Consumer::Exporter))
                 .collect(),
         );
-        for id in pipeline.processors.iter().rev() {
-            let Some(cfg) = config.processors.get(id) else {
-                anyhow::bail!("processor `{id}` is not defined");
-            };
-            let (tx, rx) = mpsc::channel(PROCESSOR_INPUT);
-            let processor: Arc<str> = id.to_string().into();
-            let pipeline_name: Arc<str> = pid.to_string().into();
-            cfg.spawn(
-                ProcessorSlot {
-                    processor: processor.clone(),
+        for (position, (processor, built)) in built.into_iter().enumerate().rev() {
+            if Some(position) == last_resource_change {
+                next = Consumer::Inline(Arc::new(InlineStage {
+                    processor: Arc::new(crate::processors::stamp::Stamp),
+                    name: "xray_stamp".into(),
                     pipeline: pipeline_name.clone(),
-                    input: rx,
-                    next,
                     telemetry: telemetry.clone(),
-                },
-                tasks,
-            );
-            next = Consumer::Processor(ProcessorInput {
-                tx,
-                processor,
-                pipeline: pipeline_name,
-                telemetry: telemetry.clone(),
-            });
+                    next,
+                }));
+            }
+            next = match built {
+                Processor::Task(spawn) => {
+                    let (tx, rx) = mpsc::channel(PROCESSOR_INPUT);
+                    spawn(
+                        ProcessorSlot {
+                            processor: processor.clone(),
+                            pipeline: pipeline_name.clone(),
+                            input: rx,
+                            next,
+                            telemetry: telemetry.clone(),
+                        },
+                        tasks,
+                    );
+                    Consumer::Processor(ProcessorInput {
+                        tx,
+                        processor,
+                        pipeline: pipeline_name.clone(),
+                        telemetry: telemetry.clone(),
+                    })
+                }
+                Processor::Inline(inline) => Consumer::Inline(Arc::new(InlineStage {
+                    processor: inline,
+                    name: processor,
+                    pipeline: pipeline_name.clone(),
+                    telemetry: telemetry.clone(),
+                    next,
+                })),
+            };
         }
         for id in &pipeline.receivers {
             receiver_targets

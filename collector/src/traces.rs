@@ -2,10 +2,22 @@
 //! documents or OTLP resource spans), [`Segment`] and its [`SegmentIds`], and [`Refused`], why a
 //! stage did not take data. It imports no other module of the crate, so receivers, processors,
 //! queues, exporters and translators can all depend on it without an import circle.
+//!
+//! Where the sender of data is known, processors can read it (`k8sattributes` looks pods up by
+//! it): an X-Ray document carries its datagram's source address in [`Segment::source`]; OTLP
+//! spans carry nothing in the data itself: the OTLP receivers run the pipeline hand-off inside
+//! [`with_otlp_client`], and an inline processor reads the client's address with
+//! [`otlp_client`] while it processes (inline processors run in the receiver's own call). A
+//! task processor (`batch`) runs in its own task, so after it the client is unknown, as in
+//! contrib: put `k8sattributes` before `batch`.
 
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 
 /// What flows through a traces pipeline.
@@ -128,6 +140,28 @@ pub struct Segment {
     pub ids: SegmentIds,
     /// When the collector received it.
     pub received_at: Instant,
+    /// The address the datagram came from (UDP receiver); `None` for documents from anywhere else
+    /// (translated OTLP, the disk log of a persistent queue).
+    pub source: Option<IpAddr>,
+    /// The resource inline processors gave the document (`resource`, `k8sattributes`,
+    /// `resourcedetection` edit it as OTLP attributes; `None` is an empty resource). It is never
+    /// serialized: after the last resource-changing processor of a pipeline, the pipeline's
+    /// stamping stage (`processors::stamp`) writes it into the document's top level and clears it,
+    /// so queues, exporters and the disk codec never see it.
+    pub resource: Option<Arc<Vec<KeyValue>>>,
+}
+
+impl Segment {
+    /// A document without source address or resource.
+    pub fn new(body: Bytes, ids: SegmentIds, received_at: Instant) -> Segment {
+        Segment {
+            body,
+            ids,
+            received_at,
+            source: None,
+            resource: None,
+        }
+    }
 }
 
 /// The `id` and `trace_id` of a document, as ASCII.
@@ -180,6 +214,34 @@ pub enum Refused {
     /// The stage has shut down.
     #[error("the next stage has shut down")]
     Closed,
+    /// A `memory_limiter` processor refused it: the process is above its soft memory limit.
+    /// Retryable (OTLP answers `RESOURCE_EXHAUSTED` / HTTP 503, as contrib's receivers do).
+    #[error("the collector is above its memory limit")]
+    MemoryLimited,
+}
+
+tokio::task_local! {
+    static OTLP_CLIENT: IpAddr;
+}
+
+/// Runs `f` (an OTLP receiver's hand-off to its pipelines) with `client` as the request's peer
+/// address, readable by inline processors through [`otlp_client`].
+pub async fn with_otlp_client<F: Future>(client: Option<IpAddr>, f: F) -> F::Output {
+    match client {
+        Some(ip) => OTLP_CLIENT.scope(ip, f).await,
+        None => f.await,
+    }
+}
+
+/// The same, for synchronous code (tests of inline processors).
+pub fn with_otlp_client_sync<R>(client: IpAddr, f: impl FnOnce() -> R) -> R {
+    OTLP_CLIENT.sync_scope(client, f)
+}
+
+/// The peer address of the OTLP request being processed, when an OTLP receiver hands spans to
+/// an inline processor; `None` anywhere else (X-Ray documents carry [`Segment::source`]).
+pub fn otlp_client() -> Option<IpAddr> {
+    OTLP_CLIENT.try_with(|ip| *ip).ok()
 }
 
 #[cfg(test)]

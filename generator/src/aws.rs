@@ -3,6 +3,11 @@
 //!
 //! Validation, the plan and every target use this module; nothing else spells `arn:aws`,
 //! `amazonaws.com` or `aws-cn` from a region. It depends on nothing else in the crate.
+//!
+//! `regions` is the table of the regions of each partition, their availability zones and which
+//! services each offers (with the source of every fact).
+
+pub mod regions;
 
 use std::fmt;
 
@@ -79,18 +84,25 @@ impl Partition {
         format!("{service}.{region}.{}", self.dns_suffix())
     }
 
+    /// The host of an account's private ECR registry in a region:
+    /// `<account>.dkr.ecr.<region>.<dns suffix>`.
+    pub fn ecr_registry(self, account: &str, region: &str) -> String {
+        format!("{account}.dkr.ecr.{region}.{}", self.dns_suffix())
+    }
+
     /// The global service principal of a service, `<service>.amazonaws.com`. IAM spells these
     /// principals the same in every partition, China included.
     pub fn service_principal(self, service: &str) -> String {
         format!("{service}.amazonaws.com")
     }
 
-    /// The regional service principal of a service, `<service>.<region>.amazonaws.com` (CloudWatch
-    /// Logs trusts KMS keys and resource policies to it). The region may be a Terraform expression
-    /// such as `${var.region}`. Spelled with `amazonaws.com` in every partition, as this generator
-    /// has always written it.
+    /// The regional service principal of a service, `<service>.<region>.<dns suffix>` (CloudWatch
+    /// Logs is trusted by KMS key policies under it). The region may be a Terraform expression
+    /// such as `${var.region}`. In China it ends in `amazonaws.com.cn`: the CloudWatch Logs
+    /// encryption guide of the China regions names `logs.<region>.amazonaws.com.cn` in the key
+    /// policy (<https://docs.amazonaws.cn/en_us/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html>).
     pub fn regional_service_principal(self, service: &str, region: &str) -> String {
-        format!("{service}.{region}.amazonaws.com")
+        format!("{service}.{region}.{}", self.dns_suffix())
     }
 }
 
@@ -172,7 +184,11 @@ mod tests {
         assert!(!has_amp_managed_scraper("us-gov-west-1"));
         assert_eq!(
             cn.regional_service_principal("logs", "${var.region}"),
-            "logs.${var.region}.amazonaws.com"
+            "logs.${var.region}.amazonaws.com.cn"
+        );
+        assert_eq!(
+            Partition::AwsUsGov.regional_service_principal("logs", "us-gov-west-1"),
+            "logs.us-gov-west-1.amazonaws.com"
         );
     }
 }

@@ -30,8 +30,9 @@ pub fn run(cli: Cli) -> u8 {
     }
 }
 
-/// Reads and validates every file, printing every problem of every file. Returns the blueprints,
-/// or the exit code when any file is unreadable or invalid.
+/// Reads and validates every file, printing every problem of every file, and the warnings of the
+/// valid ones (on stderr, `warning: <file>:<line>:<column> <field>: <message>`). Returns the
+/// blueprints, or the exit code when any file is unreadable or invalid.
 fn load_all(files: &[PathBuf]) -> Result<Vec<(PathBuf, Blueprint)>, u8> {
     let mut ok = Vec::new();
     let mut problems = 0usize;
@@ -57,7 +58,15 @@ fn load_all(files: &[PathBuf]) -> Result<Vec<(PathBuf, Blueprint)>, u8> {
         };
         let source = Source { name, text };
         match validate::validate(&source) {
-            Ok(bp) => ok.push((path.clone(), bp)),
+            Ok(bp) => {
+                for w in validate::warnings(&source, &bp) {
+                    eprintln!("warning: {}", w.headline());
+                    if let Some(hint) = &w.hint {
+                        eprintln!("  help: {hint}");
+                    }
+                }
+                ok.push((path.clone(), bp));
+            }
             Err(diags) => {
                 for d in &diags {
                     eprint!("{}", d.render(&source.text));

@@ -6,7 +6,8 @@
 #                    .tools/venv/bin/checkov is an offline wrapper around it.
 #   .tools/awscli    the AWS CLI (v1, botocore vendored) in its own venv, for the Terraform target's
 #                    Transaction Search commands; .tools/venv/bin/aws runs it.
-#   .tools/node      the AWS CDK CLI (npm), for `cdk ls --app DIR` on the golden assemblies.
+#   .tools/node      the AWS CDK CLI (npm), for `cdk ls --app DIR` on the golden assemblies, and the
+#                    OpenTelemetry X-Ray remote sampler for JavaScript (the awsproxy e2e test).
 # Pins live in tests/tools/requirements-*.txt and tests/tools/package*.json. Idempotent: a stamp
 # per environment records the hash of its lock file, so a re-run only checks the stamps.
 set -euo pipefail

@@ -33,6 +33,11 @@ pub const SOURCES: usize = 8;
 
 /// Sends `rate` datagrams per second to `to` for `duration`, numbering documents from `first`.
 pub fn generate(to: SocketAddr, rate: u64, duration: Duration, first: u64) -> anyhow::Result<Sent> {
+    generate_count(to, rate, rate * duration.as_millis() as u64 / 1000, first)
+}
+
+/// Sends `total` datagrams to `to` at `rate` per second, numbering documents from `first`.
+pub fn generate_count(to: SocketAddr, rate: u64, total: u64, first: u64) -> anyhow::Result<Sent> {
     let mut sockets = Vec::with_capacity(SOURCES);
     for _ in 0..SOURCES {
         let socket = UdpSocket::bind("127.0.0.1:0")?;
@@ -44,7 +49,6 @@ pub fn generate(to: SocketAddr, rate: u64, duration: Duration, first: u64) -> an
     let mut buf = template.buffer();
     let cpu0 = crate::procfs::cpu_seconds("thread-self").unwrap_or(0.0);
     let start = Instant::now();
-    let total = rate * duration.as_millis() as u64 / 1000;
     let (mut sent, mut errors) = (0u64, 0u64);
     while sent + errors < total {
         let elapsed = start.elapsed();

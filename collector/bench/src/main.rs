@@ -1,23 +1,37 @@
-//! `xray-collector-bench`: measures the collector's UDP-to-X-Ray throughput on this machine
-//! against a raw-socket ceiling measured in the same run.
+//! `xray-collector-bench`: measures the collector's throughput on this machine against a raw
+//! ceiling measured in the same run, for four paths: X-Ray segments over UDP or OTLP spans over
+//! gRPC in, `PutTraceSegments` (awsxray) or OTLP/HTTP (otlphttp) out.
 //!
-//! For each rate of a ladder it runs the load generator for a set time against (1) a plain
-//! receive loop that discards (the ceiling) and (2) a fresh `xray-collector` process exporting to
-//! a local sink (PutTraceSegments, or OTLP/HTTP with `--config collector/bench/configs/otlphttp.yaml`).
-//! A step has zero loss when every datagram sent reached the sink (or, for the ceiling, the loop)
-//! and the kernel counted no drop on the socket. It reports the
-//! highest zero-loss rate of each, the collector's CPU-seconds per million segments, its peak RSS
-//! and the p50/p99 delay from send to export.
+//! For each path and each rate of a ladder it runs a load generator for a set time against (1) the
+//! ceiling (for UDP a plain receive loop that discards; for OTLP gRPC the sink's own gRPC server,
+//! which decodes and counts) and (2) a fresh `xray-collector` process exporting to the sink. The
+//! sink is a separate process (`xray-collector-bench sink`, module `sink`), so its CPU is reported
+//! on its own, as is the generator's. A step has zero loss when every item sent reached the sink
+//! (or the ceiling), the kernel counted no drop on the socket and the collector counted no
+//! refusal, drop or failure. It reports the highest zero-loss rate of each, the collector's
+//! CPU-seconds per million items, its peak RSS and the p50/p99 delay from send to export.
 //!
 //! ```text
 //! cargo build --release -p xray-collector -p xray-collector-bench
 //! target/release/xray-collector-bench [--duration 10] [--rates 25000,50000,...]
-//!     [--collector target/release/xray-collector] [--config template.yaml] [--only raw|collector]
+//!     [--collector target/release/xray-collector] [--only raw|collector]
+//!     [--paths udp-awsxray,udp-otlphttp,otlp-awsxray,otlp-otlphttp]   tuned configs of configs/
+//!     [--config TEMPLATE.yaml [--input udp|otlp]]                     a config with placeholders
+//!     [--rendered CONFIG.yaml]                     a full config or OpenTelemetryCollector manifest
+//! target/release/xray-collector-bench sink                            the sink process
+//! target/release/xray-collector-bench send --to 127.0.0.1:2000 --count N --rate R [--otlp]
 //! ```
+//!
+//! A config template names what the benchmark fills in per step with upper-case placeholders:
+//! `UDP_PORT`, `OTLP_GRPC_PORT`, `OTLP_HTTP_PORT`, `SINK_ENDPOINT` (`http://127.0.0.1:port` of the
+//! sink), `HEALTH_PORT`, `METRICS_PORT`, `PROXY_PORT` and `STORAGE_DIR`. `--rendered` takes a
+//! config without placeholders (what the blueprint renders) and rewrites it (module `rendered`).
 
 mod doc;
 mod load;
+mod otlp;
 mod procfs;
+mod rendered;
 mod sink;
 
 use std::io::{Read, Write};
@@ -73,6 +87,48 @@ service:
                 port: METRICS_PORT
 "#;
 
+/// Where the load enters the collector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Input {
+    /// X-Ray daemon datagrams on UDP (the `awsxray` receiver).
+    Udp,
+    /// OTLP spans over gRPC (the `otlp` receiver), in batches of 512.
+    Otlp,
+}
+
+impl Input {
+    fn parse(s: &str) -> anyhow::Result<Input> {
+        match s {
+            "udp" => Ok(Input::Udp),
+            "otlp" => Ok(Input::Otlp),
+            other => bail!("unknown input {other}: udp or otlp"),
+        }
+    }
+
+    fn unit(self) -> &'static str {
+        match self {
+            Input::Udp => "segments",
+            Input::Otlp => "spans",
+        }
+    }
+}
+
+/// One path to measure: a collector config template and the input it is fed.
+#[derive(Debug, Clone)]
+struct Path {
+    label: String,
+    input: Input,
+    config: String,
+}
+
+/// The tuned config of each of the four standard paths, in `collector/bench/configs/`.
+const PATHS: [(&str, Input, &str); 4] = [
+    ("udp-awsxray", Input::Udp, "throughput.yaml"),
+    ("udp-otlphttp", Input::Udp, "otlphttp.yaml"),
+    ("otlp-awsxray", Input::Otlp, "otlp-awsxray.yaml"),
+    ("otlp-otlphttp", Input::Otlp, "otlp-otlphttp.yaml"),
+];
+
 struct Args {
     overload: Option<Duration>,
     overload_factor: u64,
@@ -81,11 +137,11 @@ struct Args {
     duration: Duration,
     rates: Vec<u64>,
     collector: PathBuf,
-    config: String,
+    paths: Vec<Path>,
     only: Option<String>,
 }
 
-fn parse_args() -> anyhow::Result<Args> {
+fn parse_args(mut it: impl Iterator<Item = String>) -> anyhow::Result<Args> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut args = Args {
         overload: None,
@@ -97,10 +153,11 @@ fn parse_args() -> anyhow::Result<Args> {
             25_000, 50_000, 75_000, 100_000, 125_000, 150_000, 200_000, 250_000, 300_000,
         ],
         collector: root.join("target/release/xray-collector"),
-        config: DEFAULT_CONFIG.to_owned(),
+        paths: Vec::new(),
         only: None,
     };
-    let mut it = std::env::args().skip(1);
+    let mut config: Option<(String, String)> = None;
+    let mut input = Input::Udp;
     while let Some(flag) = it.next() {
         let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
         match flag.as_str() {
@@ -112,7 +169,48 @@ fn parse_args() -> anyhow::Result<Args> {
                     .collect::<Result<_, _>>()?
             }
             "--collector" => args.collector = value()?.into(),
-            "--config" => args.config = std::fs::read_to_string(value()?)?,
+            "--config" => {
+                let file = value()?;
+                let text =
+                    std::fs::read_to_string(&file).with_context(|| format!("reading {file}"))?;
+                config = Some((file, text));
+            }
+            "--input" => input = Input::parse(&value()?)?,
+            "--paths" => {
+                for name in value()?.split(',').map(str::trim) {
+                    let (label, input, file) =
+                        PATHS.iter().find(|(l, _, _)| *l == name).with_context(|| {
+                            format!(
+                                "unknown path {name}: one of {}",
+                                PATHS.map(|p| p.0).join(", ")
+                            )
+                        })?;
+                    let file = root.join("collector/bench/configs").join(file);
+                    args.paths.push(Path {
+                        label: format!("{label} (tuned)"),
+                        input: *input,
+                        config: std::fs::read_to_string(&file)
+                            .with_context(|| format!("reading {}", file.display()))?,
+                    });
+                }
+            }
+            "--rendered" => {
+                let file = value()?;
+                let text =
+                    std::fs::read_to_string(&file).with_context(|| format!("reading {file}"))?;
+                let (template, inputs) = rendered::rewrite(&text).with_context(|| file.clone())?;
+                for input in inputs {
+                    let label = match input {
+                        Input::Udp => "udp",
+                        Input::Otlp => "otlp",
+                    };
+                    args.paths.push(Path {
+                        label: format!("{label} -> {file}"),
+                        input,
+                        config: template.clone(),
+                    });
+                }
+            }
             "--only" => args.only = Some(value()?),
             "--overload" => args.overload = Some(Duration::from_secs_f64(value()?.parse()?)),
             "--overload-factor" => args.overload_factor = value()?.parse()?,
@@ -120,12 +218,26 @@ fn parse_args() -> anyhow::Result<Args> {
             "--queue-bytes" => args.queue_bytes = value()?.parse()?,
             "--help" | "-h" => {
                 println!(
-                    "usage: xray-collector-bench [--duration SECS] [--rates R1,R2,...] [--collector PATH] [--config TEMPLATE] [--only raw|collector]\n       xray-collector-bench --overload SECS [--overload-factor 10] [--sink-delay-ms 250] [--queue-bytes 8388608] [--collector PATH]"
+                    "usage: xray-collector-bench [--duration SECS] [--rates R1,R2,...] [--collector PATH] [--only raw|collector]\n           [--paths udp-awsxray,udp-otlphttp,otlp-awsxray,otlp-otlphttp] [--config TEMPLATE [--input udp|otlp]] [--rendered CONFIG]\n       xray-collector-bench --overload SECS [--overload-factor 10] [--sink-delay-ms 250] [--queue-bytes 8388608] [--collector PATH]\n       xray-collector-bench sink\n       xray-collector-bench send --to HOST:PORT --count N --rate R [--otlp]"
                 );
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other} (see --help)"),
         }
+    }
+    if let Some((file, text)) = config {
+        args.paths.push(Path {
+            label: file,
+            input,
+            config: text,
+        });
+    }
+    if args.paths.is_empty() {
+        args.paths.push(Path {
+            label: "udp-awsxray (built-in config)".to_owned(),
+            input: Input::Udp,
+            config: DEFAULT_CONFIG.to_owned(),
+        });
     }
     Ok(args)
 }
@@ -145,15 +257,17 @@ struct Step {
     dropped: f64,
     cpu_seconds: f64,
     generator_cpu: f64,
+    sink_cpu: f64,
     peak_rss: u64,
     p50_ms: f64,
     p99_ms: f64,
 }
 
 impl Step {
-    /// Nothing lost: every datagram sent arrived, and nothing was dropped or counted.
+    /// Nothing lost: every item sent arrived, and nothing was dropped or counted.
     fn lossless(&self) -> bool {
-        self.delivered == self.sent
+        self.sent > 0
+            && self.delivered == self.sent
             && self.send_errors == 0
             && self.socket_drops == 0
             && self.refused == 0.0
@@ -175,7 +289,16 @@ impl Step {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = parse_args()?;
+    let mut argv = std::env::args().skip(1).peekable();
+    match argv.peek().map(String::as_str) {
+        Some("sink") => return sink::serve(),
+        Some("send") => {
+            argv.next();
+            return send(argv);
+        }
+        _ => {}
+    }
+    let args = parse_args(argv)?;
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "# xray-collector-bench: {} s per step, load average at start: {}",
@@ -183,30 +306,74 @@ fn main() -> anyhow::Result<()> {
         load.trim()
     );
     println!(
-        "# document: {} bytes per datagram",
-        doc::Template::new(0).len()
+        "# UDP document: {} bytes per datagram; OTLP: batches of {} spans",
+        doc::Template::new(0).len(),
+        otlp::BATCH
     );
+    let sink = sink::Sink::spawn()?;
     if let Some(seconds) = args.overload {
-        return overload(&args, seconds);
+        return overload(&args, &sink, seconds);
     }
-    let mut raw_steps = Vec::new();
-    let mut col_steps = Vec::new();
-    if args.only.as_deref() != Some("collector") {
-        raw_steps = ladder(&args.rates, |rate| raw_step(rate, args.duration))?;
+    if args.only.as_deref() != Some("raw") && !args.collector.exists() {
+        bail!(
+            "{} not found: build it with `cargo build --release -p xray-collector`",
+            args.collector.display()
+        );
     }
-    if args.only.as_deref() != Some("raw") {
-        if !args.collector.exists() {
-            bail!(
-                "{} not found: build it with `cargo build --release -p xray-collector`",
-                args.collector.display()
-            );
+    let mut ceilings: Vec<(Input, Vec<Step>)> = Vec::new();
+    for path in &args.paths {
+        let raw_steps = match ceilings.iter().find(|(i, _)| *i == path.input) {
+            Some((_, steps)) => steps.clone(),
+            None if args.only.as_deref() == Some("collector") => Vec::new(),
+            None => {
+                let steps = ladder(&args.rates, |rate| match path.input {
+                    Input::Udp => raw_step(rate, args.duration),
+                    Input::Otlp => raw_otlp_step(&sink, rate, args.duration),
+                })?;
+                ceilings.push((path.input, steps.clone()));
+                steps
+            }
+        };
+        let mut col_steps = Vec::new();
+        if args.only.as_deref() != Some("raw") {
+            col_steps = ladder(&args.rates, |rate| collector_step(&args, path, &sink, rate))?;
         }
-        let sink = sink::start()?;
-        col_steps = ladder(&args.rates, |rate| collector_step(&args, &sink, rate))?;
+        report(path, &raw_steps, &col_steps);
     }
-    report(&raw_steps, &col_steps);
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("\n# load average at end: {}", load.trim());
+    Ok(())
+}
+
+/// `send`: a fixed number of items at a fixed rate to a collector started elsewhere (for
+/// profiling it under `valgrind --tool=callgrind` or `perf record`).
+fn send(mut it: impl Iterator<Item = String>) -> anyhow::Result<()> {
+    let (mut to, mut count, mut rate, mut otlp) = (None, 100_000u64, 10_000u64, false);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--to" => to = Some(value()?.parse::<SocketAddr>()?),
+            "--count" => count = value()?.parse()?,
+            "--rate" => rate = value()?.parse()?,
+            "--otlp" => otlp = true,
+            other => bail!("send: unknown argument {other}"),
+        }
+    }
+    let to = to.context("send needs --to HOST:PORT")?;
+    anyhow::ensure!(rate > 0, "--rate must be positive");
+    let duration = Duration::from_secs_f64(count as f64 / rate as f64);
+    let sent = if otlp {
+        otlp::generate(to, rate, duration)?
+    } else {
+        load::generate_count(to, rate, count, 0)?
+    };
+    println!(
+        "sent {} errors {} in {:.2} s, generator CPU {:.2} s",
+        sent.datagrams,
+        sent.errors,
+        sent.elapsed.as_secs_f64(),
+        sent.cpu_seconds
+    );
     Ok(())
 }
 
@@ -255,6 +422,29 @@ fn raw_step(rate: u64, duration: Duration) -> anyhow::Result<Step> {
     })
 }
 
+/// The OTLP ceiling: the generator straight to the sink's gRPC server (decode and count).
+fn raw_otlp_step(sink: &sink::Sink, rate: u64, duration: Duration) -> anyhow::Result<Step> {
+    sink.reset()?;
+    let cpu0 = sink.cpu_seconds();
+    let sent = otlp::generate(sink.grpc, rate, duration)?;
+    settle(|| sink.documents(), sent.datagrams);
+    let cpu = sink.cpu_seconds() - cpu0;
+    let stats = sink.stats()?;
+    Ok(Step {
+        rate,
+        sent: sent.datagrams,
+        send_errors: sent.errors,
+        achieved: sent.datagrams as f64 / sent.elapsed.as_secs_f64(),
+        delivered: stats.documents,
+        cpu_seconds: cpu,
+        generator_cpu: sent.cpu_seconds,
+        sink_cpu: cpu,
+        p50_ms: stats.p50_ms,
+        p99_ms: stats.p99_ms,
+        ..Step::default()
+    })
+}
+
 /// Waits until `count()` reaches `want`, or has not moved for two seconds (at most 30 s).
 fn settle(count: impl Fn() -> u64, want: u64) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -283,7 +473,8 @@ fn free_udp_port() -> anyhow::Result<u16> {
     Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+/// A GET over HTTP/1.0 on loopback: the status and the body.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
@@ -317,6 +508,7 @@ struct Started {
     running: Running,
     pid: u32,
     udp: u16,
+    grpc: u16,
     metrics: u16,
     dir: PathBuf,
 }
@@ -337,10 +529,14 @@ fn start_collector(
     tag: &str,
 ) -> anyhow::Result<Started> {
     let (udp, health, metrics) = (free_udp_port()?, free_port()?, free_port()?);
+    let (grpc, http, proxy) = (free_port()?, free_port()?, free_port()?);
     let dir = std::env::temp_dir().join(format!("xray-bench-{}-{tag}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let config = template
         .replace("UDP_PORT", &udp.to_string())
+        .replace("OTLP_GRPC_PORT", &grpc.to_string())
+        .replace("OTLP_HTTP_PORT", &http.to_string())
+        .replace("PROXY_PORT", &proxy.to_string())
         .replace("SINK_ENDPOINT", &format!("http://{}", sink.addr))
         .replace("HEALTH_PORT", &health.to_string())
         .replace("METRICS_PORT", &metrics.to_string())
@@ -365,6 +561,7 @@ fn start_collector(
         running: Running(child),
         pid,
         udp,
+        grpc,
         metrics,
         dir,
     };
@@ -384,20 +581,21 @@ fn start_collector(
     Ok(started)
 }
 
-fn collector_step(args: &Args, sink: &sink::Sink, rate: u64) -> anyhow::Result<Step> {
-    sink.state.reset();
-    let started = start_collector(args, &args.config, sink, &rate.to_string())?;
+fn collector_step(args: &Args, path: &Path, sink: &sink::Sink, rate: u64) -> anyhow::Result<Step> {
+    sink.reset()?;
+    let started = start_collector(args, &path.config, sink, &rate.to_string())?;
     let (pid, udp, metrics) = (started.pid, started.udp, started.metrics);
     let cpu0 = procfs::cpu_seconds(&pid.to_string()).unwrap_or(0.0);
+    let sink_cpu0 = sink.cpu_seconds();
     let (errs0, rcvbuf0) = procfs::udp_errors();
     let drops0 = procfs::socket_drops(udp);
-    let to: SocketAddr = ([127, 0, 0, 1], udp).into();
-    let sent = load::generate(to, rate, args.duration, 0)?;
-    settle(
-        || sink.state.documents.load(Ordering::SeqCst),
-        sent.datagrams,
-    );
+    let sent = match path.input {
+        Input::Udp => load::generate(([127, 0, 0, 1], udp).into(), rate, args.duration, 0)?,
+        Input::Otlp => otlp::generate(([127, 0, 0, 1], started.grpc).into(), rate, args.duration)?,
+    };
+    settle(|| sink.documents(), sent.datagrams);
     let cpu1 = procfs::cpu_seconds(&pid.to_string()).unwrap_or(0.0);
+    let sink_cpu = sink.cpu_seconds() - sink_cpu0;
     let peak_rss = procfs::peak_rss(pid).unwrap_or(0);
     let socket_drops = procfs::socket_drops(udp) - drops0;
     let (errs1, rcvbuf1) = procfs::udp_errors();
@@ -414,22 +612,13 @@ fn collector_step(args: &Args, sink: &sink::Sink, rate: u64) -> anyhow::Result<S
         eprintln!("  rate {rate}: {line}");
     }
     drop(started);
-    let mut delays = std::mem::take(&mut *sink.state.delays_us.lock().expect("delays lock"));
-    delays.sort_unstable();
-    let pct = |p: f64| {
-        if delays.is_empty() {
-            f64::NAN
-        } else {
-            let i = ((delays.len() as f64 * p) as usize).min(delays.len() - 1);
-            f64::from(delays[i]) / 1000.0
-        }
-    };
+    let stats = sink.stats()?;
     Ok(Step {
         rate,
         sent: sent.datagrams,
         send_errors: sent.errors,
         achieved: sent.datagrams as f64 / sent.elapsed.as_secs_f64(),
-        delivered: sink.state.documents.load(Ordering::SeqCst),
+        delivered: stats.documents,
         socket_drops,
         host_in_errors: errs1.saturating_sub(errs0),
         host_rcvbuf_errors: rcvbuf1.saturating_sub(rcvbuf0),
@@ -438,9 +627,10 @@ fn collector_step(args: &Args, sink: &sink::Sink, rate: u64) -> anyhow::Result<S
             + metric_sum(&text, "xray_collector_exporter_failed_items_total"),
         cpu_seconds: cpu1 - cpu0,
         generator_cpu: sent.cpu_seconds,
+        sink_cpu,
         peak_rss,
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
+        p50_ms: stats.p50_ms,
+        p99_ms: stats.p99_ms,
     })
 }
 
@@ -451,9 +641,16 @@ fn best(steps: &[Step]) -> Option<&Step> {
         .max_by_key(|s| s.rate)
 }
 
-fn report(raw: &[Step], col: &[Step]) {
+fn report(path: &Path, raw: &[Step], col: &[Step]) {
+    let unit = path.input.unit();
+    println!("\n# Path: {}\n", path.label);
     if !raw.is_empty() {
-        println!("\n## Raw-socket ceiling (plain receive loop that discards)\n");
+        match path.input {
+            Input::Udp => println!("## Raw-socket ceiling (plain receive loop that discards)\n"),
+            Input::Otlp => println!(
+                "## OTLP ceiling (the generator straight to the sink's gRPC server: decode and count)\n"
+            ),
+        }
         println!(
             "| target/s | achieved/s | sent | received | socket drops | host InErrors | host RcvbufErrors | receiver CPU s | generator CPU s | zero loss |"
         );
@@ -476,45 +673,45 @@ fn report(raw: &[Step], col: &[Step]) {
     }
     if !col.is_empty() {
         println!(
-            "\n## xray-collector (UDP -> batch -> the config's exporter -> local PutTraceSegments or OTLP/HTTP sink)\n"
+            "\n## xray-collector ({}, sink in its own process; rates in {unit}/s)\n",
+            path.label
         );
         println!(
-            "| target/s | achieved/s | sent | exported | socket drops | host InErrors | refused+dropped+failed | CPU s | CPU s per 1M | peak RSS MiB | p50 ms | p99 ms | zero loss |"
+            "| target/s | achieved/s | sent | exported | socket drops | host InErrors | refused+dropped+failed | CPU s | CPU s per 1M | peak RSS MiB | p50 ms | p99 ms | generator CPU s | sink CPU s | zero loss |"
         );
-        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|");
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|");
         for s in col {
             println!(
-                "| {} | {:.0} | {} | {} | {} | {} | {} | {:.2} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+                "| {} | {:.0} | {} | {} | {} | {} | {} | {:.2} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {} |",
                 s.rate,
                 s.achieved,
                 s.sent,
                 s.delivered,
                 s.socket_drops,
                 s.host_in_errors,
-                s.refused + s.dropped,
+                s.refused + s.dropped + s.send_errors as f64,
                 s.cpu_seconds,
                 s.cpu_per_million(),
                 s.peak_rss as f64 / (1024.0 * 1024.0),
                 s.p50_ms,
                 s.p99_ms,
+                s.generator_cpu,
+                s.sink_cpu,
                 if s.zero_loss() { "yes" } else { "no" }
             );
         }
     }
-    println!("\n## Summary\n");
+    println!("\n## Summary ({})\n", path.label);
     let raw_best = best(raw);
     let col_best = best(col);
     if let Some(r) = raw_best {
-        println!(
-            "* Raw-socket ceiling, highest zero-loss rate: {} /s",
-            r.rate
-        );
+        println!("* Ceiling, highest zero-loss rate: {} {unit}/s", r.rate);
     } else if !raw.is_empty() {
-        println!("* Raw-socket ceiling: no step without loss");
+        println!("* Ceiling: no step without loss");
     }
     if let Some(c) = col_best {
         println!(
-            "* Collector, highest zero-loss rate: {} /s; CPU {:.1} s per million segments; peak RSS {:.1} MiB; delay p50 {:.1} ms, p99 {:.1} ms",
+            "* Collector, highest zero-loss rate: {} {unit}/s; CPU {:.1} s per million {unit}; peak RSS {:.1} MiB; delay p50 {:.1} ms, p99 {:.1} ms",
             c.rate,
             c.cpu_per_million(),
             c.peak_rss as f64 / (1024.0 * 1024.0),
@@ -552,12 +749,10 @@ fn report(raw: &[Step], col: &[Step]) {
 /// the bottleneck at `senders × 50 / delay` documents per second; the generator sends
 /// `overload_factor` times that for `seconds`, into a sending queue bounded in bytes. It reports
 /// the collector's memory over the run and the accounting of every document sent.
-fn overload(args: &Args, seconds: Duration) -> anyhow::Result<()> {
+fn overload(args: &Args, sink: &sink::Sink, seconds: Duration) -> anyhow::Result<()> {
     const SENDERS: u64 = 10;
-    let sink = sink::start()?;
-    sink.state
-        .delay_ms
-        .store(args.sink_delay_ms, Ordering::Relaxed);
+    sink.reset()?;
+    sink.set_delay_ms(args.sink_delay_ms)?;
     let sustainable = SENDERS * 50 * 1000 / args.sink_delay_ms.max(1);
     let rate = sustainable * args.overload_factor;
     let template = DEFAULT_CONFIG.replace(
@@ -567,7 +762,7 @@ fn overload(args: &Args, seconds: Duration) -> anyhow::Result<()> {
             args.queue_bytes
         ),
     );
-    let started = start_collector(args, &template, &sink, "overload")?;
+    let started = start_collector(args, &template, sink, "overload")?;
     let to: SocketAddr = ([127, 0, 0, 1], started.udp).into();
     println!(
         "# overload: X-Ray API sustains {sustainable}/s (10 senders x 50 documents / {} ms); sending {rate}/s for {} s; queue bound {} bytes",
@@ -601,16 +796,14 @@ fn overload(args: &Args, seconds: Duration) -> anyhow::Result<()> {
             let text = http_get(metrics, "/metrics")
                 .map(|(_, b)| b)
                 .unwrap_or_default();
-            sink.state.documents.load(Ordering::SeqCst)
-                + counted(&text) as u64
-                + (procfs::socket_drops(udp) - drops0)
+            sink.documents() + counted(&text) as u64 + (procfs::socket_drops(udp) - drops0)
         },
         sent.datagrams,
     );
     let text = http_get(metrics, "/metrics")
         .map(|(_, b)| b)
         .unwrap_or_default();
-    let exported = sink.state.documents.load(Ordering::SeqCst);
+    let exported = sink.documents();
     let socket_drops = procfs::socket_drops(udp) - drops0;
     let peak = procfs::peak_rss(started.pid).unwrap_or(0);
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);

@@ -18,6 +18,8 @@ fuzz_target!(|data: &[u8]| {
             body: bytes::Bytes::copy_from_slice(body),
             ids,
             received_at,
+            source: None,
+            resource: None,
         })
         .collect();
     let out = to_otlp(&segments);

@@ -1,8 +1,11 @@
-//! What talks to AWS over plain HTTP: SigV4 signing with cached credentials (`sign`) and the
-//! HTTP(S) client with the collector's TLS and proxy settings (`client`). The sampling proxy and
-//! the `otlphttp` exporter (through the `sigv4auth` extension) share them.
+//! What talks to AWS over plain HTTP: SigV4 signing with cached credentials (`sign`), the
+//! HTTP(S) client with the collector's TLS and proxy settings (`client`), and the X-Ray sampling
+//! proxy built on them (`proxy`, served by the awsxray receiver's `proxy_server` and by the
+//! `awsproxy` extension). The proxy and the `otlphttp` exporter (through the `sigv4auth`
+//! extension) share signing and the client.
 
 pub mod client;
+pub mod proxy;
 pub mod sign;
 
 /// `https://<service>.<region>.<partition domain>`, the public endpoint of `service` in `region`.

@@ -10,9 +10,17 @@
 //!
 //! Every problem is reported at once, located as `file:line:column: path: message` (see
 //! `located`). A message never shows a value that came from `${...}` expansion, only the text the
-//! config wrote (`yaml::Redactions`; `Loaded::redactions` does the same for start-up errors). Only `traces` pipelines run. Other pipelines (real configs mix in metrics) and the
-//! components only they use are reported as warnings and skipped, so the trace part of ADOT
-//! configs loads unchanged. Nothing here matches on a component type.
+//! config wrote (`yaml::Redactions`; `Loaded::redactions` does the same for start-up errors).
+//!
+//! Nothing is skipped silently. Only `traces` pipelines run: a metrics, logs or profiles pipeline,
+//! a component type this collector does not have (in any pipeline, in `service.extensions`, or
+//! defined and unused) is an error naming it, the pipeline and what to do instead. The explicit
+//! opt-in [`LoadOptions::skip_unsupported_pipelines`] (`--skip-unsupported-pipelines`, or
+//! `XRAY_COLLECTOR_SKIP_UNSUPPORTED_PIPELINES=true`) turns the errors about what is not a traces
+//! pipeline into warnings: those pipelines and the components only they use are skipped, listed
+//! in [`Loaded::skipped_pipelines`] (logged at WARN at every start and shown on `/metrics` as
+//! `xray_collector_skipped_pipelines`). Unsupported components of a traces pipeline stay errors.
+//! Nothing here matches on a component type.
 
 pub mod component;
 pub mod duration;
@@ -83,11 +91,34 @@ fn typed<'c, T: 'static, C: AsAny + ?Sized>(
     map.get(&id)?.as_ref().as_any().downcast_ref::<T>()
 }
 
-/// A config that loaded, with the warnings to log (skipped pipelines and components).
+/// How a config is loaded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Skip (with a warning) the pipelines that are not `traces` pipelines, the components only
+    /// they use, and unsupported components no traces pipeline uses, instead of refusing them.
+    pub skip_unsupported_pipelines: bool,
+}
+
+/// What to use instead of a pipeline of `signal`, which this collector does not run.
+pub fn instead(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Metrics => {
+            "for metrics use the blueprint's `spec.metrics` option (Amazon Managed Service for Prometheus managed scraper)"
+        }
+        Signal::Logs => {
+            "ship logs with a log agent (for example Fluent Bit or the CloudWatch agent)"
+        }
+        Signal::Profiles | Signal::Traces => "remove the pipeline",
+    }
+}
+
+/// A config that loaded, with the warnings to log (what the opt-in skipped).
 #[derive(Clone, Debug)]
 pub struct Loaded {
     pub config: Config,
     pub warnings: Vec<Diagnostic>,
+    /// The pipelines skipped on [`LoadOptions::skip_unsupported_pipelines`].
+    pub skipped_pipelines: Vec<String>,
     /// The values that came from `${...}` expansion: start-up errors pass through
     /// [`yaml::Redactions::redact`] before they are logged, as config diagnostics do.
     pub redactions: yaml::Redactions,
@@ -95,6 +126,11 @@ pub struct Loaded {
 
 /// Reads and validates a config file, expanding variables from the process environment.
 pub fn load_file(path: &Path) -> Result<Loaded, ConfigErrors> {
+    load_file_with(path, LoadOptions::default())
+}
+
+/// [`load_file`] with options.
+pub fn load_file_with(path: &Path, options: LoadOptions) -> Result<Loaded, ConfigErrors> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigErrors(vec![Diagnostic {
@@ -104,7 +140,7 @@ pub fn load_file(path: &Path) -> Result<Loaded, ConfigErrors> {
             message: format!("cannot read config: {e}"),
         }])
     })?;
-    load_str(&text, &file, &|name| std::env::var(name).ok())
+    load_str_with(&text, &file, &|name| std::env::var(name).ok(), options)
 }
 
 /// Reads and validates config text; `file` names it in diagnostics.
@@ -112,6 +148,16 @@ pub fn load_str(
     text: &str,
     file: &str,
     env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Loaded, ConfigErrors> {
+    load_str_with(text, file, env, LoadOptions::default())
+}
+
+/// [`load_str`] with options.
+pub fn load_str_with(
+    text: &str,
+    file: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    options: LoadOptions,
 ) -> Result<Loaded, ConfigErrors> {
     let (value, map) = yaml::parse(text, env).map_err(|errs| {
         ConfigErrors(
@@ -131,15 +177,16 @@ pub fn load_str(
         errors: Vec::new(),
         warnings: Vec::new(),
     };
-    let config = build(&value, &mut ctx);
+    let built = build(&value, &mut ctx, options);
     let mut errors = ctx.errors;
     if errors.is_empty() {
-        if let Some(config) = config {
+        if let Some((config, skipped_pipelines)) = built {
             let mut warnings = ctx.warnings;
             warnings.sort_by_key(|d| d.position.map(|p| (p.line, p.column)));
             return Ok(Loaded {
                 config,
                 warnings,
+                skipped_pipelines,
                 redactions: map.redactions().clone(),
             });
         }
@@ -213,7 +260,7 @@ struct Sections {
     connectors: Section,
 }
 
-fn build(value: &Value, ctx: &mut Ctx) -> Option<Config> {
+fn build(value: &Value, ctx: &mut Ctx, options: LoadOptions) -> Option<(Config, Vec<String>)> {
     let raw: RawConfig = ctx.typed(value, "")?;
     let sections = Sections {
         receivers: Section::read(
@@ -254,8 +301,15 @@ fn build(value: &Value, ctx: &mut Ctx) -> Option<Config> {
             "`service.pipelines` is empty: define a `traces` pipeline",
         );
     }
-    let (used_by, trace_pipelines) = check_pipelines(ctx, &service, &sections);
-    report_unsupported(ctx, &sections, &used_by);
+    let skip = options.skip_unsupported_pipelines;
+    let (used_by, trace_pipelines) = check_pipelines(ctx, &service, &sections, skip);
+    report_unsupported(ctx, &sections, &used_by, &service.extensions, skip);
+    let skipped: Vec<String> = service
+        .pipelines
+        .keys()
+        .filter(|p| p.signal() != Signal::Traces)
+        .map(|p| p.to_string())
+        .collect();
     let started = check_service_extensions(ctx, &service, &sections.extensions);
     let extensions = type_section(ctx, &sections.extensions, registry::EXTENSIONS);
     let extensions: BTreeMap<ComponentId, Arc<dyn ExtensionConfig>> = extensions
@@ -274,7 +328,7 @@ fn build(value: &Value, ctx: &mut Ctx) -> Option<Config> {
 
     service.pipelines = trace_pipelines;
     service.extensions = started;
-    Some(Config {
+    let config = Config {
         receivers: arcs(type_section(ctx, &sections.receivers, registry::RECEIVERS)),
         processors: arcs(type_section(
             ctx,
@@ -284,7 +338,8 @@ fn build(value: &Value, ctx: &mut Ctx) -> Option<Config> {
         exporters: arcs(exporters),
         extensions,
         service,
-    })
+    };
+    Some((config, skipped))
 }
 
 fn arcs<C: ?Sized>(map: BTreeMap<ComponentId, Box<C>>) -> BTreeMap<ComponentId, Arc<C>> {
@@ -292,11 +347,12 @@ fn arcs<C: ?Sized>(map: BTreeMap<ComponentId, Box<C>>) -> BTreeMap<ComponentId, 
 }
 
 /// Checks every pipeline's lists against the sections; returns which pipelines use each
-/// component and the `traces` pipelines (the others are skipped with a warning).
+/// component and the `traces` pipelines. The others are errors, or with `skip` warnings.
 fn check_pipelines(
     ctx: &mut Ctx,
     service: &ServiceConfig,
     sections: &Sections,
+    skip: bool,
 ) -> (UsedBy, BTreeMap<PipelineId, service::PipelineConfig>) {
     let Sections {
         receivers,
@@ -327,7 +383,7 @@ fn check_pipelines(
                         "pipeline `{pid}` references {} `{id}`, which is not defined in `{list_name}`",
                         list_name.trim_end_matches('s')
                     );
-                    if is_traces {
+                    if is_traces || !skip {
                         ctx.error(&item, message);
                     } else {
                         ctx.warn(&item, message);
@@ -357,10 +413,21 @@ fn check_pipelines(
                 );
             }
             trace_pipelines.insert(pid.clone(), pipeline.clone());
-        } else {
+        } else if skip {
             ctx.warn(
                 &ppointer,
-                format!("pipeline `{pid}` is skipped: xray-collector runs `traces` pipelines only"),
+                format!(
+                    "pipeline `{pid}` is skipped (--skip-unsupported-pipelines): xray-collector runs `traces` pipelines only; {}",
+                    instead(pid.signal())
+                ),
+            );
+        } else {
+            ctx.error(
+                &ppointer,
+                format!(
+                    "pipeline `{pid}` cannot run: xray-collector runs `traces` pipelines only; {}; or remove the pipeline, or start with --skip-unsupported-pipelines to skip it (logged at every start, listed on /metrics as xray_collector_skipped_pipelines)",
+                    instead(pid.signal())
+                ),
             );
         }
     }
@@ -368,8 +435,15 @@ fn check_pipelines(
     (used_by, trace_pipelines)
 }
 
-/// Unsupported components: an error when a traces pipeline uses them, a warning otherwise.
-fn report_unsupported(ctx: &mut Ctx, sections: &Sections, used_by: &UsedBy) {
+/// Unsupported components: an error when a traces pipeline uses them; otherwise an error too,
+/// unless `skip` (the opt-in) turns it into a warning.
+fn report_unsupported(
+    ctx: &mut Ctx,
+    sections: &Sections,
+    used_by: &UsedBy,
+    service_extensions: &[ComponentId],
+    skip: bool,
+) {
     let Sections {
         receivers,
         processors,
@@ -417,27 +491,35 @@ fn report_unsupported(ctx: &mut Ctx, sections: &Sections, used_by: &UsedBy) {
                     ),
                 );
             } else {
-                let usage = if pipelines.is_empty() {
-                    if section.name == "extensions" {
-                        "it is not started".to_owned()
-                    } else {
-                        "it is not used by any pipeline".to_owned()
+                let names: Vec<String> = pipelines.iter().map(|p| format!("`{p}`")).collect();
+                let listed = section.name == "extensions" && service_extensions.contains(id);
+                let usage = match (pipelines.is_empty(), skip) {
+                    (true, true) if listed => "it is not started".to_owned(),
+                    (true, true) => "it is not used by any pipeline".to_owned(),
+                    (true, false) if listed => {
+                        "it cannot be started; remove it from `service.extensions` and `extensions`"
+                            .to_owned()
                     }
-                } else {
-                    let names: Vec<String> = pipelines.iter().map(|p| format!("`{p}`")).collect();
-                    format!(
+                    (true, false) => "it is not used by any pipeline; remove it".to_owned(),
+                    (false, true) => format!(
                         "it is used only by pipeline {}, which is skipped",
                         names.join(", ")
-                    )
-                };
-                ctx.warn(
-                    pointer,
-                    format!(
-                        "{} type `{}` is not supported; {usage}",
-                        section.singular(),
-                        id.kind()
                     ),
+                    (false, false) => format!(
+                        "it is used by pipeline {}, which cannot run",
+                        names.join(", ")
+                    ),
+                };
+                let message = format!(
+                    "{} type `{}` is not supported; {usage}",
+                    section.singular(),
+                    id.kind()
                 );
+                if skip {
+                    ctx.warn(pointer, message);
+                } else {
+                    ctx.error(pointer, message);
+                }
             }
         }
     }

@@ -177,11 +177,8 @@ pub fn documents_from_records(records: Vec<Bytes>) -> Traces {
         records
             .into_iter()
             .filter_map(|body| {
-                Some(Segment {
-                    ids: document_ids(&body)?,
-                    body,
-                    received_at,
-                })
+                let ids = document_ids(&body)?;
+                Some(Segment::new(body, ids, received_at))
             })
             .collect(),
     )
@@ -517,11 +514,11 @@ mod tests {
     use std::time::Instant;
 
     fn batch(n: usize) -> Traces {
-        let seg = Segment {
-            body: Bytes::from_static(b"{}"),
-            ids: SegmentIds::new("0123456789abcdef", "").unwrap(),
-            received_at: Instant::now(),
-        };
+        let seg = Segment::new(
+            Bytes::from_static(b"{}"),
+            SegmentIds::new("0123456789abcdef", "").unwrap(),
+            Instant::now(),
+        );
         Traces::XRay(vec![seg; n])
     }
 
@@ -552,12 +549,14 @@ mod tests {
         assert_eq!(back, original);
         assert_eq!(kept.item_count(), 3);
 
-        let doc = |id: &str| Segment {
-            body: Bytes::from(format!(
-                r#"{{"id":"{id}","trace_id":"1-5f84c7a8-0123456789abcdef01234567"}}"#
-            )),
-            ids: SegmentIds::new(id, "1-5f84c7a8-0123456789abcdef01234567").unwrap(),
-            received_at: Instant::now(),
+        let doc = |id: &str| {
+            Segment::new(
+                Bytes::from(format!(
+                    r#"{{"id":"{id}","trace_id":"1-5f84c7a8-0123456789abcdef01234567"}}"#
+                )),
+                SegmentIds::new(id, "1-5f84c7a8-0123456789abcdef01234567").unwrap(),
+                Instant::now(),
+            )
         };
         let (_, records) = records_as_is(Traces::XRay(vec![doc("0123456789abcdef")]));
         let Traces::XRay(docs) = batch_from_records(records) else {

@@ -1,4 +1,5 @@
-//! Extensions: `health_check` (serves readiness), `file_storage` (the directory of persistent
+//! Extensions: `health_check` (serves readiness), `awsproxy` (the X-Ray sampling proxy, for
+//! SDKs' remote samplers), `file_storage` (the directory of persistent
 //! sending queues, opened by the exporters whose `sending_queue.storage` names it) and `sigv4auth`
 //! (signing, built by the exporters whose `auth.authenticator` names it). Such references are
 //! resolved when the config loads (`config::component::ExtensionRef`).
@@ -6,6 +7,7 @@
 //! An extension's config implements [`ExtensionConfig`] (and `config::component::Component`);
 //! the registry (`crate::registry`) lists the types.
 
+pub mod awsproxy;
 pub mod file_storage;
 pub mod health_check;
 pub mod sigv4auth;
@@ -19,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::component::{AsAny, BoxFuture};
 use crate::config::id::ComponentId;
+use crate::telemetry::Telemetry;
 
 /// What an extension's start needs from the service.
 pub struct ExtensionContext {
@@ -26,6 +29,8 @@ pub struct ExtensionContext {
     pub health: Health,
     /// Cancelled when the collector's own servers stop.
     pub stop: CancellationToken,
+    /// The collector's counters.
+    pub telemetry: Telemetry,
 }
 
 /// An extension's config, type-erased.

@@ -2,12 +2,18 @@
 //! `telemetry::server`) and the structured log setup (`telemetry::logs`).
 //!
 //! Every item (an X-Ray document or an OTLP span) that enters the collector ends in exactly one of:
-//! refused by a receiver or processor, sent, failed (rejected by X-Ray or a permanent error),
+//! refused by a receiver or processor, filtered (removed on purpose by a `filter` or
+//! `probabilistic_sampler` processor), sent, failed (rejected by X-Ray or a permanent error),
 //! dropped (queue overflow, shutdown deadline), or, behind a persistent queue, persisted (left in
 //! the disk log at shutdown for the next start). Each has a counter with a `reason` label, whose
 //! values are the closed enums of `telemetry::reason`. A persistent queue's batches read back at
 //! start-up count as replayed, so in each run
-//! `received + replayed = refused + sent + failed + dropped + persisted` (once settled).
+//! `received + replayed = refused + filtered + sent + failed + dropped + persisted` (once
+//! settled, for a single pipeline; a fan-out to several counts each pipeline's copy downstream).
+//!
+//! Gauges besides the queue sizes: `skipped_pipelines{pipeline}` (1 for each pipeline the
+//! `--skip-unsupported-pipelines` opt-in skipped) and the `memory_limiter`'s last reading
+//! (`processor_memory_limiter_rss_bytes`).
 
 pub mod logs;
 pub mod reason;
@@ -23,7 +29,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 pub use self::reason::{
-    AckResetReason, DropReason, FailReason, ProcessorRefusal, ReceiverRefusal, RetryReason,
+    AckResetReason, DropReason, FailReason, ProcessorDrop, ProcessorRefusal, ReceiverRefusal,
+    RetryReason,
 };
 
 type Labels = Vec<(String, String)>;
@@ -44,6 +51,10 @@ struct Inner {
     receiver_requests_refused: Family<Labels, Counter>,
     processor_refused: Family<Labels, Counter>,
     processor_batches: Family<Labels, Counter>,
+    processor_dropped: Family<Labels, Counter>,
+    memory_limiter_rss: Family<Labels, Gauge>,
+    memory_limiter_over_hard: Family<Labels, Counter>,
+    skipped_pipelines: Family<Labels, Gauge>,
     exporter_sent: Family<Labels, Counter>,
     exporter_failed: Family<Labels, Counter>,
     exporter_dropped: Family<Labels, Counter>,
@@ -57,6 +68,12 @@ struct Inner {
     exporter_persisted: Family<Labels, Counter>,
     exporter_replayed: Family<Labels, Counter>,
     proxy_requests: Family<Labels, Counter>,
+    extension_proxy_requests: Family<Labels, Counter>,
+    k8s_api_up: Family<Labels, Gauge>,
+    k8s_pods: Family<Labels, Gauge>,
+    k8s_pods_not_cached: Family<Labels, Counter>,
+    k8s_api_errors: Family<Labels, Counter>,
+    detection_failures: Family<Labels, Counter>,
     totals: Totals,
 }
 
@@ -70,6 +87,7 @@ pub struct Totals {
     pub failed: AtomicU64,
     pub dropped: AtomicU64,
     pub persisted: AtomicU64,
+    pub filtered: AtomicU64,
 }
 
 /// A copy of [`Totals`].
@@ -83,6 +101,8 @@ pub struct Summary {
     pub dropped: u64,
     /// Items left in a persistent queue's disk log at shutdown, sent by the next start.
     pub persisted: u64,
+    /// Items a `filter` or `probabilistic_sampler` processor removed on purpose.
+    pub filtered: u64,
 }
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {
@@ -136,7 +156,23 @@ impl Telemetry {
             ),
             processor_refused: metric!(
                 "processor_refused_items",
-                "Items a processor refused because its input was full or closed."
+                "Items a processor refused, by reason (its input was full or closed, or a memory_limiter found the process above its soft limit)."
+            ),
+            processor_dropped: metric!(
+                "processor_dropped_items",
+                "Items an inline processor removed on purpose, by reason (filtered by `filter`, not sampled by `probabilistic_sampler`)."
+            ),
+            memory_limiter_rss: metric!(
+                "processor_memory_limiter_rss_bytes",
+                "The process's resident memory at the memory_limiter's last check."
+            ),
+            memory_limiter_over_hard: metric!(
+                "processor_memory_limiter_over_hard_limit_checks",
+                "Readings of the memory_limiter that found the process at or above its hard limit (data is refused meanwhile)."
+            ),
+            skipped_pipelines: metric!(
+                "skipped_pipelines",
+                "1 for each pipeline of the config that this collector does not run, skipped on the --skip-unsupported-pipelines opt-in."
             ),
             processor_batches: metric!(
                 "processor_batch_batches_sent",
@@ -185,6 +221,30 @@ impl Telemetry {
                 "receiver_proxy_requests",
                 "Sampling proxy requests, by outcome (forwarded, refused_path, refused_method, refused_body, client_timeout, too_many_connections, upstream_error, upstream_timeout)."
             ),
+            extension_proxy_requests: metric!(
+                "extension_proxy_requests",
+                "Requests of the awsproxy extension's sampling proxy, by outcome (the values of receiver_proxy_requests)."
+            ),
+            k8s_api_up: metric!(
+                "processor_k8sattributes_api_up",
+                "1 while a k8sattributes processor's pod watch is in sync with the Kubernetes API, 0 while it cannot reach or read it (spans then pass unchanged)."
+            ),
+            k8s_pods: metric!(
+                "processor_k8sattributes_pods",
+                "Pods in a k8sattributes processor's cache, deleted ones in their grace period included."
+            ),
+            k8s_pods_not_cached: metric!(
+                "processor_k8sattributes_pods_not_cached",
+                "Pods (or replicasets) a k8sattributes processor did not cache because its cache was at max_pods."
+            ),
+            k8s_api_errors: metric!(
+                "processor_k8sattributes_api_errors",
+                "Failed list or watch requests of a k8sattributes processor (retried with backoff)."
+            ),
+            detection_failures: metric!(
+                "processor_resourcedetection_failures",
+                "Detectors of a resourcedetection processor that failed or timed out at start-up, by detector; spans pass without their attributes."
+            ),
             registry,
             totals: Totals::default(),
         };
@@ -213,6 +273,7 @@ impl Telemetry {
             failed: t.failed.load(Ordering::Relaxed),
             dropped: t.dropped.load(Ordering::Relaxed),
             persisted: t.persisted.load(Ordering::Relaxed),
+            filtered: t.filtered.load(Ordering::Relaxed),
         }
     }
 
@@ -221,6 +282,54 @@ impl Telemetry {
         self.inner
             .proxy_requests
             .get_or_create(&labels(&[("receiver", receiver), ("outcome", outcome)]))
+            .inc();
+    }
+
+    /// One request of an `awsproxy` extension, by outcome.
+    pub fn extension_proxy_request(&self, extension: &str, outcome: &str) {
+        self.inner
+            .extension_proxy_requests
+            .get_or_create(&labels(&[("extension", extension), ("outcome", outcome)]))
+            .inc();
+    }
+
+    /// Whether a k8sattributes processor's watch is in sync with the API.
+    pub fn k8s_api_up(&self, processor: &str, up: bool) {
+        self.inner
+            .k8s_api_up
+            .get_or_create(&labels(&[("processor", processor)]))
+            .set(i64::from(up));
+    }
+
+    /// The pods in a k8sattributes processor's cache.
+    pub fn k8s_pods(&self, processor: &str, pods: usize) {
+        self.inner
+            .k8s_pods
+            .get_or_create(&labels(&[("processor", processor)]))
+            .set(i64::try_from(pods).unwrap_or(i64::MAX));
+    }
+
+    /// A pod or replicaset a k8sattributes processor's full cache did not take.
+    pub fn k8s_pod_not_cached(&self, processor: &str, kind: &str) {
+        self.inner
+            .k8s_pods_not_cached
+            .get_or_create(&labels(&[("processor", processor), ("kind", kind)]))
+            .inc();
+    }
+
+    /// A failed list or watch request of a k8sattributes processor.
+    pub fn k8s_api_error(&self, processor: &str) {
+        self.inner
+            .k8s_api_errors
+            .get_or_create(&labels(&[("processor", processor)]))
+            .inc();
+    }
+
+    /// A resourcedetection detector that failed at start-up.
+    pub fn detection_failed(&self, processor: &str, detector: &str) {
+        self.inner
+            .detection_failures
+            .get_or_create(&labels(&[("processor", processor), ("detector", detector)]))
             .inc();
     }
 
@@ -306,6 +415,52 @@ impl Telemetry {
                 ("reason", reason.as_str()),
             ]))
             .inc_by(n as u64);
+    }
+
+    /// Items an inline processor removed on purpose (not an error: they count as filtered).
+    pub fn processor_dropped(
+        &self,
+        processor: &str,
+        pipeline: &str,
+        reason: ProcessorDrop,
+        n: usize,
+    ) {
+        self.inner
+            .processor_dropped
+            .get_or_create(&labels(&[
+                ("processor", processor),
+                ("pipeline", pipeline),
+                ("reason", reason.as_str()),
+            ]))
+            .inc_by(n as u64);
+        self.inner
+            .totals
+            .filtered
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// The memory_limiter `processor`'s last reading of the process's resident memory.
+    pub fn memory_limiter_rss(&self, processor: &str, bytes: u64) {
+        self.inner
+            .memory_limiter_rss
+            .get_or_create(&labels(&[("processor", processor)]))
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    /// A reading of the memory_limiter `processor` at or above its hard limit.
+    pub fn memory_limiter_over_hard_limit(&self, processor: &str) {
+        self.inner
+            .memory_limiter_over_hard
+            .get_or_create(&labels(&[("processor", processor)]))
+            .inc();
+    }
+
+    /// A pipeline of the config this collector skipped, on the explicit opt-in.
+    pub fn skipped_pipeline(&self, pipeline: &str) {
+        self.inner
+            .skipped_pipelines
+            .get_or_create(&labels(&[("pipeline", pipeline)]))
+            .set(1);
     }
 
     /// A batch the batch processor sent.

@@ -10,7 +10,8 @@
 //!   `pipeline_timeout`, `shutdown`, `malformed`, `too_large`, `unsupported_content_type`,
 //!   `unsupported_content_encoding`, `too_many_requests`, `too_many_connections`, `client_timeout`,
 //!   `memory_limit`.
-//! * `processor_refused_items` ([`ProcessorRefusal`]): `full`, `closed`.
+//! * `processor_refused_items` ([`ProcessorRefusal`]): `full`, `closed`, `memory_limit`.
+//! * `processor_dropped_items` ([`ProcessorDrop`]): `filtered`, `sampled`.
 //! * `exporter_failed_items` ([`FailReason`]): `unprocessed`, `partial_success`,
 //!   `permanent_error`, `retries_exhausted`, `retry_disabled`, `untranslatable`, `encode`,
 //!   `io_error`.
@@ -86,8 +87,9 @@ reasons! {
         TooManyConnections => "too_many_connections",
         /// A client that did not send its body in time.
         ClientTimeout => "client_timeout",
-        /// An OTLP request refused because the receiver's in-flight memory budget
-        /// (`memory_limit_mib`) was held by other requests (retryable).
+        /// Refused because the receiver's in-flight memory budget (`memory_limit_mib`) was held
+        /// by other requests, or because a `memory_limiter` processor found the process above its
+        /// soft limit (retryable for OTLP clients).
         MemoryLimit => "memory_limit",
     }
 }
@@ -99,6 +101,18 @@ reasons! {
         Full => "full",
         /// It had shut down.
         Closed => "closed",
+        /// A `memory_limiter` found the process above its soft limit.
+        MemoryLimit => "memory_limit",
+    }
+}
+
+reasons! {
+    /// Why an inline processor removed items on purpose (`processor_dropped_items`).
+    ProcessorDrop {
+        /// A `filter` condition matched them.
+        Filtered => "filtered",
+        /// `probabilistic_sampler` did not sample them.
+        Sampled => "sampled",
     }
 }
 
@@ -211,6 +225,10 @@ mod tests {
             labels(ProcessorRefusal::ALL, ProcessorRefusal::as_str)
         );
         assert_eq!(
+            documented("processor_dropped_items"),
+            labels(ProcessorDrop::ALL, ProcessorDrop::as_str)
+        );
+        assert_eq!(
             documented("exporter_failed_items"),
             labels(FailReason::ALL, FailReason::as_str)
         );
@@ -236,6 +254,9 @@ mod tests {
         }
         for r in ProcessorRefusal::ALL {
             t.processor_refused("p", "traces", *r, 1);
+        }
+        for r in ProcessorDrop::ALL {
+            t.processor_dropped("p", "traces", *r, 1);
         }
         for r in FailReason::ALL {
             t.exporter_failed("e", *r, 1);
@@ -265,6 +286,9 @@ mod tests {
         ProcessorRefusal::ALL
             .iter()
             .for_each(|r| expect("processor_refused_items_total", r.as_str()));
+        ProcessorDrop::ALL
+            .iter()
+            .for_each(|r| expect("processor_dropped_items_total", r.as_str()));
         FailReason::ALL
             .iter()
             .for_each(|r| expect("exporter_failed_items_total", r.as_str()));

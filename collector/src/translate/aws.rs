@@ -73,11 +73,7 @@ pub(crate) fn make_aws(
         aws.insert("ecs".into(), Value::Object(ecs));
     }
 
-    if platform == "aws_eks" || !res("k8s.cluster.name").is_empty() {
-        let mut eks = Map::new();
-        eks.insert("cluster_name".into(), nullable(res("k8s.cluster.name")));
-        eks.insert("pod".into(), nullable(res("k8s.pod.name")));
-        eks.insert("container_id".into(), nullable(res("container.id")));
+    if let Some(eks) = eks(resource) {
         aws.insert("eks".into(), Value::Object(eks));
     }
 
@@ -140,6 +136,29 @@ pub(crate) fn make_aws(
     insert_str(&mut aws, "table_name", &table_name);
 
     Some(Value::Object(aws))
+}
+
+/// The `aws.eks` block, when the resource is on EKS (`cloud.platform: aws_eks`) or names a
+/// cluster (`k8s.cluster.name`): `cluster_name`, `pod` (`k8s.pod.name`), `container_id`
+/// (`container.id`), each `null` when unknown. The one mapping of the Kubernetes identity, used by
+/// the translation and by the pipelines' X-Ray stamping (`crate::translate::xray_identity`).
+pub(crate) fn eks(resource: &AttrMap<'_>) -> Option<Map<String, Value>> {
+    let res = |key: &str| get_str(resource, key);
+    if res("cloud.platform") != "aws_eks" && res("k8s.cluster.name").is_empty() {
+        return None;
+    }
+    let nullable = |s: &str| {
+        if s.is_empty() {
+            Value::Null
+        } else {
+            Value::String(s.to_string())
+        }
+    };
+    let mut eks = Map::new();
+    eks.insert("cluster_name".into(), nullable(res("k8s.cluster.name")));
+    eks.insert("pod".into(), nullable(res("k8s.pod.name")));
+    eks.insert("container_id".into(), nullable(res("container.id")));
+    Some(eks)
 }
 
 /// `cloudwatch_logs` entries from `aws.log.group.arns`, else `aws.log.group.names`, else the

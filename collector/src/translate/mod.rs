@@ -23,7 +23,56 @@ mod http;
 mod segment;
 mod stack;
 
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+use serde_json::{Map, Value};
+
+/// What a segment translated from spans of `resource` would carry of the resource: the
+/// `aws.eks` block, the `origin`, and the resource attributes as `metadata.default` entries
+/// (`otel.resource.<key>`, as JSON). The pipelines' X-Ray stamping (`processors::stamp`) writes
+/// these into documents that inline processors gave a resource, so an X-Ray SDK's segment gets the
+/// same identity as a translated OTLP span of the same pod.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct XrayIdentity {
+    /// `aws.eks`, when the resource is on EKS or names a cluster.
+    pub eks: Option<Map<String, Value>>,
+    /// `AWS::EKS::Container` when the resource names a cluster (`k8s.cluster.name`), else the
+    /// translation's `origin` (from `cloud.platform`), if any.
+    pub origin: Option<&'static str>,
+    /// `metadata.default` entries, one per resource attribute with a value.
+    pub metadata: Map<String, Value>,
+}
+
+/// The X-Ray identity of a resource (see [`XrayIdentity`]).
+pub fn xray_identity(resource: &[KeyValue]) -> XrayIdentity {
+    let map = attributes::attr_map(resource);
+    let eks = aws::eks(&map);
+    let origin = if attributes::get_str(&map, "k8s.cluster.name").is_empty() {
+        aws::origin(&map)
+    } else {
+        Some("AWS::EKS::Container")
+    };
+    let metadata = map
+        .iter()
+        .filter_map(|(key, value)| {
+            Some((
+                segment::resource_metadata_key(key),
+                attributes::raw_json(value)?,
+            ))
+        })
+        .collect();
+    XrayIdentity {
+        eks,
+        origin,
+        metadata,
+    }
+}
+
+/// An attribute value as plain JSON (maps and arrays kept, bytes as base64), as the translation
+/// writes metadata.
+pub fn any_to_json(value: &opentelemetry_proto::tonic::common::v1::AnyValue) -> Option<Value> {
+    attributes::raw_json(value)
+}
 
 /// Settings from the `awsxray` exporter's configuration.
 #[derive(Debug, Clone, Default, PartialEq)]

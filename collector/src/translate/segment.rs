@@ -407,7 +407,7 @@ fn make_xray_attributes(
 
     if store_resource {
         for (key, value) in resource {
-            let key = format!("otel.resource.{key}");
+            let key = resource_metadata_key(key);
             let indexed_here = settings.index_all_attributes || indexed.contains(&key);
             match annotation_value(value).filter(|_| indexed_here) {
                 Some(v) => {
@@ -451,6 +451,11 @@ fn make_xray_attributes(
         annotations,
         metadata,
     }
+}
+
+/// The `metadata.default` key of a resource attribute on a segment (`otel.resource.<key>`).
+pub(crate) fn resource_metadata_key(key: &str) -> String {
+    format!("otel.resource.{key}")
 }
 
 fn string_value(value: &opentelemetry_proto::tonic::common::v1::AnyValue) -> Option<&str> {

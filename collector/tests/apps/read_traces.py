@@ -1,6 +1,7 @@
 """Reads traces back from an X-Ray API endpoint (moto in the tests) with boto3 BatchGetTraces.
 
-Usage: read_traces.py ENDPOINT TRACE_IDS_FILE OUT_JSONL
+Usage: read_traces.py ENDPOINT TRACE_IDS_FILE OUT_JSONL [REGION]
+REGION (default us-east-1) is the region the documents were sent to: moto keeps one store per region.
 Writes one line per stored segment document: {"trace_id": ..., "id": ..., "document": <string>}.
 """
 
@@ -12,10 +13,11 @@ import boto3
 
 def main():
     endpoint, ids_path, out_path = sys.argv[1:4]
+    region = sys.argv[4] if len(sys.argv) > 4 else "us-east-1"
     client = boto3.client(
         "xray",
         endpoint_url=endpoint,
-        region_name="us-east-1",
+        region_name=region,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )

@@ -4,7 +4,10 @@ It sends its segments over UDP to the daemon address given on the command line (
 test) and records every document the SDK put on the wire, so that the test can compare what X-Ray
 stores with what the application sent.
 
-Usage: xray_sdk_app.py DAEMON_ADDRESS SENT_JSONL TRACES
+Usage: xray_sdk_app.py DAEMON_ADDRESS SENT_JSONL TRACES [SOURCE_ADDRESS]
+
+With SOURCE_ADDRESS (an IP address, e.g. a loopback address standing for a pod's IP), the SDK's
+UDP socket is bound to it, so the datagrams come from that address.
 
 What each trace contains:
 * a segment with HTTP request/response data, annotations of each type and nested metadata;
@@ -24,9 +27,12 @@ from aws_xray_sdk.core.emitters.udp_emitter import UDPEmitter
 class RecordingEmitter(UDPEmitter):
     """The SDK's own UDP emitter, also keeping each document body it sends."""
 
-    def __init__(self, daemon_address):
+    def __init__(self, daemon_address, source_address=None):
         super().__init__(daemon_address)
         self.sent = []
+        if source_address:
+            # The SDK's own socket, bound before its first send.
+            self._socket.bind((source_address, 0))
 
     def _send_data(self, data):
         header, _, body = data.partition("\n")
@@ -37,7 +43,8 @@ class RecordingEmitter(UDPEmitter):
 
 def main():
     daemon_address, out_path, traces = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    emitter = RecordingEmitter(daemon_address)
+    source_address = sys.argv[4] if len(sys.argv) > 4 else None
+    emitter = RecordingEmitter(daemon_address, source_address)
     xray_recorder.configure(
         daemon_address=daemon_address,
         emitter=emitter,

@@ -83,7 +83,7 @@ pub fn metric_sum(text: &str, metric: &str, labels: &[&str]) -> f64 {
 /// The collector's counters, which appear on `/metrics` only at their first increment (a
 /// `prometheus_client` family without a sample prints nothing). `common::metric_tests` checks
 /// that each is registered in `collector/src/telemetry/mod.rs`.
-pub const COUNTERS: [&str; 19] = [
+pub const COUNTERS: [&str; 25] = [
     "xray_collector_receiver_received_items_total",
     "xray_collector_receiver_accepted_items_total",
     "xray_collector_receiver_refused_items_total",
@@ -91,8 +91,14 @@ pub const COUNTERS: [&str; 19] = [
     "xray_collector_receiver_accepted_requests_total",
     "xray_collector_receiver_refused_requests_total",
     "xray_collector_receiver_proxy_requests_total",
+    "xray_collector_extension_proxy_requests_total",
     "xray_collector_processor_refused_items_total",
     "xray_collector_processor_batch_batches_sent_total",
+    "xray_collector_processor_dropped_items_total",
+    "xray_collector_processor_memory_limiter_over_hard_limit_checks_total",
+    "xray_collector_processor_k8sattributes_pods_not_cached_total",
+    "xray_collector_processor_k8sattributes_api_errors_total",
+    "xray_collector_processor_resourcedetection_failures_total",
     "xray_collector_exporter_sent_items_total",
     "xray_collector_exporter_failed_items_total",
     "xray_collector_exporter_dropped_items_total",
@@ -335,6 +341,17 @@ pub fn read_back(
     trace_ids: &[String],
     dir: &Path,
 ) -> Vec<(String, String, String)> {
+    read_back_in(python, endpoint, "us-east-1", trace_ids, dir)
+}
+
+/// Like [`read_back`], from the documents sent to `region` (moto keeps one store per region).
+pub fn read_back_in(
+    python: &Path,
+    endpoint: &str,
+    region: &str,
+    trace_ids: &[String],
+    dir: &Path,
+) -> Vec<(String, String, String)> {
     let ids_path = dir.join("trace_ids.txt");
     std::fs::write(&ids_path, trace_ids.join("\n")).expect("write trace ids");
     let out_path = dir.join("read_back.jsonl");
@@ -344,6 +361,7 @@ pub fn read_back(
             endpoint,
             &ids_path.display().to_string(),
             &out_path.display().to_string(),
+            region,
         ])
         .output()
         .expect("run read_traces.py");
@@ -524,9 +542,16 @@ xray_collector_exporter_queue_size{exporter=\"awsxray\"} 0
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/telemetry/mod.rs"),
         )
         .expect("the collector's telemetry module");
-        // The registered names are the string literals that follow `metric!(`; the two gauges
-        // are not counters.
-        let gauges = ["exporter_queue_size", "exporter_queue_capacity"];
+        // The registered names are the string literals that follow `metric!(`; the gauges are
+        // not counters.
+        let gauges = [
+            "exporter_queue_size",
+            "exporter_queue_capacity",
+            "processor_k8sattributes_api_up",
+            "processor_k8sattributes_pods",
+            "processor_memory_limiter_rss_bytes",
+            "skipped_pipelines",
+        ];
         let mut registered = Vec::new();
         for chunk in source.split("metric!(").skip(1) {
             let name = chunk.trim_start().trim_start_matches('"');

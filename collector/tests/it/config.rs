@@ -129,10 +129,10 @@ fn invalid_configs_table() {
         ),
         (
             "unsupported components in a traces pipeline",
-            "receivers:\n  zipkin:\nprocessors:\n  memory_limiter:\nexporters:\n  awsxray:\nservice:\n  pipelines:\n    traces/x:\n      receivers: [zipkin]\n      processors: [memory_limiter]\n      exporters: [awsxray]\n",
+            "receivers:\n  zipkin:\nprocessors:\n  tail_sampling:\nexporters:\n  awsxray:\nservice:\n  pipelines:\n    traces/x:\n      receivers: [zipkin]\n      processors: [tail_sampling]\n      exporters: [awsxray]\n",
             &[
                 "collector.yaml:2:3: receivers.zipkin: receiver type `zipkin` is not supported (used by pipeline `traces/x`); supported receivers: awsxray, otlp",
-                "collector.yaml:4:3: processors.memory_limiter: processor type `memory_limiter` is not supported (used by pipeline `traces/x`); supported processors: batch",
+                "collector.yaml:4:3: processors.tail_sampling: processor type `tail_sampling` is not supported (used by pipeline `traces/x`); supported processors: attributes, batch, filter, k8sattributes, memory_limiter, probabilistic_sampler, resource, resourcedetection",
             ],
         ),
         (
@@ -216,8 +216,11 @@ fn invalid_configs_table() {
     }
 }
 
+/// Without the opt-in, every pipeline this collector cannot run and every component it does not
+/// have is an error naming it and what to do instead; with `--skip-unsupported-pipelines` the same
+/// config loads, and each is a warning, the skipped pipelines listed.
 #[test]
-fn other_pipelines_and_their_components_are_warnings() {
+fn other_pipelines_are_errors_unless_skipped_on_the_opt_in() {
     let text = "\
 receivers:
   awsxray:
@@ -237,7 +240,16 @@ service:
       receivers: [statsd]
       exporters: [awsemf]
 ";
-    let loaded = load(text).unwrap();
+    assert_eq!(
+        load(text).unwrap_err(),
+        vec![
+            "collector.yaml:3:3: receivers.statsd: receiver type `statsd` is not supported; it is used by pipeline `metrics`, which cannot run",
+            "collector.yaml:6:3: exporters.awsemf: exporter type `awsemf` is not supported; it is used by pipeline `metrics`, which cannot run",
+            "collector.yaml:8:3: extensions.pprof: extension type `pprof` is not supported; it cannot be started; remove it from `service.extensions` and `extensions`",
+            "collector.yaml:15:5: service.pipelines.metrics: pipeline `metrics` cannot run: xray-collector runs `traces` pipelines only; for metrics use the blueprint's `spec.metrics` option (Amazon Managed Service for Prometheus managed scraper); or remove the pipeline, or start with --skip-unsupported-pipelines to skip it (logged at every start, listed on /metrics as xray_collector_skipped_pipelines)",
+        ]
+    );
+    let loaded = load_skipping(text).unwrap();
     let warnings: Vec<String> = loaded.warnings.iter().map(|d| d.to_string()).collect();
     assert_eq!(
         warnings,
@@ -245,11 +257,48 @@ service:
             "collector.yaml:3:3: receivers.statsd: receiver type `statsd` is not supported; it is used only by pipeline `metrics`, which is skipped",
             "collector.yaml:6:3: exporters.awsemf: exporter type `awsemf` is not supported; it is used only by pipeline `metrics`, which is skipped",
             "collector.yaml:8:3: extensions.pprof: extension type `pprof` is not supported; it is not started",
-            "collector.yaml:15:5: service.pipelines.metrics: pipeline `metrics` is skipped: xray-collector runs `traces` pipelines only",
+            "collector.yaml:15:5: service.pipelines.metrics: pipeline `metrics` is skipped (--skip-unsupported-pipelines): xray-collector runs `traces` pipelines only; for metrics use the blueprint's `spec.metrics` option (Amazon Managed Service for Prometheus managed scraper)",
         ]
     );
+    assert_eq!(loaded.skipped_pipelines, vec!["metrics".to_owned()]);
     assert_eq!(loaded.config.service.pipelines.len(), 1);
     assert!(loaded.config.service.extensions.is_empty());
+
+    // A logs pipeline, an undefined reference in it and an unused unsupported component.
+    let logs = "\
+receivers:
+  awsxray:
+  filelog:
+exporters:
+  awsxray:
+service:
+  pipelines:
+    traces:
+      receivers: [awsxray]
+      exporters: [awsxray]
+    logs/app:
+      receivers: [nowhere]
+      exporters: [awsxray]
+";
+    assert_eq!(
+        load(logs).unwrap_err(),
+        vec![
+            "collector.yaml:3:3: receivers.filelog: receiver type `filelog` is not supported; it is not used by any pipeline; remove it",
+            "collector.yaml:11:5: service.pipelines.logs/app: pipeline `logs/app` cannot run: xray-collector runs `traces` pipelines only; ship logs with a log agent (for example Fluent Bit or the CloudWatch agent); or remove the pipeline, or start with --skip-unsupported-pipelines to skip it (logged at every start, listed on /metrics as xray_collector_skipped_pipelines)",
+            "collector.yaml:12:19: service.pipelines.logs/app.receivers[0]: pipeline `logs/app` references receiver `nowhere`, which is not defined in `receivers`",
+        ]
+    );
+    let loaded = load_skipping(logs).unwrap();
+    assert_eq!(loaded.warnings.len(), 3, "{:?}", loaded.warnings);
+    assert_eq!(loaded.skipped_pipelines, vec!["logs/app".to_owned()]);
+}
+
+fn load_skipping(text: &str) -> Result<config::Loaded, Vec<String>> {
+    let options = config::LoadOptions {
+        skip_unsupported_pipelines: true,
+    };
+    config::load_str_with(text, "collector.yaml", &env, options)
+        .map_err(|e| e.0.iter().map(|d| d.to_string()).collect())
 }
 
 /// The collector YAML inside a shared config file: the file itself, or `spec.config` of its
@@ -280,10 +329,32 @@ fn shared_configs_trace_pipelines_load() {
         std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
     };
     let load_shared = |name: &str| config::load_str(&collector_yaml(&read(name)), name, &env);
+    let skipping = config::LoadOptions {
+        skip_unsupported_pipelines: true,
+    };
+    let load_skipping =
+        |name: &str| config::load_str_with(&collector_yaml(&read(name)), name, &env, skipping);
 
-    // The guide's recipe: awsxray -> awsxray, next to a Prometheus metrics pipeline.
-    let recipe =
-        load_shared("recipe-otel-collector-xray-prometheus-complete.yaml").expect("recipe loads");
+    // The guide's recipe: awsxray -> awsxray, next to a Prometheus metrics pipeline, which is
+    // an error naming what to use instead...
+    let recipe_name = "recipe-otel-collector-xray-prometheus-complete.yaml";
+    let errors = load_shared(recipe_name).unwrap_err();
+    let messages: Vec<String> = errors.0.iter().map(|d| d.to_string()).collect();
+    assert!(
+        messages.iter().any(|m| m.contains("service.pipelines.metrics: pipeline `metrics` cannot run: xray-collector runs `traces` pipelines only; for metrics use the blueprint's `spec.metrics` option (Amazon Managed Service for Prometheus managed scraper)")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("receivers.prometheus: receiver type `prometheus` is not supported; it is used by pipeline `metrics`, which cannot run")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("exporters.prometheusremotewrite: exporter type `prometheusremotewrite` is not supported; it is used by pipeline `metrics`, which cannot run")),
+        "{messages:#?}"
+    );
+    // ... unless the opt-in skips it.
+    let recipe = load_skipping(recipe_name).expect("recipe loads on the opt-in");
+    assert_eq!(recipe.skipped_pipelines, vec!["metrics".to_owned()]);
     assert_eq!(recipe.config.service.pipelines.len(), 1);
     let w: Vec<String> = recipe.warnings.iter().map(|d| d.message.clone()).collect();
     assert!(
@@ -310,20 +381,30 @@ fn shared_configs_trace_pipelines_load() {
         ("REGION", "aps")
     );
 
-    // Configs whose traces pipeline needs only parts that may not be built yet.
+    // Configs whose traces pipeline needs only parts that may not be built yet; the two ADOT
+    // configs with a metrics pipeline load on the opt-in only.
+    let community = load_shared("community-collector-config-xray.yaml").expect("loads");
+    assert_eq!(community.config.service.pipelines.len(), 1);
+    assert!(community.skipped_pipelines.is_empty());
     for name in [
-        "community-collector-config-xray.yaml",
         "aws-otel-collector-config.yaml",
         "aws-otel-collector-config-ecs-ecs-default-config.yaml",
     ] {
-        match load_shared(name) {
-            Ok(loaded) => assert_eq!(loaded.config.service.pipelines.len(), 1, "{name}"),
-            Err(errors) => {
-                for e in &errors.0 {
-                    assert!(not_built(&e.message), "{name}: {e}");
-                }
-            }
-        }
+        let errors = load_shared(name).unwrap_err();
+        assert!(
+            errors
+                .0
+                .iter()
+                .any(|e| e.message.starts_with("pipeline `metrics` cannot run")),
+            "{name}: {errors}"
+        );
+        let loaded = load_skipping(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(loaded.config.service.pipelines.len(), 1, "{name}");
+        assert_eq!(
+            loaded.skipped_pipelines,
+            vec!["metrics".to_owned()],
+            "{name}"
+        );
     }
 
     // contrib's test data uses components that exist only in its tests.
@@ -337,7 +418,7 @@ fn shared_configs_trace_pipelines_load() {
     assert_eq!(
         messages,
         vec![
-            "contrib-awsxrayreceiver-testdata-config.yaml:24:3: processors.nop: processor type `nop` is not supported (used by pipeline `traces`); supported processors: batch",
+            "contrib-awsxrayreceiver-testdata-config.yaml:24:3: processors.nop: processor type `nop` is not supported (used by pipeline `traces`); supported processors: attributes, batch, filter, k8sattributes, memory_limiter, probabilistic_sampler, resource, resourcedetection",
             "contrib-awsxrayreceiver-testdata-config.yaml:27:3: exporters.nop: exporter type `nop` is not supported (used by pipeline `traces`); supported exporters: awsxray, debug, file, otlphttp",
         ]
     );
@@ -348,7 +429,7 @@ fn shared_configs_trace_pipelines_load() {
         messages,
         vec![
             "receiver type `examplereceiver` is not supported (used by pipeline `traces`); supported receivers: awsxray, otlp",
-            "processor type `exampleprocessor` is not supported (used by pipeline `traces`); supported processors: batch",
+            "processor type `exampleprocessor` is not supported (used by pipeline `traces`); supported processors: attributes, batch, filter, k8sattributes, memory_limiter, probabilistic_sampler, resource, resourcedetection",
         ]
     );
 

@@ -29,21 +29,26 @@ use serde_json::Value;
 const REGION: &str = "eu-west-1";
 
 /// The local OTLP endpoint process, killed on drop.
-struct Endpoint {
+pub(crate) struct Endpoint {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     dir: tempfile::TempDir,
 }
 
 impl Endpoint {
     fn start(python: &Path) -> Endpoint {
+        Endpoint::start_for(python, REGION)
+    }
+
+    /// The endpoint, checking signatures for `region`.
+    pub(crate) fn start_for(python: &Path, region: &str) -> Endpoint {
         let dir = tempfile::tempdir().expect("temp dir");
         let port_file = dir.path().join("port");
         let child = Command::new(python)
             .arg(common::app("xray_otlp_endpoint.py"))
             .arg(&port_file)
             .arg(dir.path())
-            .args([REGION, "testing", "testing"])
+            .args([region, "testing", "testing"])
             .spawn()
             .expect("start xray_otlp_endpoint.py");
         let mut endpoint = Endpoint {
@@ -68,7 +73,7 @@ impl Endpoint {
         }
     }
 
-    fn rows(&self, file: &str) -> Vec<Value> {
+    pub(crate) fn rows(&self, file: &str) -> Vec<Value> {
         read_jsonl(&self.dir.path().join(file))
     }
 }

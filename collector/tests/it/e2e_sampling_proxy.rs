@@ -226,3 +226,155 @@ service:
     assert_eq!(count("refused_body"), 1.0, "{metrics}");
     assert_eq!(count("forwarded"), forwarded.len() as f64, "{metrics}");
 }
+
+/// The node_modules directory holding the OpenTelemetry X-Ray remote sampler for JavaScript
+/// (`tests/tools/package.json`), or `None` after recording the skip.
+fn remote_sampler_modules(check: &str) -> Option<std::path::PathBuf> {
+    let modules = harness::project_root().join(".tools/node/node_modules");
+    if modules.join("@opentelemetry/sampler-aws-xray").is_dir() {
+        return Some(modules);
+    }
+    if harness::tools_required() {
+        panic!(
+            "{check}: @opentelemetry/sampler-aws-xray is not installed; run tests/tools/setup.sh"
+        );
+    }
+    harness::record_skip(check, "@opentelemetry/sampler-aws-xray in .tools/node");
+    None
+}
+
+#[test]
+fn awsproxy_extension_serves_the_otel_remote_sampler_and_the_xray_sdk() {
+    let check = "collector e2e: OpenTelemetry X-Ray remote sampler + aws-xray-sdk -> extensions.awsproxy (SigV4) -> sampling upstream";
+    let Some(python) = harness::python(check) else {
+        return;
+    };
+    let Some(node) = harness::require_tool("node", check) else {
+        return;
+    };
+    let Some(modules) = remote_sampler_modules(check) else {
+        return;
+    };
+    let upstream = SamplingUpstream::start(&python);
+    let udp = common::free_udp_port();
+    let tcp = harness::free_port();
+    let config = format!(
+        r#"
+receivers:
+  awsxray:
+    endpoint: 127.0.0.1:{udp}
+    transport: udp
+exporters:
+  debug:
+    verbosity: basic
+extensions:
+  health_check:
+    endpoint: 127.0.0.1:HEALTH_PORT
+  awsproxy:
+    endpoint: 127.0.0.1:{tcp}
+    region: us-east-1
+    aws_endpoint: http://127.0.0.1:{up}
+    local_mode: true
+service:
+  extensions: [health_check, awsproxy]
+  pipelines:
+    traces:
+      receivers: [awsxray]
+      exporters: [debug]
+  telemetry:
+    metrics:
+      address: 127.0.0.1:METRICS_PORT
+"#,
+        up = upstream.port
+    );
+    let collector = Collector::start(&config, &[]);
+    assert!(
+        harness::wait_for_port(tcp, Duration::from_secs(10)),
+        "the awsproxy extension does not listen:\n{}",
+        collector.log()
+    );
+
+    // The OpenTelemetry SDK's remote sampler.
+    let out = Command::new(&node)
+        .arg(common::app("otel_remote_sampler_app.js"))
+        .arg(format!("http://127.0.0.1:{tcp}"))
+        .env("NODE_PATH", &modules)
+        .output()
+        .expect("run the remote sampler app");
+    assert!(
+        out.status.success(),
+        "remote sampler app failed: {}\n{}\ncollector log:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        collector.log()
+    );
+    let otel: Value = serde_json::from_slice(&out.stdout).expect("the app prints JSON");
+    assert_eq!(
+        otel["rules"],
+        serde_json::json!(["Default", "checkout-rule"]),
+        "{otel}"
+    );
+    assert_eq!(otel["targets"]["checkout-rule"]["rate"], 0.25, "{otel}");
+    assert_eq!(otel["targets"]["checkout-rule"]["quota"], 3, "{otel}");
+    let after_otel = upstream.requests();
+
+    // The X-Ray SDK, through the same extension.
+    let out = Command::new(&python)
+        .arg(common::app("xray_sampling_app.py"))
+        .env(
+            "AWS_XRAY_DAEMON_ADDRESS",
+            format!("tcp:127.0.0.1:{tcp} udp:127.0.0.1:{udp}"),
+        )
+        .output()
+        .expect("run the X-Ray SDK sampling app");
+    assert!(
+        out.status.success(),
+        "X-Ray SDK app failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sdk: Value = serde_json::from_slice(&out.stdout).expect("the app prints JSON");
+    assert_eq!(
+        sdk["rules"],
+        serde_json::json!(["Default", "checkout-rule"]),
+        "{sdk}"
+    );
+    assert_eq!(sdk["targets"]["checkout-rule"]["rate"], 0.25, "{sdk}");
+
+    // Everything reached the upstream signed (it refuses unsigned requests), from both clients.
+    let forwarded = upstream.requests();
+    for request in &forwarded {
+        assert_eq!(request["signature_error"], Value::Null, "{request}");
+    }
+    for log in [&after_otel, &forwarded] {
+        for path in ["/GetSamplingRules", "/SamplingTargets"] {
+            assert!(log.iter().any(|r| r["path"] == path), "{path}: {log:?}");
+        }
+    }
+    let targets = after_otel
+        .iter()
+        .find(|r| r["path"] == "/SamplingTargets")
+        .expect("the remote sampler's targets request");
+    let statistics: Value =
+        serde_json::from_str(targets["body"].as_str().unwrap()).expect("targets body is JSON");
+    assert!(
+        statistics["SamplingStatisticsDocuments"]
+            .as_array()
+            .is_some_and(|docs| docs
+                .iter()
+                .any(|d| d["RuleName"] == "checkout-rule" && d["RequestCount"] == 5)),
+        "the sampler's statistics were forwarded unchanged: {statistics}"
+    );
+    // Only the two routes: anything else is refused by the extension, as by the receiver's proxy.
+    assert_eq!(raw_request(tcp, "POST", "/TraceSegments", "{}"), 404);
+    let metrics = collector.metrics();
+    let count = |outcome: &str| {
+        metric_sum_or_zero(
+            &metrics,
+            "xray_collector_extension_proxy_requests_total",
+            &[&format!("outcome=\"{outcome}\""), "extension=\"awsproxy\""],
+        )
+    };
+    assert_eq!(count("forwarded"), forwarded.len() as f64, "{metrics}");
+    assert_eq!(count("refused_path"), 1.0, "{metrics}");
+}

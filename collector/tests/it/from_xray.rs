@@ -56,6 +56,8 @@ fn segment(document: &Value) -> Segment {
         body: Bytes::from(body),
         ids,
         received_at: Instant::now(),
+        source: None,
+        resource: None,
     }
 }
 

@@ -67,6 +67,8 @@ fn record(bodies: &[Vec<u8>]) -> (Value, Vec<u8>) {
             body: Bytes::from(body.clone()),
             ids: SegmentIds::new(&format!("{index:016x}"), "").expect("valid ids"),
             received_at: Instant::now(),
+            source: None,
+            resource: None,
         })
         .collect();
     let converted = to_otlp(&segments);

@@ -3,7 +3,8 @@
 //! and the test dependencies once instead of once per suite.
 //!
 //! Shared modules: `common` runs the real `xray-collector` binary and reads its metrics,
-//! `support` holds the fault-injecting X-Ray and OTLP/HTTP servers, `round_trip` the round-trip
+//! `support` holds the fault-injecting X-Ray and OTLP/HTTP servers and the Kubernetes API and
+//! IMDSv2 stand-ins, `round_trip` the round-trip
 //! property of `from_xray` and `prop_round_trip`. Fixtures stay beside this directory:
 //! `tests/from_xray/`, `tests/translate/`, `tests/apps/`.
 
@@ -12,10 +13,15 @@ mod round_trip;
 mod support {
     pub mod fault_otlp;
     pub mod fault_xray;
+    pub mod imds;
+    pub mod k8s_api;
 }
 
 mod config;
+mod config_eks;
 mod credentials;
+mod deployed;
+mod e2e_eks_identity;
 mod e2e_otlp;
 mod e2e_otlphttp;
 mod e2e_sampling_proxy;

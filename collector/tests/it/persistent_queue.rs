@@ -171,7 +171,7 @@ service:
 }
 
 /// Sends documents `0..n` over UDP, paced so loopback never overflows; returns their ids.
-fn send(udp: u16, n: u64) -> BTreeSet<String> {
+pub(crate) fn send(udp: u16, n: u64) -> BTreeSet<String> {
     send_padded(udp, n, 0)
 }
 
@@ -211,7 +211,7 @@ fn send_padded(udp: u16, n: u64, pad: usize) -> BTreeSet<String> {
 }
 
 /// A fault server that answers 503 until `healthy` is set, then accepts everything.
-fn outage_server() -> (FaultXray, Arc<AtomicBool>) {
+pub(crate) fn outage_server() -> (FaultXray, Arc<AtomicBool>) {
     let healthy = Arc::new(AtomicBool::new(false));
     let flag = healthy.clone();
     let server = FaultXray::start(move |_| {
@@ -249,7 +249,7 @@ fn ids_on_disk(dir: &Path) -> BTreeSet<String> {
 }
 
 /// Waits until every id in `ids` is in the disk queue under `dir`.
-fn wait_on_disk(dir: &Path, ids: &BTreeSet<String>, log: impl Fn() -> String) {
+pub(crate) fn wait_on_disk(dir: &Path, ids: &BTreeSet<String>, log: impl Fn() -> String) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let on_disk = ids_on_disk(dir);
@@ -268,7 +268,11 @@ fn wait_on_disk(dir: &Path, ids: &BTreeSet<String>, log: impl Fn() -> String) {
 }
 
 /// Waits until the server has accepted every id in `ids`; returns how many calls were duplicates.
-fn wait_delivered(server: &FaultXray, ids: &BTreeSet<String>, log: impl Fn() -> String) -> u64 {
+pub(crate) fn wait_delivered(
+    server: &FaultXray,
+    ids: &BTreeSet<String>,
+    log: impl Fn() -> String,
+) -> u64 {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let accepted = server.accepted();

@@ -355,6 +355,8 @@ fn segment(body: Vec<u8>) -> Segment {
         body: Bytes::from(body),
         ids: SegmentIds::new("0123456789abcdef", "").unwrap(),
         received_at: Instant::now(),
+        source: None,
+        resource: None,
     }
 }
 

@@ -17,8 +17,9 @@ pub const API_VERSION: &str = "xray-blueprints.io/v1alpha1";
 /// The only `kind` this generator reads.
 pub const KIND: &str = "Blueprint";
 
-/// The collector image repository deployed when a blueprint names none: this project's collector.
-pub const DEFAULT_IMAGE_REPOSITORY: &str = "ghcr.io/xray-blueprints/xray-collector";
+/// The name of the ECR repository a blueprint creates for the collector image when it names no
+/// `image.repository`: `<blueprint name>/` followed by this.
+pub const IMAGE_REPOSITORY_NAME: &str = "xray-collector";
 
 /// The AWS managed policy that lets the collector send segments to X-Ray (and read sampling rules).
 pub const DEFAULT_POLICY_NAME: &str = "AWSXRayDaemonWriteAccess";
@@ -117,7 +118,7 @@ pub enum Cluster {
 pub struct ExistingCluster {
     /// The EKS cluster name.
     pub name: String,
-    /// The AWS region of the cluster, for example `us-east-1`.
+    /// The AWS region of the cluster, for example `us-east-1`: one of `docs/regions.md`.
     pub region: String,
     /// The 12-digit AWS account id that owns the cluster (quote it in YAML: `"123456789012"`).
     pub account_id: String,
@@ -140,7 +141,8 @@ pub struct ExistingCluster {
 pub struct NewCluster {
     /// The EKS cluster name.
     pub name: String,
-    /// The AWS region to create the cluster in, for example `eu-west-1`.
+    /// The AWS region to create the cluster in, for example `eu-west-1`: one of `docs/regions.md`,
+    /// with at least `az_count` availability zones.
     pub region: String,
     /// The 12-digit AWS account id to create the cluster in (quote it in YAML).
     pub account_id: String,
@@ -343,7 +345,7 @@ pub struct Addons {
     pub cert_manager: Addon,
     /// The ADOT add-on `adot`, which installs the OpenTelemetry Operator. Must be v0.102.0 or newer
     /// (the generator emits the `opentelemetry.io/v1beta1` collector) and support the cluster's
-    /// Kubernetes version (see the table in `generator/src/blueprint/adot_versions.rs`).
+    /// Kubernetes version (see the table in `docs/adot-versions.md`).
     pub adot: Addon,
     /// The EKS Pod Identity agent add-on `eks-pod-identity-agent` (only with `identity.mode:
     /// pod_identity`). Default: installed at EKS's default version, or `existing` on an EKS Auto
@@ -478,7 +480,8 @@ pub struct Identity {
     #[serde(default)]
     pub mode: IdentityMode,
     /// The IAM role name (1 to 64 characters of `A-Za-z0-9+=,.@_-`). Default:
-    /// `<cluster name>-<collector name>-xray`, cut to 64 characters.
+    /// `<cluster name>-<collector name>-xray`; when that is longer than 64 characters, its first
+    /// 55 characters, `-` and 8 hex digits of a hash of the whole name.
     #[serde(default)]
     pub role_name: Option<String>,
     /// Managed policy ARNs attached to the role. Default with the `xray-api` exporter: the
@@ -537,7 +540,8 @@ pub struct Collector {
     /// A horizontal pod autoscaler (not with `daemonset`).
     #[serde(default)]
     pub autoscaling: Option<Autoscaling>,
-    /// The collector image. Default: this project's collector at the generator's version.
+    /// The collector image. Default: the ECR repository the blueprint creates (its Terraform and
+    /// CDK outputs), at the generator's version; the rendered READMEs say how to build and push it.
     #[serde(default)]
     pub image: Image,
     /// CPU and memory requests and limits of the collector container.
@@ -561,7 +565,61 @@ pub struct Collector {
     /// How spans are exported to X-Ray: `type: xray-api` (the default) or `type: otlp`.
     #[serde(default)]
     pub exporter: XrayExporter,
+    /// Keep the exporter's sending queue on disk (a `file_storage` extension), so that an X-Ray
+    /// outage, an OOM kill or a restart loses nothing received, up to the disk bound; in memory
+    /// only when omitted. The volume follows the mode: an `emptyDir` for `deployment` (survives
+    /// container restarts, not the pod's deletion), a PersistentVolumeClaim per pod for
+    /// `statefulset` (survives rescheduling), a `hostPath` directory for `daemonset` (survives the
+    /// pod, stays on its node).
+    #[serde(default)]
+    pub persistent_queue: Option<PersistentQueue>,
+    /// The segments (or spans) per second one collector pod is expected to export at peak; sizes
+    /// the exporter's calls in flight (`sending_queue.num_consumers`, see `docs/generator.md`).
+    #[serde(default = "default_expected_segments_per_second")]
+    #[schemars(range(min = 1, max = 1000000))]
+    pub expected_segments_per_second: u32,
 }
+
+fn default_expected_segments_per_second() -> u32 {
+    2000
+}
+
+/// The sending queue on disk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersistentQueue {
+    /// The volume's size as a Kubernetes quantity (`Mi` or `Gi`, at least `128Mi`): the `emptyDir`
+    /// `sizeLimit` (a pod whose volume grows past it is evicted), the PersistentVolumeClaim's
+    /// request, or, for a daemonset's `hostPath`, the node disk the queue may take.
+    #[serde(default = "default_queue_volume_size")]
+    #[schemars(regex(pattern = r"^[0-9]+(Mi|Gi)$"))]
+    pub volume_size: String,
+    /// The queue's disk bound in the collector's configuration (`file_storage.max_size_bytes`), a
+    /// quantity (`Mi` or `Gi`); batches beyond it are refused and counted. Default: the volume size
+    /// less the headroom (a tenth of the volume, at least 16 MiB), which is also its upper limit.
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^[0-9]+(Mi|Gi)$"))]
+    pub max_size: Option<String>,
+    /// `statefulset` only: the StorageClass of the PersistentVolumeClaims; the cluster's default
+    /// class when omitted.
+    #[serde(default)]
+    pub storage_class: Option<String>,
+    /// `daemonset` only: the node directory under which each collector keeps its queue
+    /// (`<host_path>/<namespace>/<collector name>`); default `/var/lib/xray-collector`.
+    #[serde(default)]
+    pub host_path: Option<String>,
+    /// `fsync` every batch and acknowledgement: survives a node crash too, at one disk sync per
+    /// batch. A `kill -9` or an OOM kill loses nothing either way.
+    #[serde(default)]
+    pub fsync: bool,
+}
+
+fn default_queue_volume_size() -> String {
+    "1Gi".to_owned()
+}
+
+/// The node directory a daemonset's persistent queue lives under when the blueprint names none.
+pub const DEFAULT_QUEUE_HOST_PATH: &str = "/var/lib/xray-collector";
 
 fn default_collector_name() -> String {
     "xray".to_owned()
@@ -607,29 +665,69 @@ fn default_target_cpu() -> u32 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Image {
-    /// The image repository, for example `ghcr.io/xray-blueprints/xray-collector`.
-    #[serde(default = "default_image_repository")]
-    pub repository: String,
+    /// The image repository, for example `123456789012.dkr.ecr.us-east-1.amazonaws.com/team/xray-collector`.
+    /// Default: the ECR repository `<blueprint name>/xray-collector` that the blueprint's Terraform
+    /// and CDK outputs create in the cluster's account and region.
+    #[serde(default)]
+    pub repository: Option<String>,
     /// The image tag; default: the generator's own version.
     #[serde(default = "default_image_tag")]
     pub tag: String,
     /// An optional digest, `sha256:` and 64 hex digits; when set, the image is pulled by digest.
     #[serde(default)]
     pub digest: Option<String>,
+    /// The CPU architectures the image has (its OCI config's `architecture`; `xray-collector-image
+    /// build` packages the build host's). The pods get a `kubernetes.io/arch` node affinity for
+    /// them. Default: `[amd64]`.
+    #[serde(default = "default_architectures")]
+    pub architectures: Vec<Architecture>,
 }
 
 impl Default for Image {
     fn default() -> Self {
         Self {
-            repository: default_image_repository(),
+            repository: None,
             tag: default_image_tag(),
             digest: None,
+            architectures: default_architectures(),
         }
     }
 }
 
-fn default_image_repository() -> String {
-    DEFAULT_IMAGE_REPOSITORY.to_owned()
+fn default_architectures() -> Vec<Architecture> {
+    vec![Architecture::Amd64]
+}
+
+/// A CPU architecture, as Kubernetes' `kubernetes.io/arch` label and OCI spell it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Architecture {
+    /// x86-64.
+    Amd64,
+    /// 64-bit ARM (Graviton).
+    Arm64,
+}
+
+impl Architecture {
+    /// The name as `kubernetes.io/arch` and OCI spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Architecture::Amd64 => "amd64",
+            Architecture::Arm64 => "arm64",
+        }
+    }
+}
+
+impl AmiType {
+    /// The architecture of the nodes this AMI type runs on.
+    pub fn architecture(self) -> Architecture {
+        match self {
+            AmiType::Al2023X8664Standard | AmiType::BottlerocketX8664 => Architecture::Amd64,
+            AmiType::Al2023Arm64Standard | AmiType::BottlerocketArm64 => Architecture::Arm64,
+        }
+    }
 }
 fn default_image_tag() -> String {
     env!("CARGO_PKG_VERSION").to_owned()

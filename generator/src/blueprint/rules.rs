@@ -37,9 +37,157 @@ pub fn is_dns_label(s: &str, max: usize) -> bool {
         && !s.ends_with('-')
 }
 
-/// A DNS subdomain (RFC 1123): dot-separated DNS labels, at most 253 characters.
+/// A DNS subdomain (RFC 1123) as the Kubernetes API server checks it (`IsDNS1123Subdomain`):
+/// at most 253 characters, dot-separated parts of lower-case alphanumerics and `-`, each starting
+/// and ending alphanumeric. Unlike DNS, Kubernetes sets no 63-character limit per part.
 pub fn is_dns_subdomain(s: &str) -> bool {
-    s.len() <= 253 && s.split('.').all(|part| is_dns_label(part, 63))
+    s.len() <= 253 && s.split('.').all(|part| is_dns_label(part, 253))
+}
+
+/// A Kubernetes qualified name (`IsQualifiedName`), the name part of a label key: at most 63
+/// characters of alphanumerics, `-`, `_` and `.`, starting and ending alphanumeric.
+pub fn is_qualified_name_part(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// A Kubernetes label key (`IsQualifiedName`): an optional DNS-subdomain prefix and `/`, then a
+/// name of at most 63 characters of alphanumerics, `-`, `_` and `.`, alphanumeric at both ends.
+/// Node-selector keys and toleration keys are checked the same way by the API server.
+pub fn is_label_key(s: &str) -> bool {
+    match s.split_once('/') {
+        Some((prefix, name)) => {
+            !prefix.is_empty() && is_dns_subdomain(prefix) && is_qualified_name_part(name)
+        }
+        None => is_qualified_name_part(s),
+    }
+}
+
+/// A Kubernetes label value (`IsValidLabelValue`): empty, or a qualified-name part (at most 63
+/// characters of alphanumerics, `-`, `_` and `.`, alphanumeric at both ends).
+pub fn is_label_value(s: &str) -> bool {
+    s.is_empty() || is_qualified_name_part(s)
+}
+
+/// A CPU architecture of EC2 instances and node AMIs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Architecture {
+    /// x86-64 (Intel and AMD).
+    X86_64,
+    /// arm64 (AWS Graviton).
+    Arm64,
+}
+
+impl Architecture {
+    /// The name AWS gives the architecture.
+    pub fn name(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64",
+            Architecture::Arm64 => "arm64",
+        }
+    }
+}
+
+/// The architecture of an EC2 instance type, from its name, when the name follows EC2's naming
+/// convention (<https://docs.aws.amazon.com/ec2/latest/instancetypes/instance-type-names.html>):
+/// a family (letters), a generation (digits), then attribute letters, where `g` marks AWS Graviton
+/// (arm64): `m6g`, `m7gd`, `c7gn`, `t4g`, `x2gd`, `im4gn`, `is4gen`, `g5g`, `hpc7g`. `a1`, the first
+/// Graviton family, has no attribute letter. GPU families such as `g5`, `g6e` or `gr6` carry their
+/// `g` before the generation and are x86_64. `None` for names of another shape (`u-6tb1`).
+pub fn instance_architecture(instance_type: &str) -> Option<Architecture> {
+    let family = instance_type.split('.').next()?;
+    if family == "a1" {
+        return Some(Architecture::Arm64);
+    }
+    let letters = family.find(|c: char| c.is_ascii_digit())?;
+    let rest = &family[letters..];
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let attributes = &rest[digits..];
+    if letters == 0 || !family[..letters].chars().all(|c| c.is_ascii_lowercase()) {
+        return None;
+    }
+    let attribute_letters = attributes.split('-').next().unwrap_or_default();
+    if !attribute_letters.chars().all(|c| c.is_ascii_lowercase()) {
+        return None;
+    }
+    Some(if attribute_letters.contains('g') {
+        Architecture::Arm64
+    } else {
+        Architecture::X86_64
+    })
+}
+
+/// The longest IAM role name.
+pub const IAM_ROLE_NAME_MAX: usize = 64;
+
+/// `name` if it has at most `max` characters; otherwise its first characters, without a trailing
+/// `-`, `_` or `.`, and `-` plus 8 hex digits of a hash of the whole name, `max` characters in all.
+/// Deterministic, and two different long names get different suffixes (a 32-bit FNV-1a hash), so
+/// derived names stay stable across renders and distinct from each other.
+pub fn fit_name(name: &str, max: usize) -> String {
+    if name.chars().count() <= max {
+        return name.to_owned();
+    }
+    let hash = name.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    let suffix = format!("-{hash:08x}");
+    let head: String = name
+        .chars()
+        .take(max.saturating_sub(suffix.len()))
+        .collect();
+    format!("{}{suffix}", head.trim_end_matches(['-', '_', '.']))
+}
+
+/// The default IAM role names a created cluster derives from its name: the control plane's, the
+/// nodes', and the VPC flow log's.
+pub fn cluster_role_names(cluster: &str) -> [String; 3] {
+    [
+        fit_name(&format!("{cluster}-cluster"), IAM_ROLE_NAME_MAX),
+        fit_name(&format!("{cluster}-node"), IAM_ROLE_NAME_MAX),
+        fit_name(&format!("{cluster}-flow-logs"), IAM_ROLE_NAME_MAX),
+    ]
+}
+
+/// The default IAM role name of a collector: `<cluster>-<collector>-xray`, fitted to 64
+/// characters, so two collectors on one cluster get two roles.
+pub fn collector_role_name(cluster: &str, collector: &str) -> String {
+    fit_name(&format!("{cluster}-{collector}-xray"), IAM_ROLE_NAME_MAX)
+}
+
+/// The tag key, put on every AWS resource, that names the blueprint it came from.
+pub const BLUEPRINT_TAG: &str = "xray-blueprints.io/blueprint";
+
+/// The most tags one AWS resource takes (IAM, EKS, EC2, KMS, CloudWatch Logs, CloudFormation
+/// stacks alike).
+pub const MAX_TAGS: usize = 50;
+
+/// The longest tag key every resource type the outputs tag accepts: 127, because the
+/// CloudFormation schema of `AWS::EKS::Addon` (and `AWS::EKS::Nodegroup`'s map) stops there,
+/// where IAM, EC2 and KMS take 128.
+pub const MAX_TAG_KEY_CHARS: usize = 127;
+
+/// The longest tag value every tagged resource type accepts: 255 (`AWS::EKS::Addon`), where
+/// IAM, EC2 and KMS take 256.
+pub const MAX_TAG_VALUE_CHARS: usize = 255;
+
+/// Whether a character may appear in a tag key or value on every tagged resource type: IAM's
+/// pattern `[\p{L}\p{Z}\p{N}_.:/=+\-@]`, the strictest of them.
+pub fn is_tag_char(c: char) -> bool {
+    tag_char_class().is_match(c.encode_utf8(&mut [0; 4]))
+}
+
+fn tag_char_class() -> &'static regex::Regex {
+    static CLASS: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    CLASS.get_or_init(|| {
+        regex::Regex::new(r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]$").unwrap_or_else(|_| unreachable!())
+    })
 }
 
 /// An EKS cluster name: 1-100 alphanumerics, `-` and `_`, starting alphanumeric.
@@ -98,7 +246,8 @@ pub fn is_instance_type(s: &str) -> bool {
     }
 }
 
-/// An EKS add-on version: `v<major>.<minor>.<patch>`, optionally `-eksbuild.<n>`.
+/// An EKS add-on version: `v<major>.<minor>.<patch>-eksbuild.<n>`, the form EKS lists (the
+/// Terraform variable's validation checks the same form).
 pub fn is_addon_version(s: &str) -> bool {
     let Some(rest) = s.strip_prefix('v') else {
         return false;
@@ -111,7 +260,7 @@ pub fn is_addon_version(s: &str) -> bool {
         && semver
             .split('.')
             .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
-    let build_ok = build.is_none_or(|b| {
+    let build_ok = build.is_some_and(|b| {
         b.strip_prefix("eksbuild.")
             .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
     });
@@ -168,6 +317,16 @@ pub fn cpu_millis(s: &str) -> Option<u64> {
     }
 }
 
+/// The smallest headroom between a persistent queue's disk bound and its volume.
+pub const MIN_QUEUE_HEADROOM_BYTES: u64 = 16 << 20;
+
+/// The headroom a persistent-queue volume of `volume` bytes keeps above the queue's disk bound: a
+/// tenth of it, at least `MIN_QUEUE_HEADROOM_BYTES`. It holds the log's `ack` file and its
+/// replacement and the file system's overhead, and keeps an `emptyDir` below its `sizeLimit`.
+pub fn queue_headroom_bytes(volume: u64) -> u64 {
+    (volume / 10).max(MIN_QUEUE_HEADROOM_BYTES)
+}
+
 /// A Kubernetes memory quantity with a binary suffix (`Ki`, `Mi`, `Gi`) in bytes.
 pub fn mem_bytes(s: &str) -> Option<u64> {
     let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
@@ -193,6 +352,7 @@ mod tests {
         assert!(!is_region("useast1"));
         assert!(!is_region("us-east"));
         assert!(is_addon_version("v0.151.0-eksbuild.1"));
+        assert!(!is_addon_version("v0.151.0"));
         assert!(!is_addon_version("latest"));
         assert!(is_subnet_id("subnet-0123456789abcdef0"));
         assert!(!is_subnet_id("subnet-xyz"));
@@ -207,5 +367,77 @@ mod tests {
         assert_eq!(mem_bytes("128Mi"), Some(128 << 20));
         assert_eq!(cpu_millis("1"), Some(1000));
         assert_eq!(cpu_millis("250m"), Some(250));
+    }
+
+    #[test]
+    fn kubernetes_names_follow_the_api_server() {
+        assert!(is_dns_subdomain(&"a".repeat(253)));
+        assert!(!is_dns_subdomain(&"a".repeat(254)));
+        assert!(is_label_key("nvidia.com/gpu.product"));
+        assert!(is_label_key("GPU_Type"));
+        assert!(!is_label_key("GPU Type"));
+        assert!(!is_label_key("/gpu"));
+        assert!(!is_label_key(&"a".repeat(64)));
+        assert!(is_label_value(""));
+        assert!(is_label_value("A100-80GB"));
+        assert!(!is_label_value("A100 80GB"));
+        assert!(!is_label_value("-a"));
+    }
+
+    #[test]
+    fn long_names_fit_with_a_stable_distinct_suffix() {
+        assert_eq!(fit_name("short", 64), "short");
+        let a = fit_name(&format!("{}-flow-logs", "c".repeat(61)), 64);
+        let b = fit_name(&format!("{}-cluster", "c".repeat(61)), 64);
+        assert_eq!(a.len(), 64);
+        assert_eq!(b.len(), 64);
+        assert_ne!(a, b);
+        assert_eq!(a, fit_name(&format!("{}-flow-logs", "c".repeat(61)), 64));
+        assert!(fit_name(&format!("{}-x", "a-".repeat(40)), 20).len() <= 20);
+    }
+
+    #[test]
+    fn graviton_families_are_arm64() {
+        for t in [
+            "m6g.large",
+            "m7gd.xlarge",
+            "c7gn.2xlarge",
+            "t4g.small",
+            "x2gd.large",
+            "im4gn.large",
+            "is4gen.large",
+            "g5g.xlarge",
+            "hpc7g.4xlarge",
+            "a1.large",
+            "r8g.large",
+        ] {
+            assert_eq!(instance_architecture(t), Some(Architecture::Arm64), "{t}");
+        }
+        for t in [
+            "m6i.large",
+            "g5.xlarge",
+            "g6e.xlarge",
+            "gr6.4xlarge",
+            "c7i-flex.large",
+            "inf2.xlarge",
+            "t3.medium",
+            "m6a.large",
+            "p5.48xlarge",
+        ] {
+            assert_eq!(instance_architecture(t), Some(Architecture::X86_64), "{t}");
+        }
+        assert_eq!(instance_architecture("u-6tb1.metal"), None);
+    }
+
+    #[test]
+    fn tag_characters_are_iams() {
+        for c in [
+            'a', 'Ü', '語', '7', ' ', '_', '.', ':', '/', '=', '+', '-', '@',
+        ] {
+            assert!(is_tag_char(c), "{c}");
+        }
+        for c in ['$', '%', '!', '*', '\t', '#', '\u{0301}'] {
+            assert!(!is_tag_char(c), "{c:?}");
+        }
     }
 }

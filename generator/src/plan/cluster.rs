@@ -3,9 +3,9 @@
 use serde::Serialize;
 
 use crate::blueprint::model::{Cluster, Network, NewCluster, NodeGroup};
-use crate::blueprint::rules::{parse_cidr, strip_scheme};
+use crate::blueprint::rules::{cluster_role_names, parse_cidr, strip_scheme};
 use crate::plan::aws::AwsPlan;
-use crate::plan::names::{cut, enum_string};
+use crate::plan::names::enum_string;
 
 /// The cluster.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -31,10 +31,14 @@ pub struct ClusterPlan {
 /// A cluster to create.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NewClusterPlan {
-    /// The IAM role name of the EKS control plane: `<cluster>-cluster`, cut to 64 characters.
+    /// The IAM role name of the EKS control plane: `<cluster>-cluster`, fitted to 64 characters
+    /// (`rules::fit_name`: a longer name is cut and ends in a hash of the whole).
     pub cluster_role_name: String,
-    /// The IAM role name of the managed nodes: `<cluster>-node`, cut to 64 characters.
+    /// The IAM role name of the managed nodes: `<cluster>-node`, fitted to 64 characters.
     pub node_role_name: String,
+    /// The IAM role name of the VPC flow log (used with a created VPC): `<cluster>-flow-logs`,
+    /// fitted to 64 characters.
+    pub flow_logs_role_name: String,
     /// The VPC to create; `None` when existing subnets are used.
     pub vpc: Option<VpcPlan>,
     /// Existing subnet ids, sorted; empty when a VPC is created.
@@ -138,9 +142,11 @@ impl NewClusterPlan {
         let mut log_types: Vec<String> = c.log_types.iter().map(enum_string).collect();
         log_types.sort();
         log_types.dedup();
+        let [cluster_role_name, node_role_name, flow_logs_role_name] = cluster_role_names(&c.name);
         NewClusterPlan {
-            cluster_role_name: cut(&format!("{}-cluster", c.name), 64),
-            node_role_name: cut(&format!("{}-node", c.name), 64),
+            cluster_role_name,
+            node_role_name,
+            flow_logs_role_name,
             vpc,
             subnet_ids,
             node_groups: c.node_groups.iter().map(NodeGroupPlan::new).collect(),

@@ -5,8 +5,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::blueprint::model::{DEFAULT_POLICY_NAME, ExporterType, IdentityMode, Spec};
+use crate::blueprint::rules::collector_role_name;
 use crate::plan::aws::AwsPlan;
-use crate::plan::names::{cut, enum_string};
+use crate::plan::names::enum_string;
 
 /// The OIDC audience of IRSA web identity tokens.
 pub const IRSA_AUDIENCE: &str = "sts.amazonaws.com";
@@ -71,7 +72,7 @@ impl IdentityPlan {
             .identity
             .role_name
             .clone()
-            .unwrap_or_else(|| cut(&format!("{cluster_name}-{}-xray", col.name), 64));
+            .unwrap_or_else(|| collector_role_name(cluster_name, &col.name));
         let policy_arns = spec.identity.policy_arns.clone().unwrap_or_else(|| {
             if otlp_export {
                 Vec::new()

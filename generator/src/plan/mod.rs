@@ -10,18 +10,20 @@
 //!
 //! One module per part of the plan: `aws` (account, region, partition), `cluster` (existing or
 //! created, with its VPC and node groups), `addons`, `identity` (the collector's IAM role),
-//! `ports`, `collector` (the OpenTelemetryCollector, its configuration and `spec`),
-//! `transaction_search`, `metrics` (AMP, the managed scraper, its RBAC and the collector's alert
-//! rules); `ordered` is the order-keeping value the `spec` is, `names` the name
-//! helpers. This module only puts them together; no submodule imports it.
+//! `ports`, `image` (the collector image and its ECR repository), `collector` (the
+//! OpenTelemetryCollector, its configuration and `spec`), `transaction_search`, `metrics` (AMP,
+//! the managed scraper, its RBAC and the collector's alert rules); `ordered` is the order-keeping
+//! value the `spec` is, `names` the name helpers and the name budget (`Plan::derived_names`: every
+//! derived AWS name with its limit). This module only puts them together; no submodule imports it.
 
 pub mod addons;
 pub mod aws;
 pub mod cluster;
 pub mod collector;
 pub mod identity;
+pub mod image;
 pub mod metrics;
-mod names;
+pub mod names;
 pub mod ordered;
 pub mod ports;
 pub mod transaction_search;
@@ -40,15 +42,16 @@ pub use collector::{AutoscalingPlan, CollectorPlan, PortPlan};
 pub use identity::{
     IRSA_AUDIENCE, IdentityPlan, InlinePolicyPlan, OTLP_POLICY_NAME, PolicyStatementPlan,
 };
+pub use image::{EcrRepositoryPlan, ImagePlan};
 pub use metrics::MetricsPlan;
+pub use names::DerivedName;
 pub use ordered::Ordered;
 pub use ports::PortsPlan;
 pub use transaction_search::{
     TRANSACTION_SEARCH_LOG_GROUPS, TRANSACTION_SEARCH_POLICY_NAME, TransactionSearchPlan,
 };
 
-/// The tag key, put on every AWS resource, that names the blueprint it came from.
-pub const BLUEPRINT_TAG: &str = "xray-blueprints.io/blueprint";
+pub use crate::blueprint::rules::BLUEPRINT_TAG;
 
 /// Everything the targets render from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -67,6 +70,8 @@ pub struct Plan {
     pub addons: AddonsPlan,
     /// The collector's IAM role and how pods assume it.
     pub identity: IdentityPlan,
+    /// The collector image, and the ECR repository the blueprint creates for it.
+    pub image: ImagePlan,
     /// The OpenTelemetryCollector and what it exposes.
     pub collector: CollectorPlan,
     /// The collector's ports.
@@ -80,6 +85,12 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Every AWS resource name the plan derives, with its service's limit (`names`). Names of one
+    /// resource type are distinct.
+    pub fn derived_names(&self) -> Vec<DerivedName> {
+        names::derived_names(&self.cluster, &self.identity)
+    }
+
     /// Resolves a blueprint that has passed validation. It never fails: every input it relies on
     /// (names, CIDRs, ARNs) was checked by `validate`.
     pub fn new(blueprint: &Blueprint) -> Plan {
@@ -90,6 +101,7 @@ impl Plan {
         let identity = IdentityPlan::new(spec, &aws, &cluster.name);
         let ports = PortsPlan::new(&spec.collector.receivers);
         let collector = CollectorPlan::new(blueprint, &aws, &ports);
+        let image = ImagePlan::new(blueprint, &aws);
 
         let mut tags = blueprint.metadata.tags.clone();
         tags.insert(BLUEPRINT_TAG.to_owned(), blueprint.metadata.name.clone());
@@ -114,6 +126,7 @@ impl Plan {
             cluster,
             addons,
             identity,
+            image,
             collector,
             ports,
             transaction_search,
@@ -166,6 +179,12 @@ mod tests {
                 "traces_endpoint": "https://xray.us-gov-west-1.amazonaws.com/v1/traces",
                 "auth": {"authenticator": "sigv4auth"},
                 "compression": "gzip",
+                "sending_queue": {
+                    "enabled": true,
+                    "sizer": "bytes",
+                    "queue_size": 102u64 << 20,
+                    "num_consumers": 20,
+                },
             }})
         );
         assert_eq!(
@@ -226,7 +245,10 @@ mod tests {
         assert_eq!(keys.last(), Some(&"config"));
         assert_eq!(
             spec.to_json()["env"],
-            json!([{"name": "AWS_REGION", "value": "us-east-1"}])
+            json!([
+                {"name": "AWS_REGION", "value": "us-east-1"},
+                {"name": "K8S_CLUSTER_NAME", "value": "c"},
+            ])
         );
     }
 }

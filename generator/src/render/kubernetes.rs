@@ -16,14 +16,16 @@ use crate::plan::{Ordered, Plan};
 use crate::render::engine::{RenderError, render_template};
 
 /// The object files, in apply order: the namespace first, the custom resource last.
-const OBJECTS: [&str; 3] = [
+const OBJECTS: [&str; 5] = [
     "namespace.yaml",
     "serviceaccount.yaml",
+    "clusterrole.yaml",
+    "clusterrolebinding.yaml",
     "opentelemetrycollector.yaml",
 ];
 
 /// The objects of `spec.metrics`: the managed scraper's ClusterRole and its binding.
-const METRICS_OBJECTS: [&str; 2] = ["clusterrole.yaml", "clusterrolebinding.yaml"];
+const METRICS_OBJECTS: [&str; 2] = ["scraper-clusterrole.yaml", "scraper-clusterrolebinding.yaml"];
 
 /// Renders `kubernetes/`: the objects, `kustomization.yaml` and `README.md`.
 pub fn render(

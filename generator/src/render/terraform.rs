@@ -23,16 +23,19 @@ use minijinja::{Environment, Error, ErrorKind};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use crate::blueprint::adot_versions;
 use crate::plan::Plan;
 use crate::render::engine::{RenderCause, RenderError, render_template};
 
 /// The files of the cluster module, each rendered from `terraform/cluster/<file>.j2`.
 /// `network.tf` is rendered only when the blueprint creates a VPC, `transaction_search.tf` only when
-/// it enables CloudWatch Transaction Search, `metrics.tf` only with `spec.metrics`.
-const CLUSTER_FILES: [&str; 9] = [
+/// it enables CloudWatch Transaction Search, `image.tf` (the collector's ECR repository) only when
+/// the blueprint names no image repository of its own, `metrics.tf` only with `spec.metrics`.
+const CLUSTER_FILES: [&str; 10] = [
     "addons.tf",
     "cluster.tf",
     "identity.tf",
+    "image.tf",
     "metrics.tf",
     "network.tf",
     "outputs.tf",
@@ -63,6 +66,14 @@ struct Context<'a> {
     manifest_spec: Value,
     /// CloudWatch Logs' regional service principal in the module's region (`var.region`).
     logs_principal: String,
+    /// The ADOT add-on versions the `adot_addon_version` variable accepts: exactly those blueprint
+    /// validation accepts (`adot_versions::known_adot_versions`).
+    adot_versions: Vec<String>,
+    /// The cert-manager add-on versions the `cert_manager_addon_version` variable accepts.
+    cert_manager_versions: Vec<String>,
+    /// Whether a created cluster's Kubernetes version is one EKS supports but checkov's
+    /// CKV_AWS_339 does not list yet, so the cluster resource skips that check with the reason.
+    checkov_lags_kubernetes_version: bool,
 }
 
 /// Renders `terraform/`: `cluster/*.tf`, `workloads/*.tf` and `README.md`.
@@ -127,6 +138,15 @@ pub fn render(
             .aws
             .partition
             .regional_service_principal("logs", "${var.region}"),
+        adot_versions: adot_versions::known_adot_versions(),
+        cert_manager_versions: adot_versions::known_cert_manager_versions(),
+        checkov_lags_kubernetes_version: create.is_some()
+            && adot_versions::kubernetes_minor(&plan.cluster.kubernetes_version).is_some_and(
+                |minor| {
+                    let (_, checkov_max) = adot_versions::CHECKOV_SUPPORTED_KUBERNETES;
+                    minor > checkov_max
+                },
+            ),
     };
 
     let mut files = BTreeMap::new();
@@ -138,6 +158,9 @@ pub fn render(
             continue;
         }
         if file == "metrics.tf" && plan.metrics.is_none() {
+            continue;
+        }
+        if file == "image.tf" && plan.image.ecr.is_none() {
             continue;
         }
         let text = render_template(&env, &format!("terraform/cluster/{file}.j2"), &ctx)?;

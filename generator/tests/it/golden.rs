@@ -11,6 +11,8 @@
 //!   equal the golden files; every file ends with exactly one newline and no absolute path appears.
 //! * `render --check` reports drift and exits 1, writing nothing, and accepts the committed tree;
 //!   rendering one target replaces only that target's directory; `--help` documents the exit codes.
+//! * The docs generated from the generator's data tables (`docs/adot-versions.md`,
+//!   `docs/regions.md`) equal what the tables produce now; `XRB_BLESS=1` rewrites them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -360,4 +362,29 @@ fn check_mode_over_all_blueprints_accepts_the_committed_golden_tree() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The user docs generated from the tables validation reads are current.
+#[test]
+fn generated_docs_are_current() {
+    let docs = [
+        (
+            "docs/adot-versions.md",
+            blueprint::blueprint::adot_versions::markdown(),
+        ),
+        ("docs/regions.md", blueprint::aws::regions::markdown()),
+    ];
+    for (path, fresh) in docs {
+        let path = root().join(path);
+        if harness::bless() {
+            std::fs::write(&path, &fresh).expect("doc written");
+            continue;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == fresh,
+            "{} is stale; run XRB_BLESS=1 cargo nextest run -p blueprint -E 'test(/^golden::generated_docs/)'",
+            path.display()
+        );
+    }
 }

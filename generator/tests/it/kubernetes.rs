@@ -235,7 +235,37 @@ fn names_agree_everywhere_and_xray_is_udp() {
                 case.name
             );
         }
-        assert_eq!(sa["automountServiceAccountToken"], false);
+        // The token is mounted for k8sattributes and the eks detector, and the ClusterRole grants
+        // exactly what they read: get/list/watch on pods, namespaces and ReplicaSets.
+        assert_eq!(sa["automountServiceAccountToken"], true);
+        let role = read_yaml(&case.dir.join("clusterrole.yaml"));
+        let binding = read_yaml(&case.dir.join("clusterrolebinding.yaml"));
+        assert_eq!(
+            role["rules"],
+            serde_json::json!([
+                {"apiGroups": [""], "resources": ["namespaces", "pods"], "verbs": ["get", "list", "watch"]},
+                {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["get", "list", "watch"]},
+            ]),
+            "{}",
+            case.name
+        );
+        assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
+        assert_eq!(
+            binding["subjects"],
+            serde_json::json!([{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}]),
+            "{}",
+            case.name
+        );
+        let env = spec["env"].as_array().unwrap();
+        assert!(
+            env.iter().any(
+                |e| e["name"] == "K8S_CLUSTER_NAME" && e["value"] == plan.cluster.name.as_str()
+            ),
+            "{}: the cluster name reaches the pod as K8S_CLUSTER_NAME",
+            case.name
+        );
+        let processors = &spec["config"]["service"]["pipelines"]["traces"]["processors"];
+        assert_eq!(processors[0], "memory_limiter", "{}", case.name);
 
         // The image is ours, as planned.
         assert_eq!(spec["image"], Value::String(plan.collector.image.clone()));

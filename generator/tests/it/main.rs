@@ -6,6 +6,7 @@ mod cdk;
 mod golden;
 mod invalid_blueprints;
 mod kubernetes;
+mod limits;
 mod metrics;
 mod robustness;
 mod schema;

@@ -2,8 +2,15 @@
 //! flight (one per sender), retries with backoff and jitter, `UnprocessedTraceSegments` retried
 //! when retryable and otherwise counted and logged with their ids.
 //!
+//! Each attempt's request body is written once, straight from the documents' received bytes
+//! (module `body`), and handed to the SDK call through `mutate_request`, which runs before
+//! signing: the SDK serializes an empty input, then signs (one SHA-256 of the body) and sends the
+//! pre-built body on its pooled, kept-alive connections, and parses the answer and the errors as
+//! before. Documents are never copied into `String`s or escaped by the SDK's serializer.
+//!
 //! **Architecture invariant:** this is the only module that depends on `aws-sdk-xray`.
 
+mod body;
 pub mod classify;
 mod client;
 pub mod config;
@@ -13,6 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use aws_sdk_xray::Client;
+use aws_smithy_types::body::SdkBody;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use tokio_util::sync::CancellationToken;
 
@@ -179,11 +187,7 @@ impl AwsXrayExporter {
                     untranslatable += 1;
                     tracing::warn!(exporter = %self.id, trace_id = %doc.trace_id, "OTLP span without a valid span id; document failed.");
                 }
-                Some(Segment {
-                    body: doc.json.into(),
-                    ids: ids?,
-                    received_at,
-                })
+                Some(Segment::new(doc.json.into(), ids?, received_at))
             })
             .collect();
         if untranslatable > 0 {
@@ -202,14 +206,17 @@ impl AwsXrayExporter {
     ) {
         let mut retries = self.retry.start(&self.id, &self.telemetry);
         loop {
-            let documents: Vec<String> = pending
-                .iter()
-                .map(|s| String::from_utf8_lossy(&s.body).into_owned())
-                .collect();
+            let request = bytes::Bytes::from(body::put_body(&pending));
             let call = self
                 .client
                 .put_trace_segments()
-                .set_trace_segment_documents(Some(documents))
+                .set_trace_segment_documents(Some(Vec::new()))
+                .customize()
+                .mutate_request(move |req| {
+                    req.headers_mut()
+                        .insert("content-length", request.len().to_string());
+                    *req.body_mut() = SdkBody::from(request.clone());
+                })
                 .send();
             let Some(result) = or_stop(stop, call).await else {
                 self.drop_at_deadline(&pending, abandoned);

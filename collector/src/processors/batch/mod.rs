@@ -16,21 +16,26 @@ use tokio::time::Instant;
 use tokio::task::JoinSet;
 
 use self::config::BatchConfig;
-use super::{ProcessorConfig, ProcessorSlot};
+use super::{BuildContext, BuildError, Processor, ProcessorConfig, ProcessorSlot};
 use crate::consumer::Consumer;
 use crate::telemetry::Telemetry;
 use crate::traces::{Segment, Traces};
 
 impl ProcessorConfig for BatchConfig {
-    fn spawn(&self, slot: ProcessorSlot, tasks: &mut JoinSet<()>) {
-        tasks.spawn(run(
-            slot.processor,
-            slot.pipeline,
-            self.clone(),
-            slot.input,
-            slot.next,
-            slot.telemetry,
-        ));
+    fn build(&self, _ctx: &BuildContext<'_>) -> Result<Processor, BuildError> {
+        let cfg = self.clone();
+        Ok(Processor::Task(Box::new(
+            move |slot: ProcessorSlot, tasks: &mut JoinSet<()>| {
+                tasks.spawn(run(
+                    slot.processor,
+                    slot.pipeline,
+                    cfg,
+                    slot.input,
+                    slot.next,
+                    slot.telemetry,
+                ));
+            },
+        )))
     }
 }
 
@@ -221,11 +226,11 @@ mod tests {
     use opentelemetry_proto::tonic::trace::v1::Span;
 
     fn segs(n: usize) -> Traces {
-        let s = Segment {
-            body: Bytes::from_static(b"{}"),
-            ids: SegmentIds::new("0123456789abcdef", "").unwrap(),
-            received_at: std::time::Instant::now(),
-        };
+        let s = Segment::new(
+            Bytes::from_static(b"{}"),
+            SegmentIds::new("0123456789abcdef", "").unwrap(),
+            std::time::Instant::now(),
+        );
         Traces::XRay(vec![s; n])
     }
 

@@ -99,11 +99,7 @@ pub fn parse(datagram: &Bytes, received_at: Instant) -> Result<Segment, Malforme
     let (header, body) = split(datagram)?;
     let start = header.len() + 1;
     let ids = check_body(body)?;
-    Ok(Segment {
-        body: datagram.slice(start..),
-        ids,
-        received_at,
-    })
+    Ok(Segment::new(datagram.slice(start..), ids, received_at))
 }
 
 /// Minimal validation of a segment document: JSON object; `id` of 16 hex digits; `name`;

@@ -1,32 +1,38 @@
 //! The `awsxray` receiver: X-Ray daemon datagrams on UDP.
 //!
 //! The receiver binds one socket per core on the same address (`SO_REUSEPORT`), each drained by its
-//! own task. Each task reads into one reused 64 KiB buffer and copies each datagram into an
-//! exact-size [`Bytes`] (its only copy: the body is then a slice of it, handed on unchanged), so
-//! what a queue holds is what it counts. A burst of datagrams is drained without waiting and
+//! own task. Each task reads up to [`SLOTS`] datagrams per system call (`recvmmsg`, through
+//! `quinn-udp`'s safe wrapper, which also turns on UDP GRO: a slot may then hold several datagrams
+//! of one sender, split at the kernel's stride) into reused 64 KiB slots, with each datagram's
+//! source address, and copies each datagram into an exact-size [`Bytes`] (its only copy and its
+//! only allocation: the body is then a slice of it, handed on unchanged), so what a queue holds is
+//! what it counts. A burst of datagrams is drained without waiting and
 //! handed on as one [`Traces::XRay`] batch with a non-blocking `try_send`: UDP cannot push back, so
 //! a full pipeline refuses the batch and the refusal is counted (`reason="pipeline_full"`).
+//! Each segment carries its datagram's source address (`Segment::source`, for `k8sattributes`).
 //! Malformed datagrams are counted by reason and dropped; nothing here can stop the receiver.
 //! On shutdown the socket's kernel buffer is drained before the receiver stops, so datagrams that
 //! had already arrived are not lost.
 
 pub mod config;
 pub mod datagram;
-pub mod proxy;
 
 use std::io;
-use std::net::SocketAddr;
+use std::io::IoSliceMut;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use quinn_udp::{RecvMeta, UdpSocketState};
 use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use self::config::AwsXrayReceiverConfig;
-use self::proxy::SamplingProxy;
 use super::{ReceiverConfig, ReceiverContext};
+use crate::aws::proxy::{ProxyOwner, SamplingProxy};
 use crate::config::component::BoxFuture;
 use crate::config::id::ComponentId;
 use crate::pipeline::TracesSender;
@@ -45,12 +51,27 @@ impl ReceiverConfig for AwsXrayReceiverConfig {
             let sockets = bind(&name, self).await?;
             if let Some(proxy) = &self.proxy_server {
                 // The sampling proxy carries no trace data: it stops with the other servers.
-                let proxy = SamplingProxy::build(&name, proxy, ctx.telemetry.clone()).await?;
+                let proxy = SamplingProxy::build(
+                    ProxyOwner::Receiver(name.clone()),
+                    proxy,
+                    ctx.telemetry.clone(),
+                )
+                .await?;
                 tokio::spawn(proxy.run(ctx.stop_servers.clone()));
             }
             for socket in sockets {
-                ctx.tasks
-                    .spawn(run(socket, sender.clone(), ctx.stop_receivers.clone()));
+                let state = UdpSocketState::new((&socket).into()).map_err(|e| {
+                    anyhow::format_err!(
+                        "receivers.{name}: cannot set up batched receives on UDP {}: {e}",
+                        self.endpoint
+                    )
+                })?;
+                ctx.tasks.spawn(run(
+                    socket,
+                    state,
+                    sender.clone(),
+                    ctx.stop_receivers.clone(),
+                ));
             }
             Ok(())
         })
@@ -61,6 +82,9 @@ impl ReceiverConfig for AwsXrayReceiverConfig {
 const MAX_DATAGRAM: usize = 65_536;
 /// Most datagrams handed on in one batch.
 const MAX_BURST: usize = 64;
+/// Slots read per `recvmmsg` call, one reused [`MAX_DATAGRAM`] buffer each (1 MiB per socket, of
+/// which only the pages datagrams land in become resident); at most `quinn_udp::BATCH_SIZE`.
+const SLOTS: usize = 16;
 /// Most sockets (and reader tasks) per receiver.
 const MAX_SOCKETS: usize = 4;
 
@@ -102,8 +126,14 @@ pub async fn bind(id: &str, cfg: &AwsXrayReceiverConfig) -> anyhow::Result<Vec<U
 }
 
 /// Receives until `shutdown` is cancelled, then drains what the kernel already holds.
-pub async fn run(socket: UdpSocket, sender: TracesSender, shutdown: CancellationToken) {
-    let mut rx = Reader::new(sender);
+/// `state` is the socket's batched-receive state (`UdpSocketState::new` on it).
+pub async fn run(
+    socket: UdpSocket,
+    state: UdpSocketState,
+    sender: TracesSender,
+    shutdown: CancellationToken,
+) {
+    let mut rx = Reader::new(sender, state);
     loop {
         tokio::select! {
             biased;
@@ -136,15 +166,22 @@ pub async fn run(socket: UdpSocket, sender: TracesSender, shutdown: Cancellation
 
 struct Reader {
     sender: TracesSender,
-    buf: BytesMut,
+    /// The socket's batched-receive state (`quinn-udp`).
+    state: UdpSocketState,
+    /// [`SLOTS`] receive buffers of [`MAX_DATAGRAM`] bytes, back to back.
+    slots: Vec<u8>,
+    /// What each slot received.
+    meta: [RecvMeta; SLOTS],
     last_warning: AtomicU64,
 }
 
 impl Reader {
-    fn new(sender: TracesSender) -> Reader {
+    fn new(sender: TracesSender, state: UdpSocketState) -> Reader {
         Reader {
             sender,
-            buf: BytesMut::with_capacity(MAX_DATAGRAM),
+            state,
+            slots: vec![0; SLOTS * MAX_DATAGRAM],
+            meta: [RecvMeta::default(); SLOTS],
             last_warning: AtomicU64::new(0),
         }
     }
@@ -156,31 +193,55 @@ impl Reader {
         // Counted once per burst, not per datagram: the counters are shared and labelled.
         let mut received = 0;
         let mut refused: Vec<(ReceiverRefusal, usize)> = Vec::new();
-        for _ in 0..max {
-            self.buf.clear();
-            match socket.try_recv_buf_from(&mut self.buf) {
-                Ok(_) => {
-                    // An exact-size copy (about 1 kB, cheaper than the receive itself): a segment
-                    // held in a queue then pins only its own bytes, never a shared chunk of others
-                    // that were dropped, so a byte-bounded sending queue bounds memory.
-                    let datagram = Bytes::copy_from_slice(&self.buf);
-                    received += 1;
-                    match datagram::parse(&datagram, now) {
-                        Ok(segment) => batch.push(segment),
-                        Err(e) => {
-                            match refused.iter_mut().find(|(r, _)| *r == e.reason()) {
-                                Some((_, n)) => *n += 1,
-                                None => refused.push((e.reason(), 1)),
-                            }
-                            self.warn_malformed(&e, datagram.len());
-                        }
-                    }
-                }
+        let mut left = max;
+        while left > 0 {
+            let want = left.min(SLOTS);
+            let n = match receive_many(socket, &self.state, &mut self.slots, &mut self.meta[..want])
+            {
+                Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => {
                     tracing::warn!(receiver = self.sender.receiver(), error = %e, "UDP receive failed.");
                     break;
                 }
+            };
+            for (slot, meta) in self.meta[..n].iter().enumerate() {
+                let filled = &self.slots[slot * MAX_DATAGRAM..slot * MAX_DATAGRAM + meta.len];
+                // With GRO a slot holds datagrams of `stride` bytes (the last may be shorter).
+                let stride = if meta.stride == 0 {
+                    meta.len
+                } else {
+                    meta.stride
+                };
+                let mut datagrams = filled.chunks(stride.max(1));
+                let empty: &[u8] = &[];
+                let first = datagrams.next().unwrap_or(empty);
+                for bytes in std::iter::once(first).chain(datagrams) {
+                    // An exact-size copy (about 1 kB, cheaper than the receive itself): a segment
+                    // held in a queue then pins only its own bytes, never a shared chunk of others
+                    // that were dropped, so a byte-bounded sending queue bounds memory.
+                    let datagram = Bytes::copy_from_slice(bytes);
+                    received += 1;
+                    match datagram::parse(&datagram, now) {
+                        Ok(mut segment) => {
+                            // The sender's address, for `k8sattributes` (`pod_association`).
+                            segment.source = Some(meta.addr.ip());
+                            batch.push(segment);
+                        }
+                        Err(e) => {
+                            match refused.iter_mut().find(|(reason, _)| *reason == e.reason()) {
+                                Some((_, n)) => *n += 1,
+                                None => refused.push((e.reason(), 1)),
+                            }
+                            self.warn_malformed(&e, datagram.len(), meta.addr.ip());
+                        }
+                    }
+                }
+            }
+            left = left.saturating_sub(n);
+            if n < want {
+                // The kernel had no more: the socket is drained for now.
+                break;
             }
         }
         let telemetry = self.sender.telemetry();
@@ -194,13 +255,14 @@ impl Reader {
         batch
     }
 
-    fn warn_malformed(&self, e: &datagram::Malformed, len: usize) {
+    fn warn_malformed(&self, e: &datagram::Malformed, len: usize, source: IpAddr) {
         if self.first_this_second() {
             tracing::warn!(
                 receiver = self.sender.receiver(),
                 reason = e.reason().as_str(),
                 error = %e,
                 bytes = len,
+                source = %source,
                 "Malformed X-Ray datagram dropped (see xray_collector_receiver_refused_items_total)."
             );
         }
@@ -221,6 +283,23 @@ impl Reader {
     }
 }
 
+/// One `recvmmsg` call without waiting: fills `meta.len()` slots at most, returns how many. A
+/// `WouldBlock` error also clears the socket's readiness, so the next `readable()` waits.
+fn receive_many(
+    socket: &UdpSocket,
+    state: &UdpSocketState,
+    slots: &mut [u8],
+    meta: &mut [RecvMeta],
+) -> io::Result<usize> {
+    socket.try_io(Interest::READABLE, || {
+        let mut chunks = slots.chunks_mut(MAX_DATAGRAM);
+        let mut iovs: [IoSliceMut<'_>; SLOTS] =
+            std::array::from_fn(|_| IoSliceMut::new(chunks.next().unwrap_or_default()));
+        let want = meta.len().min(SLOTS);
+        state.recv(socket.into(), &mut iovs[..want], &mut meta[..want])
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +316,56 @@ mod tests {
             .iter()
             .map(|s| socket2::SockRef::from(s).recv_buffer_size().unwrap())
             .collect()
+    }
+
+    /// Batched receives read bursts of any size in order, each datagram whole (up to the largest
+    /// UDP payload) with its sender's address, and report an empty socket as `WouldBlock`.
+    #[tokio::test]
+    async fn batched_receive_reads_whole_datagrams_with_their_source() {
+        let cfg = AwsXrayReceiverConfig {
+            endpoint: "127.0.0.1:0".to_owned(),
+            ..AwsXrayReceiverConfig::default()
+        };
+        // Keep one socket (the others leave the SO_REUSEPORT group), so every datagram lands on it.
+        let socket = bind("awsxray", &cfg).await.unwrap().remove(0);
+        let to = socket.local_addr().unwrap();
+        let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let sizes: Vec<usize> = (0..40)
+            .map(|i| ([1, 700, 65_507, 9_000][i % 4] + i).min(65_507))
+            .collect();
+        let state = UdpSocketState::new((&socket).into()).unwrap();
+        let mut slots = vec![0u8; SLOTS * MAX_DATAGRAM];
+        let mut meta = [RecvMeta::default(); SLOTS];
+        for (i, &n) in sizes.iter().enumerate() {
+            client.send_to(&vec![b'a' + (i % 26) as u8; n], to).unwrap();
+        }
+        let mut read = Vec::new();
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        while read.len() < sizes.len() && Instant::now() < deadline {
+            socket.readable().await.unwrap();
+            match receive_many(&socket, &state, &mut slots, &mut meta) {
+                Ok(n) => {
+                    for (slot, m) in meta[..n].iter().enumerate() {
+                        let data = &slots[slot * MAX_DATAGRAM..slot * MAX_DATAGRAM + m.len];
+                        assert_eq!(m.addr, client.local_addr().unwrap());
+                        assert!(
+                            m.stride == 0 || m.stride == m.len,
+                            "no GRO for distinct sizes"
+                        );
+                        read.push((m.len, data[0], data.iter().all(|&b| b == data[0])));
+                    }
+                }
+                Err(e) => assert_eq!(e.kind(), io::ErrorKind::WouldBlock),
+            }
+        }
+        let want: Vec<(usize, u8, bool)> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (n, b'a' + (i % 26) as u8, true))
+            .collect();
+        assert_eq!(read, want);
+        let err = receive_many(&socket, &state, &mut slots, &mut meta).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
     }
 
     #[tokio::test]

@@ -489,9 +489,12 @@ impl tonic::server::UnaryService<Admitted> for Export {
     fn call(&mut self, request: tonic::Request<Admitted>) -> Self::Future {
         let (intake, counted) = (self.intake.clone(), self.counted.clone());
         Box::pin(async move {
+            let client = request.remote_addr().map(|a| a.ip());
             let admitted = request.into_inner();
             counted.store(true, Ordering::Relaxed);
-            let result = intake.deliver(admitted.request.resource_spans).await;
+            let result = intake
+                .deliver(admitted.request.resource_spans, client)
+                .await;
             match result {
                 Ok(()) => Ok(tonic::Response::new(ExportTraceServiceResponse {
                     partial_success: None,
@@ -502,6 +505,9 @@ impl tonic::server::UnaryService<Admitted> for Export {
                 Err(Rejected::ShuttingDown) => {
                     Err(Status::unavailable("the collector is shutting down"))
                 }
+                Err(Rejected::MemoryLimited) => Err(resource_exhausted(
+                    "the collector is above its memory limit (memory_limiter); retry with backoff",
+                )),
             }
         })
     }

@@ -169,6 +169,10 @@ impl Handler {
             _ => None,
         };
         let reply_as = encoding.unwrap_or(Encoding::Protobuf);
+        let client = req
+            .extensions()
+            .get::<crate::serve::Peer>()
+            .map(|p| p.0.ip());
         if req.uri().path() != self.path {
             return error(reply_as, StatusCode::NOT_FOUND, "no such path");
         }
@@ -302,7 +306,7 @@ impl Handler {
                 );
             }
         };
-        match self.intake.deliver(request.resource_spans).await {
+        match self.intake.deliver(request.resource_spans, client).await {
             Ok(()) => {
                 let response = ExportTraceServiceResponse {
                     partial_success: None,
@@ -315,6 +319,10 @@ impl Handler {
             }
             Err(Rejected::Busy) => busy(encoding, "the pipeline is full; retry with backoff"),
             Err(Rejected::ShuttingDown) => busy(encoding, "the collector is shutting down"),
+            Err(Rejected::MemoryLimited) => busy(
+                encoding,
+                "the collector is above its memory limit (memory_limiter); retry with backoff",
+            ),
         }
     }
 

@@ -13,7 +13,8 @@
 //!
 //! Backpressure reaches the client: a request is answered only after every pipeline has taken its
 //! spans (an awaiting [`TracesSender::send`]), so a slow exporter slows senders down instead of
-//! filling memory. A busy receiver (no slot, budget held by others, full pipeline, no answer
+//! filling memory. The hand-off runs inside `traces::with_otlp_client`, so inline processors
+//! (`k8sattributes`) can read the request's peer address. A busy receiver (no slot, budget held by others, full pipeline, no answer
 //! within [`SEND_TIMEOUT`]) gives OTLP's retryable answer (gRPC `UNAVAILABLE`, or
 //! `RESOURCE_EXHAUSTED` with `RetryInfo` for the memory budget; HTTP `503` with `Retry-After`).
 //! Malformed or oversized requests get the non-retryable answer (gRPC `INVALID_ARGUMENT`, HTTP
@@ -32,6 +33,7 @@ pub mod grpc;
 pub mod http;
 mod tls;
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
@@ -44,7 +46,7 @@ use crate::config::component::BoxFuture;
 use crate::config::id::ComponentId;
 use crate::pipeline::TracesSender;
 use crate::telemetry::ReceiverRefusal;
-use crate::traces::{Refused, Traces};
+use crate::traces::{Refused, Traces, with_otlp_client};
 
 impl ReceiverConfig for OtlpReceiverConfig {
     fn start<'a>(
@@ -108,6 +110,9 @@ pub(crate) enum Rejected {
     Busy,
     /// The collector is shutting down: the client should retry elsewhere or later.
     ShuttingDown,
+    /// A `memory_limiter` processor refused the spans: the client should retry with backoff
+    /// (gRPC `RESOURCE_EXHAUSTED` with `RetryInfo`, HTTP `503` with `Retry-After`).
+    MemoryLimited,
 }
 
 /// Shared by the gRPC and HTTP servers: counting, the memory budget and the backpressured
@@ -158,8 +163,13 @@ impl Intake {
     }
 
     /// Passes the spans on, waiting for the pipeline for at most [`SEND_TIMEOUT`]; counts the
-    /// request and its spans.
-    pub(crate) async fn deliver(&self, resource_spans: Vec<ResourceSpans>) -> Result<(), Rejected> {
+    /// request and its spans. `client` is the request's peer address, readable by inline
+    /// processors through `traces::otlp_client`.
+    pub(crate) async fn deliver(
+        &self,
+        resource_spans: Vec<ResourceSpans>,
+        client: Option<IpAddr>,
+    ) -> Result<(), Rejected> {
         let traces = Traces::Otlp(resource_spans);
         let n = traces.item_count();
         let telemetry = self.sender.telemetry();
@@ -169,18 +179,26 @@ impl Intake {
             telemetry.receiver_request(receiver, Ok(()));
             return Ok(());
         }
-        let (result, outcome) =
-            match tokio::time::timeout(SEND_TIMEOUT, self.sender.send(traces)).await {
-                Ok(Ok(())) => (Ok(()), Ok(())),
-                Ok(Err(Refused::Full)) => (Err(Rejected::Busy), Err(ReceiverRefusal::PipelineFull)),
-                Ok(Err(Refused::Closed)) => {
-                    (Err(Rejected::ShuttingDown), Err(ReceiverRefusal::Shutdown))
-                }
-                Err(_) => {
-                    telemetry.receiver_refused(receiver, ReceiverRefusal::PipelineTimeout, n);
-                    (Err(Rejected::Busy), Err(ReceiverRefusal::PipelineTimeout))
-                }
-            };
+        let (result, outcome) = match tokio::time::timeout(
+            SEND_TIMEOUT,
+            with_otlp_client(client, self.sender.send(traces)),
+        )
+        .await
+        {
+            Ok(Ok(())) => (Ok(()), Ok(())),
+            Ok(Err(Refused::Full)) => (Err(Rejected::Busy), Err(ReceiverRefusal::PipelineFull)),
+            Ok(Err(Refused::Closed)) => {
+                (Err(Rejected::ShuttingDown), Err(ReceiverRefusal::Shutdown))
+            }
+            Ok(Err(Refused::MemoryLimited)) => (
+                Err(Rejected::MemoryLimited),
+                Err(ReceiverRefusal::MemoryLimit),
+            ),
+            Err(_) => {
+                telemetry.receiver_refused(receiver, ReceiverRefusal::PipelineTimeout, n);
+                (Err(Rejected::Busy), Err(ReceiverRefusal::PipelineTimeout))
+            }
+        };
         telemetry.receiver_request(receiver, outcome);
         result
     }

@@ -476,14 +476,23 @@ fn trace_id(value: &Json<'_>, field: &dyn fmt::Display) -> Result<[u8; 16], Conv
             "not of the form 1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx",
         ));
     }
-    let mut out = [0u8; 16];
-    decode_hex(&text[2..10], &mut out[..4])
-        .and_then(|()| decode_hex(&text[11..], &mut out[4..]))
-        .ok_or_else(|| invalid("not hexadecimal"))?;
+    let out = trace_id_bytes(text).ok_or_else(|| invalid("not hexadecimal"))?;
     if out == [0; 16] {
         return Err(invalid("all zeros, which OTLP does not accept"));
     }
     Ok(out)
+}
+
+/// The 16 bytes of an X-Ray trace id `1-xxxxxxxx-yyyyyyyyyyyyyyyyyyyyyyyy`: the epoch's 4 bytes
+/// then the 12 random ones, the OTLP trace id this translator gives the document's spans.
+pub fn trace_id_bytes(text: &[u8]) -> Option<[u8; 16]> {
+    if text.len() != 35 || !text.starts_with(b"1-") || text[10] != b'-' {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    decode_hex(&text[2..10], &mut out[..4])?;
+    decode_hex(&text[11..], &mut out[4..])?;
+    Some(out)
 }
 
 /// 16 hexadecimal digits to 8 bytes.

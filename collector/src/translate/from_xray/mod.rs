@@ -14,6 +14,8 @@
 mod attributes;
 mod cause;
 mod document;
+
+pub use self::document::trace_id_bytes;
 mod json;
 mod resource;
 

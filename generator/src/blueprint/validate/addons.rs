@@ -71,6 +71,16 @@ impl Checker<'_> {
                 continue;
             }
             if key != "adot" {
+                let known = adot_versions::known_cert_manager_versions();
+                if !known.contains(version) {
+                    let nearest = adot_versions::nearest(&known, version, 3);
+                    self.error(
+                        &ptr,
+                        format!("cert-manager add-on `{version}` is not a recorded release"),
+                        Some(&format!("one of {}", quoted(&known))),
+                        Some(&format!("nearest recorded: {}; the recorded releases and how to add one are in docs/adot-versions.md", quoted(&nearest))),
+                    );
+                }
                 continue;
             }
             self.check_adot_release(&ptr, version, k8s, k8s_ok);
@@ -89,7 +99,20 @@ impl Checker<'_> {
                     ptr,
                     format!("ADOT add-on `{version}` is not in the generator's compatibility table"),
                     Some(&format!("a version from {MIN_ADOT_VERSION} on: {}", known.join(", "))),
-                    Some("the generator emits the opentelemetry.io/v1beta1 collector, which needs add-on v0.102.0 or newer; for a newer release, add it to generator/src/blueprint/adot_versions.rs"),
+                    Some("the generator emits the opentelemetry.io/v1beta1 collector, which needs add-on v0.102.0 or newer; the table is docs/adot-versions.md"),
+                );
+            }
+            Some(_) if !adot_versions::known_adot_versions().contains(&version.to_owned()) => {
+                let known = adot_versions::known_adot_versions();
+                let nearest = adot_versions::nearest(&known, version, 3);
+                self.error(
+                    ptr,
+                    format!("ADOT add-on build `{version}` is not a recorded release"),
+                    Some("a released `-eksbuild.N` of this version"),
+                    Some(&format!(
+                        "nearest recorded: {}; the table is docs/adot-versions.md",
+                        quoted(&nearest)
+                    )),
                 );
             }
             Some(release) if k8s_ok => {
@@ -173,4 +196,13 @@ impl Checker<'_> {
             (None, _) => {}
         }
     }
+}
+
+/// Versions as a list of code spans: `a`, `b`, `c`.
+fn quoted(versions: &[String]) -> String {
+    versions
+        .iter()
+        .map(|v| format!("`{v}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

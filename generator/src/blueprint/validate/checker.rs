@@ -2,6 +2,7 @@
 //! and how a rule reports a problem. The rules themselves are `impl Checker` blocks in the sibling
 //! modules.
 
+use crate::aws::regions::{self, Region};
 use crate::blueprint::load::{Document, Source};
 use crate::blueprint::rules::is_dns_label;
 use crate::diagnostic::{Diagnostic, Phase};
@@ -43,5 +44,33 @@ impl Checker<'_> {
                 None,
             );
         }
+    }
+
+    /// The region named `value` from the region table, or a report at `ptr` naming the closest
+    /// known regions.
+    pub(super) fn known_region(&mut self, ptr: &str, value: &str) -> Option<&'static Region> {
+        if let Some(region) = regions::region(value) {
+            return Some(region);
+        }
+        let closest = regions::closest(value, 3);
+        let hint = if closest.is_empty() {
+            "the known regions, and what each offers, are listed in docs/regions.md".to_owned()
+        } else {
+            format!(
+                "did you mean {}?",
+                closest
+                    .iter()
+                    .map(|r| format!("`{r}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )
+        };
+        self.error(
+            ptr,
+            format!("unknown AWS region `{value}`"),
+            Some("a region of the partitions aws, aws-cn or aws-us-gov, such as `us-east-1`"),
+            Some(&hint),
+        );
+        None
     }
 }

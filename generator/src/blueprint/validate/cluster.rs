@@ -2,19 +2,40 @@
 //! cluster, and the network, node groups and endpoint of a created one.
 
 use crate::aws::Partition;
+use crate::aws::regions::Region;
 use crate::blueprint::adot_versions;
-use crate::blueprint::model::{Cluster, EndpointAccess, Network, NewCluster, NodeGroup};
+use crate::blueprint::model::{AmiType, Cluster, EndpointAccess, Network, NewCluster, NodeGroup};
 use crate::blueprint::rules::{
-    is_cluster_name, is_instance_type, is_region, is_subnet_id, parse_cidr, strip_scheme,
+    Architecture, instance_architecture, is_cluster_name, is_instance_type, is_subnet_id,
+    parse_cidr, strip_scheme,
 };
 use crate::blueprint::validate::checker::Checker;
+
+/// The CPU architecture of an AMI type.
+fn ami_architecture(ami: AmiType) -> Architecture {
+    match ami {
+        AmiType::Al2023X8664Standard | AmiType::BottlerocketX8664 => Architecture::X86_64,
+        AmiType::Al2023Arm64Standard | AmiType::BottlerocketArm64 => Architecture::Arm64,
+    }
+}
+
+/// The serde name of an enum value, as the blueprint spells it.
+fn enum_name<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
 
 /// What the other checks need to know about the cluster.
 pub(super) struct ClusterFacts<'a> {
     /// The cluster's region.
     pub region: &'a str,
-    /// Whether the region is well-formed (checks that derive a partition from it run only then).
+    /// Whether the region is in the region table (checks that derive a partition from it run only
+    /// then).
     pub region_ok: bool,
+    /// The region's entry in the region table.
+    pub region_info: Option<&'static Region>,
     /// The Kubernetes version, `1.NN`.
     pub kubernetes_version: &'a str,
     /// Whether the Kubernetes version is well-formed.
@@ -48,15 +69,8 @@ impl Checker<'_> {
                 None,
             );
         }
-        let region_ok = is_region(region);
-        if !region_ok {
-            self.error(
-                &format!("{cluster_ptr}/region"),
-                format!("invalid AWS region `{region}`"),
-                Some("a region such as `us-east-1` or `eu-west-2`"),
-                None,
-            );
-        }
+        let region_info = self.known_region(&format!("{cluster_ptr}/region"), region);
+        let region_ok = region_info.is_some();
         if !(account.len() == 12 && account.chars().all(|c| c.is_ascii_digit())) {
             self.error(
                 &format!("{cluster_ptr}/account_id"),
@@ -97,22 +111,50 @@ impl Checker<'_> {
                     }
                 }
             }
-            Cluster::Create(c) => self.check_new_cluster(c),
+            Cluster::Create(c) => self.check_new_cluster(c, region_info),
         }
         ClusterFacts {
             region,
             region_ok,
+            region_info,
             kubernetes_version: k8s,
             kubernetes_version_ok: k8s_ok,
         }
     }
 
-    /// A created cluster: its network, node groups and API endpoint.
-    fn check_new_cluster(&mut self, c: &NewCluster) {
+    /// A created cluster: its Kubernetes version, network, node groups and API endpoint.
+    fn check_new_cluster(&mut self, c: &NewCluster, region: Option<&'static Region>) {
         let base = "/spec/cluster/create";
+        if let Some(minor) = adot_versions::kubernetes_minor(&c.kubernetes_version) {
+            let (min, max) = adot_versions::EKS_CREATABLE_KUBERNETES;
+            if !(min..=max).contains(&minor) && c.kubernetes_version.len() == 4 {
+                self.error(
+                    &format!("{base}/kubernetes_version"),
+                    format!(
+                        "EKS does not create clusters at Kubernetes {}",
+                        c.kubernetes_version
+                    ),
+                    Some(&format!("a version from 1.{min} to 1.{max}")),
+                    Some("the versions in EKS standard or extended support, as recorded in docs/aws-facts.md (\"Kubernetes versions\"); an existing cluster at another version can still be named under `existing`"),
+                );
+            }
+        }
         self.check_network(base, &c.network);
+        if let (Network::Vpc(v), Some(region)) = (&c.network, region) {
+            if v.az_count > region.zones {
+                self.error(
+                    &format!("{base}/network/vpc/az_count"),
+                    format!(
+                        "region {} has {} availability zones, fewer than az_count {}",
+                        region.name, region.zones, v.az_count
+                    ),
+                    Some(&format!("at most {}", region.zones)),
+                    Some("the outputs spread subnets over the region's first az_count zones"),
+                );
+            }
+        }
         self.check_node_groups(base, &c.node_groups);
-        self.check_endpoint(base, &c.endpoint);
+        self.check_endpoint(base, &c.endpoint, matches!(c.network, Network::Vpc(_)));
     }
 
     /// The VPC to create (its CIDR) or the existing subnets.
@@ -170,8 +212,20 @@ impl Checker<'_> {
         }
     }
 
-    /// The managed node groups: names, instance types, sizes.
+    /// The managed node groups: names, instance types and their architecture, sizes, and at least
+    /// one node at the start for the add-ons and the collector.
     fn check_node_groups(&mut self, base: &str, node_groups: &[NodeGroup]) {
+        let sizes_ok = node_groups.iter().all(|g| {
+            g.max_size > 0 && g.min_size <= g.desired_size && g.desired_size <= g.max_size
+        });
+        if !node_groups.is_empty() && sizes_ok && node_groups.iter().all(|g| g.desired_size == 0) {
+            self.error(
+                &format!("{base}/node_groups"),
+                "every node group starts with zero nodes".to_owned(),
+                Some("`desired_size` of at least 1 in one node group"),
+                Some("the cert-manager and ADOT add-ons (and the collector) need a node to run on; without one they never become ACTIVE and the apply times out"),
+            );
+        }
         if node_groups.is_empty() {
             self.error(
                 &format!("{base}/node_groups"),
@@ -199,6 +253,7 @@ impl Checker<'_> {
                     None,
                 );
             }
+            let ami_arch = ami_architecture(g.ami_type);
             for (i, t) in g.instance_types.iter().enumerate() {
                 if !is_instance_type(t) {
                     self.error(
@@ -207,6 +262,23 @@ impl Checker<'_> {
                         Some("`family.size`, for example `m6i.large`"),
                         None,
                     );
+                } else if let Some(arch) = instance_architecture(t) {
+                    if arch != ami_arch {
+                        self.error(
+                            &format!("{ptr}/instance_types/{i}"),
+                            format!(
+                                "`{t}` is an {} instance type, but the AMI type {} is {}",
+                                arch.name(),
+                                enum_name(&g.ami_type),
+                                ami_arch.name()
+                            ),
+                            Some(&format!("an {} instance type", ami_arch.name())),
+                            Some(match ami_arch {
+                                Architecture::Arm64 => "arm64 (AWS Graviton) families carry a `g` after the generation, for example `m7g.large`; or choose an x86_64 `ami_type`",
+                                Architecture::X86_64 => "for Graviton instance types choose `ami_type: AL2023_ARM_64_STANDARD` or `BOTTLEROCKET_ARM_64`",
+                            }),
+                        );
+                    }
                 }
             }
             if g.max_size == 0 || g.min_size > g.max_size {
@@ -233,8 +305,17 @@ impl Checker<'_> {
         }
     }
 
-    /// The API endpoint's access: reachable from somewhere, never from the whole internet.
-    fn check_endpoint(&mut self, base: &str, ep: &EndpointAccess) {
+    /// The API endpoint's access: reachable from somewhere, never from the whole internet, and
+    /// from the nodes of a new VPC.
+    fn check_endpoint(&mut self, base: &str, ep: &EndpointAccess, new_vpc: bool) {
+        if new_vpc && ep.public_access && !ep.private_access && !ep.public_access_cidrs.is_empty() {
+            self.error(
+                &format!("{base}/endpoint/private_access"),
+                "nodes of the new VPC could not reach a public-only endpoint restricted to public_access_cidrs".to_owned(),
+                Some("`private_access: true`"),
+                Some("the nodes reach a public-only endpoint through the VPC's new NAT gateway, whose address is only known after apply and so cannot be in public_access_cidrs; with private access on, nodes use the endpoint inside the VPC"),
+            );
+        }
         if !ep.public_access && !ep.private_access {
             self.error(
                 &format!("{base}/endpoint"),

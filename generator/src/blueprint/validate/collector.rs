@@ -1,5 +1,6 @@
 //! The collector: names, mode and scaling, image, resources, tolerations, ports, batching and the
-//! exporter's options.
+//! exporter's options. What the deployment derives from them (the persistent queue against the
+//! mode and the nodes, the image's architectures, the memory the sizing needs) is `deployment.rs`.
 
 use std::collections::BTreeMap;
 
@@ -8,12 +9,30 @@ use crate::blueprint::model::{
 };
 use crate::blueprint::rules::{
     HEALTH_CHECK_PORT, METRICS_PORT, cpu_millis, is_digest, is_dns_subdomain, is_image_repository,
-    is_region, mem_bytes,
+    is_label_key, is_label_value, mem_bytes,
 };
 use crate::blueprint::validate::checker::Checker;
 
 /// Where the collector's fields are.
 const BASE: &str = "/spec/collector";
+
+/// How a label (or taint) key must look, as the API server checks it.
+const LABEL_KEY_RULE: &str = "an optional DNS subdomain prefix and `/`, then at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit";
+
+/// How a label (or taint) value must look, as the API server checks it.
+const LABEL_VALUE_RULE: &str = "empty, or at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit";
+
+/// The namespaces the add-ons the blueprint installs run in, reserved for them: the cert-manager
+/// community add-on's `cert-manager` and the ADOT add-on's `opentelemetry-operator-system`
+/// (`shared/reference/eks-adot.md` §1 and §3). The Pod Identity agent runs in `kube-system`, which
+/// is refused for the collector anyway.
+const ADDON_NAMESPACES: [(&str, &str); 2] = [
+    ("cert-manager", "cert-manager add-on"),
+    (
+        "opentelemetry-operator-system",
+        "ADOT add-on (the OpenTelemetry Operator)",
+    ),
+];
 
 impl Checker<'_> {
     /// `spec.collector`.
@@ -23,6 +42,7 @@ impl Checker<'_> {
         self.check_image_and_pod(c);
         self.check_ports(c);
         self.check_batch_and_exporter(c);
+        self.check_deployment(spec);
     }
 
     /// Names, namespace, service account, mode, replicas, autoscaling, disruption budget.
@@ -30,6 +50,18 @@ impl Checker<'_> {
         let base = BASE;
         self.dns_label(&format!("{base}/name"), &c.name, 42);
         self.dns_label(&format!("{base}/namespace"), &c.namespace, 63);
+        if let Some(addon) = ADDON_NAMESPACES
+            .iter()
+            .find(|(ns, _)| *ns == c.namespace)
+            .map(|(_, addon)| addon)
+        {
+            self.error(
+                &format!("{base}/namespace"),
+                format!("the namespace `{}` belongs to the {addon}", c.namespace),
+                Some("a namespace of its own, such as `aws-otel-eks`"),
+                Some("the rendered manifests create and own the collector's namespace, so deleting the collector's objects would delete the add-on's namespace and the add-on with it"),
+            );
+        }
         if ["kube-system", "kube-public", "kube-node-lease", "default"]
             .contains(&c.namespace.as_str())
         {
@@ -100,8 +132,12 @@ impl Checker<'_> {
     fn check_image_and_pod(&mut self, c: &Collector) {
         let base = BASE;
         let img = &c.image;
-        if !is_image_repository(&img.repository) {
-            self.error(&format!("{base}/image/repository"), format!("invalid image repository `{}`", img.repository), Some("a lower-case repository such as `ghcr.io/xray-blueprints/xray-collector`, without tag or digest"), None);
+        if let Some(repository) = img
+            .repository
+            .as_deref()
+            .filter(|r| !is_image_repository(r))
+        {
+            self.error(&format!("{base}/image/repository"), format!("invalid image repository `{repository}`"), Some("a lower-case repository such as `ghcr.io/xray-blueprints/xray-collector`, without tag or digest"), None);
         }
         let tag_ok = !img.tag.is_empty()
             && img.tag.len() <= 128
@@ -159,8 +195,30 @@ impl Checker<'_> {
                 }
             }
         }
+        for (key, value) in &c.node_selector {
+            let ptr = format!(
+                "{base}/node_selector/{}",
+                crate::blueprint::load::escape_pointer(key)
+            );
+            if !is_label_key(key) {
+                self.error(&ptr, format!("`{key}` is not a Kubernetes label key"), Some(LABEL_KEY_RULE), Some("the API server refuses a pod whose nodeSelector has such a key, so no collector pod would start"));
+            }
+            if !is_label_value(value) {
+                self.error(&ptr, format!("`{value}` is not a Kubernetes label value"), Some(LABEL_VALUE_RULE), Some("the API server refuses a pod whose nodeSelector has such a value, so no collector pod would start"));
+            }
+        }
         for (idx, t) in c.tolerations.iter().enumerate() {
             let ptr = format!("{base}/tolerations/{idx}");
+            if let Some(key) = t.key.as_deref().filter(|k| !k.is_empty()) {
+                if !is_label_key(key) {
+                    self.error(&format!("{ptr}/key"), format!("`{key}` is not a Kubernetes taint key"), Some(LABEL_KEY_RULE), Some("the API server refuses a pod with such a toleration, so no collector pod would start"));
+                }
+            }
+            if let Some(value) = &t.value {
+                if !is_label_value(value) {
+                    self.error(&format!("{ptr}/value"), format!("`{value}` is not a Kubernetes taint value"), Some(LABEL_VALUE_RULE), Some("the API server refuses a pod with such a toleration, so no collector pod would start"));
+                }
+            }
             if t.operator == TolerationOperator::Exists && t.value.is_some() {
                 self.error(
                     &format!("{ptr}/value"),
@@ -271,14 +329,7 @@ impl Checker<'_> {
         }
         let e = &c.exporter;
         if let Some(region) = &e.region {
-            if !is_region(region) {
-                self.error(
-                    &format!("{base}/exporter/region"),
-                    format!("invalid AWS region `{region}`"),
-                    Some("a region such as `us-east-1`"),
-                    None,
-                );
-            }
+            self.known_region(&format!("{base}/exporter/region"), region);
         }
         if e.index_all_attributes
             && !e.indexed_attributes.is_empty()

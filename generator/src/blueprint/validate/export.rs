@@ -2,8 +2,8 @@
 //! endpoint in China), and CloudWatch Transaction Search.
 
 use crate::aws::Partition;
+use crate::aws::regions;
 use crate::blueprint::model::{ExporterType, Spec};
-use crate::blueprint::rules::is_region;
 use crate::blueprint::validate::checker::Checker;
 
 /// Why the `xray-api`-only annotation options have no `otlp` counterpart.
@@ -15,7 +15,8 @@ impl Checker<'_> {
         let e = &spec.collector.exporter;
         let base = "/spec/collector/exporter";
         let partition = Partition::of_region(region);
-        if let Some(exporter_region) = e.region.as_deref().filter(|r| is_region(r)) {
+        if let Some(exporter_region) = e.region.as_deref().filter(|r| regions::region(r).is_some())
+        {
             if region_ok && Partition::of_region(exporter_region) != partition {
                 self.error(
                     &format!("{base}/region"),
@@ -45,14 +46,16 @@ impl Checker<'_> {
                     Some(OTLP_ANNOTATIONS_HINT),
                 );
             }
-            let exporter_partition = e.region.as_deref().map_or(partition, Partition::of_region);
-            if region_ok && exporter_partition == Partition::AwsCn {
-                self.error(
-                    &format!("{base}/type"),
-                    "the `otlp` exporter is not offered in the China partition (`aws-cn`)".to_owned(),
-                    Some("`xray-api`"),
-                    Some("X-Ray's OTLP endpoint needs CloudWatch Transaction Search, which the generator does not know to exist in the China regions; use `type: xray-api` (PutTraceSegments)"),
-                );
+            let exporter_region = e.region.as_deref().unwrap_or(region);
+            if let Some(r) = regions::region(exporter_region).filter(|_| region_ok) {
+                if !r.transaction_search {
+                    self.error(
+                        &format!("{base}/type"),
+                        format!("the `otlp` exporter is not offered in {} (partition `{}`)", r.name, r.partition),
+                        Some("`xray-api`"),
+                        Some("X-Ray's OTLP endpoint needs CloudWatch Transaction Search, which CloudFormation does not offer in this region (docs/regions.md); use `type: xray-api` (PutTraceSegments)"),
+                    );
+                }
             }
         }
         if let Some(ts) = &spec.transaction_search {
@@ -66,12 +69,13 @@ impl Checker<'_> {
                     );
                 }
             }
-            if ts.enabled && region_ok && partition == Partition::AwsCn {
+            if let Some(r) = regions::region(region).filter(|r| ts.enabled && !r.transaction_search)
+            {
                 self.error(
                     "/spec/transaction_search/enabled",
-                    "Transaction Search cannot be enabled in the China partition (`aws-cn`)".to_owned(),
+                    format!("Transaction Search cannot be enabled in {} (partition `{}`)", r.name, r.partition),
                     Some("`false`, or remove `transaction_search`"),
-                    Some("CloudFormation has no AWS::XRay::TransactionSearchConfig in the China regions"),
+                    Some("CloudFormation has no AWS::XRay::TransactionSearchConfig in this region (docs/regions.md)"),
                 );
             }
         }

@@ -2,10 +2,26 @@
 //! partition.
 
 use crate::aws::Partition;
-use crate::blueprint::model::{ExporterType, Spec};
+use crate::aws::regions::Region;
+use crate::blueprint::model::{Cluster, ExporterType, IdentityMode, Spec};
+use crate::blueprint::rules::cluster_role_names;
 use crate::blueprint::validate::checker::Checker;
 
 impl Checker<'_> {
+    /// The identity against the region: EKS Pod Identity exists only where the region table says.
+    pub(super) fn check_identity_region(&mut self, spec: &Spec, region: Option<&'static Region>) {
+        if let Some(region) = region {
+            if spec.identity.mode == IdentityMode::PodIdentity && !region.pod_identity {
+                self.error(
+                    "/spec/identity/mode",
+                    format!("EKS Pod Identity is not available in {} (partition `{}`)", region.name, region.partition),
+                    Some("`irsa`"),
+                    Some("AWS documents Pod Identity as unavailable in the China regions; IAM roles for service accounts work there"),
+                );
+            }
+        }
+    }
+
     pub(super) fn check_identity(&mut self, spec: &Spec, region: &str, region_ok: bool) {
         let id = &spec.identity;
         if let Some(role) = &id.role_name {
@@ -21,9 +37,28 @@ impl Checker<'_> {
                     Some("1 to 64 characters of `A-Za-z0-9+=,.@_-`"),
                     None,
                 );
+            } else if let Cluster::Create(c) = &spec.cluster {
+                let derived = cluster_role_names(&c.name);
+                if let Some(which) = derived
+                    .iter()
+                    .zip(["control plane", "node", "VPC flow log"])
+                    .find(|(name, _)| name.eq_ignore_ascii_case(role))
+                    .map(|(_, which)| which)
+                {
+                    self.error(
+                        "/spec/identity/role_name",
+                        format!("the role name `{role}` is the name of the cluster's {which} role"),
+                        Some("a role name of its own"),
+                        Some("IAM role names are unique per account, case-insensitively; the created cluster derives its roles' names from its name"),
+                    );
+                }
             }
         }
         let partition = Partition::of_region(region);
+        let account = match &spec.cluster {
+            Cluster::Existing(c) => c.account_id.as_str(),
+            Cluster::Create(c) => c.account_id.as_str(),
+        };
         if let Some(arns) = &id.policy_arns {
             if arns.is_empty() && spec.collector.exporter.kind == ExporterType::XrayApi {
                 self.error("/spec/identity/policy_arns", "the collector's role needs a policy".to_owned(), Some("at least one managed policy ARN, such as `arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess`"), None);
@@ -34,6 +69,7 @@ impl Checker<'_> {
                     arn,
                     partition,
                     region_ok,
+                    account,
                 );
                 if arns[..idx].contains(arn) {
                     self.error(
@@ -51,11 +87,23 @@ impl Checker<'_> {
                 arn,
                 partition,
                 region_ok,
+                account,
             );
         }
     }
 
-    fn policy_arn(&mut self, ptr: &str, arn: &str, partition: Partition, region_ok: bool) {
+    /// A managed policy ARN: well-formed, in the cluster's partition, and AWS managed or in the
+    /// cluster's account. IAM attaches (and sets as a boundary) only AWS managed policies and the
+    /// role's own account's policies; a policy shared across an organisation is a copy in each
+    /// account (StackSets, Control Tower), so its ARN names the blueprint's account.
+    fn policy_arn(
+        &mut self,
+        ptr: &str,
+        arn: &str,
+        partition: Partition,
+        region_ok: bool,
+        account: &str,
+    ) {
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
         let ok = parts.len() == 6
             && parts[0] == "arn"
@@ -85,6 +133,19 @@ impl Checker<'_> {
                 ),
                 Some(&format!("`arn:{partition}:...`")),
                 None,
+            );
+        } else if parts[4] != "aws" && parts[4] != account {
+            self.error(
+                ptr,
+                format!(
+                    "`{arn}` belongs to account {}, not the cluster's account {account}",
+                    parts[4]
+                ),
+                Some(&format!(
+                    "`arn:{}:iam::aws:policy/...` or `arn:{}:iam::{account}:policy/...`",
+                    parts[1], parts[1]
+                )),
+                Some("IAM attaches only AWS managed policies and policies of the role's own account; an organisation-wide policy exists as a copy in each account, so name the copy in this account"),
             );
         }
     }

@@ -9,16 +9,19 @@
 //!
 //! The semantic rules are methods of `Checker` (`checker`: the state and how a rule reports), one
 //! module per part of the blueprint: this module (metadata, targets), `cluster`, `addons`,
-//! `identity`, `collector`, `export` (the exporter against the partition, Transaction Search),
+//! `identity`, `collector`, `deployment` (the persistent queue, architectures, sizing, and the
+//! warnings `warnings` returns), `export` (the exporter against the partition, Transaction Search),
 //! `addon_config` (add-on `configuration_values` against their recorded schemas), `metrics` (the AMP
 //! workspace and managed scraper). The format predicates they share with the plan live in
-//! `blueprint::rules`, the partition in `crate::aws`.
+//! `blueprint::rules`, the partition in `crate::aws` and the regions with what each offers in
+//! `crate::aws::regions`.
 
 mod addon_config;
 mod addons;
 mod checker;
 mod cluster;
 mod collector;
+mod deployment;
 mod export;
 mod identity;
 mod metrics;
@@ -27,13 +30,17 @@ mod schema_errors;
 
 use std::path::Path;
 
+use crate::aws::regions::Region;
 use crate::blueprint::load::{self, Source, escape_pointer};
-use crate::blueprint::model::{API_VERSION, Blueprint, KIND, TargetName};
-use crate::blueprint::rules::is_dns_label;
+use crate::blueprint::model::{API_VERSION, Blueprint, Cluster, KIND, Network, TargetName};
+use crate::blueprint::rules::{
+    BLUEPRINT_TAG, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_TAGS, is_dns_label, is_tag_char,
+};
 use crate::diagnostic::{Diagnostic, Phase};
 use checker::Checker;
 use schema_errors::schema_diagnostics;
 
+pub use deployment::warnings;
 pub use schema::{schema, schema_text};
 
 /// Loads and validates one blueprint file. On success the blueprint is ready for `Plan::new`.
@@ -92,6 +99,8 @@ impl Checker<'_> {
             cluster.kubernetes_version_ok,
         );
         self.check_identity(spec, region, region_ok);
+        self.check_identity_region(spec, cluster.region_info);
+        self.check_region_targets(cluster.region_info, &spec.targets);
         self.check_collector(spec);
         self.check_export(spec, region, region_ok);
         self.check_metrics(spec, region, region_ok);
@@ -133,26 +142,103 @@ impl Checker<'_> {
                 );
             }
         }
-        for (key, value) in &bp.metadata.tags {
+        self.check_tags(bp);
+    }
+
+    /// `metadata.tags` against the strictest rules of every resource type that receives them:
+    /// IAM roles, the EKS cluster, node groups and add-ons, the KMS key, log groups, the VPC's
+    /// resources, the CloudFormation stack. The tags the generator adds itself count too.
+    fn check_tags(&mut self, bp: &Blueprint) {
+        let tags = &bp.metadata.tags;
+        let new_vpc = matches!(
+            &bp.spec.cluster,
+            Cluster::Create(c) if matches!(c.network, Network::Vpc(_))
+        );
+        let own: &[&str] = if new_vpc {
+            &[BLUEPRINT_TAG, "Name", "kubernetes.io/role/internal-elb"]
+        } else {
+            &[BLUEPRINT_TAG]
+        };
+        let total = tags.len() + own.iter().filter(|k| !tags.contains_key(**k)).count();
+        if total > MAX_TAGS {
+            let room = MAX_TAGS - own.len();
+            self.error(
+                "/metadata/tags",
+                format!(
+                    "{} tags plus the generator's own make {total} on one resource, more than AWS's {MAX_TAGS}",
+                    tags.len()
+                ),
+                Some(&format!("at most {room} tags")),
+                Some(&format!(
+                    "the generator adds {} to {}",
+                    own.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "),
+                    if new_vpc { "the subnets of the new VPC" } else { "every resource" }
+                )),
+            );
+        }
+        for (key, value) in tags {
             let ptr = format!("/metadata/tags/{}", escape_pointer(key));
-            if key.is_empty()
-                || key.chars().count() > 128
-                || key.to_ascii_lowercase().starts_with("aws:")
-            {
+            if key == BLUEPRINT_TAG {
                 self.error(
                     &ptr,
-                    format!("invalid AWS tag key `{key}`"),
-                    Some("1 to 128 characters, not starting with `aws:`"),
+                    format!("the tag `{key}` is the generator's own"),
                     None,
+                    Some("it names the blueprint on every resource; remove it"),
+                );
+                continue;
+            }
+            let key_bad = key.chars().find(|c| !is_tag_char(*c));
+            if key.is_empty()
+                || key.chars().count() > MAX_TAG_KEY_CHARS
+                || key.to_ascii_lowercase().starts_with("aws:")
+                || key_bad.is_some()
+            {
+                let hint = key_bad.map(|c| format!("`{c}` is not allowed in AWS tags"));
+                let length = key.chars().count();
+                self.error(
+                    &ptr,
+                    if length > MAX_TAG_KEY_CHARS {
+                        format!("AWS tag key of {length} characters, more than {MAX_TAG_KEY_CHARS}")
+                    } else {
+                        format!("invalid AWS tag key `{key}`")
+                    },
+                    Some(&format!("1 to {MAX_TAG_KEY_CHARS} letters, digits, spaces and `_.:/=+-@`, not starting with `aws:`")),
+                    hint.as_deref(),
                 );
             }
-            if value.chars().count() > 256 {
+            let value_bad = value.chars().find(|c| !is_tag_char(*c));
+            if value.chars().count() > MAX_TAG_VALUE_CHARS
+                || value.to_ascii_lowercase().starts_with("aws:")
+                || value_bad.is_some()
+            {
+                let hint = value_bad.map(|c| format!("`{c}` is not allowed in AWS tags"));
+                let length = value.chars().count();
                 self.error(
                     &ptr,
-                    "AWS tag value longer than 256 characters".to_owned(),
-                    None,
-                    None,
+                    if length > MAX_TAG_VALUE_CHARS {
+                        format!("the value of AWS tag `{key}` has {length} characters, more than {MAX_TAG_VALUE_CHARS}")
+                    } else {
+                        format!("invalid value `{value}` of AWS tag `{key}`")
+                    },
+                    Some(&format!("0 to {MAX_TAG_VALUE_CHARS} letters, digits, spaces and `_.:/=+-@`, not starting with `aws:`")),
+                    hint.as_deref(),
                 );
+            }
+        }
+    }
+
+    /// The targets against the region: the Terraform output pins a provider that must know it.
+    fn check_region_targets(&mut self, region: Option<&'static Region>, targets: &[TargetName]) {
+        if let Some(region) = region {
+            if !region.terraform_provider {
+                if let Some(idx) = targets.iter().position(|t| *t == TargetName::Terraform) {
+                    self.error(
+                        &format!("/spec/targets/{idx}"),
+                        format!("the Terraform output's provider, hashicorp/aws 5.100, does not know region {}", region.name),
+                        Some("the targets `cdk` and `kubernetes`"),
+                        Some("`terraform plan` would stop with \"invalid AWS Region\"; render the CDK and Kubernetes outputs for this region"),
+                    );
+                }
             }
         }
     }

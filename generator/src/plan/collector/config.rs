@@ -4,7 +4,18 @@
 use serde_json::{Value, json};
 
 use crate::blueprint::model::{Collector, ExporterType};
+use crate::plan::collector::sizing::SizingPlan;
 use crate::plan::ports::PortsPlan;
+
+/// Gives `exporter` a byte-sized `sending_queue` and the calls in flight of `sizing`.
+pub(super) fn size_queue(config: &mut Value, exporter: &str, sizing: &SizingPlan) {
+    config["exporters"][exporter]["sending_queue"] = json!({
+        "enabled": true,
+        "sizer": "bytes",
+        "queue_size": sizing.queue_size_bytes,
+        "num_consumers": sizing.num_consumers,
+    });
+}
 
 /// The collector configuration, in the OpenTelemetry collector-contrib format that both the ADOT
 /// collector and `xray-collector` read. Receivers bind `0.0.0.0` explicitly: contrib's defaults

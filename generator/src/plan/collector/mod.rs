@@ -3,8 +3,21 @@
 //! manifest shows it. Every target emits the `spec` from this value: the Kubernetes target as YAML,
 //! the Terraform target as HCL (replacing only `serviceAccount` with a reference to its service
 //! account resource).
+//!
+//! `sizing.rs` derives the queue, `memory_limiter` and concurrency settings from the container's
+//! memory limit and the expected rate; `persistence.rs` the persistent queue (the `file_storage`
+//! extension and the pod's volume); `scheduling.rs` the node affinity for the image's
+//! architectures; `monitoring.rs` how the collector's own metrics are scraped; `processors.rs`
+//! the `memory_limiter`, `resourcedetection` and `k8sattributes` processors every pipeline runs
+//! first, and `rbac.rs` the Kubernetes API access they need.
 
 mod config;
+pub mod monitoring;
+pub mod persistence;
+pub mod processors;
+pub mod rbac;
+pub mod scheduling;
+pub mod sizing;
 
 use std::collections::BTreeMap;
 
@@ -12,9 +25,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::blueprint::model::{
-    Blueprint, CollectorMode, DEFAULT_REPLICAS, ExporterType, Toleration,
+    Blueprint, Cluster, CollectorMode, DEFAULT_REPLICAS, ExporterType, Toleration,
 };
 use crate::plan::aws::AwsPlan;
+use crate::plan::image::ImagePlan;
 use crate::plan::names::enum_string;
 use crate::plan::ordered::Ordered;
 use crate::plan::ports::PortsPlan;
@@ -42,6 +56,17 @@ pub struct CollectorPlan {
     pub image_tag: String,
     /// The image digest, if pinned.
     pub image_digest: Option<String>,
+    /// The architectures the image has; the pods' node affinity allows exactly these.
+    pub architectures: Vec<String>,
+    /// Queue, `memory_limiter` and concurrency sizes from the memory limit and the expected rate.
+    pub sizing: sizing::SizingPlan,
+    /// The persistent sending queue and its volume, if the blueprint asks for one.
+    pub persistence: Option<persistence::PersistencePlan>,
+    /// The container's environment: `AWS_REGION`, `K8S_CLUSTER_NAME` and, for a daemonset,
+    /// `K8S_NODE_NAME` from the downward API.
+    pub env: Vec<Value>,
+    /// The ClusterRole the processors need, bound to the collector's ServiceAccount.
+    pub rbac: rbac::RbacPlan,
     /// Requests and limits: `{"requests": {"cpu", "memory"}, "limits": {...}}`.
     pub resources: Value,
     /// Node selector labels.
@@ -124,8 +149,23 @@ impl CollectorPlan {
         } else {
             xray_endpoint
         };
-        let config = config::collector_config(ports, col, &exporter_region, &exporter_endpoint);
+        let mut config = config::collector_config(ports, col, &exporter_region, &exporter_endpoint);
+        let image = ImagePlan::new(blueprint, aws);
+        let sizing = sizing::SizingPlan::new(col);
+        let exporter_component = if otlp_export { "otlphttp" } else { "awsxray" };
+        config::size_queue(&mut config, exporter_component, &sizing);
+        let persistence = persistence::PersistencePlan::new(col);
+        if let Some(p) = &persistence {
+            p.configure(&mut config, exporter_component);
+        }
         let daemonset = col.mode == CollectorMode::Daemonset;
+        processors::add(&mut config, &sizing, daemonset);
+        let cluster_name = match &blueprint.spec.cluster {
+            Cluster::Existing(c) => &c.name,
+            Cluster::Create(c) => &c.name,
+        };
+        let mut env = vec![json!({"name": "AWS_REGION", "value": aws.region})];
+        env.extend(processors::env(cluster_name, daemonset));
         let service_name = format!("{}-collector", col.name);
         let mut collector = CollectorPlan {
             name: col.name.clone(),
@@ -138,13 +178,15 @@ impl CollectorPlan {
                 max_replicas: a.max_replicas,
                 target_cpu_utilization_percent: a.target_cpu_utilization_percent,
             }),
-            image: match &col.image.digest {
-                Some(digest) => format!("{}@{digest}", col.image.repository),
-                None => format!("{}:{}", col.image.repository, col.image.tag),
-            },
-            image_repository: col.image.repository.clone(),
-            image_tag: col.image.tag.clone(),
-            image_digest: col.image.digest.clone(),
+            image: image.reference.clone(),
+            image_repository: image.repository.clone(),
+            image_tag: image.tag.clone(),
+            image_digest: image.digest.clone(),
+            architectures: image.architectures.clone(),
+            sizing,
+            persistence,
+            env,
+            rbac: rbac::RbacPlan::new(&col.namespace, &col.name),
             resources: json!({
                 "limits": {"cpu": col.resources.limits.cpu, "memory": col.resources.limits.memory},
                 "requests": {"cpu": col.resources.requests.cpu, "memory": col.resources.requests.memory},
@@ -168,10 +210,10 @@ impl CollectorPlan {
             exporter_region,
             exporter: enum_string(&col.exporter.kind),
             otlp_export,
-            exporter_component: if otlp_export { "otlphttp" } else { "awsxray" }.to_owned(),
+            exporter_component: exporter_component.to_owned(),
             exporter_endpoint,
         };
-        collector.spec = collector_spec(&collector, &aws.region);
+        collector.spec = collector_spec(&collector);
         collector
     }
 }
@@ -245,8 +287,8 @@ fn label_value(s: &str) -> String {
 /// The user and group the collector runs as (the image's non-root user).
 const RUN_AS: u32 = 10001;
 
-/// The `spec` of the collector `col`, whose pods run in `region`.
-fn collector_spec(col: &CollectorPlan, region: &str) -> Ordered {
+/// The `spec` of the collector `col`.
+fn collector_spec(col: &CollectorPlan) -> Ordered {
     let mut spec = Ordered::object();
     spec.insert("mode", json!(col.mode));
     if let Some(replicas) = col.replicas {
@@ -256,14 +298,20 @@ fn collector_spec(col: &CollectorPlan, region: &str) -> Ordered {
     spec.insert("imagePullPolicy", json!("IfNotPresent"));
     spec.insert("serviceAccount", json!(col.service_account));
     spec.insert("upgradeStrategy", json!("none"));
-    spec.insert("env", json!([{"name": "AWS_REGION", "value": region}]));
+    spec.insert("env", json!(col.env));
     spec.insert("ports", ports(col));
     spec.insert("resources", col.resources.clone());
     spec.insert("podSecurityContext", pod_security_context());
     spec.insert("securityContext", security_context());
+    if let Some(p) = &col.persistence {
+        for (key, value) in p.spec_entries(&col.image, RUN_AS) {
+            spec.insert(key, value);
+        }
+    }
     if !col.node_selector.is_empty() {
         spec.insert("nodeSelector", json!(col.node_selector));
     }
+    spec.insert("affinity", scheduling::affinity(&col.architectures));
     if !col.tolerations.is_empty() {
         spec.insert("tolerations", json!(col.tolerations));
     }
@@ -280,6 +328,8 @@ fn collector_spec(col: &CollectorPlan, region: &str) -> Ordered {
     if let Some(pdb) = &col.pod_disruption_budget {
         spec.insert("podDisruptionBudget", pdb.clone());
     }
+    spec.insert("podAnnotations", monitoring::pod_annotations());
+    spec.insert("observability", monitoring::observability());
     spec.insert("config", col.config.clone());
     spec
 }

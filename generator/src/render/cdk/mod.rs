@@ -12,8 +12,8 @@
 //!
 //! `template` holds the template under construction and its intrinsic-function helpers; `cluster`
 //! and `vpc` add a created cluster, `identity` the collector's role, `addons` the add-ons and
-//! Transaction Search, `metrics` the AMP workspace, managed scraper and alert rules, `outputs` the
-//! stack outputs; `readme` renders `cdk/README.md.j2`.
+//! Transaction Search, `image` the collector image's ECR repository, `metrics` the AMP workspace,
+//! managed scraper and alert rules, `outputs` the stack outputs; `readme` renders `cdk/README.md.j2`.
 //!
 //! **The IRSA trust of a cluster created in the same stack.** IAM condition keys are JSON object
 //! keys (`"<issuer>:sub"`), and CloudFormation cannot put an intrinsic function in an object key, yet
@@ -29,6 +29,7 @@
 mod addons;
 mod cluster;
 mod identity;
+mod image;
 mod metrics;
 mod outputs;
 mod readme;
@@ -144,6 +145,7 @@ impl Template<'_> {
         self.transaction_search();
         self.metrics(&node_groups);
         self.outputs();
+        self.image_repository();
 
         let description = format!(
             "AWS X-Ray tracing on Amazon EKS for blueprint {name}: {what}, cert-manager and ADOT \

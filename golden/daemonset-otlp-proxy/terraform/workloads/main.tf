@@ -45,9 +45,64 @@ resource "kubernetes_service_account_v1" "collector" {
     }
   }
 
-  # The collector never calls the Kubernetes API, so its pods get no API token. AWS credentials come
-  # from IRSA's own projected token (the role-arn annotation above).
-  automount_service_account_token = false
+  # The collector reads pods, ReplicaSets and namespaces (k8sattributes) and the API server's version
+  # (the eks resource detector) with this token; the cluster role below grants exactly that. AWS
+  # credentials come from IRSA's own projected token (the role-arn annotation above).
+  automount_service_account_token = true
+}
+
+# What the collector's k8sattributes processor reads, read-only: pods (looked up by IP), their
+# ReplicaSets (the deployment's name) and namespaces.
+resource "kubernetes_cluster_role_v1" "collector" {
+  metadata {
+    name = "tracing-node-xray-collector"
+    labels = {
+      "app.kubernetes.io/component"  = "collector"
+      "app.kubernetes.io/instance"   = "node-xray"
+      "app.kubernetes.io/managed-by" = "xray-blueprints"
+      "app.kubernetes.io/name"       = "xray-collector"
+      "app.kubernetes.io/part-of"    = "daemonset-otlp-proxy"
+      "app.kubernetes.io/version"    = "0.1.0"
+    }
+  }
+
+  rule {
+    api_groups = [""]
+    resources  = ["namespaces", "pods"]
+    verbs      = ["get", "list", "watch"]
+  }
+
+  rule {
+    api_groups = ["apps"]
+    resources  = ["replicasets"]
+    verbs      = ["get", "list", "watch"]
+  }
+}
+
+resource "kubernetes_cluster_role_binding_v1" "collector" {
+  metadata {
+    name = "tracing-node-xray-collector"
+    labels = {
+      "app.kubernetes.io/component"  = "collector"
+      "app.kubernetes.io/instance"   = "node-xray"
+      "app.kubernetes.io/managed-by" = "xray-blueprints"
+      "app.kubernetes.io/name"       = "xray-collector"
+      "app.kubernetes.io/part-of"    = "daemonset-otlp-proxy"
+      "app.kubernetes.io/version"    = "0.1.0"
+    }
+  }
+
+  role_ref {
+    api_group = "rbac.authorization.k8s.io"
+    kind      = "ClusterRole"
+    name      = kubernetes_cluster_role_v1.collector.metadata[0].name
+  }
+
+  subject {
+    kind      = "ServiceAccount"
+    name      = kubernetes_service_account_v1.collector.metadata[0].name
+    namespace = kubernetes_namespace_v1.collector.metadata[0].name
+  }
 }
 
 # The operator (ADOT add-on) turns this into the collector's daemonset and the Service
@@ -69,15 +124,44 @@ resource "kubernetes_manifest" "collector" {
       }
     }
     spec = {
+      affinity = {
+        nodeAffinity = {
+          requiredDuringSchedulingIgnoredDuringExecution = {
+            nodeSelectorTerms = [
+              {
+                matchExpressions = [
+                  {
+                    key      = "kubernetes.io/arch"
+                    operator = "In"
+                    values   = ["amd64"]
+                  },
+                ]
+              },
+            ]
+          }
+        }
+      }
       config = {
         exporters = {
           awsxray = {
             index_all_attributes = true
             indexed_attributes   = []
             region               = "ap-southeast-2"
+            sending_queue = {
+              enabled       = true
+              num_consumers = 20
+              queue_size    = 53477376
+              sizer         = "bytes"
+              storage       = "file_storage"
+            }
           }
         }
         extensions = {
+          file_storage = {
+            directory      = "/var/lib/xray-collector/queue"
+            fsync          = false
+            max_size_bytes = 1932735284
+          }
           health_check = {
             endpoint = "0.0.0.0:13133"
           }
@@ -87,6 +171,32 @@ resource "kubernetes_manifest" "collector" {
             send_batch_max_size = 50
             send_batch_size     = 50
             timeout             = "2s"
+          }
+          k8sattributes = {
+            auth_type = "serviceAccount"
+            extract = {
+              metadata = ["k8s.pod.name", "k8s.pod.uid", "k8s.namespace.name", "k8s.node.name", "k8s.deployment.name"]
+            }
+            filter = {
+              node_from_env_var = "K8S_NODE_NAME"
+            }
+          }
+          memory_limiter = {
+            check_interval  = "1s"
+            limit_mib       = 204
+            spike_limit_mib = 51
+          }
+          resourcedetection = {
+            detectors = ["eks"]
+            eks = {
+              resource_attributes = {
+                "k8s.cluster.name" = {
+                  enabled = true
+                }
+              }
+            }
+            override = false
+            timeout  = "5s"
           }
         }
         receivers = {
@@ -110,11 +220,11 @@ resource "kubernetes_manifest" "collector" {
           }
         }
         service = {
-          extensions = ["health_check"]
+          extensions = ["health_check", "file_storage"]
           pipelines = {
             traces = {
               exporters  = ["awsxray"]
-              processors = ["batch"]
+              processors = ["memory_limiter", "resourcedetection", "k8sattributes", "batch"]
               receivers  = ["awsxray", "otlp"]
             }
           }
@@ -125,12 +235,57 @@ resource "kubernetes_manifest" "collector" {
           name  = "AWS_REGION"
           value = "ap-southeast-2"
         },
+        {
+          name  = "K8S_CLUSTER_NAME"
+          value = "shop-prod"
+        },
+        {
+          name = "K8S_NODE_NAME"
+          valueFrom = {
+            fieldRef = {
+              fieldPath = "spec.nodeName"
+            }
+          }
+        },
       ]
-      image           = "ghcr.io/xray-blueprints/xray-collector@sha256:4b825dc642cb6eb9a060e54bf8d69288fbee4904e1e8bd1c6e7a5d7c2f3a1b0e"
+      image           = "111122223333.dkr.ecr.ap-southeast-2.amazonaws.com/daemonset-otlp-proxy/xray-collector:0.1.0"
       imagePullPolicy = "IfNotPresent"
-      mode            = "daemonset"
+      initContainers = [
+        {
+          args  = ["prepare-dir", "--dir=/var/lib/xray-collector/queue", "--owner=10001:10001"]
+          image = "111122223333.dkr.ecr.ap-southeast-2.amazonaws.com/daemonset-otlp-proxy/xray-collector:0.1.0"
+          name  = "prepare-sending-queue"
+          securityContext = {
+            allowPrivilegeEscalation = false
+            capabilities = {
+              add  = ["CHOWN"]
+              drop = ["ALL"]
+            }
+            readOnlyRootFilesystem = true
+            runAsNonRoot           = false
+            runAsUser              = 0
+          }
+          volumeMounts = [
+            {
+              mountPath = "/var/lib/xray-collector/queue"
+              name      = "sending-queue"
+            },
+          ]
+        },
+      ]
+      mode = "daemonset"
       nodeSelector = {
         "kubernetes.io/os" = "linux"
+      }
+      observability = {
+        metrics = {
+          enableMetrics = true
+        }
+      }
+      podAnnotations = {
+        "prometheus.io/path"   = "/metrics"
+        "prometheus.io/port"   = "8888"
+        "prometheus.io/scrape" = "true"
       }
       podSecurityContext = {
         fsGroup      = 10001
@@ -187,6 +342,21 @@ resource "kubernetes_manifest" "collector" {
         },
       ]
       upgradeStrategy = "none"
+      volumeMounts = [
+        {
+          mountPath = "/var/lib/xray-collector/queue"
+          name      = "sending-queue"
+        },
+      ]
+      volumes = [
+        {
+          hostPath = {
+            path = "/var/lib/xray-collector/tracing/node-xray"
+            type = "DirectoryOrCreate"
+          }
+          name = "sending-queue"
+        },
+      ]
     }
   }
 }

@@ -68,6 +68,12 @@ variable "adot_addon_version" {
     condition     = can(regex("^v[0-9]+\\.[0-9]+\\.[0-9]+-eksbuild\\.[0-9]+$", var.adot_addon_version))
     error_message = "Add-on versions have the form v0.151.0-eksbuild.1."
   }
+
+  # The recorded releases, exactly the versions the blueprint generator accepts.
+  validation {
+    condition     = contains(["v0.151.0-eksbuild.2", "v0.151.0-eksbuild.1", "v0.141.0-eksbuild.1", "v0.131.0-eksbuild.1", "v0.117.0-eksbuild.1", "v0.109.0-eksbuild.2", "v0.109.0-eksbuild.1", "v0.102.1-eksbuild.2", "v0.102.1-eksbuild.1", "v0.102.0-eksbuild.1"], var.adot_addon_version)
+    error_message = "The ADOT add-on version must be one of the recorded releases: v0.151.0-eksbuild.2, v0.151.0-eksbuild.1, v0.141.0-eksbuild.1, v0.131.0-eksbuild.1, v0.117.0-eksbuild.1, v0.109.0-eksbuild.2, v0.109.0-eksbuild.1, v0.102.1-eksbuild.2, v0.102.1-eksbuild.1, v0.102.0-eksbuild.1."
+  }
 }
 
 variable "tags" {

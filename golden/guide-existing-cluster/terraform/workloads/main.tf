@@ -45,9 +45,64 @@ resource "kubernetes_service_account_v1" "collector" {
     }
   }
 
-  # The collector never calls the Kubernetes API, so its pods get no API token. AWS credentials come
-  # from IRSA's own projected token (the role-arn annotation above).
-  automount_service_account_token = false
+  # The collector reads pods, ReplicaSets and namespaces (k8sattributes) and the API server's version
+  # (the eks resource detector) with this token; the cluster role below grants exactly that. AWS
+  # credentials come from IRSA's own projected token (the role-arn annotation above).
+  automount_service_account_token = true
+}
+
+# What the collector's k8sattributes processor reads, read-only: pods (looked up by IP), their
+# ReplicaSets (the deployment's name) and namespaces.
+resource "kubernetes_cluster_role_v1" "collector" {
+  metadata {
+    name = "aws-otel-eks-xray-collector"
+    labels = {
+      "app.kubernetes.io/component"  = "collector"
+      "app.kubernetes.io/instance"   = "xray"
+      "app.kubernetes.io/managed-by" = "xray-blueprints"
+      "app.kubernetes.io/name"       = "xray-collector"
+      "app.kubernetes.io/part-of"    = "guide-existing-cluster"
+      "app.kubernetes.io/version"    = "0.1.0"
+    }
+  }
+
+  rule {
+    api_groups = [""]
+    resources  = ["namespaces", "pods"]
+    verbs      = ["get", "list", "watch"]
+  }
+
+  rule {
+    api_groups = ["apps"]
+    resources  = ["replicasets"]
+    verbs      = ["get", "list", "watch"]
+  }
+}
+
+resource "kubernetes_cluster_role_binding_v1" "collector" {
+  metadata {
+    name = "aws-otel-eks-xray-collector"
+    labels = {
+      "app.kubernetes.io/component"  = "collector"
+      "app.kubernetes.io/instance"   = "xray"
+      "app.kubernetes.io/managed-by" = "xray-blueprints"
+      "app.kubernetes.io/name"       = "xray-collector"
+      "app.kubernetes.io/part-of"    = "guide-existing-cluster"
+      "app.kubernetes.io/version"    = "0.1.0"
+    }
+  }
+
+  role_ref {
+    api_group = "rbac.authorization.k8s.io"
+    kind      = "ClusterRole"
+    name      = kubernetes_cluster_role_v1.collector.metadata[0].name
+  }
+
+  subject {
+    kind      = "ServiceAccount"
+    name      = kubernetes_service_account_v1.collector.metadata[0].name
+    namespace = kubernetes_namespace_v1.collector.metadata[0].name
+  }
 }
 
 # The operator (ADOT add-on) turns this into the collector's deployment and the Service
@@ -69,12 +124,35 @@ resource "kubernetes_manifest" "collector" {
       }
     }
     spec = {
+      affinity = {
+        nodeAffinity = {
+          requiredDuringSchedulingIgnoredDuringExecution = {
+            nodeSelectorTerms = [
+              {
+                matchExpressions = [
+                  {
+                    key      = "kubernetes.io/arch"
+                    operator = "In"
+                    values   = ["amd64"]
+                  },
+                ]
+              },
+            ]
+          }
+        }
+      }
       config = {
         exporters = {
           awsxray = {
             index_all_attributes = false
             indexed_attributes   = []
             region               = "us-east-1"
+            sending_queue = {
+              enabled       = true
+              num_consumers = 20
+              queue_size    = 106954752
+              sizer         = "bytes"
+            }
           }
         }
         extensions = {
@@ -88,6 +166,29 @@ resource "kubernetes_manifest" "collector" {
             send_batch_size     = 50
             timeout             = "1s"
           }
+          k8sattributes = {
+            auth_type = "serviceAccount"
+            extract = {
+              metadata = ["k8s.pod.name", "k8s.pod.uid", "k8s.namespace.name", "k8s.node.name", "k8s.deployment.name"]
+            }
+          }
+          memory_limiter = {
+            check_interval  = "1s"
+            limit_mib       = 409
+            spike_limit_mib = 102
+          }
+          resourcedetection = {
+            detectors = ["eks"]
+            eks = {
+              resource_attributes = {
+                "k8s.cluster.name" = {
+                  enabled = true
+                }
+              }
+            }
+            override = false
+            timeout  = "5s"
+          }
         }
         receivers = {
           awsxray = {
@@ -100,7 +201,7 @@ resource "kubernetes_manifest" "collector" {
           pipelines = {
             traces = {
               exporters  = ["awsxray"]
-              processors = ["batch"]
+              processors = ["memory_limiter", "resourcedetection", "k8sattributes", "batch"]
               receivers  = ["awsxray"]
             }
           }
@@ -111,10 +212,24 @@ resource "kubernetes_manifest" "collector" {
           name  = "AWS_REGION"
           value = "us-east-1"
         },
+        {
+          name  = "K8S_CLUSTER_NAME"
+          value = "k8s-production-cluster"
+        },
       ]
-      image           = "ghcr.io/xray-blueprints/xray-collector:0.1.0"
+      image           = "123456789012.dkr.ecr.us-east-1.amazonaws.com/guide-existing-cluster/xray-collector:0.1.0"
       imagePullPolicy = "IfNotPresent"
       mode            = "deployment"
+      observability = {
+        metrics = {
+          enableMetrics = true
+        }
+      }
+      podAnnotations = {
+        "prometheus.io/path"   = "/metrics"
+        "prometheus.io/port"   = "8888"
+        "prometheus.io/scrape" = "true"
+      }
       podDisruptionBudget = {
         minAvailable = 1
       }

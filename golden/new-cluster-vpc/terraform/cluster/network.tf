@@ -152,7 +152,7 @@ data "aws_iam_policy_document" "flow_logs_assume" {
 }
 
 resource "aws_iam_role" "flow_logs" {
-  name               = "${var.cluster_name}-flow-logs"
+  name               = "payments-tracing-flow-logs"
   assume_role_policy = data.aws_iam_policy_document.flow_logs_assume.json
 }
 

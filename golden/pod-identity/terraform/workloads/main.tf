@@ -36,9 +36,64 @@ resource "kubernetes_service_account_v1" "collector" {
     }
   }
 
-  # The collector never calls the Kubernetes API, so its pods get no API token. AWS credentials come
-  # from EKS Pod Identity (the association in ../cluster).
-  automount_service_account_token = false
+  # The collector reads pods, ReplicaSets and namespaces (k8sattributes) and the API server's version
+  # (the eks resource detector) with this token; the cluster role below grants exactly that. AWS
+  # credentials come from EKS Pod Identity (the association in ../cluster).
+  automount_service_account_token = true
+}
+
+# What the collector's k8sattributes processor reads, read-only: pods (looked up by IP), their
+# ReplicaSets (the deployment's name) and namespaces.
+resource "kubernetes_cluster_role_v1" "collector" {
+  metadata {
+    name = "xray-system-xray-collector"
+    labels = {
+      "app.kubernetes.io/component"  = "collector"
+      "app.kubernetes.io/instance"   = "xray"
+      "app.kubernetes.io/managed-by" = "xray-blueprints"
+      "app.kubernetes.io/name"       = "xray-collector"
+      "app.kubernetes.io/part-of"    = "pod-identity"
+      "app.kubernetes.io/version"    = "0.1.0"
+    }
+  }
+
+  rule {
+    api_groups = [""]
+    resources  = ["namespaces", "pods"]
+    verbs      = ["get", "list", "watch"]
+  }
+
+  rule {
+    api_groups = ["apps"]
+    resources  = ["replicasets"]
+    verbs      = ["get", "list", "watch"]
+  }
+}
+
+resource "kubernetes_cluster_role_binding_v1" "collector" {
+  metadata {
+    name = "xray-system-xray-collector"
+    labels = {
+      "app.kubernetes.io/component"  = "collector"
+      "app.kubernetes.io/instance"   = "xray"
+      "app.kubernetes.io/managed-by" = "xray-blueprints"
+      "app.kubernetes.io/name"       = "xray-collector"
+      "app.kubernetes.io/part-of"    = "pod-identity"
+      "app.kubernetes.io/version"    = "0.1.0"
+    }
+  }
+
+  role_ref {
+    api_group = "rbac.authorization.k8s.io"
+    kind      = "ClusterRole"
+    name      = kubernetes_cluster_role_v1.collector.metadata[0].name
+  }
+
+  subject {
+    kind      = "ServiceAccount"
+    name      = kubernetes_service_account_v1.collector.metadata[0].name
+    namespace = kubernetes_namespace_v1.collector.metadata[0].name
+  }
 }
 
 # The operator (ADOT add-on) turns this into the collector's statefulset and the Service
@@ -60,15 +115,44 @@ resource "kubernetes_manifest" "collector" {
       }
     }
     spec = {
+      affinity = {
+        nodeAffinity = {
+          requiredDuringSchedulingIgnoredDuringExecution = {
+            nodeSelectorTerms = [
+              {
+                matchExpressions = [
+                  {
+                    key      = "kubernetes.io/arch"
+                    operator = "In"
+                    values   = ["amd64"]
+                  },
+                ]
+              },
+            ]
+          }
+        }
+      }
       config = {
         exporters = {
           awsxray = {
             index_all_attributes = false
             indexed_attributes   = ["aws.region"]
             region               = "us-west-2"
+            sending_queue = {
+              enabled       = true
+              num_consumers = 20
+              queue_size    = 106954752
+              sizer         = "bytes"
+              storage       = "file_storage"
+            }
           }
         }
         extensions = {
+          file_storage = {
+            directory      = "/var/lib/xray-collector/queue"
+            fsync          = false
+            max_size_bytes = 3865470567
+          }
           health_check = {
             endpoint = "0.0.0.0:13133"
           }
@@ -79,6 +163,29 @@ resource "kubernetes_manifest" "collector" {
             send_batch_size     = 50
             timeout             = "1s"
           }
+          k8sattributes = {
+            auth_type = "serviceAccount"
+            extract = {
+              metadata = ["k8s.pod.name", "k8s.pod.uid", "k8s.namespace.name", "k8s.node.name", "k8s.deployment.name"]
+            }
+          }
+          memory_limiter = {
+            check_interval  = "1s"
+            limit_mib       = 409
+            spike_limit_mib = 102
+          }
+          resourcedetection = {
+            detectors = ["eks"]
+            eks = {
+              resource_attributes = {
+                "k8s.cluster.name" = {
+                  enabled = true
+                }
+              }
+            }
+            override = false
+            timeout  = "5s"
+          }
         }
         receivers = {
           awsxray = {
@@ -87,11 +194,11 @@ resource "kubernetes_manifest" "collector" {
           }
         }
         service = {
-          extensions = ["health_check"]
+          extensions = ["health_check", "file_storage"]
           pipelines = {
             traces = {
               exporters  = ["awsxray"]
-              processors = ["batch"]
+              processors = ["memory_limiter", "resourcedetection", "k8sattributes", "batch"]
               receivers  = ["awsxray"]
             }
           }
@@ -102,10 +209,24 @@ resource "kubernetes_manifest" "collector" {
           name  = "AWS_REGION"
           value = "us-west-2"
         },
+        {
+          name  = "K8S_CLUSTER_NAME"
+          value = "analytics"
+        },
       ]
-      image           = "ghcr.io/xray-blueprints/xray-collector:0.1.0"
+      image           = "444455556666.dkr.ecr.us-west-2.amazonaws.com/pod-identity/xray-collector:0.1.0"
       imagePullPolicy = "IfNotPresent"
       mode            = "statefulset"
+      observability = {
+        metrics = {
+          enableMetrics = true
+        }
+      }
+      podAnnotations = {
+        "prometheus.io/path"   = "/metrics"
+        "prometheus.io/port"   = "8888"
+        "prometheus.io/scrape" = "true"
+      }
       podDisruptionBudget = {
         maxUnavailable = 1
       }
@@ -152,6 +273,28 @@ resource "kubernetes_manifest" "collector" {
       }
       serviceAccount  = kubernetes_service_account_v1.collector.metadata[0].name
       upgradeStrategy = "none"
+      volumeClaimTemplates = [
+        {
+          metadata = {
+            name = "sending-queue"
+          }
+          spec = {
+            accessModes = ["ReadWriteOnce"]
+            resources = {
+              requests = {
+                storage = "4Gi"
+              }
+            }
+            storageClassName = "gp3"
+          }
+        },
+      ]
+      volumeMounts = [
+        {
+          mountPath = "/var/lib/xray-collector/queue"
+          name      = "sending-queue"
+        },
+      ]
     }
   }
 }

@@ -50,6 +50,11 @@ output "collector_service_account" {
   value       = var.collector_service_account
 }
 
+output "collector_image_repository_url" {
+  description = "The ECR repository of the collector image; push the image here (README.md)."
+  value       = aws_ecr_repository.collector.repository_url
+}
+
 output "adot_addon_version" {
   description = "Version of the ADOT add-on, which decides the OpenTelemetryCollector API version."
   value       = aws_eks_addon.adot.addon_version

@@ -45,9 +45,64 @@ resource "kubernetes_service_account_v1" "collector" {
     }
   }
 
-  # The collector never calls the Kubernetes API, so its pods get no API token. AWS credentials come
-  # from IRSA's own projected token (the role-arn annotation above).
-  automount_service_account_token = false
+  # The collector reads pods, ReplicaSets and namespaces (k8sattributes) and the API server's version
+  # (the eks resource detector) with this token; the cluster role below grants exactly that. AWS
+  # credentials come from IRSA's own projected token (the role-arn annotation above).
+  automount_service_account_token = true
+}
+
+# What the collector's k8sattributes processor reads, read-only: pods (looked up by IP), their
+# ReplicaSets (the deployment's name) and namespaces.
+resource "kubernetes_cluster_role_v1" "collector" {
+  metadata {
+    name = "tracing-xray-collector"
+    labels = {
+      "app.kubernetes.io/component"  = "collector"
+      "app.kubernetes.io/instance"   = "xray"
+      "app.kubernetes.io/managed-by" = "xray-blueprints"
+      "app.kubernetes.io/name"       = "xray-collector"
+      "app.kubernetes.io/part-of"    = "xray-sdk-migration"
+      "app.kubernetes.io/version"    = "0.1.0"
+    }
+  }
+
+  rule {
+    api_groups = [""]
+    resources  = ["namespaces", "pods"]
+    verbs      = ["get", "list", "watch"]
+  }
+
+  rule {
+    api_groups = ["apps"]
+    resources  = ["replicasets"]
+    verbs      = ["get", "list", "watch"]
+  }
+}
+
+resource "kubernetes_cluster_role_binding_v1" "collector" {
+  metadata {
+    name = "tracing-xray-collector"
+    labels = {
+      "app.kubernetes.io/component"  = "collector"
+      "app.kubernetes.io/instance"   = "xray"
+      "app.kubernetes.io/managed-by" = "xray-blueprints"
+      "app.kubernetes.io/name"       = "xray-collector"
+      "app.kubernetes.io/part-of"    = "xray-sdk-migration"
+      "app.kubernetes.io/version"    = "0.1.0"
+    }
+  }
+
+  role_ref {
+    api_group = "rbac.authorization.k8s.io"
+    kind      = "ClusterRole"
+    name      = kubernetes_cluster_role_v1.collector.metadata[0].name
+  }
+
+  subject {
+    kind      = "ServiceAccount"
+    name      = kubernetes_service_account_v1.collector.metadata[0].name
+    namespace = kubernetes_namespace_v1.collector.metadata[0].name
+  }
 }
 
 # The operator (ADOT add-on) turns this into the collector's deployment and the Service
@@ -69,13 +124,36 @@ resource "kubernetes_manifest" "collector" {
       }
     }
     spec = {
+      affinity = {
+        nodeAffinity = {
+          requiredDuringSchedulingIgnoredDuringExecution = {
+            nodeSelectorTerms = [
+              {
+                matchExpressions = [
+                  {
+                    key      = "kubernetes.io/arch"
+                    operator = "In"
+                    values   = ["amd64"]
+                  },
+                ]
+              },
+            ]
+          }
+        }
+      }
       config = {
         exporters = {
           otlphttp = {
             auth = {
               authenticator = "sigv4auth"
             }
-            compression     = "gzip"
+            compression = "gzip"
+            sending_queue = {
+              enabled       = true
+              num_consumers = 20
+              queue_size    = 106954752
+              sizer         = "bytes"
+            }
             traces_endpoint = "https://xray.eu-central-1.amazonaws.com/v1/traces"
           }
         }
@@ -93,6 +171,29 @@ resource "kubernetes_manifest" "collector" {
             send_batch_max_size = 50
             send_batch_size     = 50
             timeout             = "1s"
+          }
+          k8sattributes = {
+            auth_type = "serviceAccount"
+            extract = {
+              metadata = ["k8s.pod.name", "k8s.pod.uid", "k8s.namespace.name", "k8s.node.name", "k8s.deployment.name"]
+            }
+          }
+          memory_limiter = {
+            check_interval  = "1s"
+            limit_mib       = 409
+            spike_limit_mib = 102
+          }
+          resourcedetection = {
+            detectors = ["eks"]
+            eks = {
+              resource_attributes = {
+                "k8s.cluster.name" = {
+                  enabled = true
+                }
+              }
+            }
+            override = false
+            timeout  = "5s"
           }
         }
         receivers = {
@@ -120,7 +221,7 @@ resource "kubernetes_manifest" "collector" {
           pipelines = {
             traces = {
               exporters  = ["otlphttp"]
-              processors = ["batch"]
+              processors = ["memory_limiter", "resourcedetection", "k8sattributes", "batch"]
               receivers  = ["awsxray", "otlp"]
             }
           }
@@ -131,10 +232,24 @@ resource "kubernetes_manifest" "collector" {
           name  = "AWS_REGION"
           value = "eu-central-1"
         },
+        {
+          name  = "K8S_CLUSTER_NAME"
+          value = "orders-prod"
+        },
       ]
-      image           = "ghcr.io/xray-blueprints/xray-collector:0.1.0"
+      image           = "555566667777.dkr.ecr.eu-central-1.amazonaws.com/xray-sdk-migration/xray-collector:0.1.0"
       imagePullPolicy = "IfNotPresent"
       mode            = "deployment"
+      observability = {
+        metrics = {
+          enableMetrics = true
+        }
+      }
+      podAnnotations = {
+        "prometheus.io/path"   = "/metrics"
+        "prometheus.io/port"   = "8888"
+        "prometheus.io/scrape" = "true"
+      }
       podDisruptionBudget = {
         maxUnavailable = 1
       }

@@ -1,4 +1,6 @@
-//! The X-Ray sampling proxy (`receivers.awsxray.proxy_server`).
+//! The X-Ray sampling proxy, served by the awsxray receiver's `proxy_server` and by the
+//! `awsproxy` extension (one implementation; [`ProxyOwner`] names which, in messages and metrics).
+//! Its settings, contrib's keys for both, are in `config`.
 //!
 //! X-Ray SDKs fetch centralized sampling rules from the daemon's TCP port with **unsigned**
 //! `POST /GetSamplingRules` and `POST /SamplingTargets` requests. The proxy signs them with SigV4
@@ -14,6 +16,9 @@
 //! counted), request headers within [`HEADER_TIMEOUT`], bodies up to [`MAX_BODY`] read within
 //! [`BODY_TIMEOUT`], upstream answers within [`UPSTREAM_TIMEOUT`] and up to [`MAX_UPSTREAM_BODY`].
 
+pub mod config;
+
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -32,7 +37,7 @@ use hyper::{Method, Request, Response, StatusCode, Uri};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::config::ProxyServerConfig;
+use self::config::ProxyServerConfig;
 use crate::aws::client::{ClientTls, HttpsClient};
 use crate::aws::sign::{CredentialsCache, SignError, sign_request};
 use crate::serve::{Handle, Limits, Server};
@@ -101,6 +106,24 @@ pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(15);
 /// Largest upstream answer relayed to the client.
 pub const MAX_UPSTREAM_BODY: usize = 4 * 1024 * 1024;
 
+/// The component a proxy serves for: its place in messages and the labels of its counter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProxyOwner {
+    /// `receivers.<id>.proxy_server`, counted in `receiver_proxy_requests{receiver}`.
+    Receiver(String),
+    /// `extensions.<id>` (`awsproxy`), counted in `extension_proxy_requests{extension}`.
+    Extension(String),
+}
+
+impl fmt::Display for ProxyOwner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProxyOwner::Receiver(id) => write!(f, "receivers.{id}.proxy_server"),
+            ProxyOwner::Extension(id) => write!(f, "extensions.{id}"),
+        }
+    }
+}
+
 /// A bound, configured sampling proxy; [`SamplingProxy::run`] serves it.
 pub struct SamplingProxy {
     listener: TcpListener,
@@ -108,7 +131,7 @@ pub struct SamplingProxy {
 }
 
 struct State {
-    receiver: String,
+    owner: ProxyOwner,
     upstream: Uri,
     region: Region,
     service: String,
@@ -118,9 +141,9 @@ struct State {
 }
 
 impl SamplingProxy {
-    /// Resolves region, credentials and endpoint for receiver `id`, and binds the TCP listener.
+    /// Resolves region, credentials and endpoint for `owner`, and binds the TCP listener.
     pub async fn build(
-        id: &str,
+        owner: ProxyOwner,
         cfg: &ProxyServerConfig,
         telemetry: Telemetry,
     ) -> anyhow::Result<SamplingProxy> {
@@ -137,11 +160,11 @@ impl SamplingProxy {
         let sdk = loader.load().await;
         let Some(region) = sdk.region().cloned() else {
             anyhow::bail!(
-                "receivers.{id}.proxy_server: no AWS region: set `region`, or AWS_REGION, or run where instance metadata answers"
+                "{owner}: no AWS region: set `region`, or AWS_REGION, or run where instance metadata answers"
             );
         };
         let Some(mut provider) = sdk.credentials_provider() else {
-            anyhow::bail!("receivers.{id}.proxy_server: no AWS credentials provider");
+            anyhow::bail!("{owner}: no AWS credentials provider");
         };
         if !cfg.role_arn.is_empty() {
             let assumed = AssumeRoleProvider::builder(cfg.role_arn.clone())
@@ -153,21 +176,21 @@ impl SamplingProxy {
             provider = SharedCredentialsProvider::new(assumed);
         }
         let upstream = upstream_endpoint(cfg, &region, sdk.endpoint_url())
-            .map_err(|e| anyhow::format_err!("receivers.{id}.proxy_server: {}", error_chain(&e)))?;
+            .map_err(|e| anyhow::format_err!("{owner}: {}", error_chain(&e)))?;
         let tls = ClientTls {
             insecure: cfg.tls.insecure,
             server_name_override: cfg.tls.server_name_override.clone(),
             ca_file: cfg.tls.ca_file.clone(),
         };
         let client = HttpsClient::new(&tls, &cfg.proxy_address, &upstream, 2)
-            .map_err(|e| anyhow::Error::new(e).context(format!("receivers.{id}.proxy_server")))?;
+            .map_err(|e| anyhow::Error::new(e).context(owner.to_string()))?;
 
         let endpoint = crate::telemetry::server::normalize(&cfg.endpoint);
-        let listener = TcpListener::bind(&endpoint).await.map_err(|e| {
-            anyhow::format_err!("receivers.{id}.proxy_server: cannot listen on TCP {endpoint}: {e}")
-        })?;
+        let listener = TcpListener::bind(&endpoint)
+            .await
+            .map_err(|e| anyhow::format_err!("{owner}: cannot listen on TCP {endpoint}: {e}"))?;
         tracing::info!(
-            receiver = id,
+            component = %owner,
             address = %listener.local_addr()?,
             upstream = %upstream,
             region = %region,
@@ -181,7 +204,7 @@ impl SamplingProxy {
         Ok(SamplingProxy {
             listener,
             state: Arc::new(State {
-                receiver: id.to_owned(),
+                owner,
                 upstream,
                 region,
                 service,
@@ -212,7 +235,7 @@ impl SamplingProxy {
             tls: None,
             handle,
             on_refused: Arc::new(move || refused.count("too_many_connections")),
-            name: format!("receivers.{}.proxy_server", self.state.receiver),
+            name: self.state.owner.to_string(),
         }
         .run(shutdown)
         .await;
@@ -221,7 +244,10 @@ impl SamplingProxy {
 
 impl State {
     fn count(&self, outcome: &str) {
-        self.telemetry.proxy_request(&self.receiver, outcome);
+        match &self.owner {
+            ProxyOwner::Receiver(id) => self.telemetry.proxy_request(id, outcome),
+            ProxyOwner::Extension(id) => self.telemetry.extension_proxy_request(id, outcome),
+        }
     }
 
     async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
@@ -229,7 +255,7 @@ impl State {
         let allowed = ALLOWED_PATHS.contains(&path) && req.uri().query().is_none();
         if !allowed {
             self.count("refused_path");
-            tracing::debug!(receiver = %self.receiver, path, "Sampling proxy refused a path.");
+            tracing::debug!(component = %self.owner, path, "Sampling proxy refused a path.");
             return reply(
                 StatusCode::NOT_FOUND,
                 "only POST /GetSamplingRules and POST /SamplingTargets are served",
@@ -272,7 +298,7 @@ impl State {
             Ok(Err(err)) => {
                 self.count("upstream_error");
                 let err = error_chain(&err);
-                tracing::warn!(receiver = %self.receiver, path, error = %err, "Sampling proxy could not forward a request.");
+                tracing::warn!(component = %self.owner, path, error = %err, "Sampling proxy could not forward a request.");
                 reply(StatusCode::BAD_GATEWAY, &err)
             }
             Err(_) => {

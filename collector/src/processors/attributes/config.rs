@@ -1,0 +1,122 @@
+//! `processors.attributes`: contrib's keys (`actions`, `include`, `exclude`), and their checks.
+
+use regex::Regex;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::config::component::{Checker, Component};
+use crate::processors::attraction::{self, ActionConfig};
+
+/// `processors.attributes`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttributesConfig {
+    pub actions: Vec<ActionConfig>,
+    /// Only spans matching this are processed.
+    pub include: Option<MatchConfig>,
+    /// Spans matching this are not processed.
+    pub exclude: Option<MatchConfig>,
+}
+
+/// `include` / `exclude`: the span properties contrib matches traces by. The properties given
+/// must all match; within `services` and `span_names` any entry may match; every entry of
+/// `attributes` and `resources` must match (an entry without `value` matches when the key
+/// exists). Refused: `libraries`, `span_kinds`, `regexp` and the log and metric properties.
+#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MatchConfig {
+    /// `strict` (equality) or `regexp` (names and string values matched by regular expressions).
+    pub match_type: String,
+    pub services: Vec<String>,
+    pub span_names: Vec<String>,
+    pub attributes: Vec<AttributeMatch>,
+    pub resources: Vec<AttributeMatch>,
+}
+
+/// One `attributes` / `resources` entry.
+#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttributeMatch {
+    pub key: String,
+    pub value: Option<Value>,
+}
+
+impl Component for AttributesConfig {
+    const TYPE: &'static str = "attributes";
+
+    fn validate(&self, c: &mut Checker<'_, '_>) {
+        if self.actions.is_empty() {
+            c.error("", "`actions` must list at least one action");
+        }
+        attraction::compile(&self.actions, "actions", c);
+        for (key, m) in [("include", &self.include), ("exclude", &self.exclude)] {
+            if let Some(m) = m {
+                check_match(m, key, c);
+            }
+        }
+    }
+}
+
+fn check_match(m: &MatchConfig, at: &str, c: &mut Checker<'_, '_>) {
+    let regexp = match m.match_type.as_str() {
+        "strict" => false,
+        "regexp" => true,
+        "" => {
+            c.error(at, "`match_type` is required: strict or regexp");
+            return;
+        }
+        other => {
+            c.error(
+                &format!("{at}/match_type"),
+                format!("unknown match_type `{other}`; expected strict or regexp"),
+            );
+            return;
+        }
+    };
+    if m.services.is_empty()
+        && m.span_names.is_empty()
+        && m.attributes.is_empty()
+        && m.resources.is_empty()
+    {
+        c.error(
+            at,
+            "set at least one of `services`, `span_names`, `attributes`, `resources`",
+        );
+    }
+    if regexp {
+        for (list, items) in [("services", &m.services), ("span_names", &m.span_names)] {
+            for (i, p) in items.iter().enumerate() {
+                if let Err(e) = Regex::new(p) {
+                    c.error(
+                        &format!("{at}/{list}/{i}"),
+                        format!("invalid regular expression: {e}"),
+                    );
+                }
+            }
+        }
+    }
+    for (list, items) in [("attributes", &m.attributes), ("resources", &m.resources)] {
+        for (i, a) in items.iter().enumerate() {
+            if a.key.is_empty() {
+                c.error(&format!("{at}/{list}/{i}"), "missing `key`");
+            }
+            if regexp {
+                match &a.value {
+                    Some(Value::String(p)) => {
+                        if let Err(e) = Regex::new(p) {
+                            c.error(
+                                &format!("{at}/{list}/{i}/value"),
+                                format!("invalid regular expression: {e}"),
+                            );
+                        }
+                    }
+                    Some(_) => c.error(
+                        &format!("{at}/{list}/{i}/value"),
+                        "with match_type regexp, `value` must be a string (a regular expression)",
+                    ),
+                    None => {}
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! Config tables of the EKS components: `k8sattributes`, `resourcedetection` and the `awsproxy`
+//! extension. Each refused contrib key is a located error with its message; ADOT-style configs
+//! of each load with contrib's defaults.
+
+use xray_collector::config;
+use xray_collector::extensions::awsproxy::config::AwsProxyConfig;
+use xray_collector::processors::k8sattributes::config::{K8sAttributesConfig, Source};
+use xray_collector::processors::resourcedetection::config::ResourceDetectionConfig;
+
+fn load(text: &str) -> Result<config::Loaded, Vec<String>> {
+    config::load_str(text, "collector.yaml", &|_| None)
+        .map_err(|e| e.0.iter().map(|d| d.to_string()).collect())
+}
+
+/// A traces pipeline with processor `id`, whose settings (`body`, indented four spaces) start
+/// on line 7.
+fn with_processor(id: &str, body: &str) -> String {
+    format!(
+        "receivers:\n  awsxray:\nexporters:\n  debug:\nprocessors:\n  {id}:\n{body}service:\n  pipelines:\n    traces:\n      receivers: [awsxray]\n      processors: [{id}]\n      exporters: [debug]\n"
+    )
+}
+
+/// A pipeline and extension `id` (started), whose settings start on line 7.
+fn with_extension(id: &str, body: &str) -> String {
+    format!(
+        "receivers:\n  awsxray:\nexporters:\n  debug:\nextensions:\n  {id}:\n{body}service:\n  extensions: [{id}]\n  pipelines:\n    traces:\n      receivers: [awsxray]\n      exporters: [debug]\n"
+    )
+}
+
+fn check_table(cases: &[(&str, String, &[&str])]) {
+    for (name, text, want) in cases {
+        let got = load(text)
+            .err()
+            .unwrap_or_else(|| panic!("{name}: expected errors"));
+        assert_eq!(&got, want, "{name}");
+    }
+}
+
+#[test]
+fn k8sattributes_refused_keys_are_located() {
+    let p = |body: &str| with_processor("k8sattributes", body);
+    let cases: &[(&str, String, &[&str])] = &[
+        (
+            "auth types",
+            p("    auth_type: none\n"),
+            &[
+                "collector.yaml:7:5: processors.k8sattributes.auth_type: auth_type `none` is not supported; use `serviceAccount` (in-cluster) or `kubeConfig`",
+            ],
+        ),
+        (
+            "metadata outside the supported list",
+            p("    extract:\n      metadata: [k8s.pod.name, k8s.container.name]\n"),
+            &[
+                "collector.yaml:8:32: processors.k8sattributes.extract.metadata[1]: metadata `k8s.container.name` is not supported; supported: k8s.pod.name, k8s.pod.uid, k8s.pod.start_time, k8s.pod.ip, k8s.namespace.name, k8s.node.name, k8s.deployment.name, k8s.replicaset.name, k8s.replicaset.uid",
+            ],
+        ),
+        (
+            "label and annotation rules",
+            p(
+                "    extract:\n      labels:\n        - key_regex: app.*\n        - tag_name: x\n        - key: a\n          from: node\n      otel_annotations: true\n",
+            ),
+            &[
+                "collector.yaml:9:11: processors.k8sattributes.extract.labels[0].key_regex: key_regex is not supported; name each key with `key`",
+                "collector.yaml:10:11: processors.k8sattributes.extract.labels[1].key: `key` is required",
+                "collector.yaml:12:11: processors.k8sattributes.extract.labels[2].from: from `node` is not supported; use `pod` or `namespace`",
+                "collector.yaml:13:7: processors.k8sattributes.extract.otel_annotations: otel_annotations is not supported",
+            ],
+        ),
+        (
+            "filters",
+            p(
+                "    filter:\n      node: n1\n      node_from_env_var: KUBE_NODE_NAME\n      labels:\n        - key: app\n      fields:\n        - key: status.phase\n",
+            ),
+            &[
+                "collector.yaml:9:7: processors.k8sattributes.filter.node_from_env_var: set `node` or `node_from_env_var`, not both",
+                "collector.yaml:10:7: processors.k8sattributes.filter.labels: label filters are not supported",
+                "collector.yaml:12:7: processors.k8sattributes.filter.fields: field filters are not supported",
+            ],
+        ),
+        (
+            "pod association sources",
+            p(
+                "    pod_association:\n      - sources:\n          - from: resource_attribute\n            name: host.name\n          - from: build\n      - sources: []\n",
+            ),
+            &[
+                "collector.yaml:10:13: processors.k8sattributes.pod_association[0].sources[0].name: association by `host.name` is not supported; use `k8s.pod.ip` or `k8s.pod.uid`",
+                "collector.yaml:11:13: processors.k8sattributes.pod_association[0].sources[1].from: from `build` is not supported; use `connection` or `resource_attribute`",
+                "collector.yaml:12:9: processors.k8sattributes.pod_association[1].sources: at least one source is required",
+            ],
+        ),
+        (
+            "exclusion, waiting and the cache bound",
+            p(
+                "    exclude:\n      pods:\n        - name: jaeger-agent\n    wait_for_metadata: true\n    max_pods: 0\n",
+            ),
+            &[
+                "collector.yaml:7:5: processors.k8sattributes.exclude: pod exclusion is not supported; only `exclude: {pods: []}`",
+                "collector.yaml:10:5: processors.k8sattributes.wait_for_metadata: wait_for_metadata is not supported: spans pass unchanged until the pod cache is filled",
+                "collector.yaml:11:5: processors.k8sattributes.max_pods: must be at least 1",
+            ],
+        ),
+        (
+            "keys outside the supported part",
+            p("    wait_for_metadata_timeout: 10s\n"),
+            &[
+                "collector.yaml:7:5: processors.k8sattributes.wait_for_metadata_timeout: unknown field `wait_for_metadata_timeout`, expected one of `auth_type`, `passthrough`, `extract`, `filter`, `pod_association`, `exclude`, `wait_for_metadata`, `max_pods`",
+            ],
+        ),
+    ];
+    check_table(cases);
+}
+
+#[test]
+fn an_adot_style_k8sattributes_config_loads_with_contribs_defaults() {
+    let text = with_processor(
+        "k8sattributes",
+        "    auth_type: serviceAccount\n    passthrough: false\n    filter:\n      node_from_env_var: KUBE_NODE_NAME\n    extract:\n      metadata: [k8s.pod.name, k8s.pod.uid, k8s.deployment.name, k8s.namespace.name, k8s.node.name, k8s.pod.start_time]\n      labels:\n        - tag_name: app.label.component\n          key: app.kubernetes.io/component\n          from: pod\n      annotations:\n        - key: team\n          from: namespace\n    pod_association:\n      - sources:\n          - from: resource_attribute\n            name: k8s.pod.ip\n      - sources:\n          - from: resource_attribute\n            name: k8s.pod.uid\n      - sources:\n          - from: connection\n    exclude:\n      pods: []\n",
+    );
+    let loaded = load(&text).unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(loaded.warnings.is_empty());
+    let k = loaded
+        .config
+        .processor::<K8sAttributesConfig>("k8sattributes")
+        .expect("typed");
+    assert_eq!(k.filter.node_from_env_var, "KUBE_NODE_NAME");
+    assert_eq!(
+        k.association(),
+        vec![
+            vec![Source::PodIp],
+            vec![Source::PodUid],
+            vec![Source::Connection]
+        ]
+    );
+    assert!(k.needs_replicasets() && k.needs_namespaces());
+
+    // Defaults: contrib's metadata list and association order, in-cluster auth.
+    let loaded = load(&with_processor("k8sattributes", "")).unwrap();
+    let k = loaded
+        .config
+        .processor::<K8sAttributesConfig>("k8sattributes")
+        .expect("typed");
+    assert_eq!(k.auth_type, "serviceAccount");
+    assert_eq!(
+        k.extract.metadata,
+        [
+            "k8s.namespace.name",
+            "k8s.pod.name",
+            "k8s.pod.uid",
+            "k8s.pod.start_time",
+            "k8s.deployment.name",
+            "k8s.node.name"
+        ]
+    );
+    assert_eq!(k.association()[2], vec![Source::Connection]);
+    assert!(!k.needs_namespaces());
+}
+
+#[test]
+fn resourcedetection_refused_keys_are_located() {
+    let p = |body: &str| with_processor("resourcedetection", body);
+    let cases: &[(&str, String, &[&str])] = &[
+        (
+            "detectors outside the supported list",
+            p("    detectors: [env, gcp]\n"),
+            &[
+                "collector.yaml:7:22: processors.resourcedetection.detectors[1]: detector `gcp` is not supported; supported: env, system, ec2, eks",
+            ],
+        ),
+        (
+            "timing and failure settings",
+            p("    timeout: 0\n    refresh_interval: 1m\n    fail_on_missing_metadata: true\n"),
+            &[
+                "collector.yaml:7:5: processors.resourcedetection.timeout: must be more than 0",
+                "collector.yaml:8:5: processors.resourcedetection.refresh_interval: periodic re-detection is not supported: detection runs once at start-up",
+                "collector.yaml:9:5: processors.resourcedetection.fail_on_missing_metadata: not supported: a failed detector is a warning and spans pass without its attributes",
+            ],
+        ),
+        (
+            "system detector",
+            p(
+                "    system:\n      hostname_sources: [dns, os]\n      resource_attributes:\n        host.ip:\n          enabled: true\n        host.mac:\n          enabled: false\n        host.nickname:\n          enabled: true\n",
+            ),
+            &[
+                "collector.yaml:8:26: processors.resourcedetection.system.hostname_sources[0]: hostname source `dns` is not supported; only `os` is",
+                "collector.yaml:10:9: processors.resourcedetection.system.resource_attributes.host.ip: attribute `host.ip` is not supported by this collector",
+                "collector.yaml:14:9: processors.resourcedetection.system.resource_attributes.host.nickname: unknown attribute `host.nickname`; known: host.name, os.type, host.id, host.arch",
+            ],
+        ),
+        (
+            "ec2 and eks detectors",
+            p(
+                "    ec2:\n      tags: ['^team$']\n      max_attempts: 0\n    eks:\n      node_from_env_var: K8S_NODE_NAME\n",
+            ),
+            &[
+                "collector.yaml:8:7: processors.resourcedetection.ec2.tags: tags need `tags_from_imds: true` (EC2 DescribeTags is not supported)",
+                "collector.yaml:9:7: processors.resourcedetection.ec2.max_attempts: must be at least 1",
+                "collector.yaml:11:7: processors.resourcedetection.eks.node_from_env_var: the eks detector's Kubernetes-node fallback is not supported; it reads instance metadata",
+            ],
+        ),
+        (
+            "a bad tag pattern",
+            p("    ec2:\n      tags_from_imds: true\n      tags: ['(']\n"),
+            &[
+                "collector.yaml:9:14: processors.resourcedetection.ec2.tags[0]: not a regular expression: regex parse error:\n    (\n    ^\nerror: unclosed group",
+            ],
+        ),
+        (
+            "other detectors' sections and HTTP client keys",
+            p("    detectors: [env]\n    endpoint: http://x\n"),
+            &[
+                "collector.yaml:8:5: processors.resourcedetection.endpoint: unknown field `endpoint`, expected one of `detectors`, `override`, `timeout`, `refresh_interval`, `fail_on_missing_metadata`, `env`, `system`, `ec2`, `eks`",
+            ],
+        ),
+    ];
+    check_table(cases);
+}
+
+#[test]
+fn an_adot_style_resourcedetection_config_loads() {
+    let text = with_processor(
+        "resourcedetection",
+        "    detectors: [env, eks, ec2, system]\n    timeout: 2s\n    override: false\n    ec2:\n      tags_from_imds: true\n      tags: ['^tag1$', '^tag2$']\n    eks:\n      resource_attributes:\n        k8s.cluster.name:\n          enabled: true\n    system:\n      hostname_sources: [os]\n",
+    );
+    let loaded = load(&text).unwrap_or_else(|e| panic!("{e:?}"));
+    let r = loaded
+        .config
+        .processor::<ResourceDetectionConfig>("resourcedetection")
+        .expect("typed");
+    assert_eq!(r.detectors, ["env", "eks", "ec2", "system"]);
+    assert_eq!(r.timeout, std::time::Duration::from_secs(2));
+    assert!(!r.override_existing);
+    assert!(r.eks.resource_attributes["k8s.cluster.name"].enabled);
+
+    let loaded = load(&with_processor("resourcedetection", "")).unwrap();
+    let r = loaded
+        .config
+        .processor::<ResourceDetectionConfig>("resourcedetection")
+        .expect("typed");
+    assert_eq!(r.detectors, ["env"]);
+    assert!(r.override_existing);
+    assert_eq!(r.timeout, std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn awsproxy_is_started_with_contribs_keys_and_refuses_others() {
+    let loaded = load(&with_extension(
+        "awsproxy",
+        "    endpoint: 0.0.0.0:2000\n    proxy_address: http://proxy:3128\n    tls:\n      insecure: false\n      server_name_override: xray.local\n    region: us-west-2\n    role_arn: arn:aws:iam::123456789012:role/sampling\n    aws_endpoint: https://xray.us-west-2.amazonaws.com\n    local_mode: true\n    service_name: xray\n",
+    ))
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(
+        loaded.warnings.is_empty(),
+        "awsproxy is started, not a warning: {:?}",
+        loaded.warnings
+    );
+    let a = loaded
+        .config
+        .extension::<AwsProxyConfig>("awsproxy")
+        .expect("typed");
+    assert_eq!(a.proxy.region, "us-west-2");
+    assert_eq!(a.proxy.tls.server_name_override, "xray.local");
+    assert!(a.proxy.local_mode);
+
+    let loaded = load(&with_extension("awsproxy", "")).unwrap();
+    let a = loaded
+        .config
+        .extension::<AwsProxyConfig>("awsproxy")
+        .expect("typed");
+    assert_eq!(a.proxy.endpoint, "0.0.0.0:2000");
+    assert_eq!(a.proxy.service_name, "xray");
+
+    let cases: &[(&str, String, &[&str])] = &[
+        (
+            "a key of another component",
+            with_extension("awsproxy", "    insecure: true\n"),
+            &[
+                "collector.yaml:7:5: extensions.awsproxy.insecure: unknown field `insecure`, expected one of `endpoint`, `proxy_address`, `tls`, `region`, `role_arn`, `aws_endpoint`, `local_mode`, `service_name`",
+            ],
+        ),
+        (
+            "a bad endpoint",
+            with_extension("awsproxy", "    endpoint: localhost\n"),
+            &[
+                "collector.yaml:7:5: extensions.awsproxy.endpoint: `localhost` is not a `host:port` address",
+            ],
+        ),
+    ];
+    check_table(cases);
+}
