@@ -191,6 +191,9 @@ resource "kubernetes_manifest" "collector" {
               grpc = {
                 endpoint = "0.0.0.0:4317"
               }
+              http = {
+                endpoint = "0.0.0.0:4318"
+              }
             }
           }
         }
