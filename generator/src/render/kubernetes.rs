@@ -25,7 +25,10 @@ const OBJECTS: [&str; 5] = [
 ];
 
 /// The objects of `spec.metrics`: the managed scraper's ClusterRole and its binding.
-const METRICS_OBJECTS: [&str; 2] = ["scraper-clusterrole.yaml", "scraper-clusterrolebinding.yaml"];
+const METRICS_OBJECTS: [&str; 2] = [
+    "scraper-clusterrole.yaml",
+    "scraper-clusterrolebinding.yaml",
+];
 
 /// Renders `kubernetes/`: the objects, `kustomization.yaml` and `README.md`.
 pub fn render(

@@ -196,7 +196,10 @@ fn every_target_carries_the_same_scraper_configuration_and_rules() {
         resources["CollectorAlertRules"]["Properties"]["Data"],
         serde_json::json!(metrics.rules)
     );
-    for file in ["scraper-clusterrole.yaml", "scraper-clusterrolebinding.yaml"] {
+    for file in [
+        "scraper-clusterrole.yaml",
+        "scraper-clusterrolebinding.yaml",
+    ] {
         let text = std::fs::read_to_string(golden.join("kubernetes").join(file)).expect(file);
         assert!(text.contains("aps-collector"), "{file}");
     }
