@@ -8,6 +8,27 @@ pub mod client;
 pub mod proxy;
 pub mod sign;
 
+use aws_config::environment::region::EnvironmentVariableRegionProvider;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::ProfileFileRegionProvider;
+use aws_config::{ConfigLoader, Region};
+
+/// The region rule every AWS client of the collector follows (contrib's `region` and
+/// `local_mode`): an explicit `region` wins; in local mode only the environment and the profile
+/// are asked, never instance metadata; otherwise the SDK's default chain.
+pub fn with_region(loader: ConfigLoader, region: &str, local_mode: bool) -> ConfigLoader {
+    if !region.is_empty() {
+        loader.region(Region::new(region.to_owned()))
+    } else if local_mode {
+        loader.region(
+            RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+                .or_else(ProfileFileRegionProvider::new()),
+        )
+    } else {
+        loader
+    }
+}
+
 /// `https://<service>.<region>.<partition domain>`, the public endpoint of `service` in `region`.
 pub fn regional_endpoint(service: &str, region: &str) -> String {
     let domain = if region.starts_with("cn-") {

@@ -23,9 +23,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_config::environment::region::EnvironmentVariableRegionProvider;
-use aws_config::meta::region::RegionProviderChain;
-use aws_config::profile::ProfileFileRegionProvider;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -148,15 +145,7 @@ impl SamplingProxy {
         telemetry: Telemetry,
     ) -> anyhow::Result<SamplingProxy> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if !cfg.region.is_empty() {
-            loader = loader.region(Region::new(cfg.region.clone()));
-        } else if cfg.local_mode {
-            // Local mode: environment and profile only, never instance metadata.
-            loader = loader.region(
-                RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
-                    .or_else(ProfileFileRegionProvider::new()),
-            );
-        }
+        loader = crate::aws::with_region(loader, &cfg.region, cfg.local_mode);
         let sdk = loader.load().await;
         let Some(region) = sdk.region().cloned() else {
             anyhow::bail!(

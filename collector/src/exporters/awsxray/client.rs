@@ -5,13 +5,10 @@
 
 use std::time::Duration;
 
-use aws_config::environment::region::EnvironmentVariableRegionProvider;
-use aws_config::meta::region::RegionProviderChain;
-use aws_config::profile::ProfileFileRegionProvider;
+use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region};
 
 use super::config::AwsXrayExporterConfig;
 
@@ -25,15 +22,7 @@ pub async fn build(id: &str, cfg: &AwsXrayExporterConfig) -> anyhow::Result<aws_
                 .operation_attempt_timeout(Duration::from_secs(cfg.request_timeout_seconds))
                 .build(),
         );
-    if !cfg.region.is_empty() {
-        loader = loader.region(Region::new(cfg.region.clone()));
-    } else if cfg.local_mode {
-        // Local mode: environment and profile only, never instance metadata.
-        loader = loader.region(
-            RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
-                .or_else(ProfileFileRegionProvider::new()),
-        );
-    }
+    loader = crate::aws::with_region(loader, &cfg.region, cfg.local_mode);
     if !cfg.endpoint.is_empty() {
         loader = loader.endpoint_url(cfg.endpoint.clone());
     }

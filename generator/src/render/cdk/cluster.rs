@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::plan::{NewClusterPlan, NodeGroupPlan};
-use crate::render::cdk::template::{Template, get_att, pascal, r#ref, sub};
+use crate::render::cdk::template::{Template, get_att, pascal, r#ref};
 
 impl Template<'_> {
     /// The VPC (when asked), the cluster with its roles and secrets key, and the node groups.
@@ -169,29 +169,12 @@ impl Template<'_> {
                 },
             }),
         );
-        self.resource(
+        self.account_kms_key(
             "SecretsKey",
-            json!({
-                "Type": "AWS::KMS::Key",
-                "Properties": {
-                    "Description": format!(
-                        "Envelope encryption of Kubernetes secrets in EKS cluster {}.",
-                        plan.cluster.name
-                    ),
-                    "EnableKeyRotation": true,
-                    "KeyPolicy": {
-                        "Version": "2012-10-17",
-                        "Statement": [{
-                            "Sid": "AccountAdministersTheKeyThroughIam",
-                            "Effect": "Allow",
-                            "Principal": { "AWS": sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
-                            "Action": "kms:*",
-                            "Resource": "*",
-                        }],
-                    },
-                    "Tags": self.tags(),
-                },
-            }),
+            format!(
+                "Envelope encryption of Kubernetes secrets in EKS cluster {}.",
+                plan.cluster.name
+            ),
         );
     }
 

@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use crate::render::cdk::template::{Template, get_att, r#ref, sub};
+use crate::render::cdk::template::{Template, get_att, r#ref};
 
 /// The parameter with the scraper's subnets (existing cluster, none in the blueprint).
 pub const SCRAPER_SUBNETS_PARAMETER: &str = "ScraperSubnetIds";
@@ -25,26 +25,9 @@ impl Template<'_> {
             let key = match &metrics.kms_key_arn {
                 Some(arn) => json!(arn),
                 None => {
-                    self.resource(
+                    self.account_kms_key(
                         "MetricsKey",
-                        json!({
-                            "Type": "AWS::KMS::Key",
-                            "Properties": {
-                                "Description": format!("Encrypts the AMP workspace {}.", metrics.workspace_alias),
-                                "EnableKeyRotation": true,
-                                "KeyPolicy": {
-                                    "Version": "2012-10-17",
-                                    "Statement": [{
-                                        "Sid": "AccountAdministersTheKeyThroughIam",
-                                        "Effect": "Allow",
-                                        "Principal": { "AWS": sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
-                                        "Action": "kms:*",
-                                        "Resource": "*",
-                                    }],
-                                },
-                                "Tags": self.tags(),
-                            },
-                        }),
+                        format!("Encrypts the AMP workspace {}.", metrics.workspace_alias),
                     );
                     get_att("MetricsKey", "Arn")
                 }

@@ -89,6 +89,33 @@ impl<'a> Template<'a> {
         self.resources.insert(id.to_owned(), value);
     }
 
+    /// A customer managed KMS key with rotation, administered by the account through IAM (the
+    /// key policy every key of the stack has), tagged like every resource.
+    pub(super) fn account_kms_key(&mut self, id: &str, description: String) {
+        let tags = self.tags();
+        self.resource(
+            id,
+            json!({
+                "Type": "AWS::KMS::Key",
+                "Properties": {
+                    "Description": description,
+                    "EnableKeyRotation": true,
+                    "KeyPolicy": {
+                        "Version": "2012-10-17",
+                        "Statement": [{
+                            "Sid": "AccountAdministersTheKeyThroughIam",
+                            "Effect": "Allow",
+                            "Principal": { "AWS": sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
+                            "Action": "kms:*",
+                            "Resource": "*",
+                        }],
+                    },
+                    "Tags": tags,
+                },
+            }),
+        );
+    }
+
     pub(super) fn output(&mut self, id: &str, description: &str, value: Value) {
         self.outputs.insert(
             id.to_owned(),
