@@ -503,7 +503,8 @@ fn check_extract_rule(c: &mut Checker<'_, '_>, at: &str, rule: &FieldExtractConf
             "set `key` or `key_regex`, not both",
         ),
         (true, true) => c.error(&format!("{at}/key"), "`key` or `key_regex` is required"),
-        (true, false) => match rule.key_pattern() {
+        // The pattern as written for the message, then anchored as it runs.
+        (true, false) => match Regex::new(&rule.key_regex).and_then(|_| rule.key_pattern()) {
             Err(e) => c.error(
                 &format!("{at}/key_regex"),
                 format!("invalid regular expression: {e}"),
