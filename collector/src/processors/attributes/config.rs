@@ -19,9 +19,11 @@ pub struct AttributesConfig {
 }
 
 /// `include` / `exclude`: the span properties contrib matches traces by. The properties given
-/// must all match; within `services` and `span_names` any entry may match; every entry of
-/// `attributes` and `resources` must match (an entry without `value` matches when the key
-/// exists). Refused: `libraries`, `span_kinds`, `regexp` and the log and metric properties.
+/// must all match; within `services`, `span_names`, `span_kinds` and `libraries` any entry may
+/// match; every entry of `attributes` and `resources` must match (an entry without `value`
+/// matches when the key exists). With `regexp`, names, kinds, library names and versions and
+/// string values are unanchored regular expressions. Refused: `regexp` (the cache settings) and
+/// the log and metric properties (unknown keys).
 #[derive(Clone, Debug, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct MatchConfig {
@@ -31,7 +33,30 @@ pub struct MatchConfig {
     pub span_names: Vec<String>,
     pub attributes: Vec<AttributeMatch>,
     pub resources: Vec<AttributeMatch>,
+    /// Instrumentation scopes (contrib still calls them libraries).
+    pub libraries: Vec<LibraryMatch>,
+    /// Span kinds as OTLP names them (`SPAN_KIND_SERVER`, ...; see [`SPAN_KINDS`]).
+    pub span_kinds: Vec<String>,
 }
+
+/// One `libraries` entry: the scope's name, and its version when `version` is given (an absent
+/// `version` matches any version; `""` matches only an empty one).
+#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct LibraryMatch {
+    pub name: String,
+    pub version: Option<String>,
+}
+
+/// The span kind names, indexed by the OTLP kind number.
+pub const SPAN_KINDS: [&str; 6] = [
+    "SPAN_KIND_UNSPECIFIED",
+    "SPAN_KIND_INTERNAL",
+    "SPAN_KIND_SERVER",
+    "SPAN_KIND_CLIENT",
+    "SPAN_KIND_PRODUCER",
+    "SPAN_KIND_CONSUMER",
+];
 
 /// One `attributes` / `resources` entry.
 #[derive(Clone, Debug, Deserialize, PartialEq, Default)]
@@ -77,18 +102,47 @@ fn check_match(m: &MatchConfig, at: &str, c: &mut Checker<'_, '_>) {
         && m.span_names.is_empty()
         && m.attributes.is_empty()
         && m.resources.is_empty()
+        && m.libraries.is_empty()
+        && m.span_kinds.is_empty()
     {
         c.error(
             at,
-            "set at least one of `services`, `span_names`, `attributes`, `resources`",
+            "set at least one of `services`, `span_names`, `attributes`, `resources`, `libraries`, `span_kinds`",
         );
     }
+    if !regexp {
+        for (i, kind) in m.span_kinds.iter().enumerate() {
+            if !SPAN_KINDS.contains(&kind.as_str()) {
+                c.error(
+                    &format!("{at}/span_kinds/{i}"),
+                    format!(
+                        "unknown span kind `{kind}`; with match_type strict use one of {}",
+                        SPAN_KINDS.join(", ")
+                    ),
+                );
+            }
+        }
+    }
     if regexp {
-        for (list, items) in [("services", &m.services), ("span_names", &m.span_names)] {
+        for (list, items) in [
+            ("services", &m.services),
+            ("span_names", &m.span_names),
+            ("span_kinds", &m.span_kinds),
+        ] {
             for (i, p) in items.iter().enumerate() {
                 if let Err(e) = Regex::new(p) {
                     c.error(
                         &format!("{at}/{list}/{i}"),
+                        format!("invalid regular expression: {e}"),
+                    );
+                }
+            }
+        }
+        for (i, lib) in m.libraries.iter().enumerate() {
+            for (field, p) in [("name", Some(&lib.name)), ("version", lib.version.as_ref())] {
+                if let Some(Err(e)) = p.map(|p| Regex::new(p)) {
+                    c.error(
+                        &format!("{at}/libraries/{i}/{field}"),
                         format!("invalid regular expression: {e}"),
                     );
                 }
