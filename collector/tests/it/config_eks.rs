@@ -258,7 +258,6 @@ fn resourcedetection_refused_keys_are_located() {
                 "    ec2:\n      tags: ['^team$']\n      max_attempts: 0\n    eks:\n      node_from_env_var: K8S_NODE_NAME\n",
             ),
             &[
-                "collector.yaml:8:7: processors.resourcedetection.ec2.tags: tags need `tags_from_imds: true` (EC2 DescribeTags is not supported)",
                 "collector.yaml:9:7: processors.resourcedetection.ec2.max_attempts: must be at least 1",
                 "collector.yaml:11:7: processors.resourcedetection.eks.node_from_env_var: the eks detector's Kubernetes-node fallback is not supported; it reads instance metadata",
             ],
@@ -305,6 +304,19 @@ fn an_adot_style_resourcedetection_config_loads() {
     assert_eq!(r.detectors, ["env"]);
     assert!(r.override_existing);
     assert_eq!(r.timeout, std::time::Duration::from_secs(5));
+
+    // Tags without `tags_from_imds` are read through EC2 DescribeTags, as in contrib.
+    let loaded = load(&with_processor(
+        "resourcedetection",
+        "    detectors: [ec2]\n    ec2:\n      tags: ['^team$', '^eks:']\n",
+    ))
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let r = loaded
+        .config
+        .processor::<ResourceDetectionConfig>("resourcedetection")
+        .expect("typed");
+    assert_eq!(r.ec2.tags, ["^team$", "^eks:"]);
+    assert!(!r.ec2.tags_from_imds);
 }
 
 #[test]
