@@ -91,10 +91,9 @@ impl Ec2 {
             .filter(|s| !s.is_empty())
             .or_else(|| sdk.endpoint_url().map(str::to_owned))
             .unwrap_or_else(|| super::regional_endpoint("ec2", region));
-        let endpoint: Uri = text
-            .parse()
-            .map_err(|_| Ec2Error::Endpoint(text.clone()))?;
-        if !matches!(endpoint.scheme_str(), Some("http" | "https")) || endpoint.authority().is_none()
+        let endpoint: Uri = text.parse().map_err(|_| Ec2Error::Endpoint(text.clone()))?;
+        if !matches!(endpoint.scheme_str(), Some("http" | "https"))
+            || endpoint.authority().is_none()
         {
             return Err(Ec2Error::Endpoint(text));
         }
@@ -356,7 +355,8 @@ mod tests {
                 next_token: Some("page2".into()),
             }
         );
-        let empty = r#"<DescribeTagsResponse><requestId>x</requestId><tagSet/></DescribeTagsResponse>"#;
+        let empty =
+            r#"<DescribeTagsResponse><requestId>x</requestId><tagSet/></DescribeTagsResponse>"#;
         assert_eq!(parse_describe_tags(empty).unwrap(), TagsPage::default());
         assert!(parse_describe_tags("<a><b></a>").is_err());
     }
