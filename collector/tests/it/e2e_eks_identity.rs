@@ -809,3 +809,180 @@ fn a_refused_describe_tags_is_a_warning_that_names_the_iam_action() {
     let written = std::fs::read_to_string(&file).expect("file exporter output");
     assert_eq!(written.lines().collect::<Vec<_>>(), sent);
 }
+
+/// `text` with `%XX` escapes decoded.
+fn url_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            if let Some(b) = text
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn wait_for_metadata_filters_and_regex_labels_work_end_to_end() {
+    let api = K8sApi::start();
+    api.apply(
+        Kind::Namespace,
+        k8s_api::namespace("shop", &[("team", "payments"), ("tier", "gold")]),
+    );
+    api.apply(
+        Kind::Pod,
+        k8s_api::pod(
+            "shop",
+            POD,
+            "5f1c7a52-0000-4000-8000-000000000001",
+            POD_IP,
+            "node-1",
+            None,
+            &[
+                ("app.kubernetes.io/name", "checkout"),
+                ("app.kubernetes.io/part-of", "shop"),
+                ("version", "v2"),
+            ],
+        ),
+    );
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let kubeconfig = scratch.path().join("kubeconfig");
+    api.write_kubeconfig(&kubeconfig);
+    let udp = common::free_udp_port();
+    let file = scratch.path().join("out.jsonl");
+    let config = file_config(
+        udp,
+        &file,
+        r#"    auth_type: kubeConfig
+    wait_for_metadata: true
+    wait_for_metadata_timeout: 20s
+    filter:
+      labels:
+        - key: app.kubernetes.io/part-of
+          value: shop
+        - key: canary
+          op: does-not-exist
+      fields:
+        - key: status.phase
+          value: Running
+    extract:
+      metadata: [k8s.pod.name]
+      labels:
+        - key_regex: app\.kubernetes\.io/(.*)
+          tag_name: app.$1
+        - key_regex: ver.*
+        - key_regex: t.*
+          from: namespace"#,
+    );
+    let mut env: Vec<(String, String)> = common::FAKE_AWS_ENV
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    env.push(("KUBECONFIG".into(), kubeconfig.display().to_string()));
+    let collector = start(&config, &env);
+    // Start-up waited for the first list: the cache is filled as soon as the collector is up.
+    let metrics = collector.metrics();
+    assert_eq!(
+        metric_sum(
+            &metrics,
+            "xray_collector_processor_k8sattributes_api_up",
+            &[]
+        ),
+        1.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        metric_sum(&metrics, "xray_collector_processor_k8sattributes_pods", &[]),
+        1.0,
+        "{metrics}"
+    );
+    // The filters went to the API server as the pod list's selectors.
+    let requests: Vec<String> = api.requests().iter().map(|r| url_decoded(r)).collect();
+    assert!(
+        requests.iter().any(|r| r.starts_with("/api/v1/pods?")
+            && r.contains("labelSelector=app.kubernetes.io/part-of=shop,!canary")
+            && r.contains("fieldSelector=status.phase=Running")),
+        "{requests:?}"
+    );
+    let sent = send_segments(POD_IP, udp, 1);
+    collector.wait_metric(
+        "xray_collector_exporter_sent_items_total",
+        &[],
+        1.0,
+        Duration::from_secs(20),
+    );
+    let written = std::fs::read_to_string(&file).expect("file exporter output");
+    let doc: Value = serde_json::from_str(written.lines().next().unwrap()).unwrap();
+    let metadata = &doc["metadata"]["default"];
+    assert_eq!(metadata["otel.resource.k8s.pod.name"], POD, "{doc}");
+    assert_eq!(metadata["otel.resource.app.name"], "checkout", "{doc}");
+    assert_eq!(metadata["otel.resource.app.part-of"], "shop", "{doc}");
+    assert_eq!(
+        metadata["otel.resource.k8s.pod.labels.version"], "v2",
+        "{doc}"
+    );
+    assert_eq!(
+        metadata["otel.resource.k8s.namespace.labels.team"], "payments",
+        "{doc}"
+    );
+    assert_eq!(
+        metadata["otel.resource.k8s.namespace.labels.tier"], "gold",
+        "{doc}"
+    );
+    let original: Value = serde_json::from_str(&sent[0]).unwrap();
+    assert_eq!(doc["trace_id"], original["trace_id"]);
+}
+
+#[test]
+fn wait_for_metadata_without_api_access_fails_startup_with_a_clear_error() {
+    let api = K8sApi::start();
+    api.deny(true);
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let kubeconfig = scratch.path().join("kubeconfig");
+    api.write_kubeconfig(&kubeconfig);
+    let udp = common::free_udp_port();
+    let file = scratch.path().join("out.jsonl");
+    let config = file_config(
+        udp,
+        &file,
+        "    auth_type: kubeConfig\n    wait_for_metadata: true\n    wait_for_metadata_timeout: 2s",
+    )
+    .replace("HEALTH_PORT", &harness::free_port().to_string())
+    .replace("METRICS_PORT", &harness::free_port().to_string());
+    let path = scratch.path().join("collector.yaml");
+    std::fs::write(&path, config).expect("write config");
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_xray-collector"))
+        .arg(format!("--config={}", path.display()))
+        .envs(common::FAKE_AWS_ENV.iter().copied())
+        .env("KUBECONFIG", &kubeconfig)
+        .env("RUST_LOG", "xray_collector=info")
+        .output()
+        .expect("run xray-collector");
+    let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(30),
+        "{elapsed:?}"
+    );
+    assert!(
+        stderr.contains("processors.k8sattributes")
+            && stderr.contains(
+                "wait_for_metadata: the pod metadata did not sync from the Kubernetes API within 2s"
+            )
+            && stderr.contains("(last error: ")
+            && stderr.contains("Forbidden"),
+        "{stderr}"
+    );
+}
