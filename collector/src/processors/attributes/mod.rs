@@ -347,7 +347,10 @@ mod tests {
         assert_eq!(tagged, [true, false, false]);
     }
 
-    fn otlp_batch(scopes: &[(Option<(&str, &str)>, &[(&str, i32)])]) -> Traces {
+    /// A scope (name, version) and its spans (name, kind).
+    type ScopeOfSpans<'a> = (Option<(&'a str, &'a str)>, &'a [(&'a str, i32)]);
+
+    fn otlp_batch(scopes: &[ScopeOfSpans<'_>]) -> Traces {
         use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
         Traces::Otlp(vec![ResourceSpans {
             scope_spans: scopes

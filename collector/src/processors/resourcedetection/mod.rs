@@ -132,7 +132,7 @@ pub enum DetectError {
     ClusterName(#[source] Option<Box<dyn std::error::Error + Send + Sync + 'static>>),
     /// EC2 `DescribeTags` failed.
     #[error(transparent)]
-    Ec2(#[from] crate::aws::ec2::Ec2Error),
+    Ec2(#[from] Box<crate::aws::ec2::Ec2Error>),
     /// The system's host name could not be read.
     #[error("reading the host name")]
     HostName(#[source] std::io::Error),
@@ -348,7 +348,7 @@ pub async fn ec2_detector(cfg: &Ec2Config) -> Result<Attributes, DetectError> {
         let tags = if cfg.tags_from_imds {
             imds.tags().await?
         } else {
-            instance_tags(&document, &[]).await?
+            instance_tags(&document, &[]).await.map_err(Box::new)?
         };
         for (key, value) in tags {
             if patterns.iter().any(|p| p.is_match(&key)) {
