@@ -986,3 +986,83 @@ fn wait_for_metadata_without_api_access_fails_startup_with_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn ec2_tags_without_tags_from_imds_come_from_describe_tags_in_moto() {
+    let check = "collector e2e: ec2 detector tags -> EC2 DescribeTags (moto)";
+    let Some(python) = harness::python(check) else {
+        return;
+    };
+    let Some(moto) = harness::MotoServer::start(check) else {
+        return;
+    };
+    tag_instance_in_moto(
+        &python,
+        &moto.endpoint(),
+        "i-0123456789abcdef0",
+        &[
+            ("team", "payments"),
+            ("cost-center", "42"),
+            ("Name", "node-1"),
+        ],
+    );
+    let imds = Imds::start(&[]);
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let udp = common::free_udp_port();
+    let file = scratch.path().join("out.jsonl");
+    let config = format!(
+        r#"
+receivers:
+  awsxray:
+    endpoint: 127.0.0.1:{udp}
+    transport: udp
+processors:
+  resourcedetection:
+    detectors: [ec2]
+    timeout: 10s
+    ec2:
+      max_attempts: 1
+      tags: ['^team$', '^cost-']
+exporters:
+  file:
+    path: {file}
+extensions:
+  health_check:
+    endpoint: 127.0.0.1:HEALTH_PORT
+service:
+  extensions: [health_check]
+  pipelines:
+    traces:
+      receivers: [awsxray]
+      processors: [resourcedetection]
+      exporters: [file]
+  telemetry:
+    metrics:
+      address: 127.0.0.1:METRICS_PORT
+"#,
+        file = file.display()
+    );
+    let mut env = aws_env(&imds);
+    env.push(("AWS_ENDPOINT_URL_EC2".into(), moto.endpoint()));
+    let collector = start(&config, &env);
+    send_segments("127.0.0.1", udp, 1);
+    collector.wait_metric(
+        "xray_collector_exporter_sent_items_total",
+        &[],
+        1.0,
+        Duration::from_secs(20),
+    );
+    let written = std::fs::read_to_string(&file).expect("file exporter output");
+    let doc: Value = serde_json::from_str(written.lines().next().unwrap()).unwrap();
+    let metadata = &doc["metadata"]["default"];
+    assert_eq!(metadata["otel.resource.ec2.tag.team"], "payments", "{doc}");
+    assert_eq!(metadata["otel.resource.ec2.tag.cost-center"], "42", "{doc}");
+    assert!(
+        metadata.get("otel.resource.ec2.tag.Name").is_none(),
+        "{doc}"
+    );
+    assert_eq!(
+        metadata["otel.resource.host.id"], "i-0123456789abcdef0",
+        "{doc}"
+    );
+}
