@@ -10,7 +10,17 @@
 //!
 //! Also: without API access (the stand-in answers 403, a service account without RBAC) the
 //! collector warns, counts, reports `api_up 0`, and UDP documents pass byte for byte; the pod
-//! cache stops at `max_pods` and watches only the node `filter.node_from_env_var` names.
+//! cache stops at `max_pods` and watches only the node `filter.node_from_env_var` names;
+//! `wait_for_metadata` holds start-up until the cache is filled (or fails it, clearly, without
+//! API access); `filter.labels` / `filter.fields` reach the API server as the pod list's
+//! selectors (the stand-in does not evaluate them; a real API server does) and `key_regex`
+//! label rules name attributes from capture groups.
+//!
+//! Instance tags through EC2 `DescribeTags`, against moto's real EC2 server: the instance the
+//! IMDSv2 stand-in describes is tagged in moto (`kubernetes.io/cluster/<name>`, or `ec2.tags`
+//! keys); with no tags in instance metadata the eks detector's cluster name reaches the
+//! document stored in X-Ray (moto). An EC2 endpoint that refuses the call (403
+//! `UnauthorizedOperation`) gives a warning naming `ec2:DescribeTags`.
 //!
 //! What this cannot check: a real API server's RBAC, a real IMDS, or EKS's service map.
 
@@ -855,6 +865,19 @@ fn wait_for_metadata_filters_and_regex_labels_work_end_to_end() {
             ],
         ),
     );
+    // Another namespace's pod: outside `filter.namespace`, never listed.
+    api.apply(
+        Kind::Pod,
+        k8s_api::pod(
+            "other",
+            "elsewhere",
+            "uid-other",
+            "127.0.3.1",
+            "node-1",
+            None,
+            &[("app.kubernetes.io/part-of", "shop")],
+        ),
+    );
     let scratch = tempfile::tempdir().expect("scratch dir");
     let kubeconfig = scratch.path().join("kubeconfig");
     api.write_kubeconfig(&kubeconfig);
@@ -867,6 +890,7 @@ fn wait_for_metadata_filters_and_regex_labels_work_end_to_end() {
     wait_for_metadata: true
     wait_for_metadata_timeout: 20s
     filter:
+      namespace: shop
       labels:
         - key: app.kubernetes.io/part-of
           value: shop
@@ -909,9 +933,11 @@ fn wait_for_metadata_filters_and_regex_labels_work_end_to_end() {
     // The filters went to the API server as the pod list's selectors.
     let requests: Vec<String> = api.requests().iter().map(|r| url_decoded(r)).collect();
     assert!(
-        requests.iter().any(|r| r.starts_with("/api/v1/pods?")
-            && r.contains("labelSelector=app.kubernetes.io/part-of=shop,!canary")
-            && r.contains("fieldSelector=status.phase=Running")),
+        requests
+            .iter()
+            .any(|r| r.starts_with("/api/v1/namespaces/shop/pods?")
+                && r.contains("labelSelector=app.kubernetes.io/part-of=shop,!canary")
+                && r.contains("fieldSelector=status.phase=Running")),
         "{requests:?}"
     );
     let sent = send_segments(POD_IP, udp, 1);
