@@ -167,7 +167,15 @@ fn an_adot_style_k8sattributes_config_loads_with_contribs_defaults() {
             "k8s.node.name"
         ]
     );
-    assert_eq!(k.association()[2], vec![Source::Connection]);
+    assert_eq!(
+        k.association(),
+        vec![
+            vec![Source::PodIp],
+            vec![Source::PodUid],
+            vec![Source::Connection],
+            vec![Source::HostName]
+        ]
+    );
     assert!(!k.needs_namespaces());
 }
 

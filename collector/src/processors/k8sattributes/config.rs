@@ -59,7 +59,8 @@ pub struct K8sAttributesConfig {
     pub extract: ExtractConfig,
     /// Which pods to watch.
     pub filter: FilterConfig,
-    /// How a resource finds its pod; default: `k8s.pod.ip`, `k8s.pod.uid`, then the connection.
+    /// How a resource finds its pod; default: `k8s.pod.ip`, `k8s.pod.uid`, the connection, then
+    /// `host.name` when it holds an IP (contrib's last resort too).
     pub pod_association: Vec<AssociationConfig>,
     /// contrib's pod exclusion list; only an empty list is supported.
     pub exclude: Option<serde_json::Value>,
@@ -294,6 +295,7 @@ impl K8sAttributesConfig {
                 vec![Source::PodIp],
                 vec![Source::PodUid],
                 vec![Source::Connection],
+                vec![Source::HostName],
             ];
         }
         self.pod_association

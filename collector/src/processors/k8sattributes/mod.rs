@@ -473,6 +473,13 @@ mod tests {
             )
         };
         let uid1 = Some("uid-1".to_owned());
+        // contrib's default order ends with `host.name` holding an IP.
+        assert_eq!(find("{}", &[("host.name", "10.0.0.7")], None), uid1);
+        assert_eq!(
+            find("{}", &[("host.name", "10.0.0.7")], Some("10.0.0.8")),
+            Some("uid-2".to_owned()),
+            "the connection comes before host.name"
+        );
         assert_eq!(
             find(&by(&["host.name"]), &[("host.name", "10.0.0.7")], None),
             uid1
