@@ -2,9 +2,11 @@
 //! HTTP(S) client with the collector's TLS and proxy settings (`client`), and the X-Ray sampling
 //! proxy built on them (`proxy`, served by the awsxray receiver's `proxy_server` and by the
 //! `awsproxy` extension). The proxy and the `otlphttp` exporter (through the `sigv4auth`
-//! extension) share signing and the client.
+//! extension) share signing and the client; so does `ec2` (EC2 `DescribeTags` over the Query
+//! API, for `resourcedetection`'s instance tags).
 
 pub mod client;
+pub mod ec2;
 pub mod proxy;
 pub mod sign;
 

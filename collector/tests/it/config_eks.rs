@@ -57,53 +57,69 @@ fn k8sattributes_refused_keys_are_located() {
         (
             "label and annotation rules",
             p(
-                "    extract:\n      labels:\n        - key_regex: app.*\n        - tag_name: x\n        - key: a\n          from: node\n      otel_annotations: true\n",
+                "    extract:\n      labels:\n        - key_regex: app.*\n          key: app\n        - tag_name: x\n        - key: a\n          from: node\n        - key_regex: \"app(\"\n        - key_regex: app.*\n          tag_name: same-for-all\n      otel_annotations: true\n",
             ),
             &[
-                "collector.yaml:9:11: processors.k8sattributes.extract.labels[0].key_regex: key_regex is not supported; name each key with `key`",
-                "collector.yaml:10:11: processors.k8sattributes.extract.labels[1].key: `key` is required",
-                "collector.yaml:12:11: processors.k8sattributes.extract.labels[2].from: from `node` is not supported; use `pod` or `namespace`",
-                "collector.yaml:13:7: processors.k8sattributes.extract.otel_annotations: otel_annotations is not supported",
+                "collector.yaml:9:11: processors.k8sattributes.extract.labels[0].key_regex: set `key` or `key_regex`, not both",
+                "collector.yaml:11:11: processors.k8sattributes.extract.labels[1].key: `key` or `key_regex` is required",
+                "collector.yaml:13:11: processors.k8sattributes.extract.labels[2].from: from `node` is not supported; use `pod` or `namespace`",
+                "collector.yaml:14:11: processors.k8sattributes.extract.labels[3].key_regex: invalid regular expression: regex parse error:\n    app(\n       ^\nerror: unclosed group",
+                "collector.yaml:16:11: processors.k8sattributes.extract.labels[4].tag_name: with a `key_regex` without capture groups every matching key would get this one name; add a group and refer to it (`$1`), or leave `tag_name` out for `k8s.<from>.<labels|annotations>.<key>`",
+                "collector.yaml:17:7: processors.k8sattributes.extract.otel_annotations: otel_annotations is not supported",
             ],
         ),
         (
             "filters",
             p(
-                "    filter:\n      node: n1\n      node_from_env_var: KUBE_NODE_NAME\n      labels:\n        - key: app\n      fields:\n        - key: status.phase\n",
+                "    filter:\n      node: n1\n      node_from_env_var: KUBE_NODE_NAME\n      labels:\n        - key: app\n          op: in\n        - key: tier\n          op: exists\n          value: db\n        - key: \"bad key!\"\n          value: \"-x\"\n        - value: web\n      fields:\n        - key: status.phase\n          op: exists\n        - key: \"a=b\"\n        - op: equals\n",
             ),
             &[
                 "collector.yaml:9:7: processors.k8sattributes.filter.node_from_env_var: set `node` or `node_from_env_var`, not both",
-                "collector.yaml:10:7: processors.k8sattributes.filter.labels: label filters are not supported",
-                "collector.yaml:12:7: processors.k8sattributes.filter.fields: field filters are not supported",
+                "collector.yaml:12:11: processors.k8sattributes.filter.labels[0].op: op `in` is not supported; use one of equals, not-equals, exists, does-not-exist",
+                "collector.yaml:15:11: processors.k8sattributes.filter.labels[1].value: op `exists` takes no `value`",
+                "collector.yaml:16:11: processors.k8sattributes.filter.labels[2].key: `bad key!` is not a label key ([prefix/]name: a name of up to 63 letters, digits, `-`, `_`, `.`)",
+                "collector.yaml:17:11: processors.k8sattributes.filter.labels[2].value: `-x` is not a label value (up to 63 letters, digits, `-`, `_`, `.`)",
+                "collector.yaml:18:11: processors.k8sattributes.filter.labels[3].key: `key` is required",
+                "collector.yaml:21:11: processors.k8sattributes.filter.fields[0].op: op `exists` is not supported for fields; use `equals` or `not-equals`",
+                "collector.yaml:22:11: processors.k8sattributes.filter.fields[1].key: `a=b` is not a field path (e.g. `status.phase`)",
+                "collector.yaml:23:11: processors.k8sattributes.filter.fields[2].key: `key` is required",
             ],
         ),
         (
             "pod association sources",
             p(
-                "    pod_association:\n      - sources:\n          - from: resource_attribute\n            name: host.name\n          - from: build\n      - sources: []\n",
+                "    pod_association:\n      - sources:\n          - from: resource_attribute\n            name: service.name\n          - from: build\n      - sources: []\n      - sources:\n          - from: resource_attribute\n            name: k8s.pod.name\n",
             ),
             &[
-                "collector.yaml:10:13: processors.k8sattributes.pod_association[0].sources[0].name: association by `host.name` is not supported; use `k8s.pod.ip` or `k8s.pod.uid`",
+                "collector.yaml:10:13: processors.k8sattributes.pod_association[0].sources[0].name: association by `service.name` is not supported; use one of k8s.pod.ip, k8s.pod.uid, host.name, container.id, k8s.pod.name, k8s.namespace.name",
                 "collector.yaml:11:13: processors.k8sattributes.pod_association[0].sources[1].from: from `build` is not supported; use `connection` or `resource_attribute`",
                 "collector.yaml:12:9: processors.k8sattributes.pod_association[1].sources: at least one source is required",
+                "collector.yaml:13:9: processors.k8sattributes.pod_association[2].sources: `k8s.pod.name` and `k8s.namespace.name` identify a pod only together: list both in one rule",
             ],
         ),
         (
             "exclusion, waiting and the cache bound",
             p(
-                "    exclude:\n      pods:\n        - name: jaeger-agent\n    wait_for_metadata: true\n    max_pods: 0\n",
+                "    exclude:\n      pods:\n        - name: jaeger-agent\n    wait_for_metadata: true\n    wait_for_metadata_timeout: 0s\n    max_pods: 0\n",
             ),
             &[
                 "collector.yaml:7:5: processors.k8sattributes.exclude: pod exclusion is not supported; only `exclude: {pods: []}`",
-                "collector.yaml:10:5: processors.k8sattributes.wait_for_metadata: wait_for_metadata is not supported: spans pass unchanged until the pod cache is filled",
-                "collector.yaml:11:5: processors.k8sattributes.max_pods: must be at least 1",
+                "collector.yaml:11:5: processors.k8sattributes.wait_for_metadata_timeout: must be more than 0",
+                "collector.yaml:12:5: processors.k8sattributes.max_pods: must be at least 1",
+            ],
+        ),
+        (
+            "a timeout that is not a duration",
+            p("    wait_for_metadata_timeout: soon\n"),
+            &[
+                "collector.yaml:7:5: processors.k8sattributes.wait_for_metadata_timeout: invalid duration `soon`",
             ],
         ),
         (
             "keys outside the supported part",
-            p("    wait_for_metadata_timeout: 10s\n"),
+            p("    wait_for_metadata_deadline: 10s\n"),
             &[
-                "collector.yaml:7:5: processors.k8sattributes.wait_for_metadata_timeout: unknown field `wait_for_metadata_timeout`, expected one of `auth_type`, `passthrough`, `extract`, `filter`, `pod_association`, `exclude`, `wait_for_metadata`, `max_pods`",
+                "collector.yaml:7:5: processors.k8sattributes.wait_for_metadata_deadline: unknown field `wait_for_metadata_deadline`, expected one of `auth_type`, `passthrough`, `extract`, `filter`, `pod_association`, `exclude`, `wait_for_metadata`, `wait_for_metadata_timeout`, `max_pods`",
             ],
         ),
     ];
@@ -151,8 +167,66 @@ fn an_adot_style_k8sattributes_config_loads_with_contribs_defaults() {
             "k8s.node.name"
         ]
     );
-    assert_eq!(k.association()[2], vec![Source::Connection]);
+    assert_eq!(
+        k.association(),
+        vec![
+            vec![Source::PodIp],
+            vec![Source::PodUid],
+            vec![Source::Connection],
+            vec![Source::HostName]
+        ]
+    );
     assert!(!k.needs_namespaces());
+}
+
+#[test]
+fn k8sattributes_regex_extraction_filters_waiting_and_associations_load() {
+    let text = with_processor(
+        "k8sattributes",
+        "    wait_for_metadata: true\n    wait_for_metadata_timeout: 30s\n    filter:\n      namespace: shop\n      labels:\n        - key: app.kubernetes.io/part-of\n          value: shop\n        - key: canary\n          op: does-not-exist\n      fields:\n        - key: status.phase\n          value: Running\n          op: equals\n    extract:\n      labels:\n        - key_regex: app\\.kubernetes\\.io/(.*)\n          tag_name: app.$1\n      annotations:\n        - key_regex: team-.*\n          from: namespace\n    pod_association:\n      - sources:\n          - from: resource_attribute\n            name: k8s.pod.name\n          - from: resource_attribute\n            name: k8s.namespace.name\n      - sources:\n          - from: resource_attribute\n            name: container.id\n      - sources:\n          - from: resource_attribute\n            name: host.name\n",
+    );
+    let loaded = load(&text).unwrap_or_else(|e| panic!("{e:?}"));
+    let k = loaded
+        .config
+        .processor::<K8sAttributesConfig>("k8sattributes")
+        .expect("typed");
+    assert!(k.wait_for_metadata);
+    assert_eq!(
+        k.wait_for_metadata_timeout,
+        std::time::Duration::from_secs(30)
+    );
+    assert_eq!(
+        k.label_selector().as_deref(),
+        Some("app.kubernetes.io/part-of=shop,!canary")
+    );
+    assert_eq!(
+        k.field_selector(None).as_deref(),
+        Some("status.phase=Running")
+    );
+    assert_eq!(k.extract.labels[0].key_regex, "app\\.kubernetes\\.io/(.*)");
+    assert!(k.needs_namespaces());
+    assert_eq!(
+        k.association(),
+        vec![
+            vec![Source::PodName, Source::Namespace],
+            vec![Source::ContainerId],
+            vec![Source::HostName]
+        ]
+    );
+    // contrib's default timeout.
+    let loaded = load(&with_processor(
+        "k8sattributes",
+        "    wait_for_metadata: true\n",
+    ))
+    .unwrap();
+    let k = loaded
+        .config
+        .processor::<K8sAttributesConfig>("k8sattributes")
+        .expect("typed");
+    assert_eq!(
+        k.wait_for_metadata_timeout,
+        std::time::Duration::from_secs(10)
+    );
 }
 
 #[test]
@@ -192,7 +266,6 @@ fn resourcedetection_refused_keys_are_located() {
                 "    ec2:\n      tags: ['^team$']\n      max_attempts: 0\n    eks:\n      node_from_env_var: K8S_NODE_NAME\n",
             ),
             &[
-                "collector.yaml:8:7: processors.resourcedetection.ec2.tags: tags need `tags_from_imds: true` (EC2 DescribeTags is not supported)",
                 "collector.yaml:9:7: processors.resourcedetection.ec2.max_attempts: must be at least 1",
                 "collector.yaml:11:7: processors.resourcedetection.eks.node_from_env_var: the eks detector's Kubernetes-node fallback is not supported; it reads instance metadata",
             ],
@@ -239,6 +312,19 @@ fn an_adot_style_resourcedetection_config_loads() {
     assert_eq!(r.detectors, ["env"]);
     assert!(r.override_existing);
     assert_eq!(r.timeout, std::time::Duration::from_secs(5));
+
+    // Tags without `tags_from_imds` are read through EC2 DescribeTags, as in contrib.
+    let loaded = load(&with_processor(
+        "resourcedetection",
+        "    detectors: [ec2]\n    ec2:\n      tags: ['^team$', '^eks:']\n",
+    ))
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let r = loaded
+        .config
+        .processor::<ResourceDetectionConfig>("resourcedetection")
+        .expect("typed");
+    assert_eq!(r.ec2.tags, ["^team$", "^eks:"]);
+    assert!(!r.ec2.tags_from_imds);
 }
 
 #[test]

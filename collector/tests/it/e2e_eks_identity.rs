@@ -10,7 +10,17 @@
 //!
 //! Also: without API access (the stand-in answers 403, a service account without RBAC) the
 //! collector warns, counts, reports `api_up 0`, and UDP documents pass byte for byte; the pod
-//! cache stops at `max_pods` and watches only the node `filter.node_from_env_var` names.
+//! cache stops at `max_pods` and watches only the node `filter.node_from_env_var` names;
+//! `wait_for_metadata` holds start-up until the cache is filled (or fails it, clearly, without
+//! API access); `filter.labels` / `filter.fields` reach the API server as the pod list's
+//! selectors (the stand-in does not evaluate them; a real API server does) and `key_regex`
+//! label rules name attributes from capture groups.
+//!
+//! Instance tags through EC2 `DescribeTags`, against moto's real EC2 server: the instance the
+//! IMDSv2 stand-in describes is tagged in moto (`kubernetes.io/cluster/<name>`, or `ec2.tags`
+//! keys); with no tags in instance metadata the eks detector's cluster name reaches the
+//! document stored in X-Ray (moto). An EC2 endpoint that refuses the call (403
+//! `UnauthorizedOperation`) gives a warning naming `ec2:DescribeTags`.
 //!
 //! What this cannot check: a real API server's RBAC, a real IMDS, or EKS's service map.
 
@@ -570,4 +580,515 @@ fn the_pod_cache_is_bounded_and_watches_only_its_node() {
         "{doc}"
     );
     assert_eq!(doc["trace_id"], original["trace_id"]);
+}
+
+/// Tags instance `instance_id` in moto's EC2 (boto3 CreateTags against moto's real server).
+fn tag_instance_in_moto(
+    python: &std::path::Path,
+    endpoint: &str,
+    instance_id: &str,
+    tags: &[(&str, &str)],
+) {
+    let tags: Vec<Value> = tags
+        .iter()
+        .map(|(k, v)| serde_json::json!({"Key": k, "Value": v}))
+        .collect();
+    let script = format!(
+        "import boto3, json\nec2 = boto3.client('ec2', endpoint_url={endpoint:?}, region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')\nec2.create_tags(Resources=[{instance_id:?}], Tags=json.loads({tags:?}))\nprint(json.dumps(ec2.describe_tags(Filters=[{{'Name': 'resource-id', 'Values': [{instance_id:?}]}}])['Tags']))\n",
+        tags = serde_json::to_string(&tags).unwrap()
+    );
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("run boto3");
+    assert!(
+        out.status.success(),
+        "tagging the instance in moto failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A UDP pipeline through `resourcedetection` (eks detector, cluster name on) to `exporter`.
+fn eks_detector_config(udp: u16, exporter: &str) -> String {
+    format!(
+        r#"
+receivers:
+  awsxray:
+    endpoint: 127.0.0.1:{udp}
+    transport: udp
+processors:
+  resourcedetection:
+    detectors: [eks]
+    timeout: 10s
+    eks:
+      max_attempts: 1
+      resource_attributes:
+        k8s.cluster.name:
+          enabled: true
+exporters:
+{exporter}
+extensions:
+  health_check:
+    endpoint: 127.0.0.1:HEALTH_PORT
+service:
+  extensions: [health_check]
+  pipelines:
+    traces:
+      receivers: [awsxray]
+      processors: [resourcedetection]
+      exporters: [{name}]
+  telemetry:
+    metrics:
+      address: 127.0.0.1:METRICS_PORT
+"#,
+        name = exporter.trim().split(':').next().unwrap_or_default()
+    )
+}
+
+#[test]
+fn the_eks_cluster_name_comes_from_describe_tags_in_moto_when_instance_metadata_has_no_tags() {
+    let check = "collector e2e: eks detector -> EC2 DescribeTags (moto) -> aws.eks.cluster_name in X-Ray (moto)";
+    let Some(python) = harness::python(check) else {
+        return;
+    };
+    let Some(moto) = harness::MotoServer::start(check) else {
+        return;
+    };
+    // The instance the IMDSv2 stand-in describes, tagged in moto's EC2 the way EKS tags nodes.
+    tag_instance_in_moto(
+        &python,
+        &moto.endpoint(),
+        "i-0123456789abcdef0",
+        &[
+            ("Name", "node-1"),
+            ("kubernetes.io/cluster/shop-cluster", "owned"),
+        ],
+    );
+    let api = K8sApi::start();
+    // No instance metadata tags (the default on EKS nodes): IMDS answers 404 for them.
+    let imds = Imds::start(&[]);
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let kubeconfig = scratch.path().join("kubeconfig");
+    api.write_kubeconfig(&kubeconfig);
+    let udp = common::free_udp_port();
+    let config = eks_detector_config(
+        udp,
+        &format!(
+            "  awsxray:\n    region: us-east-1\n    endpoint: {}",
+            moto.endpoint()
+        ),
+    );
+    let mut env = aws_env(&imds);
+    env.push(("KUBECONFIG".into(), kubeconfig.display().to_string()));
+    env.push(("KUBERNETES_SERVICE_HOST".into(), "127.0.0.1".into()));
+    env.push(("AWS_ENDPOINT_URL_EC2".into(), moto.endpoint()));
+    let collector = start(&config, &env);
+    let sent = send_segments("127.0.0.1", udp, 2);
+    collector.wait_metric(
+        "xray_collector_exporter_sent_items_total",
+        &[],
+        2.0,
+        Duration::from_secs(30),
+    );
+    let trace_ids: Vec<String> = sent
+        .iter()
+        .map(|b| {
+            serde_json::from_str::<Value>(b).unwrap()["trace_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let stored = common::read_back(&python, &moto.endpoint(), &trace_ids, scratch.path());
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    for (_, _, doc) in &stored {
+        let doc: Value = serde_json::from_str(doc).unwrap();
+        assert_eq!(doc["aws"]["eks"]["cluster_name"], "shop-cluster", "{doc:#}");
+        assert_eq!(
+            doc["metadata"]["default"]["otel.resource.k8s.cluster.name"], "shop-cluster",
+            "{doc:#}"
+        );
+        assert_eq!(
+            doc["aws"]["xray"]["sdk"], "hand",
+            "the document's own members stay"
+        );
+    }
+    let metrics = collector.metrics();
+    assert_eq!(
+        metric_sum_or_zero(
+            &metrics,
+            "xray_collector_processor_resourcedetection_failures_total",
+            &[]
+        ),
+        0.0,
+        "{metrics}"
+    );
+    // The tags were looked up in instance metadata first (404), then through the EC2 API.
+    assert!(
+        imds.requests()
+            .iter()
+            .any(|r| r.starts_with("GET /latest/meta-data/tags/instance ")),
+        "{:?}",
+        imds.requests()
+    );
+}
+
+#[test]
+fn a_refused_describe_tags_is_a_warning_that_names_the_iam_action() {
+    let api = K8sApi::start();
+    let imds = Imds::start(&[]);
+    // An EC2 endpoint that refuses the call as EC2 does for a role without the permission.
+    let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = calls.clone();
+    let (ec2_addr, _ec2_runtime) = common::serve_http(0, move |req: hyper::Request<_>| {
+        let seen = seen.clone();
+        async move {
+            let auth = req
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let body = http_body_util::BodyExt::collect(req.into_body())
+                .await
+                .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+                .unwrap_or_default();
+            seen.lock().unwrap().push(format!("{auth}\n{body}"));
+            Ok::<_, std::convert::Infallible>(
+                hyper::Response::builder()
+                    .status(403)
+                    .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                        b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>r-1</RequestID></Response>",
+                    )))
+                    .unwrap(),
+            )
+        }
+    });
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let kubeconfig = scratch.path().join("kubeconfig");
+    api.write_kubeconfig(&kubeconfig);
+    let udp = common::free_udp_port();
+    let file = scratch.path().join("out.jsonl");
+    let config = eks_detector_config(udp, &format!("  file:\n    path: {}", file.display()));
+    let mut env = aws_env(&imds);
+    env.push(("KUBECONFIG".into(), kubeconfig.display().to_string()));
+    env.push(("KUBERNETES_SERVICE_HOST".into(), "127.0.0.1".into()));
+    env.push(("AWS_ENDPOINT_URL_EC2".into(), format!("http://{ec2_addr}")));
+    let collector = start(&config, &env);
+    let metrics = collector.metrics();
+    assert_eq!(
+        metric_sum(
+            &metrics,
+            "xray_collector_processor_resourcedetection_failures_total",
+            &["detector=\"eks\""]
+        ),
+        1.0,
+        "{metrics}"
+    );
+    let log = collector.log();
+    assert!(
+        log.contains("WARN")
+            && log.contains("ec2:DescribeTags")
+            && log.contains("UnauthorizedOperation")
+            && log.contains("HTTP 403"),
+        "{log}"
+    );
+    // The call was a SigV4-signed EC2 Query API DescribeTags for this instance and the keys.
+    let calls = calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(
+        calls[0].starts_with("AWS4-HMAC-SHA256 Credential=testing/")
+            && calls[0].contains("/us-east-1/ec2/aws4_request"),
+        "{calls:?}"
+    );
+    assert!(
+        calls[0].contains("Action=DescribeTags")
+            && calls[0].contains("Filter.1.Name=resource-id&Filter.1.Value.1=i-0123456789abcdef0")
+            && calls[0].contains("Filter.2.Value.1=eks%3Acluster-name"),
+        "{calls:?}"
+    );
+    // Spans still pass, without the cluster name.
+    let sent = send_segments("127.0.0.1", udp, 1);
+    collector.wait_metric(
+        "xray_collector_exporter_sent_items_total",
+        &[],
+        1.0,
+        Duration::from_secs(20),
+    );
+    let written = std::fs::read_to_string(&file).expect("file exporter output");
+    assert_eq!(written.lines().collect::<Vec<_>>(), sent);
+}
+
+/// `text` with `%XX` escapes decoded.
+fn url_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            if let Some(b) = text
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn wait_for_metadata_filters_and_regex_labels_work_end_to_end() {
+    let api = K8sApi::start();
+    api.apply(
+        Kind::Namespace,
+        k8s_api::namespace("shop", &[("team", "payments"), ("tier", "gold")]),
+    );
+    api.apply(
+        Kind::Pod,
+        k8s_api::pod(
+            "shop",
+            POD,
+            "5f1c7a52-0000-4000-8000-000000000001",
+            POD_IP,
+            "node-1",
+            None,
+            &[
+                ("app.kubernetes.io/name", "checkout"),
+                ("app.kubernetes.io/part-of", "shop"),
+                ("version", "v2"),
+            ],
+        ),
+    );
+    // Another namespace's pod: outside `filter.namespace`, never listed.
+    api.apply(
+        Kind::Pod,
+        k8s_api::pod(
+            "other",
+            "elsewhere",
+            "uid-other",
+            "127.0.3.1",
+            "node-1",
+            None,
+            &[("app.kubernetes.io/part-of", "shop")],
+        ),
+    );
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let kubeconfig = scratch.path().join("kubeconfig");
+    api.write_kubeconfig(&kubeconfig);
+    let udp = common::free_udp_port();
+    let file = scratch.path().join("out.jsonl");
+    let config = file_config(
+        udp,
+        &file,
+        r#"    auth_type: kubeConfig
+    wait_for_metadata: true
+    wait_for_metadata_timeout: 20s
+    filter:
+      namespace: shop
+      labels:
+        - key: app.kubernetes.io/part-of
+          value: shop
+        - key: canary
+          op: does-not-exist
+      fields:
+        - key: status.phase
+          value: Running
+    extract:
+      metadata: [k8s.pod.name]
+      labels:
+        - key_regex: app\.kubernetes\.io/(.*)
+          tag_name: app.$1
+        - key_regex: ver.*
+        - key_regex: t.*
+          from: namespace"#,
+    );
+    let mut env: Vec<(String, String)> = common::FAKE_AWS_ENV
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    env.push(("KUBECONFIG".into(), kubeconfig.display().to_string()));
+    let collector = start(&config, &env);
+    // Start-up waited for the first list: the cache is filled as soon as the collector is up.
+    let metrics = collector.metrics();
+    assert_eq!(
+        metric_sum(
+            &metrics,
+            "xray_collector_processor_k8sattributes_api_up",
+            &[]
+        ),
+        1.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        metric_sum(&metrics, "xray_collector_processor_k8sattributes_pods", &[]),
+        1.0,
+        "{metrics}"
+    );
+    // The filters went to the API server as the pod list's selectors.
+    let requests: Vec<String> = api.requests().iter().map(|r| url_decoded(r)).collect();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("/api/v1/namespaces/shop/pods?")
+                && r.contains("labelSelector=app.kubernetes.io/part-of=shop,!canary")
+                && r.contains("fieldSelector=status.phase=Running")),
+        "{requests:?}"
+    );
+    let sent = send_segments(POD_IP, udp, 1);
+    collector.wait_metric(
+        "xray_collector_exporter_sent_items_total",
+        &[],
+        1.0,
+        Duration::from_secs(20),
+    );
+    let written = std::fs::read_to_string(&file).expect("file exporter output");
+    let doc: Value = serde_json::from_str(written.lines().next().unwrap()).unwrap();
+    let metadata = &doc["metadata"]["default"];
+    assert_eq!(metadata["otel.resource.k8s.pod.name"], POD, "{doc}");
+    assert_eq!(metadata["otel.resource.app.name"], "checkout", "{doc}");
+    assert_eq!(metadata["otel.resource.app.part-of"], "shop", "{doc}");
+    assert_eq!(
+        metadata["otel.resource.k8s.pod.labels.version"], "v2",
+        "{doc}"
+    );
+    assert_eq!(
+        metadata["otel.resource.k8s.namespace.labels.team"], "payments",
+        "{doc}"
+    );
+    assert_eq!(
+        metadata["otel.resource.k8s.namespace.labels.tier"], "gold",
+        "{doc}"
+    );
+    let original: Value = serde_json::from_str(&sent[0]).unwrap();
+    assert_eq!(doc["trace_id"], original["trace_id"]);
+}
+
+#[test]
+fn wait_for_metadata_without_api_access_fails_startup_with_a_clear_error() {
+    let api = K8sApi::start();
+    api.deny(true);
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let kubeconfig = scratch.path().join("kubeconfig");
+    api.write_kubeconfig(&kubeconfig);
+    let udp = common::free_udp_port();
+    let file = scratch.path().join("out.jsonl");
+    let config = file_config(
+        udp,
+        &file,
+        "    auth_type: kubeConfig\n    wait_for_metadata: true\n    wait_for_metadata_timeout: 2s",
+    )
+    .replace("HEALTH_PORT", &harness::free_port().to_string())
+    .replace("METRICS_PORT", &harness::free_port().to_string());
+    let path = scratch.path().join("collector.yaml");
+    std::fs::write(&path, config).expect("write config");
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_xray-collector"))
+        .arg(format!("--config={}", path.display()))
+        .envs(common::FAKE_AWS_ENV.iter().copied())
+        .env("KUBECONFIG", &kubeconfig)
+        .env("RUST_LOG", "xray_collector=info")
+        .output()
+        .expect("run xray-collector");
+    let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(30),
+        "{elapsed:?}"
+    );
+    assert!(
+        stderr.contains("processors.k8sattributes")
+            && stderr.contains(
+                "wait_for_metadata: the pod metadata did not sync from the Kubernetes API within 2s"
+            )
+            && stderr.contains("(last error: ")
+            && stderr.contains("Forbidden"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn ec2_tags_without_tags_from_imds_come_from_describe_tags_in_moto() {
+    let check = "collector e2e: ec2 detector tags -> EC2 DescribeTags (moto)";
+    let Some(python) = harness::python(check) else {
+        return;
+    };
+    let Some(moto) = harness::MotoServer::start(check) else {
+        return;
+    };
+    tag_instance_in_moto(
+        &python,
+        &moto.endpoint(),
+        "i-0123456789abcdef0",
+        &[
+            ("team", "payments"),
+            ("cost-center", "42"),
+            ("Name", "node-1"),
+        ],
+    );
+    let imds = Imds::start(&[]);
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let udp = common::free_udp_port();
+    let file = scratch.path().join("out.jsonl");
+    let config = format!(
+        r#"
+receivers:
+  awsxray:
+    endpoint: 127.0.0.1:{udp}
+    transport: udp
+processors:
+  resourcedetection:
+    detectors: [ec2]
+    timeout: 10s
+    ec2:
+      max_attempts: 1
+      tags: ['^team$', '^cost-']
+exporters:
+  file:
+    path: {file}
+extensions:
+  health_check:
+    endpoint: 127.0.0.1:HEALTH_PORT
+service:
+  extensions: [health_check]
+  pipelines:
+    traces:
+      receivers: [awsxray]
+      processors: [resourcedetection]
+      exporters: [file]
+  telemetry:
+    metrics:
+      address: 127.0.0.1:METRICS_PORT
+"#,
+        file = file.display()
+    );
+    let mut env = aws_env(&imds);
+    env.push(("AWS_ENDPOINT_URL_EC2".into(), moto.endpoint()));
+    let collector = start(&config, &env);
+    send_segments("127.0.0.1", udp, 1);
+    collector.wait_metric(
+        "xray_collector_exporter_sent_items_total",
+        &[],
+        1.0,
+        Duration::from_secs(20),
+    );
+    let written = std::fs::read_to_string(&file).expect("file exporter output");
+    let doc: Value = serde_json::from_str(written.lines().next().unwrap()).unwrap();
+    let metadata = &doc["metadata"]["default"];
+    assert_eq!(metadata["otel.resource.ec2.tag.team"], "payments", "{doc}");
+    assert_eq!(metadata["otel.resource.ec2.tag.cost-center"], "42", "{doc}");
+    assert!(
+        metadata.get("otel.resource.ec2.tag.Name").is_none(),
+        "{doc}"
+    );
+    assert_eq!(
+        metadata["otel.resource.host.id"], "i-0123456789abcdef0",
+        "{doc}"
+    );
 }

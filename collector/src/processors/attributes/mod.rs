@@ -7,6 +7,13 @@
 //! other byte stays as the SDK wrote it. Annotations hold strings, numbers and booleans only: an
 //! action that produces another type (a map or list `value`) leaves that key out of the
 //! annotations. Matching reads X-Ray documents as `processors::view` describes.
+//!
+//! `span_kinds` compares the kind's OTLP name (`SPAN_KIND_SERVER`, ...); an X-Ray document's kind
+//! is the one `processors::view` gives it. `libraries` compares the instrumentation scope of the
+//! span's `ScopeSpans`. An X-Ray document has no instrumentation scope (contrib's awsxray
+//! receiver leaves it empty too): it matches as a scope with an empty name and version, so a
+//! `libraries` entry naming a library never selects it, and an X-Ray SDK document is told apart
+//! by `services` and `span_names` instead.
 
 pub mod config;
 
@@ -17,7 +24,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use self::config::{AttributeMatch, AttributesConfig, MatchConfig};
+use self::config::{AttributeMatch, AttributesConfig, MatchConfig, SPAN_KINDS};
 use super::attraction::{self, Action};
 use super::view::{OtlpSpan, SpanView, Val, XrayView};
 use super::xray_doc::TopLevel;
@@ -55,9 +62,12 @@ pub struct AttributesProcessor {
 }
 
 impl AttributesProcessor {
-    fn selected(&self, span: &dyn SpanView) -> bool {
-        self.include.as_ref().is_none_or(|m| m.matches(span))
-            && !self.exclude.as_ref().is_some_and(|m| m.matches(span))
+    fn selected(&self, span: &dyn SpanView, scope: Scope<'_>) -> bool {
+        self.include.as_ref().is_none_or(|m| m.matches(span, scope))
+            && !self
+                .exclude
+                .as_ref()
+                .is_some_and(|m| m.matches(span, scope))
     }
 
     fn xray(&self, segment: &mut Segment) {
@@ -67,7 +77,7 @@ impl AttributesProcessor {
             let Some(view) = XrayView::read(&segment.body, resource) else {
                 return;
             };
-            if !self.selected(&view) {
+            if !self.selected(&view, Scope::NONE) {
                 return;
             }
         }
@@ -115,8 +125,12 @@ impl InlineProcessor for AttributesProcessor {
                 for rs in resource_spans {
                     let resource = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
                     for ss in &mut rs.scope_spans {
+                        let scope = ss.scope.as_ref().map_or(Scope::NONE, |s| Scope {
+                            name: &s.name,
+                            version: &s.version,
+                        });
                         for span in &mut ss.spans {
-                            let selected = self.selected(&OtlpSpan { span, resource });
+                            let selected = self.selected(&OtlpSpan { span, resource }, scope);
                             if selected {
                                 attraction::apply(&self.actions, &mut span.attributes);
                             }
@@ -130,10 +144,28 @@ impl InlineProcessor for AttributesProcessor {
     }
 }
 
+/// The instrumentation scope of the spans being matched.
+#[derive(Clone, Copy, Debug)]
+pub struct Scope<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+}
+
+impl Scope<'_> {
+    /// No scope (X-Ray documents, OTLP `ScopeSpans` without one): empty name and version.
+    pub const NONE: Scope<'static> = Scope {
+        name: "",
+        version: "",
+    };
+}
+
 /// A compiled `include` / `exclude`.
 pub struct Matcher {
     services: Vec<Text>,
     span_names: Vec<Text>,
+    span_kinds: Vec<Text>,
+    /// (name, version; `None` for any version).
+    libraries: Vec<(Text, Option<Text>)>,
     attributes: Vec<(String, Option<ValueMatch>)>,
     resources: Vec<(String, Option<ValueMatch>)>,
 }
@@ -186,13 +218,19 @@ impl Matcher {
         Ok(Matcher {
             services: m.services.iter().map(text).collect::<Result<_, _>>()?,
             span_names: m.span_names.iter().map(text).collect::<Result<_, _>>()?,
+            span_kinds: m.span_kinds.iter().map(text).collect::<Result<_, _>>()?,
+            libraries: m
+                .libraries
+                .iter()
+                .map(|l| Ok((text(&l.name)?, l.version.as_ref().map(text).transpose()?)))
+                .collect::<Result<_, regex::Error>>()?,
             attributes: attrs(&m.attributes)?,
             resources: attrs(&m.resources)?,
         })
     }
 
-    /// Whether `span` has every property this names.
-    pub fn matches(&self, span: &dyn SpanView) -> bool {
+    /// Whether `span`, of instrumentation scope `scope`, has every property this names.
+    pub fn matches(&self, span: &dyn SpanView, scope: Scope<'_>) -> bool {
         let any_of = |list: &[Text], s: Option<&str>| {
             list.is_empty() || s.is_some_and(|s| list.iter().any(|t| t.matches(s)))
         };
@@ -202,8 +240,18 @@ impl Matcher {
             (Some(ValueMatch::Pattern(p)), Some(v)) => v.as_str().is_some_and(|s| p.is_match(s)),
             (Some(ValueMatch::Equal(want)), Some(v)) => Val::of_any(want) == v,
         };
+        let kind = usize::try_from(span.kind())
+            .ok()
+            .and_then(|k| SPAN_KINDS.get(k).copied());
+        let library_ok = self.libraries.is_empty()
+            || self.libraries.iter().any(|(name, version)| {
+                name.matches(scope.name)
+                    && version.as_ref().is_none_or(|v| v.matches(scope.version))
+            });
         any_of(&self.services, span.service())
             && any_of(&self.span_names, Some(span.name()))
+            && any_of(&self.span_kinds, kind)
+            && library_ok
             && self
                 .attributes
                 .iter()
@@ -297,5 +345,150 @@ mod tests {
             .map(|s| s.attributes.iter().any(|kv| kv.key == "tag"))
             .collect();
         assert_eq!(tagged, [true, false, false]);
+    }
+
+    /// A scope (name, version) and its spans (name, kind).
+    type ScopeOfSpans<'a> = (Option<(&'a str, &'a str)>, &'a [(&'a str, i32)]);
+
+    fn otlp_batch(scopes: &[ScopeOfSpans<'_>]) -> Traces {
+        use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+        Traces::Otlp(vec![ResourceSpans {
+            scope_spans: scopes
+                .iter()
+                .map(|(scope, spans)| ScopeSpans {
+                    scope: scope.map(|(name, version)| InstrumentationScope {
+                        name: name.into(),
+                        version: version.into(),
+                        ..Default::default()
+                    }),
+                    spans: spans
+                        .iter()
+                        .map(|(name, kind)| Span {
+                            name: (*name).into(),
+                            kind: *kind,
+                            ..Span::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }])
+    }
+
+    /// The names of the spans that got the `hit` attribute.
+    fn hits(p: &AttributesProcessor, traces: Traces) -> Vec<String> {
+        let Traces::Otlp(out) = p.process(traces).unwrap().unwrap() else {
+            panic!()
+        };
+        out.iter()
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| &ss.spans)
+            .filter(|s| s.attributes.iter().any(|kv| kv.key == "hit"))
+            .map(|s| s.name.clone())
+            .collect()
+    }
+
+    #[test]
+    fn span_kinds_select_by_the_kinds_otlp_name_strict_and_regexp() {
+        let batch = || {
+            otlp_batch(&[(
+                None,
+                &[
+                    ("in", 2),
+                    ("out", 3),
+                    ("queue", 4),
+                    ("plain", 1),
+                    ("unset", 0),
+                ],
+            )])
+        };
+        let strict = processor(
+            r#"{"actions":[{"key":"hit","action":"insert","value":1}],
+                "include":{"match_type":"strict","span_kinds":["SPAN_KIND_SERVER","SPAN_KIND_CLIENT"]}}"#,
+        );
+        assert_eq!(hits(&strict, batch()), ["in", "out"]);
+        let regexp = processor(
+            r#"{"actions":[{"key":"hit","action":"insert","value":1}],
+                "exclude":{"match_type":"regexp","span_kinds":["PRODUCER|UNSPECIFIED"]}}"#,
+        );
+        assert_eq!(hits(&regexp, batch()), ["in", "out", "plain"]);
+    }
+
+    #[test]
+    fn libraries_select_by_scope_name_and_optional_version() {
+        let batch = || {
+            otlp_batch(&[
+                (Some(("io.opentelemetry.flask", "0.45b0")), &[("flask", 2)]),
+                (
+                    Some(("io.opentelemetry.flask", "0.46b0")),
+                    &[("flask-new", 2)],
+                ),
+                (Some(("io.opentelemetry.requests", "")), &[("requests", 3)]),
+                (None, &[("no-scope", 1)]),
+            ])
+        };
+        let any_version = processor(
+            r#"{"actions":[{"key":"hit","action":"insert","value":1}],
+                "include":{"match_type":"strict","libraries":[{"name":"io.opentelemetry.flask"}]}}"#,
+        );
+        assert_eq!(hits(&any_version, batch()), ["flask", "flask-new"]);
+        let one_version = processor(
+            r#"{"actions":[{"key":"hit","action":"insert","value":1}],
+                "include":{"match_type":"strict","libraries":[{"name":"io.opentelemetry.flask","version":"0.46b0"},{"name":"io.opentelemetry.requests","version":""}]}}"#,
+        );
+        assert_eq!(hits(&one_version, batch()), ["flask-new", "requests"]);
+        let regexp = processor(
+            r#"{"actions":[{"key":"hit","action":"insert","value":1}],
+                "exclude":{"match_type":"regexp","libraries":[{"name":"flask$","version":"^0\\.45"}]}}"#,
+        );
+        assert_eq!(
+            hits(&regexp, batch()),
+            ["flask-new", "requests", "no-scope"]
+        );
+        // No scope: an empty name, so only an empty (or any-matching) pattern selects it.
+        let empty = processor(
+            r#"{"actions":[{"key":"hit","action":"insert","value":1}],
+                "include":{"match_type":"strict","libraries":[{"name":""}]}}"#,
+        );
+        assert_eq!(hits(&empty, batch()), ["no-scope"]);
+    }
+
+    #[test]
+    fn xray_documents_match_kinds_from_their_shape_and_have_no_library() {
+        let seg = r#"{"name":"checkout","annotations":{}}"#;
+        let remote = r#"{"name":"db","type":"subsegment","namespace":"remote","parent_id":"1","annotations":{}}"#;
+        let run = |p: &AttributesProcessor| -> Vec<bool> {
+            let Traces::XRay(out) = p
+                .process(Traces::XRay(vec![doc(seg), doc(remote)]))
+                .unwrap()
+                .unwrap()
+            else {
+                panic!()
+            };
+            out.iter()
+                .map(|s| std::str::from_utf8(&s.body).unwrap().contains(r#""hit":1"#))
+                .collect()
+        };
+        let server = processor(
+            r#"{"actions":[{"key":"hit","action":"insert","value":1}],
+                "include":{"match_type":"strict","span_kinds":["SPAN_KIND_SERVER"]}}"#,
+        );
+        assert_eq!(run(&server), [true, false]);
+        let client = processor(
+            r#"{"actions":[{"key":"hit","action":"insert","value":1}],
+                "include":{"match_type":"strict","span_kinds":["SPAN_KIND_CLIENT"]}}"#,
+        );
+        assert_eq!(run(&client), [false, true]);
+        let library = processor(
+            r#"{"actions":[{"key":"hit","action":"insert","value":1}],
+                "include":{"match_type":"regexp","libraries":[{"name":"."}]}}"#,
+        );
+        assert_eq!(run(&library), [false, false]);
+        let excluded = processor(
+            r#"{"actions":[{"key":"hit","action":"insert","value":1}],
+                "exclude":{"match_type":"strict","libraries":[{"name":"X-Ray for Python"}]}}"#,
+        );
+        assert_eq!(run(&excluded), [true, true]);
     }
 }

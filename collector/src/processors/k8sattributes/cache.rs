@@ -1,5 +1,5 @@
-//! The bounded pod cache the Kubernetes watch fills and the processor reads: pods by IP and by
-//! UID, replicaset owners (for `k8s.deployment.name`) and namespace metadata.
+//! The bounded pod cache the Kubernetes watch fills and the processor reads: pods by IP, by UID,
+//! by container ID and by namespace and name, replicaset owners (for `k8s.deployment.name`) and namespace metadata.
 //!
 //! Bounds: at most `max_pods` pods and as many replicasets; a pod beyond the bound is not cached
 //! and is counted by the caller. A deleted pod stays for [`DELETE_GRACE`] (spans it sent just
@@ -29,6 +29,9 @@ pub struct PodMeta {
     pub replicaset: Option<(String, String)>,
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
+    /// The IDs of the pod's containers (`status.containerStatuses[].containerID` without the
+    /// `<runtime>://` prefix).
+    pub containers: Vec<String>,
 }
 
 /// What the cache keeps of one namespace.
@@ -57,6 +60,9 @@ pub struct Cache {
     grace: Duration,
     pods: HashMap<String, Entry>,
     by_ip: HashMap<IpAddr, String>,
+    by_container: HashMap<String, String>,
+    /// (namespace, pod name) -> UID.
+    by_name: HashMap<(String, String), String>,
     /// (namespace, replicaset name) -> deployment name ("" when not owned by a deployment).
     replicasets: HashMap<(String, String), String>,
     namespaces: HashMap<String, NamespaceMeta>,
@@ -72,6 +78,8 @@ impl Cache {
             grace,
             pods: HashMap::new(),
             by_ip: HashMap::new(),
+            by_container: HashMap::new(),
+            by_name: HashMap::new(),
             replicasets: HashMap::new(),
             namespaces: HashMap::new(),
             relisting: None,
@@ -106,10 +114,20 @@ impl Cache {
                     self.by_ip.remove(ip);
                 }
             }
+            for id in &old.pod.containers {
+                if !pod.containers.contains(id) && self.by_container.get(id) == Some(&uid) {
+                    self.by_container.remove(id);
+                }
+            }
         }
         for ip in &pod.ips {
             self.by_ip.insert(*ip, uid.clone());
         }
+        for id in &pod.containers {
+            self.by_container.insert(id.clone(), uid.clone());
+        }
+        self.by_name
+            .insert((pod.namespace.clone(), pod.name.clone()), uid.clone());
         self.pods.insert(
             uid,
             Entry {
@@ -163,6 +181,15 @@ impl Cache {
                         self.by_ip.remove(ip);
                     }
                 }
+                for id in &entry.pod.containers {
+                    if self.by_container.get(id) == Some(&uid) {
+                        self.by_container.remove(id);
+                    }
+                }
+                let name = (entry.pod.namespace.clone(), entry.pod.name.clone());
+                if self.by_name.get(&name) == Some(&uid) {
+                    self.by_name.remove(&name);
+                }
             }
         }
     }
@@ -170,6 +197,18 @@ impl Cache {
     /// The pod whose IP is `ip`.
     pub fn by_ip(&self, ip: &IpAddr) -> Option<Arc<PodMeta>> {
         let uid = self.by_ip.get(ip)?;
+        self.pods.get(uid).map(|e| e.pod.clone())
+    }
+
+    /// The pod with container `id`.
+    pub fn by_container(&self, id: &str) -> Option<Arc<PodMeta>> {
+        let uid = self.by_container.get(id)?;
+        self.pods.get(uid).map(|e| e.pod.clone())
+    }
+
+    /// The pod named `name` in `namespace`.
+    pub fn by_name(&self, namespace: &str, name: &str) -> Option<Arc<PodMeta>> {
+        let uid = self.by_name.get(&(namespace.to_owned(), name.to_owned()))?;
         self.pods.get(uid).map(|e| e.pod.clone())
     }
 
@@ -294,6 +333,27 @@ mod tests {
         cache.evict(t0 + Duration::from_secs(1));
         assert!(cache.by_uid("a").is_none());
         assert!(cache.by_uid("b").is_some());
+    }
+
+    #[test]
+    fn pods_are_found_by_container_and_by_name_until_evicted() {
+        let t0 = Instant::now();
+        let mut cache = Cache::new(10, Duration::from_secs(1));
+        let mut a = pod("a", "10.0.0.1");
+        a.containers = vec!["c1".into(), "c2".into()];
+        cache.apply_pod(a.clone(), t0);
+        assert_eq!(cache.by_container("c2").unwrap().uid, "a");
+        assert_eq!(cache.by_name("shop", "pod-a").unwrap().uid, "a");
+        assert!(cache.by_name("other", "pod-a").is_none());
+        // A restarted container has a new ID; the old one no longer finds the pod.
+        a.containers = vec!["c1".into(), "c3".into()];
+        cache.apply_pod(a, t0);
+        assert!(cache.by_container("c2").is_none());
+        assert_eq!(cache.by_container("c3").unwrap().uid, "a");
+        cache.delete_pod("a", t0);
+        cache.evict(t0 + Duration::from_secs(1));
+        assert!(cache.by_container("c1").is_none());
+        assert!(cache.by_name("shop", "pod-a").is_none());
     }
 
     #[test]

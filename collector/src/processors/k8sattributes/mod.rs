@@ -1,9 +1,18 @@
 //! The `k8sattributes` processor: sets pod metadata (`k8s.pod.name`, `k8s.pod.uid`,
 //! `k8s.namespace.name`, `k8s.node.name`, `k8s.deployment.name`, ..., labels and annotations as
-//! `extract` says) on each resource, found by pod IP (the connection's address, or the resource's
-//! `k8s.pod.ip`) or pod UID, in a bounded cache that a watch on the Kubernetes API fills
-//! (`watch.rs`, `cache.rs`). Existing attributes are kept, as in contrib. Without API access, or
-//! for a pod not (yet) in the cache, spans pass unchanged.
+//! `extract` says) on each resource, found as `pod_association` says (the connection's address,
+//! or the resource's `k8s.pod.ip`, `k8s.pod.uid`, `host.name` holding an IP, `container.id`, or
+//! `k8s.pod.name` with `k8s.namespace.name`), in a bounded cache that a watch on the Kubernetes
+//! API fills (`watch.rs`, `cache.rs`; `filter.*` narrow the watch). Existing attributes are kept,
+//! as in contrib. Without API access, or for a pod not (yet) in the cache, spans pass unchanged;
+//! with `wait_for_metadata` the first build blocks start-up until the watches have listed, or
+//! fails it after `wait_for_metadata_timeout`.
+//!
+//! Labels and annotations (`extract.labels` / `extract.annotations`, compiled into
+//! [`Extraction`]): a `key` rule copies that one key; a `key_regex` rule copies every key the
+//! anchored pattern matches (with a non-empty value), named `k8s.<pod|namespace>.<labels|
+//! annotations>.<key>`, or, when the pattern has capture groups and `tag_name` is set, `tag_name`
+//! with `$1` / `${name}` / `$0` replaced from the key, as contrib names them.
 
 pub mod cache;
 pub mod config;
@@ -11,6 +20,8 @@ pub mod watch;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+
+use regex::Regex;
 
 use self::cache::{Cache, DELETE_GRACE, PodMeta};
 use self::config::{FieldExtractConfig, K8sAttributesConfig, Source};
@@ -40,8 +51,21 @@ impl ProcessorConfig for K8sAttributesConfig {
                     .clone(),
             )
         };
+        if let (true, Some(shared)) = (self.wait_for_metadata, &shared) {
+            let wait = || shared.wait_synced(self, self.wait_for_metadata_timeout);
+            let waited = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+                Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait),
+                Ok(_) => Err(watch::NotSynced {
+                    timeout: self.wait_for_metadata_timeout,
+                    last_error: "cannot wait on a single-threaded runtime".to_owned(),
+                }),
+                Err(_) => wait(),
+            };
+            waited.map_err(|e| ctx.error(e))?;
+        }
+        let extraction = Extraction::new(self).map_err(|e| ctx.error(e))?;
         Ok(Processor::Inline(Arc::new(K8sAttributes {
-            cfg: self.clone(),
+            extraction,
             rules: self.association(),
             shared,
         })))
@@ -50,7 +74,7 @@ impl ProcessorConfig for K8sAttributesConfig {
 
 /// One pipeline's instance.
 struct K8sAttributes {
-    cfg: K8sAttributesConfig,
+    extraction: Extraction,
     rules: Vec<Vec<Source>>,
     /// The watch's state; `None` in passthrough mode.
     shared: Option<Arc<Shared>>,
@@ -83,7 +107,7 @@ impl InlineProcessor for K8sAttributes {
                 if let Some(ip) = connection_ip {
                     set_str(attributes, "k8s.pod.ip", &ip.to_string(), false);
                 }
-                for (key, value) in pod_attributes(&self.cfg, cache, &pod) {
+                for (key, value) in pod_attributes(&self.extraction, cache, &pod) {
                     set_str(attributes, &key, &value, false);
                 }
             }
@@ -99,10 +123,70 @@ impl InlineProcessor for K8sAttributes {
 /// A resource attribute to set: key and string value.
 pub type Attribute = (String, String);
 
-/// The attributes `cfg` extracts for `pod`, from `cache` (for deployments and namespaces).
-pub fn pod_attributes(cfg: &K8sAttributesConfig, cache: &Cache, pod: &PodMeta) -> Vec<Attribute> {
+/// What `extract` asks for, compiled once per processor instance.
+pub struct Extraction {
+    metadata: Vec<String>,
+    rules: Vec<ExtractRule>,
+}
+
+/// One compiled label or annotation rule.
+struct ExtractRule {
+    /// `labels` or `annotations`.
+    kind: &'static str,
+    from_namespace: bool,
+    key: KeyRule,
+}
+
+enum KeyRule {
+    /// `key`: that key, as attribute `name`.
+    Exact { key: String, name: String },
+    /// `key_regex`: every matching key; named by `template` (capture groups and `tag_name`
+    /// set), else by contrib's default name.
+    Pattern {
+        pattern: Regex,
+        template: Option<String>,
+    },
+}
+
+impl Extraction {
+    /// Compiles the `extract` of a checked config.
+    pub fn new(cfg: &K8sAttributesConfig) -> Result<Extraction, regex::Error> {
+        let mut rules = Vec::new();
+        for (kind, list) in [
+            ("labels", &cfg.extract.labels),
+            ("annotations", &cfg.extract.annotations),
+        ] {
+            for rule in list {
+                let from_namespace = rule.from == "namespace";
+                let key = if rule.key_regex.is_empty() {
+                    KeyRule::Exact {
+                        key: rule.key.clone(),
+                        name: tag_name(rule, kind),
+                    }
+                } else {
+                    let pattern = rule.key_pattern()?;
+                    let template = (pattern.captures_len() > 1 && !rule.tag_name.is_empty())
+                        .then(|| rule.tag_name.clone());
+                    KeyRule::Pattern { pattern, template }
+                };
+                rules.push(ExtractRule {
+                    kind,
+                    from_namespace,
+                    key,
+                });
+            }
+        }
+        Ok(Extraction {
+            metadata: cfg.extract.metadata.clone(),
+            rules,
+        })
+    }
+}
+
+/// The attributes `extraction` takes from `pod`, with `cache` for deployments and namespaces.
+pub fn pod_attributes(extraction: &Extraction, cache: &Cache, pod: &PodMeta) -> Vec<Attribute> {
     let mut out = Vec::new();
-    for key in &cfg.extract.metadata {
+    for key in &extraction.metadata {
         let value = match key.as_str() {
             "k8s.pod.name" => pod.name.clone(),
             "k8s.pod.uid" => pod.uid.clone(),
@@ -133,20 +217,43 @@ pub fn pod_attributes(cfg: &K8sAttributesConfig, cache: &Cache, pod: &PodMeta) -
         }
     }
     let namespace = cache.namespace(&pod.namespace);
-    for (rules, kind) in [
-        (&cfg.extract.labels, "labels"),
-        (&cfg.extract.annotations, "annotations"),
-    ] {
-        for rule in rules {
-            let from_namespace = rule.from == "namespace";
-            let map = match (from_namespace, kind) {
-                (false, "labels") => Some(&pod.labels),
-                (false, _) => Some(&pod.annotations),
-                (true, "labels") => namespace.map(|n| &n.labels),
-                (true, _) => namespace.map(|n| &n.annotations),
-            };
-            if let Some(value) = map.and_then(|m| m.get(&rule.key)) {
-                out.push((tag_name(rule, kind), value.clone()));
+    for rule in &extraction.rules {
+        let map = match (rule.from_namespace, rule.kind) {
+            (false, "labels") => Some(&pod.labels),
+            (false, _) => Some(&pod.annotations),
+            (true, "labels") => namespace.map(|n| &n.labels),
+            (true, _) => namespace.map(|n| &n.annotations),
+        };
+        let Some(map) = map else { continue };
+        match &rule.key {
+            KeyRule::Exact { key, name } => {
+                if let Some(value) = map.get(key) {
+                    out.push((name.clone(), value.clone()));
+                }
+            }
+            KeyRule::Pattern { pattern, template } => {
+                let from = if rule.from_namespace {
+                    "namespace"
+                } else {
+                    "pod"
+                };
+                for (key, value) in map {
+                    if value.is_empty() {
+                        continue;
+                    }
+                    let Some(groups) = pattern.captures(key) else {
+                        continue;
+                    };
+                    let name = match template {
+                        Some(template) => {
+                            let mut name = String::new();
+                            groups.expand(template, &mut name);
+                            name
+                        }
+                        None => format!("k8s.{from}.{}.{key}", rule.kind),
+                    };
+                    out.push((name, value.clone()));
+                }
             }
         }
     }
@@ -167,34 +274,48 @@ fn tag_name(rule: &FieldExtractConfig, kind: &str) -> String {
 }
 
 /// The pod of a resource: the first association rule whose sources all find the same pod.
-/// `get` reads a string resource attribute; `connection` is the client address.
+/// `get` reads a string resource attribute; `connection` is the client address. A rule's pod is
+/// looked up by its first source that can find one (IP, UID, container ID, or namespace and
+/// name); every source of the rule must then agree with that pod.
 pub fn find_pod(
     rules: &[Vec<Source>],
     cache: &Cache,
     get: impl Fn(&str) -> Option<String>,
     connection: Option<IpAddr>,
 ) -> Option<std::sync::Arc<PodMeta>> {
-    'rules: for rule in rules {
-        let mut found: Option<std::sync::Arc<PodMeta>> = None;
-        for source in rule {
-            let pod = match source {
-                Source::Connection => connection.and_then(|ip| cache.by_ip(&ip)),
-                Source::PodIp => get("k8s.pod.ip")
-                    .and_then(|ip| ip.parse().ok())
-                    .and_then(|ip| cache.by_ip(&ip)),
-                Source::PodUid => get("k8s.pod.uid").and_then(|uid| cache.by_uid(&uid)),
-            };
-            match (pod, &found) {
-                (None, _) => continue 'rules,
-                (Some(p), Some(f)) if p.uid != f.uid => continue 'rules,
-                (Some(p), _) => found = Some(p),
+    let ip_of = |source: &Source| -> Option<IpAddr> {
+        match source {
+            Source::Connection => connection,
+            Source::PodIp => get("k8s.pod.ip")?.parse().ok(),
+            Source::HostName => get("host.name")?.parse().ok(),
+            _ => None,
+        }
+    };
+    let lookup = |source: &Source| -> Option<std::sync::Arc<PodMeta>> {
+        match source {
+            Source::Connection | Source::PodIp | Source::HostName => cache.by_ip(&ip_of(source)?),
+            Source::PodUid => cache.by_uid(&get("k8s.pod.uid")?),
+            Source::ContainerId => cache.by_container(&get("container.id")?),
+            Source::PodName | Source::Namespace => {
+                cache.by_name(&get("k8s.namespace.name")?, &get("k8s.pod.name")?)
             }
         }
-        if found.is_some() {
-            return found;
+    };
+    let agrees = |source: &Source, pod: &PodMeta| -> bool {
+        match source {
+            Source::Connection | Source::PodIp | Source::HostName => {
+                ip_of(source).is_some_and(|ip| pod.ips.contains(&ip))
+            }
+            Source::PodUid => get("k8s.pod.uid").is_some_and(|v| v == pod.uid),
+            Source::ContainerId => get("container.id").is_some_and(|v| pod.containers.contains(&v)),
+            Source::PodName => get("k8s.pod.name").is_some_and(|v| v == pod.name),
+            Source::Namespace => get("k8s.namespace.name").is_some_and(|v| v == pod.namespace),
         }
-    }
-    None
+    };
+    rules.iter().find_map(|rule| {
+        let pod = rule.iter().find_map(lookup)?;
+        rule.iter().all(|s| agrees(s, &pod)).then_some(pod)
+    })
 }
 
 /// The IP a resource is associated with through the connection (contrib sets it as
@@ -206,4 +327,252 @@ pub fn connection_ip(rules: &[Vec<Source>], connection: Option<IpAddr>) -> Optio
         .any(|s| *s == Source::Connection)
         .then_some(connection)
         .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::{Duration, Instant};
+
+    use super::cache::NamespaceMeta;
+    use super::*;
+
+    fn config(yaml: &str) -> K8sAttributesConfig {
+        serde_json::from_str(yaml).unwrap()
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn pod() -> PodMeta {
+        PodMeta {
+            uid: "uid-1".into(),
+            name: "checkout-1".into(),
+            namespace: "shop".into(),
+            ips: vec!["10.0.0.7".parse().unwrap()],
+            labels: map(&[
+                ("app.kubernetes.io/component", "api"),
+                ("app.kubernetes.io/version", "1.2"),
+                ("app.kubernetes.io/empty", ""),
+                ("team", "payments"),
+            ]),
+            annotations: map(&[("sha", "abc123")]),
+            containers: vec!["c0ffee".into()],
+            ..PodMeta::default()
+        }
+    }
+
+    fn attributes(yaml: &str) -> Vec<Attribute> {
+        let cfg = config(yaml);
+        let mut cache = Cache::new(10, DELETE_GRACE);
+        cache.apply_namespace(
+            "shop",
+            NamespaceMeta {
+                labels: map(&[("env.tier", "prod"), ("owner", "ops")]),
+                annotations: BTreeMap::new(),
+            },
+        );
+        pod_attributes(&Extraction::new(&cfg).unwrap(), &cache, &pod())
+    }
+
+    fn owned(pairs: &[(&str, &str)]) -> Vec<Attribute> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn key_regex_copies_every_matching_key_with_contribs_default_name() {
+        assert_eq!(
+            attributes(
+                r#"{"extract":{"metadata":[],"labels":[{"key_regex":"app\\.kubernetes\\.io/.*"}]}}"#
+            ),
+            owned(&[
+                // Sorted by key; the empty value is left out, as contrib does.
+                ("k8s.pod.labels.app.kubernetes.io/component", "api"),
+                ("k8s.pod.labels.app.kubernetes.io/version", "1.2"),
+            ])
+        );
+        // Anchored: `team` does not match `tea`.
+        assert!(
+            attributes(r#"{"extract":{"metadata":[],"labels":[{"key_regex":"tea"}]}}"#).is_empty()
+        );
+    }
+
+    #[test]
+    fn tag_name_takes_the_capture_groups_of_the_key() {
+        assert_eq!(
+            attributes(
+                r#"{"extract":{"metadata":[],"labels":[
+                    {"key_regex":"app\\.kubernetes\\.io/(.*)","tag_name":"app.$1"},
+                    {"key_regex":"(?P<k>env)\\.(tier)","tag_name":"${k}-$2 ($0)","from":"namespace"}],
+                  "annotations":[{"key_regex":"(s)ha"}]}}"#
+            ),
+            owned(&[
+                ("app.component", "api"),
+                ("app.version", "1.2"),
+                ("env-tier (env.tier)", "prod"),
+                // Groups but no tag_name: contrib's default name.
+                ("k8s.pod.annotations.sha", "abc123"),
+            ])
+        );
+    }
+
+    #[test]
+    fn exact_keys_and_namespace_rules_keep_their_names() {
+        assert_eq!(
+            attributes(
+                r#"{"extract":{"metadata":["k8s.pod.name"],"labels":[{"key":"team","tag_name":"team"},{"key":"owner","from":"namespace"},{"key":"absent"}]}}"#
+            ),
+            owned(&[
+                ("k8s.pod.name", "checkout-1"),
+                ("team", "payments"),
+                ("k8s.namespace.labels.owner", "ops"),
+            ])
+        );
+    }
+
+    #[test]
+    fn association_sources_find_the_pod_and_must_all_agree() {
+        let mut cache = Cache::new(10, DELETE_GRACE);
+        cache.apply_pod(pod(), Instant::now());
+        let mut other = pod();
+        other.uid = "uid-2".into();
+        other.name = "other".into();
+        other.ips = vec!["10.0.0.8".parse().unwrap()];
+        other.containers = vec!["beef".into()];
+        cache.apply_pod(other, Instant::now());
+        let find = |yaml: &str, attrs: &[(&str, &str)], conn: Option<&str>| {
+            let rules = config(yaml).association();
+            find_pod(
+                &rules,
+                &cache,
+                |k| {
+                    attrs
+                        .iter()
+                        .find(|(n, _)| *n == k)
+                        .map(|(_, v)| (*v).to_owned())
+                },
+                conn.map(|c| c.parse().unwrap()),
+            )
+            .map(|p| p.uid.clone())
+        };
+        let by = |names: &[&str]| {
+            let sources: Vec<String> = names
+                .iter()
+                .map(|n| format!(r#"{{"from":"resource_attribute","name":"{n}"}}"#))
+                .collect();
+            format!(
+                r#"{{"pod_association":[{{"sources":[{}]}}]}}"#,
+                sources.join(",")
+            )
+        };
+        let uid1 = Some("uid-1".to_owned());
+        // contrib's default order ends with `host.name` holding an IP.
+        assert_eq!(find("{}", &[("host.name", "10.0.0.7")], None), uid1);
+        assert_eq!(
+            find("{}", &[("host.name", "10.0.0.7")], Some("10.0.0.8")),
+            Some("uid-2".to_owned()),
+            "the connection comes before host.name"
+        );
+        assert_eq!(
+            find(&by(&["host.name"]), &[("host.name", "10.0.0.7")], None),
+            uid1
+        );
+        assert_eq!(
+            find(&by(&["host.name"]), &[("host.name", "ip-10-0-0-7")], None),
+            None
+        );
+        assert_eq!(
+            find(&by(&["container.id"]), &[("container.id", "c0ffee")], None),
+            uid1
+        );
+        assert_eq!(
+            find(
+                &by(&["k8s.pod.name", "k8s.namespace.name"]),
+                &[("k8s.pod.name", "other"), ("k8s.namespace.name", "shop")],
+                None
+            ),
+            Some("uid-2".to_owned())
+        );
+        assert_eq!(
+            find(
+                &by(&["k8s.pod.name", "k8s.namespace.name"]),
+                &[
+                    ("k8s.pod.name", "other"),
+                    ("k8s.namespace.name", "elsewhere")
+                ],
+                None
+            ),
+            None
+        );
+        // Sources that name different pods: no pod from this rule.
+        assert_eq!(
+            find(
+                &by(&["container.id", "k8s.pod.uid"]),
+                &[("container.id", "c0ffee"), ("k8s.pod.uid", "uid-2")],
+                None
+            ),
+            None
+        );
+        // Connection plus namespace: the connection finds it, the namespace agrees.
+        let both = r#"{"pod_association":[{"sources":[{"from":"connection"},{"from":"resource_attribute","name":"k8s.namespace.name"}]}]}"#;
+        assert_eq!(
+            find(both, &[("k8s.namespace.name", "shop")], Some("10.0.0.7")),
+            uid1
+        );
+        assert_eq!(
+            find(both, &[("k8s.namespace.name", "x")], Some("10.0.0.7")),
+            None
+        );
+        assert_eq!(find(both, &[], Some("10.0.0.7")), None);
+    }
+
+    #[test]
+    fn filters_become_the_pod_watchs_selectors() {
+        let cfg = config(
+            r#"{"filter":{"labels":[{"key":"app","value":"web"},{"key":"tier","value":"db","op":"not-equals"},{"key":"canary","op":"exists"},{"key":"legacy","op":"does-not-exist"}],
+                          "fields":[{"key":"status.phase","value":"Running"},{"key":"metadata.name","value":"a,b=c","op":"not-equals"}]}}"#,
+        );
+        assert_eq!(
+            cfg.label_selector().as_deref(),
+            Some("app=web,tier!=db,canary,!legacy")
+        );
+        assert_eq!(
+            cfg.field_selector(Some("node-1")).as_deref(),
+            Some("spec.nodeName=node-1,status.phase=Running,metadata.name!=a\\,b\\=c")
+        );
+        let none = config("{}");
+        assert_eq!(none.label_selector(), None);
+        assert_eq!(none.field_selector(None), None);
+        assert_eq!(
+            none.field_selector(Some("n")).as_deref(),
+            Some("spec.nodeName=n")
+        );
+    }
+
+    #[test]
+    fn waiting_for_metadata_fails_after_the_timeout_naming_the_last_error() {
+        let cfg = config(r#"{"wait_for_metadata":true}"#);
+        let shared = Shared::new(
+            "k8sattributes".into(),
+            Cache::new(10, DELETE_GRACE),
+            crate::telemetry::Telemetry::new(),
+        );
+        let started = Instant::now();
+        let err = shared
+            .wait_synced(&cfg, Duration::from_millis(100))
+            .unwrap_err();
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        let text = err.to_string();
+        assert!(
+            text.contains("did not sync") && text.contains("no answer yet"),
+            "{text}"
+        );
+    }
 }

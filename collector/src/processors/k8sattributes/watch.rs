@@ -1,14 +1,16 @@
 //! The Kubernetes side of `k8sattributes`: a kube-rs client (in-cluster service account, or a
 //! kubeconfig) and `kube::runtime::watcher`s (list, then watch, re-listing with backoff after
-//! errors) of pods (optionally one node's or one namespace's), replicasets (for deployment names)
-//! and namespaces (for their labels and annotations), feeding the [`Cache`].
+//! errors) of pods (optionally one node's or one namespace's, narrowed by the label and field
+//! selectors of `filter.labels` / `filter.fields`), replicasets (for deployment names) and
+//! namespaces (for their labels and annotations), feeding the [`Cache`].
 //!
-//! Nothing here can stop the collector: without API access the watch logs a warning, sets
+//! Nothing here stops the collector by itself: without API access the watch logs a warning, sets
 //! `processor_k8sattributes_api_up` to 0, counts the failed requests and keeps retrying; the
-//! processor meanwhile passes spans unchanged.
+//! processor meanwhile passes spans unchanged. Only `wait_for_metadata` turns a watch that has
+//! not listed within `wait_for_metadata_timeout` into a start-up error ([`Shared::wait_synced`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
@@ -53,6 +55,11 @@ pub struct Shared {
     up: AtomicBool,
     /// Whether a warning about API access was logged since the watch was last in sync.
     warned: AtomicBool,
+    /// Whether the replicaset and namespace watches have listed once.
+    replicasets_synced: AtomicBool,
+    namespaces_synced: AtomicBool,
+    /// The last API error, for the `wait_for_metadata` start-up error.
+    last_error: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -66,6 +73,49 @@ impl Shared {
             telemetry,
             up: AtomicBool::new(false),
             warned: AtomicBool::new(false),
+            replicasets_synced: AtomicBool::new(false),
+            namespaces_synced: AtomicBool::new(false),
+            last_error: Mutex::new(None),
+        }
+    }
+
+    /// Whether every watch `cfg` needs has listed once (pods, and replicasets and namespaces
+    /// when it needs them).
+    pub fn is_synced(&self, cfg: &K8sAttributesConfig) -> bool {
+        self.is_up()
+            && (!cfg.needs_replicasets() || self.replicasets_synced.load(Ordering::Relaxed))
+            && (!cfg.needs_namespaces() || self.namespaces_synced.load(Ordering::Relaxed))
+    }
+
+    /// Blocks the calling thread until [`Shared::is_synced`], or fails after `timeout` naming the
+    /// last API error. The watch runs on other threads (call it from a multi-thread runtime's
+    /// `block_in_place`, or outside any runtime).
+    pub fn wait_synced(
+        &self,
+        cfg: &K8sAttributesConfig,
+        timeout: Duration,
+    ) -> Result<(), NotSynced> {
+        let deadline = Instant::now() + timeout;
+        while !self.is_synced(cfg) {
+            if Instant::now() >= deadline {
+                let last = match self.last_error.lock() {
+                    Ok(g) => g.clone(),
+                    Err(p) => p.into_inner().clone(),
+                };
+                return Err(NotSynced {
+                    timeout,
+                    last_error: last.unwrap_or_else(|| "no answer yet".to_owned()),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    fn record_error(&self, text: String) {
+        match self.last_error.lock() {
+            Ok(mut g) => *g = Some(text),
+            Err(p) => *p.into_inner() = Some(text),
         }
     }
 
@@ -86,6 +136,10 @@ impl Shared {
 
     fn failed(&self, what: &str, error: &(dyn std::error::Error + 'static)) {
         self.telemetry.k8s_api_error(&self.processor);
+        self.record_error(format!(
+            "{what}: {}",
+            crate::telemetry::logs::error_chain(error)
+        ));
         if what == "pods" {
             self.up.store(false, Ordering::Relaxed);
             self.telemetry.k8s_api_up(&self.processor, false);
@@ -110,6 +164,18 @@ impl Shared {
     }
 }
 
+/// `wait_for_metadata` gave up: the watches did not list within the timeout.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "wait_for_metadata: the pod metadata did not sync from the Kubernetes API within {timeout:?} (last error: {last_error}); check API access and RBAC (get/list/watch on pods, replicasets, namespaces), raise wait_for_metadata_timeout, or set wait_for_metadata: false"
+)]
+pub struct NotSynced {
+    /// `wait_for_metadata_timeout`.
+    pub timeout: Duration,
+    /// The last API error seen, or "no answer yet".
+    pub last_error: String,
+}
+
 /// The client `cfg.auth_type` asks for.
 pub async fn client(cfg: &K8sAttributesConfig) -> Result<kube::Client, ClientError> {
     let config = if cfg.auth_type == "kubeConfig" {
@@ -128,6 +194,7 @@ pub fn start(cfg: &K8sAttributesConfig, shared: Arc<Shared>, stop: CancellationT
             Ok(client) => client,
             Err(error) => {
                 shared.telemetry.k8s_api_error(&shared.processor);
+                shared.record_error(crate::telemetry::logs::error_chain(&error));
                 tracing::warn!(
                     processor = %shared.processor,
                     auth_type = %cfg.auth_type,
@@ -153,8 +220,11 @@ pub fn start(cfg: &K8sAttributesConfig, shared: Arc<Shared>, stop: CancellationT
             None => Api::all(client.clone()),
         };
         let mut pod_watch = watcher::Config::default();
-        if let Some(node) = &node {
-            pod_watch = pod_watch.fields(&format!("spec.nodeName={node}"));
+        if let Some(fields) = cfg.field_selector(node.as_deref()) {
+            pod_watch = pod_watch.fields(&fields);
+        }
+        if let Some(labels) = cfg.label_selector() {
+            pod_watch = pod_watch.labels(&labels);
         }
         let mut watches = tokio::task::JoinSet::new();
         watches.spawn(watch_pods(pods, pod_watch, shared.clone()));
@@ -233,7 +303,8 @@ async fn watch_replicasets(api: Api<ReplicaSet>, shared: Arc<Shared>) {
                 let name = rs.metadata.name.unwrap_or_default();
                 shared.with_cache(|c| c.delete_replicaset(&namespace, &name));
             }
-            Ok(Event::Init | Event::InitDone) => {}
+            Ok(Event::InitDone) => shared.replicasets_synced.store(true, Ordering::Relaxed),
+            Ok(Event::Init) => {}
             Err(error) => shared.failed("replicasets", &error),
         }
     }
@@ -255,7 +326,8 @@ async fn watch_namespaces(api: Api<Namespace>, shared: Arc<Shared>) {
                 let name = ns.metadata.name.unwrap_or_default();
                 shared.with_cache(|c| c.delete_namespace(&name));
             }
-            Ok(Event::Init | Event::InitDone) => {}
+            Ok(Event::InitDone) => shared.namespaces_synced.store(true, Ordering::Relaxed),
+            Ok(Event::Init) => {}
             Err(error) => shared.failed("namespaces", &error),
         }
     }
@@ -311,5 +383,17 @@ pub fn pod_meta(pod: &Pod) -> PodMeta {
         replicaset: controller(&pod.metadata, "ReplicaSet"),
         labels: pod.metadata.labels.clone().unwrap_or_default(),
         annotations: pod.metadata.annotations.clone().unwrap_or_default(),
+        containers: status
+            .into_iter()
+            .flat_map(|s| {
+                s.container_statuses
+                    .iter()
+                    .flatten()
+                    .chain(s.init_container_statuses.iter().flatten())
+            })
+            .filter_map(|c| c.container_id.as_deref())
+            .map(|id| id.split_once("://").map_or(id, |(_, bare)| bare).to_owned())
+            .filter(|id| !id.is_empty())
+            .collect(),
     }
 }

@@ -141,8 +141,9 @@ pub struct SystemConfig {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Ec2Config {
-    /// Regular expressions of instance tag keys to add as `ec2.tag.<key>`; needs
-    /// `tags_from_imds: true` (EC2 DescribeTags is not supported).
+    /// Regular expressions of instance tag keys to add as `ec2.tag.<key>`: read through EC2
+    /// `DescribeTags` (the role needs `ec2:DescribeTags`), or from instance metadata with
+    /// `tags_from_imds: true`.
     pub tags: Vec<String>,
     /// Read tags from instance metadata.
     pub tags_from_imds: bool,
@@ -299,12 +300,6 @@ impl Component for ResourceDetectionConfig {
             &EKS_ATTRIBUTES,
             &[],
         );
-        if !self.ec2.tags.is_empty() && !self.ec2.tags_from_imds {
-            c.error(
-                "ec2/tags",
-                "tags need `tags_from_imds: true` (EC2 DescribeTags is not supported)",
-            );
-        }
         for (i, pattern) in self.ec2.tags.iter().enumerate() {
             if let Err(e) = regex::Regex::new(pattern) {
                 c.error(

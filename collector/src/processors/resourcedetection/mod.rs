@@ -7,6 +7,13 @@
 //! (`processor_resourcedetection_failures_total{detector}`); spans then pass without its
 //! attributes. `ec2` and `eks` read instance metadata through IMDSv2 (`imds.rs`); `eks` asks the
 //! Kubernetes API's `/version` whether the cluster is EKS, as contrib does.
+//!
+//! Instance tags: `ec2`'s `tags` come from EC2 `DescribeTags` (`crate::aws::ec2`, the instance
+//! id and region from the identity document), or from instance metadata with `tags_from_imds`.
+//! `eks`'s `k8s.cluster.name` comes from `K8S_CLUSTER_NAME`, else the instance's tags in instance
+//! metadata (when the instance exposes them), else `DescribeTags` filtered to the instance and
+//! the keys `eks:cluster-name` and `kubernetes.io/cluster/*`; when every source fails the
+//! detector fails with an error that names `ec2:DescribeTags`.
 
 pub mod config;
 pub mod imds;
@@ -118,11 +125,14 @@ pub enum DetectError {
     /// The Kubernetes client failed.
     #[error("the Kubernetes API")]
     Kube(#[from] kube::Error),
-    /// `k8s.cluster.name` is enabled but found nowhere.
+    /// `k8s.cluster.name` is enabled but found nowhere; the source is the last lookup's error.
     #[error(
-        "no cluster name: set {CLUSTER_NAME_ENV}, or allow instance metadata tags (eks:cluster-name)"
+        "no cluster name: set {CLUSTER_NAME_ENV}, or tag the instance `eks:cluster-name` (or `kubernetes.io/cluster/<name>`) and allow the collector's role ec2:DescribeTags"
     )]
-    ClusterName(#[source] Option<ImdsError>),
+    ClusterName(#[source] Option<Box<dyn std::error::Error + Send + Sync + 'static>>),
+    /// EC2 `DescribeTags` failed.
+    #[error(transparent)]
+    Ec2(#[from] Box<crate::aws::ec2::Ec2Error>),
     /// The system's host name could not be read.
     #[error("reading the host name")]
     HostName(#[source] std::io::Error),
@@ -335,13 +345,31 @@ pub async fn ec2_detector(cfg: &Ec2Config) -> Result<Attributes, DetectError> {
             .iter()
             .filter_map(|p| regex::Regex::new(p).ok())
             .collect();
-        for (key, value) in imds.tags().await? {
+        let tags = if cfg.tags_from_imds {
+            imds.tags().await?
+        } else {
+            instance_tags(&document, &[]).await.map_err(Box::new)?
+        };
+        for (key, value) in tags {
             if patterns.iter().any(|p| p.is_match(&key)) {
                 out.push((format!("ec2.tag.{key}"), value));
             }
         }
     }
     Ok(out)
+}
+
+/// The tag keys that name an instance's EKS cluster, as `DescribeTags` key filters.
+pub const CLUSTER_TAG_KEYS: [&str; 2] = ["eks:cluster-name", "kubernetes.io/cluster/*"];
+
+/// The tags of the instance `document` describes, through EC2 `DescribeTags` in its region
+/// (only the keys matching `keys`, EC2 wildcards, when not empty).
+pub async fn instance_tags(
+    document: &IdentityDocument,
+    keys: &[&str],
+) -> Result<Vec<(String, String)>, crate::aws::ec2::Ec2Error> {
+    let ec2 = crate::aws::ec2::Ec2::new(&document.region).await?;
+    ec2.describe_tags(&document.instance_id, keys).await
 }
 
 /// The cluster name in an instance's tags: `eks:cluster-name`, else the `<name>` of a
@@ -361,7 +389,7 @@ pub fn cluster_name_from_tags(tags: &[(String, String)]) -> Option<String> {
 /// `eks`: only on Kubernetes (`KUBERNETES_SERVICE_HOST`) whose API reports an EKS version;
 /// `cloud.provider` and `cloud.platform: aws_eks`, the instance's identity through IMDSv2 when
 /// enabled, and `k8s.cluster.name` (when enabled) from `K8S_CLUSTER_NAME`, else the instance's
-/// tags in instance metadata.
+/// tags in instance metadata, else EC2 `DescribeTags`.
 pub async fn eks_detector(cfg: &EksConfig) -> Result<Attributes, DetectError> {
     if std::env::var("KUBERNETES_SERVICE_HOST").map_or(true, |v| v.is_empty()) {
         tracing::info!("eks detector: not on Kubernetes (KUBERNETES_SERVICE_HOST is not set).");
@@ -396,7 +424,7 @@ pub async fn eks_detector(cfg: &EksConfig) -> Result<Attributes, DetectError> {
     .iter()
     .any(|a| on(a));
     let name_wanted = on("k8s.cluster.name");
-    let mut imds_error = None;
+    let mut lookup_error: Option<Box<dyn std::error::Error + Send + Sync>> = None;
     let mut tags_name = None;
     if identity_wanted || (name_wanted && from_env.is_none()) {
         match instance(cfg.max_attempts, cfg.max_backoff).await {
@@ -407,20 +435,27 @@ pub async fn eks_detector(cfg: &EksConfig) -> Result<Attributes, DetectError> {
                     out.push(("host.name".to_owned(), name.trim().to_owned()));
                 }
                 if name_wanted && from_env.is_none() {
-                    match imds.tags().await {
-                        Ok(tags) => tags_name = cluster_name_from_tags(&tags),
-                        Err(e) => imds_error = Some(e),
+                    // Instance metadata tags first (no IAM permission needed), when the
+                    // instance exposes them; then the EC2 API.
+                    if let Ok(tags) = imds.tags().await {
+                        tags_name = cluster_name_from_tags(&tags);
+                    }
+                    if tags_name.is_none() {
+                        match instance_tags(&document, &CLUSTER_TAG_KEYS).await {
+                            Ok(tags) => tags_name = cluster_name_from_tags(&tags),
+                            Err(e) => lookup_error = Some(Box::new(e)),
+                        }
                     }
                 }
             }
             Err(e) if identity_wanted => return Err(e.into()),
-            Err(e) => imds_error = Some(e),
+            Err(e) => lookup_error = Some(Box::new(e)),
         }
     }
     if name_wanted {
         match from_env.or(tags_name) {
             Some(name) => out.push(("k8s.cluster.name".to_owned(), name)),
-            None => return Err(DetectError::ClusterName(imds_error)),
+            None => return Err(DetectError::ClusterName(lookup_error)),
         }
     }
     Ok(out)
