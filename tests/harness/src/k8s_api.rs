@@ -1,14 +1,20 @@
-//! The Kubernetes API stand-in: a small HTTP server that serves what the `k8sattributes`
-//! processor's kube-rs watches request, in the API's own JSON shapes: `GET /version`; list
-//! (`PodList`, `ReplicaSetList`, `NamespaceList` with a `resourceVersion`) and watch (`?watch=1`
-//! or `?watch=true`: chunked JSON lines `{"type":"ADDED|MODIFIED|DELETED","object":{...}}`, events
-//! after the requested `resourceVersion` first) of pods, replicasets and namespaces, cluster-wide
-//! or in one namespace, with the `spec.nodeName=` field selector.
+//! The Kubernetes API stand-in (feature `k8s-api`): a small HTTP server that serves what the
+//! collector's `k8sattributes` processor's kube-rs watches request, in the API's own JSON shapes:
+//! `GET /version`; list (`PodList`, `ReplicaSetList`, `NamespaceList` with a `resourceVersion`)
+//! and watch (`?watch=1` or `?watch=true`: chunked JSON lines
+//! `{"type":"ADDED|MODIFIED|DELETED","object":{...}}`, events after the requested
+//! `resourceVersion` first) of pods, replicasets and namespaces, cluster-wide or in one namespace,
+//! with the `spec.nodeName=` field selector.
 //!
 //! No real API server runs in the tests; this is named as the stand-in it is. It can refuse every
 //! request with `403` (a service account without RBAC) and records the paths it was asked for.
-
-#![allow(dead_code)]
+//!
+//! One implementation for two users: the collector's integration tests
+//! (`collector/tests/it/e2e_eks_identity.rs`, `deployed.rs`) and the benchmark binary
+//! (`collector/bench`, `--stamp`), which serves its load generator's source address as a pod so
+//! that rendered configs measure the stamping path. It lives here, behind a feature, because both
+//! can depend on this crate: it needs only crates the benchmark already links (hyper, tokio,
+//! serde_json), and the generator's tests, which do not enable the feature, do not build them.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -416,6 +422,44 @@ pub fn replicaset(namespace: &str, name: &str, deployment: &str) -> Value {
         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": deployment}}},
         "status": {"replicas": 1}
     })
+}
+
+/// One pod of a deployment, as [`K8sApi::apply_workload`] registers it.
+#[derive(Clone, Debug)]
+pub struct Workload<'a> {
+    pub namespace: &'a str,
+    pub deployment: &'a str,
+    /// The replicaset between the deployment and the pod (`<deployment>-<hash>`).
+    pub replicaset: &'a str,
+    pub pod: &'a str,
+    pub uid: &'a str,
+    /// The pod's IP: the address its spans come from.
+    pub ip: &'a str,
+    pub node: &'a str,
+}
+
+impl K8sApi {
+    /// Registers `w`: its namespace, its replicaset (owned by the deployment) and the running pod
+    /// (owned by the replicaset, label `app: <deployment>`).
+    pub fn apply_workload(&self, w: &Workload<'_>) {
+        self.apply(Kind::Namespace, namespace(w.namespace, &[]));
+        self.apply(
+            Kind::ReplicaSet,
+            replicaset(w.namespace, w.replicaset, w.deployment),
+        );
+        self.apply(
+            Kind::Pod,
+            pod(
+                w.namespace,
+                w.pod,
+                w.uid,
+                w.ip,
+                w.node,
+                Some(w.replicaset),
+                &[("app", w.deployment)],
+            ),
+        );
+    }
 }
 
 /// A namespace with `labels`.
