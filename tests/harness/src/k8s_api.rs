@@ -122,7 +122,13 @@ pub struct K8sApi {
 
 impl K8sApi {
     /// Starts the stand-in on a free loopback port, reporting an EKS version (`v1.30.4-eks-…`).
+    /// Panics when it cannot (a test's setup failing); see [`K8sApi::try_start`].
     pub fn start() -> K8sApi {
+        K8sApi::try_start().expect("start the Kubernetes API stand-in")
+    }
+
+    /// Starts the stand-in on a free loopback port, or says why it cannot (no runtime, no port).
+    pub fn try_start() -> std::io::Result<K8sApi> {
         let state = Arc::new(State {
             store: Mutex::new(Store::default()),
             deny: AtomicBool::new(false),
@@ -131,15 +137,18 @@ impl K8sApi {
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
+            .thread_name("k8s-api-stand-in")
             .enable_all()
-            .build()
-            .expect("stand-in runtime");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the stand-in");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let addr = listener.local_addr().expect("local addr");
+            .build()?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let listener = {
+            let _entered = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)?
+        };
         let served = state.clone();
         runtime.spawn(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
@@ -156,11 +165,11 @@ impl K8sApi {
                 });
             }
         });
-        K8sApi {
+        Ok(K8sApi {
             addr,
             state,
             _runtime: runtime,
-        }
+        })
     }
 
     /// The API's URL.
@@ -168,13 +177,17 @@ impl K8sApi {
         format!("http://{}", self.addr)
     }
 
-    /// A kubeconfig file for the stand-in (no credentials: it checks none), written to `path`.
-    pub fn write_kubeconfig(&self, path: &std::path::Path) {
-        let text = format!(
+    /// The text of a kubeconfig for the stand-in (no credentials: it checks none).
+    pub fn kubeconfig(&self) -> String {
+        format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: stand-in\n  cluster:\n    server: {}\ncontexts:\n- name: stand-in\n  context:\n    cluster: stand-in\n    user: nobody\nusers:\n- name: nobody\n  user: {{}}\ncurrent-context: stand-in\n",
             self.url()
-        );
-        std::fs::write(path, text).expect("write kubeconfig");
+        )
+    }
+
+    /// Writes [`K8sApi::kubeconfig`] to `path`.
+    pub fn write_kubeconfig(&self, path: &std::path::Path) {
+        std::fs::write(path, self.kubeconfig()).expect("write kubeconfig");
     }
 
     /// Answer `403 Forbidden` to every request from now on (or not).
