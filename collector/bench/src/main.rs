@@ -18,6 +18,7 @@
 //!     [--paths udp-awsxray,udp-otlphttp,otlp-awsxray,otlp-otlphttp]   tuned configs of configs/
 //!     [--config TEMPLATE.yaml [--input udp|otlp]]                     a config with placeholders
 //!     [--rendered CONFIG.yaml]                     a full config or OpenTelemetryCollector manifest
+//!     [--stamp]          the --rendered configs in a cluster, each after its plain pass-through
 //! target/release/xray-collector-bench sink                            the sink process
 //! target/release/xray-collector-bench send --to 127.0.0.1:2000 --count N --rate R [--otlp]
 //! ```
@@ -26,7 +27,17 @@
 //! `UDP_PORT`, `OTLP_GRPC_PORT`, `OTLP_HTTP_PORT`, `SINK_ENDPOINT` (`http://127.0.0.1:port` of the
 //! sink), `HEALTH_PORT`, `METRICS_PORT`, `PROXY_PORT` and `STORAGE_DIR`. `--rendered` takes a
 //! config without placeholders (what the blueprint renders) and rewrites it (module `rendered`).
+//!
+//! `--stamp` runs each `--rendered` config in a cluster (module `cluster`): a Kubernetes API
+//! stand-in serves the load generator's address as a pod, so `k8sattributes` and the `eks`
+//! detector find it and every document is stamped with the pod's EKS identity, as on EKS. Before
+//! each such path the same run measures the plain pass-through config of its input and exporter
+//! (the tuned config of `configs/`), and ends with a table of the two. The sink counts the
+//! stamped documents (module `sink`); a step of a stamped path counts as zero-loss only when
+//! every segment that reached the sink was stamped, so the figure cannot measure unstamped
+//! traffic.
 
+mod cluster;
 mod doc;
 mod load;
 mod otlp;
@@ -119,6 +130,50 @@ struct Path {
     label: String,
     input: Input,
     config: String,
+    /// The standard path (`PATHS`) of the same input and exporter, when known.
+    kind: Option<&'static str>,
+    /// Run in the cluster of `--stamp`: every segment must arrive stamped.
+    stamp: bool,
+    /// Environment of the collector's pod (the rendered `spec.env` under `--stamp`).
+    env: Vec<(String, String)>,
+}
+
+impl Path {
+    /// The standard path of `PATHS` (its tuned config), labelled as such.
+    fn standard(root: &std::path::Path, name: &str) -> anyhow::Result<Path> {
+        let (label, input, file) =
+            PATHS.iter().find(|(l, _, _)| *l == name).with_context(|| {
+                format!(
+                    "unknown path {name}: one of {}",
+                    PATHS.map(|p| p.0).join(", ")
+                )
+            })?;
+        let file = root.join("collector/bench/configs").join(file);
+        Ok(Path {
+            label: format!("{label} (tuned)"),
+            input: *input,
+            config: std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?,
+            kind: Some(label),
+            stamp: false,
+            env: Vec::new(),
+        })
+    }
+}
+
+/// The standard path of an input and an exporter.
+fn standard_kind(input: Input, exporter: &str) -> Option<&'static str> {
+    PATHS
+        .iter()
+        .map(|p| p.0)
+        .find(|l| *l == format!("{}-{exporter}", input_name(input)))
+}
+
+fn input_name(input: Input) -> &'static str {
+    match input {
+        Input::Udp => "udp",
+        Input::Otlp => "otlp",
+    }
 }
 
 /// The tuned config of each of the four standard paths, in `collector/bench/configs/`.
@@ -139,6 +194,7 @@ struct Args {
     collector: PathBuf,
     paths: Vec<Path>,
     only: Option<String>,
+    stamp: bool,
 }
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> anyhow::Result<Args> {
@@ -155,8 +211,10 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> anyhow::Result<Args> {
         collector: root.join("target/release/xray-collector"),
         paths: Vec::new(),
         only: None,
+        stamp: false,
     };
     let mut config: Option<(String, String)> = None;
+    let mut rendered: Vec<(String, String)> = Vec::new();
     let mut input = Input::Udp;
     while let Some(flag) = it.next() {
         let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
@@ -178,39 +236,16 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> anyhow::Result<Args> {
             "--input" => input = Input::parse(&value()?)?,
             "--paths" => {
                 for name in value()?.split(',').map(str::trim) {
-                    let (label, input, file) =
-                        PATHS.iter().find(|(l, _, _)| *l == name).with_context(|| {
-                            format!(
-                                "unknown path {name}: one of {}",
-                                PATHS.map(|p| p.0).join(", ")
-                            )
-                        })?;
-                    let file = root.join("collector/bench/configs").join(file);
-                    args.paths.push(Path {
-                        label: format!("{label} (tuned)"),
-                        input: *input,
-                        config: std::fs::read_to_string(&file)
-                            .with_context(|| format!("reading {}", file.display()))?,
-                    });
+                    args.paths.push(Path::standard(&root, name)?);
                 }
             }
             "--rendered" => {
                 let file = value()?;
                 let text =
                     std::fs::read_to_string(&file).with_context(|| format!("reading {file}"))?;
-                let (template, inputs) = rendered::rewrite(&text).with_context(|| file.clone())?;
-                for input in inputs {
-                    let label = match input {
-                        Input::Udp => "udp",
-                        Input::Otlp => "otlp",
-                    };
-                    args.paths.push(Path {
-                        label: format!("{label} -> {file}"),
-                        input,
-                        config: template.clone(),
-                    });
-                }
+                rendered.push((file, text));
             }
+            "--stamp" => args.stamp = true,
             "--only" => args.only = Some(value()?),
             "--overload" => args.overload = Some(Duration::from_secs_f64(value()?.parse()?)),
             "--overload-factor" => args.overload_factor = value()?.parse()?,
@@ -218,11 +253,49 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> anyhow::Result<Args> {
             "--queue-bytes" => args.queue_bytes = value()?.parse()?,
             "--help" | "-h" => {
                 println!(
-                    "usage: xray-collector-bench [--duration SECS] [--rates R1,R2,...] [--collector PATH] [--only raw|collector]\n           [--paths udp-awsxray,udp-otlphttp,otlp-awsxray,otlp-otlphttp] [--config TEMPLATE [--input udp|otlp]] [--rendered CONFIG]\n       xray-collector-bench --overload SECS [--overload-factor 10] [--sink-delay-ms 250] [--queue-bytes 8388608] [--collector PATH]\n       xray-collector-bench sink\n       xray-collector-bench send --to HOST:PORT --count N --rate R [--otlp]"
+                    "usage: xray-collector-bench [--duration SECS] [--rates R1,R2,...] [--collector PATH] [--only raw|collector]\n           [--paths udp-awsxray,udp-otlphttp,otlp-awsxray,otlp-otlphttp] [--config TEMPLATE [--input udp|otlp]] [--rendered CONFIG]... [--stamp]\n       xray-collector-bench --overload SECS [--overload-factor 10] [--sink-delay-ms 250] [--queue-bytes 8388608] [--collector PATH]\n       xray-collector-bench sink\n       xray-collector-bench send --to HOST:PORT --count N --rate R [--otlp]"
                 );
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other} (see --help)"),
+        }
+    }
+    if args.stamp && rendered.is_empty() {
+        bail!("--stamp measures the --rendered configs: give at least one");
+    }
+    for (file, text) in rendered {
+        let r = rendered::rewrite(&text, args.stamp).with_context(|| file.clone())?;
+        for input in r.inputs {
+            let kind = standard_kind(input, r.exporter);
+            if args.stamp {
+                // The plain pass-through of the same input and exporter, first, once.
+                let plain = kind.with_context(|| {
+                    format!(
+                        "{file}: no plain path for {} -> {}",
+                        input_name(input),
+                        r.exporter
+                    )
+                })?;
+                if !args.paths.iter().any(|p| p.kind == kind && !p.stamp) {
+                    args.paths.push(Path::standard(&root, plain)?);
+                }
+            }
+            let mut env = r.env.clone();
+            if args.stamp && !env.iter().any(|(k, _)| k == "K8S_CLUSTER_NAME") {
+                env.push(("K8S_CLUSTER_NAME".into(), cluster::CLUSTER_NAME.into()));
+            }
+            args.paths.push(Path {
+                label: format!(
+                    "{} -> {file}{}",
+                    input_name(input),
+                    if args.stamp { " (stamped)" } else { "" }
+                ),
+                input,
+                config: r.template.clone(),
+                kind,
+                stamp: args.stamp,
+                env,
+            });
         }
     }
     if let Some((file, text)) = config {
@@ -230,6 +303,9 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> anyhow::Result<Args> {
             label: file,
             input,
             config: text,
+            kind: None,
+            stamp: false,
+            env: Vec::new(),
         });
     }
     if args.paths.is_empty() {
@@ -237,6 +313,9 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> anyhow::Result<Args> {
             label: "udp-awsxray (built-in config)".to_owned(),
             input: Input::Udp,
             config: DEFAULT_CONFIG.to_owned(),
+            kind: Some("udp-awsxray"),
+            stamp: false,
+            env: Vec::new(),
         });
     }
     Ok(args)
@@ -261,10 +340,16 @@ struct Step {
     peak_rss: u64,
     p50_ms: f64,
     p99_ms: f64,
+    /// With the sink checking stamps: the segments that reached it, and those stamped.
+    segments: u64,
+    stamped: u64,
+    /// Whether every segment must arrive stamped (a path of `--stamp`).
+    stamp: bool,
 }
 
 impl Step {
-    /// Nothing lost: every item sent arrived, and nothing was dropped or counted.
+    /// Nothing lost: every item sent arrived, and nothing was dropped or counted; on a stamped
+    /// path, also every segment stamped.
     fn lossless(&self) -> bool {
         self.sent > 0
             && self.delivered == self.sent
@@ -272,6 +357,12 @@ impl Step {
             && self.socket_drops == 0
             && self.refused == 0.0
             && self.dropped == 0.0
+            && (!self.stamp || self.all_stamped())
+    }
+
+    /// Every segment that reached the sink carried the pod's identity (and there were some).
+    fn all_stamped(&self) -> bool {
+        self.segments > 0 && self.stamped == self.segments
     }
 
     /// Lossless at the target rate (the generator reached 98 % of it).
@@ -314,6 +405,23 @@ fn main() -> anyhow::Result<()> {
     if let Some(seconds) = args.overload {
         return overload(&args, &sink, seconds);
     }
+    // The cluster of `--stamp`; the sink checks every path of the run, so that they all cost it
+    // the same.
+    let cluster = if args.stamp {
+        sink.set_stamp(cluster::POD.uid)?;
+        let cluster = cluster::Cluster::start()?;
+        println!(
+            "# --stamp: Kubernetes API stand-in at {} serving pod {}/{} (uid {}) at {}; the sink counts documents carrying the uid",
+            cluster.url(),
+            cluster::POD.namespace,
+            cluster::POD.pod,
+            cluster::POD.uid,
+            cluster::POD.ip
+        );
+        Some(cluster)
+    } else {
+        None
+    };
     if args.only.as_deref() != Some("raw") && !args.collector.exists() {
         bail!(
             "{} not found: build it with `cargo build --release -p xray-collector`",
@@ -321,6 +429,7 @@ fn main() -> anyhow::Result<()> {
         );
     }
     let mut ceilings: Vec<(Input, Vec<Step>)> = Vec::new();
+    let mut results: Vec<(&Path, Vec<Step>)> = Vec::new();
     for path in &args.paths {
         let raw_steps = match ceilings.iter().find(|(i, _)| *i == path.input) {
             Some((_, steps)) => steps.clone(),
@@ -336,9 +445,15 @@ fn main() -> anyhow::Result<()> {
         };
         let mut col_steps = Vec::new();
         if args.only.as_deref() != Some("raw") {
-            col_steps = ladder(&args.rates, |rate| collector_step(&args, path, &sink, rate))?;
+            col_steps = ladder(&args.rates, |rate| {
+                collector_step(&args, path, &sink, cluster.as_ref(), rate)
+            })?;
         }
-        report(path, &raw_steps, &col_steps);
+        report(path, &raw_steps, &col_steps, args.stamp);
+        results.push((path, col_steps));
+    }
+    if args.stamp {
+        compare_stamped(&results);
     }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("\n# load average at end: {}", load.trim());
@@ -525,6 +640,7 @@ impl Drop for Started {
 fn start_collector(
     args: &Args,
     template: &str,
+    env: &[(String, String)],
     sink: &sink::Sink,
     tag: &str,
 ) -> anyhow::Result<Started> {
@@ -552,6 +668,7 @@ fn start_collector(
             ("AWS_EC2_METADATA_DISABLED", "true"),
             ("RUST_LOG", "xray_collector=warn"),
         ])
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("stderr.log"))?)
         .spawn()
@@ -581,9 +698,33 @@ fn start_collector(
     Ok(started)
 }
 
-fn collector_step(args: &Args, path: &Path, sink: &sink::Sink, rate: u64) -> anyhow::Result<Step> {
+fn collector_step(
+    args: &Args,
+    path: &Path,
+    sink: &sink::Sink,
+    cluster: Option<&cluster::Cluster>,
+    rate: u64,
+) -> anyhow::Result<Step> {
     sink.reset()?;
-    let started = start_collector(args, &path.config, sink, &rate.to_string())?;
+    let mut env = path.env.clone();
+    if path.stamp {
+        env.extend(cluster.context("a stamped path without the cluster")?.env());
+    }
+    let started = start_collector(args, &path.config, &env, sink, &rate.to_string())?;
+    if path.stamp {
+        // The pod cache fills before the load starts, as it does long before in a cluster.
+        wait_metric(
+            started.metrics,
+            "xray_collector_processor_k8sattributes_api_up",
+            1.0,
+        )
+        .with_context(|| {
+            format!(
+                "k8sattributes never reached the stand-in: {}",
+                std::fs::read_to_string(started.dir.join("stderr.log")).unwrap_or_default()
+            )
+        })?;
+    }
     let (pid, udp, metrics) = (started.pid, started.udp, started.metrics);
     let cpu0 = procfs::cpu_seconds(&pid.to_string()).unwrap_or(0.0);
     let sink_cpu0 = sink.cpu_seconds();
@@ -631,7 +772,25 @@ fn collector_step(args: &Args, path: &Path, sink: &sink::Sink, rate: u64) -> any
         peak_rss,
         p50_ms: stats.p50_ms,
         p99_ms: stats.p99_ms,
+        segments: stats.segments,
+        stamped: stats.stamped,
+        stamp: path.stamp,
     })
+}
+
+/// Waits (at most 20 s) until the collector's `metric` reaches `want`.
+fn wait_metric(port: u16, metric: &str, want: f64) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let text = http_get(port, "/metrics")
+            .map(|(_, b)| b)
+            .unwrap_or_default();
+        if metric_sum(&text, metric) >= want {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("{metric} did not reach {want} within 20 s")
 }
 
 fn best(steps: &[Step]) -> Option<&Step> {
@@ -641,7 +800,7 @@ fn best(steps: &[Step]) -> Option<&Step> {
         .max_by_key(|s| s.rate)
 }
 
-fn report(path: &Path, raw: &[Step], col: &[Step]) {
+fn report(path: &Path, raw: &[Step], col: &[Step], stamp_run: bool) {
     let unit = path.input.unit();
     println!("\n# Path: {}\n", path.label);
     if !raw.is_empty() {
@@ -676,13 +835,26 @@ fn report(path: &Path, raw: &[Step], col: &[Step]) {
             "\n## xray-collector ({}, sink in its own process; rates in {unit}/s)\n",
             path.label
         );
+        let stamped_head = if stamp_run {
+            " stamped / segments |"
+        } else {
+            ""
+        };
+        let stamped_rule = if stamp_run { "---:|" } else { "" };
         println!(
-            "| target/s | achieved/s | sent | exported | socket drops | host InErrors | refused+dropped+failed | CPU s | CPU s per 1M | peak RSS MiB | p50 ms | p99 ms | generator CPU s | sink CPU s | zero loss |"
+            "| target/s | achieved/s | sent | exported | socket drops | host InErrors | refused+dropped+failed | CPU s | CPU s per 1M | peak RSS MiB | p50 ms | p99 ms | generator CPU s | sink CPU s |{stamped_head} zero loss |"
         );
-        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|");
+        println!(
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|{stamped_rule}:---:|"
+        );
         for s in col {
+            let stamped = if stamp_run {
+                format!(" {} / {} |", s.stamped, s.segments)
+            } else {
+                String::new()
+            };
             println!(
-                "| {} | {:.0} | {} | {} | {} | {} | {} | {:.2} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {} |",
+                "| {} | {:.0} | {} | {} | {} | {} | {} | {:.2} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} |{stamped} {} |",
                 s.rate,
                 s.achieved,
                 s.sent,
@@ -699,6 +871,22 @@ fn report(path: &Path, raw: &[Step], col: &[Step]) {
                 s.sink_cpu,
                 if s.zero_loss() { "yes" } else { "no" }
             );
+        }
+        if path.stamp {
+            let unstamped: Vec<u64> = col
+                .iter()
+                .filter(|s| !s.all_stamped())
+                .map(|s| s.rate)
+                .collect();
+            if unstamped.is_empty() {
+                println!(
+                    "\nEvery segment that reached the sink carried the pod's identity, at every step."
+                );
+            } else {
+                println!(
+                    "\nNOT STAMPED: at {unstamped:?}/s some segments reached the sink without the pod's identity; those steps do not count as zero-loss (see the collector's log)."
+                );
+            }
         }
     }
     println!("\n## Summary ({})\n", path.label);
@@ -745,6 +933,49 @@ fn report(path: &Path, raw: &[Step], col: &[Step]) {
     }
 }
 
+/// `--stamp`: each stamped path against the plain pass-through of its input and exporter, at
+/// the rates both ran.
+fn compare_stamped(results: &[(&Path, Vec<Step>)]) {
+    println!("\n# Stamped (rendered default config, in a cluster) against plain pass-through\n");
+    println!(
+        "| path | plain: highest zero-loss/s | stamped: highest zero-loss/s | rate/s | plain CPU s per 1M | stamped CPU s per 1M | stamped / plain CPU | plain p99 ms | stamped p99 ms | stamped / segments |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (path, stamped) in results.iter().filter(|(p, _)| p.stamp) {
+        let Some((plain, plain_steps)) = results
+            .iter()
+            .find(|(p, _)| !p.stamp && p.kind == path.kind)
+        else {
+            continue;
+        };
+        let rate = |steps: &[Step]| {
+            best(steps)
+                .map(|s| s.rate.to_string())
+                .unwrap_or_else(|| "none".into())
+        };
+        for s in stamped {
+            let Some(p) = plain_steps.iter().find(|p| p.rate == s.rate) else {
+                continue;
+            };
+            println!(
+                "| {} vs {} | {} | {} | {} | {:.1} | {:.1} | {:.2} | {:.1} | {:.1} | {} / {} |",
+                path.label,
+                plain.label,
+                rate(plain_steps),
+                rate(stamped),
+                s.rate,
+                p.cpu_per_million(),
+                s.cpu_per_million(),
+                s.cpu_per_million() / p.cpu_per_million(),
+                p.p99_ms,
+                s.p99_ms,
+                s.stamped,
+                s.segments
+            );
+        }
+    }
+}
+
 /// The overload run: the sink answers each call after `sink_delay_ms`, which makes the X-Ray API
 /// the bottleneck at `senders × 50 / delay` documents per second; the generator sends
 /// `overload_factor` times that for `seconds`, into a sending queue bounded in bytes. It reports
@@ -762,7 +993,7 @@ fn overload(args: &Args, sink: &sink::Sink, seconds: Duration) -> anyhow::Result
             args.queue_bytes
         ),
     );
-    let started = start_collector(args, &template, sink, "overload")?;
+    let started = start_collector(args, &template, &[], sink, "overload")?;
     let to: SocketAddr = ([127, 0, 0, 1], started.udp).into();
     println!(
         "# overload: X-Ray API sustains {sustainable}/s (10 senders x 50 documents / {} ms); sending {rate}/s for {} s; queue bound {} bytes",
@@ -839,4 +1070,122 @@ fn overload(args: &Args, sink: &sink::Sink, seconds: Duration) -> anyhow::Result
         mib(samples.iter().map(|s| s.1).max().unwrap_or(0))
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> anyhow::Result<Args> {
+        parse_args(list.iter().map(|s| (*s).to_owned()))
+    }
+
+    fn golden(name: &str) -> String {
+        format!(
+            "{}/../../golden/{name}/kubernetes/opentelemetrycollector.yaml",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    }
+
+    #[test]
+    fn stamp_puts_each_plain_pass_through_before_the_stamped_paths_of_its_kind() {
+        let a = args(&[
+            "--stamp",
+            "--rendered",
+            &golden("new-cluster-vpc"),
+            "--rendered",
+            &golden("xray-sdk-migration"),
+        ])
+        .unwrap();
+        let order: Vec<(Option<&str>, bool)> = a.paths.iter().map(|p| (p.kind, p.stamp)).collect();
+        assert_eq!(
+            order,
+            vec![
+                (Some("udp-awsxray"), false),
+                (Some("udp-awsxray"), true),
+                (Some("otlp-awsxray"), false),
+                (Some("otlp-awsxray"), true),
+                (Some("udp-otlphttp"), false),
+                (Some("udp-otlphttp"), true),
+                (Some("otlp-otlphttp"), false),
+                (Some("otlp-otlphttp"), true),
+            ]
+        );
+        let stamped = &a.paths[1];
+        assert!(stamped.config.contains("\"auth_type\": \"kubeConfig\""));
+        assert!(
+            stamped
+                .env
+                .contains(&("K8S_CLUSTER_NAME".into(), "payments-tracing".into())),
+            "{:?}",
+            stamped.env
+        );
+        assert!(a.paths[0].config.contains("send_batch_size: 50"));
+        // A plain config has no cluster name of its own: the benchmark's.
+        let plain = tempfile_with(
+            "receivers: {awsxray: {}}\nprocessors: {k8sattributes: {}}\nexporters: {awsxray: {region: us-east-1}}\nservice: {pipelines: {traces: {receivers: [awsxray], processors: [k8sattributes], exporters: [awsxray]}}}\n",
+        );
+        let a = args(&["--stamp", "--rendered", &plain]).unwrap();
+        assert!(
+            a.paths[1]
+                .env
+                .contains(&("K8S_CLUSTER_NAME".into(), cluster::CLUSTER_NAME.into()))
+        );
+        let _ = std::fs::remove_file(plain);
+        // Without --stamp nothing changes: no plain path added, no cluster.
+        let a = args(&["--rendered", &golden("new-cluster-vpc")]).unwrap();
+        assert!(a.paths.iter().all(|p| !p.stamp && p.env.is_empty()));
+        assert_eq!(a.paths.len(), 2);
+        assert!(args(&["--stamp"]).is_err());
+        assert!(args(&["--stamp", "--paths", "udp-awsxray"]).is_err());
+    }
+
+    fn tempfile_with(text: &str) -> String {
+        let path = std::env::temp_dir().join(format!(
+            "xray-bench-test-{}-{}.yaml",
+            std::process::id(),
+            now_ns()
+        ));
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    #[test]
+    fn a_stamped_step_is_zero_loss_only_when_every_segment_arrived_stamped() {
+        let step = Step {
+            rate: 1000,
+            sent: 3000,
+            achieved: 1000.0,
+            delivered: 3000,
+            segments: 3000,
+            stamped: 3000,
+            stamp: true,
+            ..Step::default()
+        };
+        assert!(step.zero_loss());
+        assert!(
+            !Step {
+                stamped: 2999,
+                ..step.clone()
+            }
+            .zero_loss()
+        );
+        assert!(
+            !Step {
+                segments: 0,
+                stamped: 0,
+                ..step.clone()
+            }
+            .zero_loss()
+        );
+        // A plain path is not held to it.
+        assert!(
+            Step {
+                stamped: 0,
+                stamp: false,
+                ..step
+            }
+            .zero_loss()
+        );
+    }
 }

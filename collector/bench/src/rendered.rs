@@ -11,8 +11,15 @@
 //! * `health_check` answers on `127.0.0.1:HEALTH_PORT` (added when the config has none);
 //! * the collector's own metrics are served on `127.0.0.1:METRICS_PORT`.
 //!
+//! In a cluster (`--stamp`, module `cluster`), and only then, each `k8sattributes` processor's
+//! `auth_type` becomes `kubeConfig` (the rendered in-cluster service-account auth reads a fixed
+//! path and needs an HTTPS API), and the manifest's `spec.env` is what the pod would get
+//! (`K8S_CLUSTER_NAME` as rendered; `valueFrom` field references as the kubelet resolves them for
+//! the benchmark's pod and node).
+//!
 //! The result is written as JSON, which the collector reads as YAML. The inputs to measure are
-//! the receivers of the config's traces pipelines: UDP for `awsxray`, OTLP gRPC for `otlp`.
+//! the receivers of the config's traces pipelines: UDP for `awsxray`, OTLP gRPC for `otlp`; the
+//! exporter is the first `awsxray` or `otlphttp` of those pipelines.
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
@@ -24,8 +31,35 @@ fn kind(key: &str) -> &str {
     key.split('/').next().unwrap_or(key)
 }
 
-/// Rewrites `text` into a template; returns it and the inputs its pipelines receive.
-pub fn rewrite(text: &str) -> anyhow::Result<(String, Vec<Input>)> {
+/// A rendered config made into a benchmark template.
+#[derive(Debug)]
+pub struct Rendered {
+    /// The template, with the placeholders `start_collector` fills.
+    pub template: String,
+    /// What its traces pipelines receive.
+    pub inputs: Vec<Input>,
+    /// What they export with: `awsxray` or `otlphttp`.
+    pub exporter: &'static str,
+    /// The manifest's `spec.env`, resolved (empty for a plain config, or outside a cluster).
+    pub env: Vec<(String, String)>,
+}
+
+/// The value the kubelet gives a `valueFrom.fieldRef` for the benchmark's collector pod.
+fn field_ref(path: &str) -> Option<String> {
+    Some(
+        match path {
+            "spec.nodeName" => crate::cluster::POD.node,
+            "metadata.name" => "xray-bench-collector-0",
+            "metadata.namespace" => "aws-otel-eks",
+            "status.podIP" | "status.hostIP" => "127.0.0.1",
+            _ => return None,
+        }
+        .to_owned(),
+    )
+}
+
+/// Rewrites `text` into a template; `in_cluster` for `--stamp` (see the module's comment).
+pub fn rewrite(text: &str, in_cluster: bool) -> anyhow::Result<Rendered> {
     let loaded = spanned_yaml::load(text, &spanned_yaml::Options::default())
         .map_err(|errors| {
             anyhow::format_err!(
@@ -39,7 +73,39 @@ pub fn rewrite(text: &str) -> anyhow::Result<(String, Vec<Input>)> {
         })?
         .context("the file is empty")?;
     let mut config = loaded.value;
+    let mut env = Vec::new();
     if config.get("kind").and_then(Value::as_str) == Some("OpenTelemetryCollector") {
+        if in_cluster {
+            for (i, e) in config
+                .pointer("/spec/env")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let name = e
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .with_context(|| format!("spec.env[{i}] has no name"))?;
+                let value = match e.get("value").and_then(Value::as_str) {
+                    Some(v) => v.to_owned(),
+                    None => {
+                        let path = e
+                            .pointer("/valueFrom/fieldRef/fieldPath")
+                            .and_then(Value::as_str)
+                            .with_context(|| {
+                                format!(
+                                    "spec.env[{i}] ({name}): neither value nor valueFrom.fieldRef"
+                                )
+                            })?;
+                        field_ref(path).with_context(|| {
+                            format!("spec.env[{i}] ({name}): field {path} is not one the benchmark knows")
+                        })?
+                    }
+                };
+                env.push((name.to_owned(), value));
+            }
+        }
         config = config
             .pointer("/spec/config")
             .cloned()
@@ -131,6 +197,7 @@ pub fn rewrite(text: &str) -> anyhow::Result<(String, Vec<Input>)> {
             "host": "127.0.0.1", "port": "METRICS_PORT"}}}}]}}),
     );
     let mut inputs = Vec::new();
+    let mut exporter = None;
     if let Some(pipelines) = service.get("pipelines").and_then(Value::as_object) {
         for (name, pipeline) in pipelines {
             if kind(name) != "traces" {
@@ -152,14 +219,54 @@ pub fn rewrite(text: &str) -> anyhow::Result<(String, Vec<Input>)> {
                     inputs.push(input);
                 }
             }
+            for e in pipeline
+                .get("exporters")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                exporter = exporter.or(match kind(e) {
+                    "awsxray" => Some("awsxray"),
+                    "otlphttp" => Some("otlphttp"),
+                    _ => None,
+                });
+            }
         }
     }
     if inputs.is_empty() {
         bail!("no traces pipeline receives from an `awsxray` or `otlp` receiver");
     }
+    let exporter =
+        exporter.context("no traces pipeline exports with an `awsxray` or `otlphttp` exporter")?;
+    if in_cluster {
+        let mut found = false;
+        if let Some(processors) = root.get_mut("processors").and_then(Value::as_object_mut) {
+            for (key, processor) in processors.iter_mut() {
+                if kind(key) == "k8sattributes" {
+                    if processor.is_null() {
+                        *processor = json!({});
+                    }
+                    processor["auth_type"] = json!("kubeConfig");
+                    found = true;
+                }
+            }
+        }
+        if !found {
+            bail!(
+                "--stamp: the config has no `k8sattributes` processor, so nothing would find the pod"
+            );
+        }
+    }
     // The port placeholders are numbers once filled in: unquote them.
-    let text = serde_json::to_string_pretty(&config)?.replace("\"METRICS_PORT\"", "METRICS_PORT");
-    Ok((text, inputs))
+    let template =
+        serde_json::to_string_pretty(&config)?.replace("\"METRICS_PORT\"", "METRICS_PORT");
+    Ok(Rendered {
+        template,
+        inputs,
+        exporter,
+        env,
+    })
 }
 
 #[cfg(test)]
@@ -203,8 +310,14 @@ spec:
 
     #[test]
     fn a_rendered_manifest_points_at_the_benchmark_and_keeps_the_rest() {
-        let (text, inputs) = rewrite(MANIFEST).unwrap();
+        let r = rewrite(MANIFEST, false).unwrap();
+        let (text, inputs) = (r.template, r.inputs);
         assert_eq!(inputs, vec![Input::Udp, Input::Otlp]);
+        assert_eq!(r.exporter, "otlphttp");
+        assert!(
+            r.env.is_empty(),
+            "outside a cluster the pod's env is not used"
+        );
         let v: Value = serde_json::from_str(&text.replace("METRICS_PORT", "1")).unwrap();
         assert_eq!(v["receivers"]["awsxray"]["endpoint"], "127.0.0.1:UDP_PORT");
         assert_eq!(
@@ -238,12 +351,66 @@ spec:
     #[test]
     fn a_config_without_health_check_gets_one_and_bad_input_is_an_error() {
         let plain = "receivers: {awsxray: {}}\nexporters: {awsxray: {region: us-east-1}}\nservice: {pipelines: {traces: {receivers: [awsxray], exporters: [awsxray]}}}\n";
-        let (text, inputs) = rewrite(plain).unwrap();
+        let r = rewrite(plain, false).unwrap();
+        let (text, inputs) = (r.template, r.inputs);
         assert_eq!(inputs, vec![Input::Udp]);
+        assert_eq!(r.exporter, "awsxray");
         let v: Value = serde_json::from_str(&text.replace("METRICS_PORT", "1")).unwrap();
         assert_eq!(v["exporters"]["awsxray"]["endpoint"], "SINK_ENDPOINT");
         assert_eq!(v["service"]["extensions"][0], "health_check");
-        assert!(rewrite("- a list").is_err());
-        assert!(rewrite("receivers: {}\nservice: {pipelines: {}}\n").is_err());
+        assert!(rewrite("- a list", false).is_err());
+        assert!(rewrite("receivers: {}\nservice: {pipelines: {}}\n", false).is_err());
+        // Stamping needs a k8sattributes processor to find the pod.
+        let e = rewrite(plain, true).unwrap_err();
+        assert!(
+            e.to_string().contains("no `k8sattributes` processor"),
+            "{e}"
+        );
+    }
+
+    /// The daemonset blueprint's collector, as rendered (golden file).
+    fn golden(name: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../golden")
+            .join(name)
+            .join("kubernetes/opentelemetrycollector.yaml");
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn in_a_cluster_k8sattributes_reads_the_kubeconfig_and_the_pod_env_is_resolved() {
+        let text = golden("daemonset-otlp-proxy");
+        let outside = rewrite(&text, false).unwrap();
+        let v: Value =
+            serde_json::from_str(&outside.template.replace("METRICS_PORT", "1")).unwrap();
+        assert_eq!(
+            v["processors"]["k8sattributes"]["auth_type"],
+            "serviceAccount"
+        );
+        let r = rewrite(&text, true).unwrap();
+        let v: Value = serde_json::from_str(&r.template.replace("METRICS_PORT", "1")).unwrap();
+        assert_eq!(v["processors"]["k8sattributes"]["auth_type"], "kubeConfig");
+        // Everything else the processor says is kept (the daemonset's node filter).
+        assert_eq!(
+            v["processors"]["k8sattributes"]["filter"]["node_from_env_var"],
+            "K8S_NODE_NAME"
+        );
+        let env = |name: &str| {
+            r.env
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(env("K8S_CLUSTER_NAME"), Some("shop-prod"));
+        assert_eq!(env("K8S_NODE_NAME"), Some(crate::cluster::POD.node));
+        assert_eq!(env("AWS_REGION"), Some("ap-southeast-2"));
+        assert_eq!(r.inputs, vec![Input::Udp, Input::Otlp]);
+        assert_eq!(r.exporter, "awsxray");
+        let bad = text.replace(
+            "fieldPath: spec.nodeName",
+            "fieldPath: metadata.labels['x']",
+        );
+        let e = rewrite(&bad, true).unwrap_err();
+        assert!(e.to_string().contains("K8S_NODE_NAME"), "{e}");
     }
 }

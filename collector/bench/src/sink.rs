@@ -11,9 +11,20 @@
 //! nor protobuf on the HTTP paths: it counts the send-time markers in the (decompressed) body,
 //! which is enough because the benchmark sends only its own documents.
 //!
+//! With a stamp marker set (`--stamp`: the uid of the load generator's pod in the Kubernetes API
+//! stand-in, module `cluster`), it also checks what it receives for the pod's identity: of the
+//! documents (or spans) it counts, the *segments* (X-Ray documents other than independent
+//! subsegments, which X-Ray attributes to their segment; every OTLP span) and, of those, the
+//! *stamped* ones, which carry the marker (an X-Ray document anywhere in its text: the stamping
+//! writes it as `otel.resource.k8s.pod.uid` metadata; an OTLP span in its resource or its
+//! attributes, where the translation of a stamped document puts that metadata). It splits a
+//! PutTraceSegments body into its documents without unescaping them and decodes OTLP/HTTP
+//! bodies only in this mode, so a run compares paths with the same sink work.
+//!
 //! The benchmark process drives it over HTTP on the same port: `GET /bench/stats` answers
-//! `documents calls p50_us p99_us`, `GET /bench/reset` clears the counters, `GET /bench/delay/MS`
-//! makes every later call wait `MS` milliseconds before it is answered (a slow X-Ray API).
+//! `documents calls p50_us p99_us segments stamped`, `GET /bench/reset` clears the counters,
+//! `GET /bench/delay/MS` makes every later call wait `MS` milliseconds before it is answered (a
+//! slow X-Ray API), `GET /bench/stamp/MARKER` sets the stamp marker.
 
 use std::convert::Infallible;
 use std::io::{BufRead, BufReader};
@@ -51,6 +62,12 @@ struct SinkState {
     /// How long each call waits before it is answered, in milliseconds (0: at once). With it the
     /// sink stands in for a slow X-Ray API, whose throughput is `senders × 50 / delay`.
     delay_ms: AtomicU64,
+    /// The stamp marker, when the run checks stamping.
+    stamp: Mutex<Option<Vec<u8>>>,
+    /// Of the documents counted, the segments (see the module's comment).
+    segments: AtomicU64,
+    /// Of the segments, those that carry the stamp marker.
+    stamped: AtomicU64,
 }
 
 impl SinkState {
@@ -74,17 +91,21 @@ impl SinkState {
             }
         };
         format!(
-            "{} {} {} {}\n",
+            "{} {} {} {} {} {}\n",
             self.documents.load(Ordering::SeqCst),
             self.calls.load(Ordering::SeqCst),
             pct(0.50),
-            pct(0.99)
+            pct(0.99),
+            self.segments.load(Ordering::SeqCst),
+            self.stamped.load(Ordering::SeqCst)
         )
     }
 
     fn reset(&self) {
         self.documents.store(0, Ordering::SeqCst);
         self.calls.store(0, Ordering::SeqCst);
+        self.segments.store(0, Ordering::SeqCst);
+        self.stamped.store(0, Ordering::SeqCst);
         self.delays_us.lock().expect("delays lock").clear();
     }
 }
@@ -139,6 +160,10 @@ async fn handle(
         } else if control == "reset" {
             state.reset();
             "ok\n".to_owned()
+        } else if let Some(marker) = control.strip_prefix("stamp/") {
+            *state.stamp.lock().expect("stamp lock") =
+                Some(marker.as_bytes().to_vec()).filter(|m| !m.is_empty());
+            "ok\n".to_owned()
         } else if let Some(ms) = control.strip_prefix("delay/") {
             state
                 .delay_ms
@@ -183,6 +208,16 @@ async fn handle(
         }
     }
     state.record(n, &delays);
+    let marker = state.stamp.lock().expect("stamp lock").clone();
+    if let Some(marker) = marker {
+        let (segments, stamped) = if otlp {
+            otlp_stamped(&body, &marker)
+        } else {
+            xray_stamped(&body, &marker)
+        };
+        state.segments.fetch_add(segments, Ordering::SeqCst);
+        state.stamped.fetch_add(stamped, Ordering::SeqCst);
+    }
     // An empty ExportTraceServiceResponse is zero bytes of protobuf.
     let (content_type, answer): (&str, &'static [u8]) = if otlp {
         ("application/x-protobuf", b"")
@@ -195,6 +230,106 @@ async fn handle(
         .body(Full::new(Bytes::from_static(answer)))
         .unwrap_or_default();
     Ok(response)
+}
+
+/// Whether `text` holds a send-time marker followed by its value (a document the sink counts).
+fn has_sent_marker(text: &[u8]) -> bool {
+    memchr::memmem::find_iter(text, SENT_MARKER)
+        .any(|at| sent_ns_after(&text[at + SENT_MARKER.len()..]).is_some())
+}
+
+/// The documents of a PutTraceSegments body (`{"TraceSegmentDocuments":["…","…"]}`), each as
+/// its escaped JSON text. Inside a JSON string every `"` is escaped, so `","` occurs only
+/// between two elements.
+fn xray_documents(body: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let list = memchr::memmem::find(body, b"\"TraceSegmentDocuments\"")
+        .and_then(|at| memchr::memchr(b'[', &body[at..]).map(|open| &body[at + open + 1..]))
+        .and_then(|rest| {
+            let end = memchr::memmem::rfind(rest, b"\"]")?;
+            rest.get(1..end)
+        })
+        .unwrap_or_default();
+    let mut rest = (!list.is_empty()).then_some(list);
+    std::iter::from_fn(move || {
+        let text = rest?;
+        match memchr::memmem::find(text, b"\",\"") {
+            Some(at) => {
+                rest = Some(&text[at + 3..]);
+                Some(&text[..at])
+            }
+            None => {
+                rest = None;
+                Some(text)
+            }
+        }
+    })
+}
+
+/// Of a PutTraceSegments body's counted documents: the segments, and those carrying `marker`.
+fn xray_stamped(body: &[u8], marker: &[u8]) -> (u64, u64) {
+    let (mut segments, mut stamped) = (0, 0);
+    for doc in xray_documents(body).filter(|d| has_sent_marker(d)) {
+        // `"type":"subsegment"`, escaped as it is inside the body's string.
+        if memchr::memmem::find(doc, br#"\"type\":\"subsegment\""#).is_some() {
+            continue;
+        }
+        segments += 1;
+        if memchr::memmem::find(doc, marker).is_some() {
+            stamped += 1;
+        }
+    }
+    (segments, stamped)
+}
+
+/// Whether an attribute value holds `marker` (in a string, or a string of an array or map).
+fn holds(value: Option<&Value>, marker: &[u8]) -> bool {
+    match value {
+        Some(Value::StringValue(s)) => memchr::memmem::find(s.as_bytes(), marker).is_some(),
+        Some(Value::ArrayValue(a)) => a.values.iter().any(|v| holds(v.value.as_ref(), marker)),
+        Some(Value::KvlistValue(l)) => l
+            .values
+            .iter()
+            .any(|kv| holds(kv.value.as_ref().and_then(|v| v.value.as_ref()), marker)),
+        _ => false,
+    }
+}
+
+/// Of an OTLP/HTTP body's counted spans (those with a send time): all are segments; the
+/// stamped ones carry `marker` in their resource or their own attributes.
+fn otlp_stamped(body: &[u8], marker: &[u8]) -> (u64, u64) {
+    let Ok(request) = <ExportTraceServiceRequest as prost::Message>::decode(body) else {
+        return (0, 0);
+    };
+    let value = |kv: &opentelemetry_proto::tonic::common::v1::KeyValue| {
+        kv.value.as_ref().and_then(|v| v.value.as_ref()).cloned()
+    };
+    let (mut segments, mut stamped) = (0, 0);
+    for rs in &request.resource_spans {
+        let resource = rs.resource.as_ref().is_some_and(|r| {
+            r.attributes
+                .iter()
+                .any(|kv| holds(value(kv).as_ref(), marker))
+        });
+        for span in rs.scope_spans.iter().flat_map(|ss| &ss.spans) {
+            let counted = span.attributes.iter().any(|kv| {
+                kv.key.as_bytes() == SENT_MARKER
+                    && matches!(value(kv), Some(Value::StringValue(s)) if s.len() == 20)
+            });
+            if !counted {
+                continue;
+            }
+            segments += 1;
+            if resource
+                || span
+                    .attributes
+                    .iter()
+                    .any(|kv| holds(value(kv).as_ref(), marker))
+            {
+                stamped += 1;
+            }
+        }
+    }
+    (segments, stamped)
 }
 
 /// The OTLP gRPC side: counts spans and their send-time attributes.
@@ -251,6 +386,9 @@ pub struct Stats {
     pub documents: u64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// With a stamp marker: the counted documents that are segments, and those stamped.
+    pub segments: u64,
+    pub stamped: u64,
 }
 
 impl Sink {
@@ -304,6 +442,11 @@ impl Sink {
         self.control("reset").map(|_| ())
     }
 
+    /// Checks every later call for `marker` (see the module's comment).
+    pub fn set_stamp(&self, marker: &str) -> anyhow::Result<()> {
+        self.control(&format!("stamp/{marker}")).map(|_| ())
+    }
+
     /// Makes every later call wait `ms` milliseconds.
     pub fn set_delay_ms(&self, ms: u64) -> anyhow::Result<()> {
         self.control(&format!("delay/{ms}")).map(|_| ())
@@ -322,8 +465,9 @@ impl Sink {
             .map(|w| w.parse::<i64>())
             .collect::<Result<_, _>>()
             .with_context(|| format!("sink stats {text:?}"))?;
-        // `documents calls p50_us p99_us`; the call count is for a person reading the answer.
-        anyhow::ensure!(f.len() == 4, "sink stats {text:?}");
+        // `documents calls p50_us p99_us segments stamped`; the call count is for a person
+        // reading the answer.
+        anyhow::ensure!(f.len() == 6, "sink stats {text:?}");
         let ms = |us: i64| {
             if us < 0 { f64::NAN } else { us as f64 / 1000.0 }
         };
@@ -331,6 +475,8 @@ impl Sink {
             documents: f[0] as u64,
             p50_ms: ms(f[2]),
             p99_ms: ms(f[3]),
+            segments: f[4] as u64,
+            stamped: f[5] as u64,
         })
     }
 }
@@ -339,5 +485,104 @@ impl Drop for Sink {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    const UID: &str = "0d1b5e7c-9a3f-4c2e-8b71-5e1d0be7c4a2";
+    const SENT: &str = "01795550527123456789";
+
+    /// A PutTraceSegments body of `docs`, each escaped into the array as the exporter does.
+    fn put_trace_segments(docs: &[serde_json::Value]) -> Vec<u8> {
+        let texts: Vec<String> = docs.iter().map(|d| d.to_string()).collect();
+        serde_json::json!({ "TraceSegmentDocuments": texts })
+            .to_string()
+            .into_bytes()
+    }
+
+    #[test]
+    fn xray_documents_are_split_and_their_segments_checked_for_the_marker() {
+        let stamped = serde_json::json!({"id": "1", "annotations": {"bench_sent_ns": SENT},
+            "metadata": {"default": {"otel.resource.k8s.pod.uid": UID, "quote": "a\",\"b"}}});
+        let unstamped = serde_json::json!({"id": "2", "annotations": {"bench_sent_ns": SENT}});
+        let subsegment = serde_json::json!({"id": "3", "type": "subsegment",
+            "annotations": {"bench_sent_ns": SENT}});
+        let uncounted = serde_json::json!({"id": "4", "metadata": {"uid": UID}});
+        let body =
+            put_trace_segments(&[stamped.clone(), unstamped, subsegment, uncounted, stamped]);
+        let docs: Vec<&[u8]> = xray_documents(&body).collect();
+        assert_eq!(docs.len(), 5, "{}", String::from_utf8_lossy(&body));
+        assert!(docs[3].starts_with(br#"{\"id\":\"4\""#));
+        assert_eq!(xray_stamped(&body, UID.as_bytes()), (3, 2));
+        assert_eq!(xray_stamped(b"{}", UID.as_bytes()), (0, 0));
+        assert_eq!(
+            xray_stamped(&put_trace_segments(&[]), UID.as_bytes()),
+            (0, 0)
+        );
+    }
+
+    fn kv(key: &str, value: &str) -> KeyValue {
+        KeyValue {
+            key: key.to_owned(),
+            value: Some(AnyValue {
+                value: Some(Value::StringValue(value.to_owned())),
+            }),
+        }
+    }
+
+    fn resource_spans(resource: Vec<KeyValue>, spans: Vec<Vec<KeyValue>>) -> ResourceSpans {
+        ResourceSpans {
+            resource: Some(Resource {
+                attributes: resource,
+                ..Resource::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans: spans
+                    .into_iter()
+                    .map(|attributes| Span {
+                        attributes,
+                        ..Span::default()
+                    })
+                    .collect(),
+                ..ScopeSpans::default()
+            }],
+            ..ResourceSpans::default()
+        }
+    }
+
+    #[test]
+    fn otlp_spans_are_stamped_by_their_resource_or_their_attributes() {
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![
+                // The pod's resource (OTLP in): every counted span is stamped.
+                resource_spans(
+                    vec![kv("k8s.pod.uid", UID)],
+                    vec![vec![kv("bench_sent_ns", SENT)], vec![kv("other", "x")]],
+                ),
+                // A stamped X-Ray document translated: the uid is in its metadata attribute.
+                resource_spans(
+                    vec![kv("k8s.pod.name", "loadgen")],
+                    vec![
+                        vec![
+                            kv("bench_sent_ns", SENT),
+                            kv(
+                                "aws.xray.metadata.default",
+                                &format!(r#"{{"otel.resource.k8s.pod.uid":"{UID}"}}"#),
+                            ),
+                        ],
+                        vec![kv("bench_sent_ns", SENT)],
+                    ],
+                ),
+            ],
+        };
+        let body = prost::Message::encode_to_vec(&request);
+        assert_eq!(otlp_stamped(&body, UID.as_bytes()), (3, 2));
+        assert_eq!(otlp_stamped(b"\xff\xff", UID.as_bytes()), (0, 0));
     }
 }

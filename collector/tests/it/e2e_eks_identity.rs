@@ -1,6 +1,6 @@
 //! End to end: spans from a "pod" arrive at X-Ray (moto) with the pod's EKS identity. The pod is
 //! a loopback address (127.0.0.2; Linux routes all of 127/8 to loopback) that the test registers
-//! as the pod's IP in the Kubernetes API stand-in (`support/k8s_api.rs`, list and watch of pods,
+//! as the pod's IP in the Kubernetes API stand-in (`harness::k8s_api`, list and watch of pods,
 //! replicasets and namespaces in the API's JSON); the instance's `eks:cluster-name` tag is served
 //! by the IMDSv2 stand-in (`support/imds.rs`). The real aws-xray-sdk (UDP, its socket bound to
 //! the pod's address) and the real OpenTelemetry SDK (OTLP/HTTP, its connections bound to it)
@@ -26,7 +26,7 @@
 
 use crate::common;
 use crate::support::imds::Imds;
-use crate::support::k8s_api::{self, K8sApi, Kind};
+use harness::k8s_api::{self, K8sApi, Kind};
 
 use std::collections::BTreeSet;
 use std::process::Command;

@@ -3,8 +3,8 @@
 //! and the test dependencies once instead of once per suite.
 //!
 //! Shared modules: `common` runs the real `xray-collector` binary and reads its metrics,
-//! `support` holds the fault-injecting X-Ray and OTLP/HTTP servers and the Kubernetes API and
-//! IMDSv2 stand-ins, `round_trip` the round-trip
+//! `support` holds the fault-injecting X-Ray and OTLP/HTTP servers and the IMDSv2 stand-in (the
+//! Kubernetes API stand-in is `harness::k8s_api`, shared with the benchmark), `round_trip` the round-trip
 //! property of `from_xray` and `prop_round_trip`. Fixtures stay beside this directory:
 //! `tests/from_xray/`, `tests/translate/`, `tests/apps/`.
 
@@ -14,7 +14,6 @@ mod support {
     pub mod fault_otlp;
     pub mod fault_xray;
     pub mod imds;
-    pub mod k8s_api;
 }
 
 mod config;

@@ -7,8 +7,13 @@
 //! records it in `target/skipped-checks.log`, which `tests/run` prints at the end. Optional tools
 //! (terraform and its provider mirror, which not every machine has) are never required: their absence
 //! is always recorded and printed the same way.
+//!
+//! Modules: `hostile_yaml` (inputs that must fail cleanly) and, with the feature `k8s-api`,
+//! `k8s_api` (the Kubernetes API stand-in the collector's tests and its benchmark share).
 
 pub mod hostile_yaml;
+#[cfg(feature = "k8s-api")]
+pub mod k8s_api;
 
 use std::fs::OpenOptions;
 use std::io::Write;

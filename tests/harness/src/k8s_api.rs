@@ -1,14 +1,20 @@
-//! The Kubernetes API stand-in: a small HTTP server that serves what the `k8sattributes`
-//! processor's kube-rs watches request, in the API's own JSON shapes: `GET /version`; list
-//! (`PodList`, `ReplicaSetList`, `NamespaceList` with a `resourceVersion`) and watch (`?watch=1`
-//! or `?watch=true`: chunked JSON lines `{"type":"ADDED|MODIFIED|DELETED","object":{...}}`, events
-//! after the requested `resourceVersion` first) of pods, replicasets and namespaces, cluster-wide
-//! or in one namespace, with the `spec.nodeName=` field selector.
+//! The Kubernetes API stand-in (feature `k8s-api`): a small HTTP server that serves what the
+//! collector's `k8sattributes` processor's kube-rs watches request, in the API's own JSON shapes:
+//! `GET /version`; list (`PodList`, `ReplicaSetList`, `NamespaceList` with a `resourceVersion`)
+//! and watch (`?watch=1` or `?watch=true`: chunked JSON lines
+//! `{"type":"ADDED|MODIFIED|DELETED","object":{...}}`, events after the requested
+//! `resourceVersion` first) of pods, replicasets and namespaces, cluster-wide or in one namespace,
+//! with the `spec.nodeName=` field selector.
 //!
 //! No real API server runs in the tests; this is named as the stand-in it is. It can refuse every
 //! request with `403` (a service account without RBAC) and records the paths it was asked for.
-
-#![allow(dead_code)]
+//!
+//! One implementation for two users: the collector's integration tests
+//! (`collector/tests/it/e2e_eks_identity.rs`, `deployed.rs`) and the benchmark binary
+//! (`collector/bench`, `--stamp`), which serves its load generator's source address as a pod so
+//! that rendered configs measure the stamping path. It lives here, behind a feature, because both
+//! can depend on this crate: it needs only crates the benchmark already links (hyper, tokio,
+//! serde_json), and the generator's tests, which do not enable the feature, do not build them.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -116,7 +122,13 @@ pub struct K8sApi {
 
 impl K8sApi {
     /// Starts the stand-in on a free loopback port, reporting an EKS version (`v1.30.4-eks-…`).
+    /// Panics when it cannot (a test's setup failing); see [`K8sApi::try_start`].
     pub fn start() -> K8sApi {
+        K8sApi::try_start().expect("start the Kubernetes API stand-in")
+    }
+
+    /// Starts the stand-in on a free loopback port, or says why it cannot (no runtime, no port).
+    pub fn try_start() -> std::io::Result<K8sApi> {
         let state = Arc::new(State {
             store: Mutex::new(Store::default()),
             deny: AtomicBool::new(false),
@@ -125,15 +137,18 @@ impl K8sApi {
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
+            .thread_name("k8s-api-stand-in")
             .enable_all()
-            .build()
-            .expect("stand-in runtime");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the stand-in");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let addr = listener.local_addr().expect("local addr");
+            .build()?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let listener = {
+            let _entered = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)?
+        };
         let served = state.clone();
         runtime.spawn(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
@@ -150,11 +165,11 @@ impl K8sApi {
                 });
             }
         });
-        K8sApi {
+        Ok(K8sApi {
             addr,
             state,
             _runtime: runtime,
-        }
+        })
     }
 
     /// The API's URL.
@@ -162,13 +177,17 @@ impl K8sApi {
         format!("http://{}", self.addr)
     }
 
-    /// A kubeconfig file for the stand-in (no credentials: it checks none), written to `path`.
-    pub fn write_kubeconfig(&self, path: &std::path::Path) {
-        let text = format!(
+    /// The text of a kubeconfig for the stand-in (no credentials: it checks none).
+    pub fn kubeconfig(&self) -> String {
+        format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: stand-in\n  cluster:\n    server: {}\ncontexts:\n- name: stand-in\n  context:\n    cluster: stand-in\n    user: nobody\nusers:\n- name: nobody\n  user: {{}}\ncurrent-context: stand-in\n",
             self.url()
-        );
-        std::fs::write(path, text).expect("write kubeconfig");
+        )
+    }
+
+    /// Writes [`K8sApi::kubeconfig`] to `path`.
+    pub fn write_kubeconfig(&self, path: &std::path::Path) {
+        std::fs::write(path, self.kubeconfig()).expect("write kubeconfig");
     }
 
     /// Answer `403 Forbidden` to every request from now on (or not).
@@ -308,12 +327,13 @@ fn percent_decode(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        let escaped = (bytes[i] == b'%' && i + 2 < bytes.len())
+            .then(|| u8::from_str_radix(text.get(i + 1..i + 3)?, 16).ok())
+            .flatten();
+        if let Some(b) = escaped {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
         i += 1;
@@ -416,6 +436,44 @@ pub fn replicaset(namespace: &str, name: &str, deployment: &str) -> Value {
         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": deployment}}},
         "status": {"replicas": 1}
     })
+}
+
+/// One pod of a deployment, as [`K8sApi::apply_workload`] registers it.
+#[derive(Clone, Debug)]
+pub struct Workload<'a> {
+    pub namespace: &'a str,
+    pub deployment: &'a str,
+    /// The replicaset between the deployment and the pod (`<deployment>-<hash>`).
+    pub replicaset: &'a str,
+    pub pod: &'a str,
+    pub uid: &'a str,
+    /// The pod's IP: the address its spans come from.
+    pub ip: &'a str,
+    pub node: &'a str,
+}
+
+impl K8sApi {
+    /// Registers `w`: its namespace, its replicaset (owned by the deployment) and the running pod
+    /// (owned by the replicaset, label `app: <deployment>`).
+    pub fn apply_workload(&self, w: &Workload<'_>) {
+        self.apply(Kind::Namespace, namespace(w.namespace, &[]));
+        self.apply(
+            Kind::ReplicaSet,
+            replicaset(w.namespace, w.replicaset, w.deployment),
+        );
+        self.apply(
+            Kind::Pod,
+            pod(
+                w.namespace,
+                w.pod,
+                w.uid,
+                w.ip,
+                w.node,
+                Some(w.replicaset),
+                &[("app", w.deployment)],
+            ),
+        );
+    }
 }
 
 /// A namespace with `labels`.
