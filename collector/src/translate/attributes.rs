@@ -71,17 +71,6 @@ pub(crate) fn as_string(value: &AnyValue) -> String {
     }
 }
 
-/// The value as an annotation: strings, integers, doubles and booleans only (`annotationValue`).
-pub(crate) fn annotation_value(value: &AnyValue) -> Option<Value> {
-    match &value.value {
-        Some(Any::StringValue(s)) => Some(Value::String(s.clone())),
-        Some(Any::IntValue(n)) => Some(Value::from(*n)),
-        Some(Any::DoubleValue(d)) => Number::from_f64(*d).map(Value::Number),
-        Some(Any::BoolValue(b)) => Some(Value::Bool(*b)),
-        _ => None,
-    }
-}
-
 /// The value as plain JSON, keeping maps and arrays (`pcommon.Value.AsRaw()`).
 ///
 /// An unset value gives `None`; bytes become standard base64, as Go's `encoding/json` writes a
@@ -133,7 +122,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// Standard base64 with padding.
-fn base64(bytes: &[u8]) -> String {
+pub(crate) fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
