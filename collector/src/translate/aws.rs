@@ -287,11 +287,7 @@ fn cloudwatch_logs<'a>(resource: &AttrMap<'a>, log_groups: &'a [String]) -> Vec<
             return Vec::new();
         };
         match array_of(value) {
-            Some(items) => items
-                .iter()
-                .map(|v| str_of(v))
-                .filter(|s| !s.is_empty())
-                .collect(),
+            Some(items) => items.iter().map(str_of).filter(|s| !s.is_empty()).collect(),
             None => str_of(value).split('&').filter(|s| !s.is_empty()).collect(),
         }
     };

@@ -651,7 +651,7 @@ fn make_xray_attributes<'a>(
 ) -> XRayAttributes<'a> {
     let user = attrs
         .remove("enduser.id")
-        .map(|v| str_of(v))
+        .map(str_of)
         .filter(|s| !s.is_empty());
     let mut annotations = Vec::new();
     let mut metadata = Metadata::default();
