@@ -203,7 +203,7 @@ fn make_segment(
     let sql = make_sql(span, &attrs, &mut filtered);
     for name in &ctx.settings.indexed_attributes {
         if let Some((key, value)) = attrs.get_key_value(name.as_str()) {
-            filtered.entry(key).or_insert(value);
+            filtered.insert_if_absent(key, value);
         }
     }
     let xray_attrs = make_xray_attributes(filtered, &resource, store_resource, ctx.settings);

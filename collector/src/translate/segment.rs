@@ -289,7 +289,7 @@ fn make_segment<'a>(
     let sql = make_sql(span, attrs, &mut filtered);
     for name in &settings.indexed_attributes {
         if let Some((key, value)) = attrs.get_key_value(name.as_str()) {
-            filtered.entry(key).or_insert(value);
+            filtered.insert_if_absent(key, value);
         }
     }
     let xray_attrs = make_xray_attributes(filtered, resource, store_resource, settings);
@@ -679,7 +679,7 @@ fn make_xray_attributes<'a>(
     };
 
     if store_resource {
-        for (&key, &value) in resource {
+        for (key, value) in resource {
             if annotatable(value) && indexed(RESOURCE_PREFIX, key) {
                 let key = fix_annotation_key(&resource_metadata_key(key)).into_owned();
                 annotations.push((Cow::Owned(key), value));
