@@ -161,7 +161,7 @@ pub(crate) fn make_aws<'a>(
     filtered: &mut AttrMap<'_>,
 ) -> Option<Aws<'a>> {
     for key in AWS_CONSUMED {
-        filtered.remove(*key);
+        filtered.remove(key);
     }
     let provider = get_str(resource, "cloud.provider");
     if !provider.is_empty() && provider != "aws" {

@@ -431,7 +431,7 @@ pub(crate) fn make_aws(
     filtered: &mut AttrMap<'_>,
 ) -> Option<Value> {
     for key in AWS_CONSUMED {
-        filtered.remove(*key);
+        filtered.remove(key);
     }
     let provider = get_str(resource, "cloud.provider");
     if !provider.is_empty() && provider != "aws" {
