@@ -56,6 +56,10 @@ impl<'a> AttrMap<'a> {
         self.entries.is_empty()
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     /// The entries in key order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&'a str, &'a AnyValue)> + '_ {
         self.entries.iter().copied()

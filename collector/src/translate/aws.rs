@@ -1,8 +1,6 @@
 //! The `aws` block (`makeAws`), `origin` and `service`, borrowed from the attributes and written
 //! by [`Aws::write`].
 
-use std::borrow::Cow;
-
 use opentelemetry_proto::tonic::common::v1::AnyValue;
 use serde_json::{Map, Value};
 
@@ -30,7 +28,8 @@ pub(crate) struct Aws<'a> {
     eks: Option<Eks<'a>>,
     beanstalk: Option<(&'a str, &'a str, i64)>,
     cloudwatch_logs: Vec<LogGroup<'a>>,
-    sdk: Cow<'a, str>,
+    /// `telemetry.sdk.name` and `telemetry.sdk.language`: `sdk` is `<name> for <language>`.
+    sdk: (&'a str, &'a str),
     sdk_version: &'a str,
     auto_instrumentation: bool,
     /// The fields from the span (`account_id` may come from the resource), dropped from the
@@ -145,7 +144,18 @@ impl Aws<'_> {
         }
         let mut xray = Obj::begin(aws.key("xray"));
         xray.bool("auto_instrumentation", self.auto_instrumentation);
-        xray.non_empty_str("sdk", &self.sdk);
+        match self.sdk {
+            ("", _) => {}
+            (name, "") => xray.str("sdk", name),
+            (name, language) => {
+                let out = xray.key("sdk");
+                out.push(b'"');
+                write::string_contents(out, name);
+                out.extend_from_slice(b" for ");
+                write::string_contents(out, language);
+                out.push(b'"');
+            }
+        }
         xray.non_empty_str("sdk_version", self.sdk_version);
         xray.end();
         aws.end();
@@ -184,11 +194,7 @@ pub(crate) fn make_aws<'a>(
             let deployment: i64 = res("service.instance.id").parse().unwrap_or(0);
             (res("service.namespace"), res("service.version"), deployment)
         });
-    let sdk = match (res("telemetry.sdk.name"), res("telemetry.sdk.language")) {
-        ("", _) => Cow::Borrowed(""),
-        (name, "") => Cow::Borrowed(name),
-        (name, language) => Cow::Owned(format!("{name} for {language}")),
-    };
+    let sdk = (res("telemetry.sdk.name"), res("telemetry.sdk.language"));
     let auto_instrumentation = resource.contains_key("telemetry.auto.version")
         || resource.contains_key("telemetry.distro.version");
 

@@ -655,6 +655,8 @@ fn make_xray_attributes<'a>(
         .filter(|s| !s.is_empty());
     let mut annotations = Vec::new();
     let mut metadata = Metadata::default();
+    let resource_entries = if store_resource { resource.len() } else { 0 };
+    metadata.default.reserve(resource_entries + attrs.len());
 
     // Keys to index: the configured ones and those the span lists in `aws.xray.annotations`.
     let listed: &[AnyValue] = match attrs.get("aws.xray.annotations").and_then(|v| array_of(v)) {
