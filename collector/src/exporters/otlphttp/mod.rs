@@ -8,6 +8,9 @@
 //! every other status is permanent and its `google.rpc.Status` message is logged. Connection
 //! errors and timeouts are retried. X-Ray segments are converted to OTLP spans first
 //! (`translate::from_xray`); what cannot be is counted as `reason="untranslatable"`.
+//!
+//! Protobuf bodies are encoded in one pass over the spans and gzipped with deflate states kept
+//! between requests (`body.rs`); the bytes are those of `encode_to_vec` and `GzEncoder`.
 
 mod body;
 pub mod config;
