@@ -4,8 +4,6 @@
 //! type does not match (`Str()` of an int is `""`).
 //! These helpers do the same so that the translation rules can be written as they are specified.
 
-use std::collections::BTreeMap;
-
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value as Any};
 use serde_json::{Map, Number, Value};
 
@@ -13,16 +11,94 @@ use serde_json::{Map, Number, Value};
 static EMPTY: AnyValue = AnyValue { value: None };
 
 /// Attributes by key; when a key repeats, the first occurrence wins, as in `pcommon.Map.Get`.
-pub(crate) type AttrMap<'a> = BTreeMap<&'a str, &'a AnyValue>;
+///
+/// A short list sorted by key: iteration is in key order (as a `BTreeMap`'s), and a lookup is a
+/// scan comparing lengths first, which for the ten or twenty attributes of a span costs less than
+/// a tree's ordered string comparisons; the translation looks up many keys a span does not have.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AttrMap<'a> {
+    entries: Vec<(&'a str, &'a AnyValue)>,
+}
+
+impl<'a> AttrMap<'a> {
+    fn position(&self, key: &str) -> Option<usize> {
+        self.entries.iter().position(|(k, _)| *k == key)
+    }
+
+    /// The value of `key`.
+    pub(crate) fn get(&self, key: &str) -> Option<&&'a AnyValue> {
+        self.entries.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// The stored key and value of `key`.
+    pub(crate) fn get_key_value(&self, key: &str) -> Option<(&'a str, &'a AnyValue)> {
+        self.entries.iter().find(|(k, _)| *k == key).copied()
+    }
+
+    pub(crate) fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_some()
+    }
+
+    /// Removes `key`, returning its value.
+    pub(crate) fn remove(&mut self, key: &str) -> Option<&'a AnyValue> {
+        let idx = self.position(key)?;
+        Some(self.entries.remove(idx).1)
+    }
+
+    /// Adds `key` unless it is there already.
+    pub(crate) fn insert_if_absent(&mut self, key: &'a str, value: &'a AnyValue) {
+        if let Err(idx) = self.entries.binary_search_by(|(k, _)| (*k).cmp(key)) {
+            self.entries.insert(idx, (key, value));
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The entries in key order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&'a str, &'a AnyValue)> + '_ {
+        self.entries.iter().copied()
+    }
+
+    /// The values in key order.
+    pub(crate) fn values(&self) -> impl Iterator<Item = &'a AnyValue> + '_ {
+        self.entries.iter().map(|(_, v)| *v)
+    }
+}
+
+impl<'a> IntoIterator for AttrMap<'a> {
+    type Item = (&'a str, &'a AnyValue);
+    type IntoIter = std::vec::IntoIter<(&'a str, &'a AnyValue)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
+
+impl<'a, 'm> IntoIterator for &'m AttrMap<'a> {
+    type Item = (&'a str, &'a AnyValue);
+    type IntoIter = std::iter::Copied<std::slice::Iter<'m, (&'a str, &'a AnyValue)>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.iter().copied()
+    }
+}
 
 /// Builds an [`AttrMap`] from a protobuf attribute list.
 pub(crate) fn attr_map(attributes: &[KeyValue]) -> AttrMap<'_> {
-    let mut map = AttrMap::new();
-    for kv in attributes {
-        map.entry(kv.key.as_str())
-            .or_insert_with(|| kv.value.as_ref().unwrap_or(&EMPTY));
-    }
-    map
+    let mut entries: Vec<(&str, &AnyValue)> = attributes
+        .iter()
+        .map(|kv| (kv.key.as_str(), kv.value.as_ref().unwrap_or(&EMPTY)))
+        .collect();
+    // A stable sort keeps repeated keys in list order; `dedup_by` keeps the first of each.
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    entries.dedup_by(|later, first| later.0 == first.0);
+    AttrMap { entries }
 }
 
 /// The string value, or `""` for any other type (`pcommon.Value.Str()`).
@@ -68,17 +144,6 @@ pub(crate) fn as_string(value: &AnyValue) -> String {
         .map(|v| v.to_string())
         .unwrap_or_default(),
         None => String::new(),
-    }
-}
-
-/// The value as an annotation: strings, integers, doubles and booleans only (`annotationValue`).
-pub(crate) fn annotation_value(value: &AnyValue) -> Option<Value> {
-    match &value.value {
-        Some(Any::StringValue(s)) => Some(Value::String(s.clone())),
-        Some(Any::IntValue(n)) => Some(Value::from(*n)),
-        Some(Any::DoubleValue(d)) => Number::from_f64(*d).map(Value::Number),
-        Some(Any::BoolValue(b)) => Some(Value::Bool(*b)),
-        _ => None,
     }
 }
 
@@ -133,7 +198,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// Standard base64 with padding.
-fn base64(bytes: &[u8]) -> String {
+pub(crate) fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
@@ -156,7 +221,51 @@ fn base64(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// `AttrMap` behaves as the `BTreeMap` it replaced: the first of a repeated key wins,
+        /// iteration is in key order, and removals and insertions of absent keys match.
+        #[test]
+        fn attr_map_behaves_as_a_first_wins_btree_map(
+            list in prop::collection::vec((prop::sample::select(vec!["a", "b", "ab", "ba", "c", ""]), any::<i64>()), 0..12),
+            ops in prop::collection::vec((any::<bool>(), prop::sample::select(vec!["a", "b", "ab", "x", ""]), any::<i64>()), 0..8),
+        ) {
+            let attributes: Vec<KeyValue> = list
+                .iter()
+                .map(|(key, n)| KeyValue {
+                    key: (*key).to_owned(),
+                    value: Some(AnyValue { value: Some(Any::IntValue(*n)) }),
+                })
+                .collect();
+            let values: Vec<AnyValue> = ops
+                .iter()
+                .map(|(_, _, n)| AnyValue { value: Some(Any::IntValue(*n)) })
+                .collect();
+            let mut map = attr_map(&attributes);
+            let mut reference: BTreeMap<&str, &AnyValue> = BTreeMap::new();
+            for kv in &attributes {
+                reference.entry(kv.key.as_str()).or_insert(kv.value.as_ref().unwrap());
+            }
+            for ((insert, key, _), value) in ops.iter().zip(&values) {
+                if *insert {
+                    map.insert_if_absent(key, value);
+                    reference.entry(key).or_insert(value);
+                } else {
+                    prop_assert_eq!(map.remove(key), reference.remove(key));
+                }
+                prop_assert_eq!(map.get(key), reference.get(key));
+                prop_assert_eq!(map.contains_key("ab"), reference.contains_key("ab"));
+            }
+            let entries: Vec<_> = map.iter().collect();
+            let expected: Vec<_> = reference.into_iter().collect();
+            prop_assert_eq!(entries, expected);
+        }
+    }
 
     #[test]
     fn base64_matches_the_standard_alphabet_and_padding() {

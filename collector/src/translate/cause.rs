@@ -1,17 +1,35 @@
 //! `error`, `fault`, `throttle` and `cause` (`makeCause`).
 
 use opentelemetry_proto::tonic::trace::v1::{Span, span::SpanKind, status::StatusCode};
-use serde_json::{Map, Value};
 
 use super::attributes::{AttrMap, as_string, attr_map, get_str, int_of, str_of};
 use super::stack::{self, Exception};
+use super::write::Obj;
 
 /// The error flags and the optional `cause` object of one span.
 pub(crate) struct Cause {
     pub(crate) error: bool,
     pub(crate) fault: bool,
     pub(crate) throttle: bool,
-    pub(crate) cause: Option<Value>,
+    /// `cause.exceptions`; the `cause` object is omitted when there is none.
+    pub(crate) exceptions: Vec<Exception>,
+}
+
+impl Cause {
+    /// Writes `{"exceptions":[...]}`.
+    pub(crate) fn write_cause(&self, out: &mut Vec<u8>) {
+        let mut cause = Obj::begin(out);
+        let out = cause.key("exceptions");
+        out.push(b'[');
+        for (i, exception) in self.exceptions.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            exception.write(out);
+        }
+        out.push(b']');
+        cause.end();
+    }
 }
 
 /// Builds the flags and `cause`; `http.status_text` is consumed from `filtered` when it supplies
@@ -102,19 +120,11 @@ pub(crate) fn make_cause(
         _ => (false, is_error_status, false),
     };
 
-    let cause = (!exceptions.is_empty()).then(|| {
-        let mut obj = Map::new();
-        obj.insert(
-            "exceptions".into(),
-            Value::Array(exceptions.iter().map(Exception::to_json).collect()),
-        );
-        Value::Object(obj)
-    });
     Cause {
         error,
         fault,
         throttle,
-        cause,
+        exceptions,
     }
 }
 

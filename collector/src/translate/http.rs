@@ -1,15 +1,16 @@
 //! The `http` block (`makeHTTP`), for the old (`http.*`, `net.*`) and new (`url.*`, `server.*`,
-//! `network.*`) semantic-convention names.
+//! `network.*`) semantic-convention names, borrowed from the span and written by [`Http::write`].
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use opentelemetry_proto::tonic::trace::v1::{Span, span::SpanKind};
-use serde_json::{Map, Value};
 
 use super::attributes::{AttrMap, attr_map, first_str, get_str, int_of, str_of};
+use super::write::{self, Obj};
 
 /// Attributes that make a span an HTTP span.
-const HTTP_MARKERS: &[&str] = &[
+pub(super) const HTTP_MARKERS: &[&str] = &[
     "http.method",
     "http.request.method",
     "http.client_ip",
@@ -31,7 +32,7 @@ const HTTP_MARKERS: &[&str] = &[
 
 /// Attributes that the `http` block consumes when it is emitted: the markers plus the address
 /// attributes used to build the URL and the client IP.
-const HTTP_CONSUMED: &[&str] = &[
+pub(super) const HTTP_CONSUMED: &[&str] = &[
     "client.address",
     "net.host.name",
     "host.name",
@@ -44,61 +45,89 @@ const HTTP_CONSUMED: &[&str] = &[
     "network.peer.port",
 ];
 
-/// Returns the `http` object, removing the attributes it consumed from `filtered`, or `None` when
+/// The `http` block of one document, borrowed from the span's attributes.
+pub(crate) struct Http<'a> {
+    method: Option<&'a str>,
+    client_ip: Option<&'a str>,
+    x_forwarded_for: bool,
+    user_agent: Option<&'a str>,
+    url: Option<Cow<'a, str>>,
+    status: Option<i64>,
+    content_length: i64,
+}
+
+impl Http<'_> {
+    /// Writes `{"request":{...},"response":{...}}`, keys in ascending order.
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        let mut http = Obj::begin(out);
+        let mut request = Obj::begin(http.key("request"));
+        if let Some(ip) = self.client_ip {
+            request.str("client_ip", ip);
+        }
+        if let Some(method) = self.method {
+            request.str("method", method);
+        }
+        if let Some(url) = &self.url {
+            request.str("url", url);
+        }
+        if let Some(agent) = self.user_agent {
+            request.str("user_agent", agent);
+        }
+        if self.x_forwarded_for {
+            request.bool("x_forwarded_for", true);
+        }
+        request.end();
+        let mut response = Obj::begin(http.key("response"));
+        write::int(response.key("content_length"), self.content_length);
+        if let Some(status) = self.status {
+            write::int(response.key("status"), status);
+        }
+        response.end();
+        http.end();
+    }
+}
+
+/// Returns the `http` block, removing the attributes it consumed from `filtered`, or `None` when
 /// the span has no HTTP attribute (then nothing is consumed).
-pub(crate) fn make_http(
+pub(crate) fn make_http<'a>(
     span: &Span,
-    attrs: &AttrMap<'_>,
+    attrs: &AttrMap<'a>,
     filtered: &mut AttrMap<'_>,
-) -> Option<Value> {
+) -> Option<Http<'a>> {
     if !HTTP_MARKERS.iter().any(|k| attrs.contains_key(k)) {
         return None;
     }
     for key in HTTP_MARKERS.iter().chain(HTTP_CONSUMED) {
         filtered.remove(key);
     }
-
-    let mut request = Map::new();
-    if let Some(method) = first_str(attrs, &["http.method", "http.request.method"]) {
-        request.insert("method".into(), method.into());
-    }
+    let method = first_str(attrs, &["http.method", "http.request.method"]);
     let client_ip = first_str(attrs, &["http.client_ip"])
         .or_else(|| ip_str(attrs, "client.address"))
         .or_else(|| first_str(attrs, &["net.peer.ip"]))
         .or_else(|| ip_str(attrs, "network.peer.address"));
-    if let Some(ip) = client_ip {
-        request.insert("client_ip".into(), ip.into());
-        if !attrs.contains_key("net.peer.ip") && !attrs.contains_key("network.peer.address") {
-            request.insert("x_forwarded_for".into(), true.into());
-        }
-    }
-    if let Some(agent) = first_str(attrs, &["http.user_agent", "user_agent.original"]) {
-        request.insert("user_agent".into(), agent.into());
-    }
+    let x_forwarded_for = client_ip.is_some()
+        && !attrs.contains_key("net.peer.ip")
+        && !attrs.contains_key("network.peer.address");
+    let user_agent = first_str(attrs, &["http.user_agent", "user_agent.original"]);
     let url = first_str(attrs, &["http.url", "url.full"])
-        .map(str::to_string)
-        .or_else(|| construct_url(span.kind() == SpanKind::Server, attrs));
-    if let Some(url) = url {
-        request.insert("url".into(), url.into());
-    }
-
-    let mut response = Map::new();
+        .map(Cow::Borrowed)
+        .or_else(|| construct_url(span.kind() == SpanKind::Server, attrs).map(Cow::Owned));
     let status = ["http.status_code", "http.response.status_code"]
         .iter()
         .find_map(|k| attrs.get(k).and_then(|v| int_of(v)));
-    if let Some(status) = status {
-        response.insert("status".into(), status.into());
-    }
-    response.insert("content_length".into(), response_size(span, attrs).into());
-
-    let mut http = Map::new();
-    http.insert("request".into(), Value::Object(request));
-    http.insert("response".into(), Value::Object(response));
-    Some(Value::Object(http))
+    Some(Http {
+        method,
+        client_ip,
+        x_forwarded_for,
+        user_agent,
+        url,
+        status,
+        content_length: response_size(span, attrs),
+    })
 }
 
 /// The value of `key` when it is a string that parses as an IP address.
-fn ip_str<'a>(attrs: &AttrMap<'a>, key: &str) -> Option<&'a str> {
+pub(super) fn ip_str<'a>(attrs: &AttrMap<'a>, key: &str) -> Option<&'a str> {
     let value = get_str(attrs, key);
     value.parse::<IpAddr>().is_ok().then_some(value)
 }
@@ -115,7 +144,7 @@ fn port_of(attrs: &AttrMap<'_>, keys: &[&str]) -> Option<String> {
 }
 
 /// `scheme://host[:port]path[?query]` from the parts, or `None` when no host is known.
-fn construct_url(server: bool, attrs: &AttrMap<'_>) -> Option<String> {
+pub(super) fn construct_url(server: bool, attrs: &AttrMap<'_>) -> Option<String> {
     let scheme = first_str(attrs, &["http.scheme", "url.scheme"]).unwrap_or("http");
     let (host, port) = if let Some(host) = first_str(attrs, &["http.host"]) {
         // `http.host` already carries the port when it is not the default one.
@@ -163,7 +192,7 @@ fn construct_url(server: bool, attrs: &AttrMap<'_>) -> Option<String> {
 }
 
 /// The response size from the span's or an event's `message.type == RECEIVED` attributes.
-fn response_size(span: &Span, attrs: &AttrMap<'_>) -> i64 {
+pub(super) fn response_size(span: &Span, attrs: &AttrMap<'_>) -> i64 {
     let from = |attrs: &AttrMap<'_>| {
         (get_str(attrs, "message.type") == "RECEIVED")
             .then(|| {

@@ -10,7 +10,10 @@
 //! epoch check.
 //!
 //! Each span becomes its own document (the translator never nests subsegments); a `LOCAL_ROOT` span
-//! of a dependency kind becomes two.
+//! of a dependency kind becomes two. Documents are written straight to JSON bytes (`segment.rs`
+//! gathers a span's fields, borrowed, and writes them with `write.rs`); no `serde_json` tree is
+//! built per span. The tree-building translator this replaced is kept as a test oracle
+//! (`oracle.rs`), and `differential.rs` checks the two give byte-identical documents.
 //! A span that cannot be translated is dropped and reported in [`Translation::dropped`].
 //!
 //! The reverse direction, X-Ray documents to OTLP spans, is [`from_xray`].
@@ -18,10 +21,15 @@
 mod attributes;
 mod aws;
 mod cause;
+#[cfg(test)]
+mod differential;
 pub mod from_xray;
 mod http;
+#[cfg(test)]
+mod oracle;
 mod segment;
 mod stack;
+mod write;
 
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
@@ -176,25 +184,27 @@ pub fn to_xray_documents_with_ids(
     settings: &TranslateSettings,
     ids: &mut dyn IdSource,
 ) -> Translation {
-    let mut ctx = segment::Ctx { settings, ids };
     let mut out = Translation::default();
+    // One scratch buffer for every document of the call; each document is copied out of it.
+    let mut buf = Vec::with_capacity(4096);
     for rs in resource_spans {
-        let resource = rs
-            .resource
-            .as_ref()
-            .map(|r| r.attributes.as_slice())
-            .unwrap_or(&[]);
+        let resource = attributes::attr_map(
+            rs.resource
+                .as_ref()
+                .map(|r| r.attributes.as_slice())
+                .unwrap_or(&[]),
+        );
         for span in rs.scope_spans.iter().flat_map(|ss| &ss.spans) {
-            match segment::make_segments(span, resource, &mut ctx) {
-                Ok(docs) => out.documents.extend(docs.into_iter().map(|doc| {
-                    let text = |key: &str| doc.get(key).and_then(|v| v.as_str()).unwrap_or("");
-                    Document {
-                        id: text("id").to_owned(),
-                        trace_id: text("trace_id").to_owned(),
-                        json: serde_json::to_vec(&doc).expect("a JSON map always serializes"),
-                    }
-                })),
-                Err(err) => out.dropped.push(err),
+            let written = segment::write_segments(
+                span,
+                &resource,
+                settings,
+                ids,
+                &mut buf,
+                &mut out.documents,
+            );
+            if let Err(err) = written {
+                out.dropped.push(err);
             }
         }
     }

@@ -4,7 +4,7 @@
 //! (`Caused by:` in Java, "During handling of the above exception" in Python), linking them through
 //! `cause`.
 
-use serde_json::{Map, Value};
+use super::write::{self, Obj};
 
 /// One X-Ray stack frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,41 +26,39 @@ pub(crate) struct Exception {
 }
 
 impl Exception {
-    /// The X-Ray JSON object; empty strings and empty stacks are omitted.
-    pub(crate) fn to_json(&self) -> Value {
-        let mut obj = Map::new();
-        obj.insert("id".into(), Value::String(self.id.clone()));
-        if let Some(kind) = &self.kind {
-            obj.insert("type".into(), Value::String(kind.clone()));
+    /// Writes the X-Ray JSON object, keys in ascending order; empty strings and empty stacks are
+    /// omitted.
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        let mut obj = Obj::begin(out);
+        if let Some(cause) = &self.cause {
+            obj.str("cause", cause);
         }
+        obj.str("id", &self.id);
         if let Some(message) = self.message.as_ref().filter(|m| !m.is_empty()) {
-            obj.insert("message".into(), Value::String(message.clone()));
+            obj.str("message", message);
         }
         if let Some(remote) = self.remote {
-            obj.insert("remote".into(), Value::Bool(remote));
-        }
-        if let Some(cause) = &self.cause {
-            obj.insert("cause".into(), Value::String(cause.clone()));
+            obj.bool("remote", remote);
         }
         if !self.stack.is_empty() {
-            let frames = self
-                .stack
-                .iter()
-                .map(|f| {
-                    let mut frame = Map::new();
-                    if !f.path.is_empty() {
-                        frame.insert("path".into(), Value::String(f.path.clone()));
-                    }
-                    frame.insert("line".into(), Value::from(f.line));
-                    if !f.label.is_empty() {
-                        frame.insert("label".into(), Value::String(f.label.clone()));
-                    }
-                    Value::Object(frame)
-                })
-                .collect();
-            obj.insert("stack".into(), Value::Array(frames));
+            let out = obj.key("stack");
+            out.push(b'[');
+            for (i, f) in self.stack.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                let mut frame = Obj::begin(out);
+                frame.non_empty_str("label", &f.label);
+                write::int(frame.key("line"), f.line);
+                frame.non_empty_str("path", &f.path);
+                frame.end();
+            }
+            out.push(b']');
         }
-        Value::Object(obj)
+        if let Some(kind) = &self.kind {
+            obj.str("type", kind);
+        }
+        obj.end();
     }
 }
 

@@ -8,11 +8,14 @@
 //! every other status is permanent and its `google.rpc.Status` message is logged. Connection
 //! errors and timeouts are retried. X-Ray segments are converted to OTLP spans first
 //! (`translate::from_xray`); what cannot be is counted as `reason="untranslatable"`.
+//!
+//! Protobuf bodies are encoded in one pass over the spans and gzipped with deflate states kept
+//! between requests (`body.rs`); the bytes are those of `encode_to_vec` and `GzEncoder`.
 
+mod body;
 pub mod config;
 pub mod response;
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -150,6 +153,8 @@ pub struct OtlpHttpExporter {
     headers: Vec<(HeaderName, HeaderValue)>,
     retry: RetryPolicy,
     telemetry: Telemetry,
+    /// Encoding buffers and deflate states reused from request to request.
+    bodies: body::Bodies,
 }
 
 impl OtlpHttpExporter {
@@ -199,6 +204,7 @@ impl OtlpHttpExporter {
                 max_retries: None,
             },
             telemetry,
+            bodies: body::Bodies::new(),
         })
     }
 
@@ -262,23 +268,22 @@ impl OtlpHttpExporter {
         (out.resource_spans, converted)
     }
 
-    /// The request body: encoded, then compressed when `compression: gzip`.
+    /// The request body: encoded, then compressed when `compression: gzip` (`body.rs`).
     fn body(&self, resource_spans: Vec<ResourceSpans>) -> Result<Bytes, BodyError> {
+        if !self.json {
+            return self
+                .bodies
+                .protobuf(&resource_spans, self.gzip)
+                .map(Bytes::from)
+                .map_err(BodyError::Gzip);
+        }
         let request = ExportTraceServiceRequest { resource_spans };
-        let encoded = if self.json {
-            serde_json::to_vec(&request).map_err(BodyError::Json)?
-        } else {
-            request.encode_to_vec()
-        };
+        let encoded = serde_json::to_vec(&request).map_err(BodyError::Json)?;
         if !self.gzip {
             return Ok(Bytes::from(encoded));
         }
-        let mut gz = flate2::write::GzEncoder::new(
-            Vec::with_capacity(encoded.len() / 4),
-            flate2::Compression::fast(),
-        );
-        gz.write_all(&encoded)
-            .and_then(|()| gz.finish())
+        self.bodies
+            .gzip(&encoded)
             .map(Bytes::from)
             .map_err(BodyError::Gzip)
     }
