@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod datagram;
+mod scan;
 
 use std::io;
 use std::io::IoSliceMut;
