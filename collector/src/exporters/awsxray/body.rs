@@ -43,16 +43,18 @@ const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 
-/// The high bit of each byte of `w` that needs an escape: control characters, `"` and `\`.
-/// Exact for every byte (the sums stay within each byte), so every flag is used.
-fn escape_mask(w: u64) -> u64 {
+/// The high bit of each byte of `w` that needs an escape (control characters, `"` and `\`), and
+/// of each control character alone. Exact for every byte (the sums stay within each byte), so
+/// every flag is used.
+#[inline(always)]
+fn escape_mask(w: u64) -> (u64, u64) {
     let equal = |c: u8| {
         let x = w ^ (ONES * u64::from(c));
         !(((x & LOW7) + LOW7) | x) & HIGH
     };
     // Below 0x20: the high bit clear, and the low seven bits plus 0x60 still below 0x80.
     let control = !(((w & LOW7) + ONES * 0x60) | w) & HIGH;
-    control | equal(b'"') | equal(b'\\')
+    (control | equal(b'"') | equal(b'\\'), control)
 }
 
 /// Writes the escape of `b` (a byte that needs one) at the start of `dst`; its length.
@@ -115,7 +117,27 @@ fn escape_block(block: &[u8], buf: &mut [u8; BLOCK_OUT]) -> usize {
         word.copy_from_slice(chunk);
         buf[n..n + 8].copy_from_slice(&word);
         let w = u64::from_le_bytes(word);
-        let mut mask = escape_mask(w);
+        let (mut mask, control) = escape_mask(w);
+        if mask == 0 {
+            n += 8;
+            continue;
+        }
+        if control == 0 {
+            // Only `"` and `\`, the common case: a backslash goes before each, and the rest of
+            // the word, from that byte on, is stored again after it.
+            let mut done = 0;
+            while mask != 0 {
+                let k = (mask.trailing_zeros() / 8) as usize;
+                n += k - done;
+                buf[n] = b'\\';
+                n += 1;
+                buf[n..n + 8].copy_from_slice(&(w >> (8 * k)).to_le_bytes());
+                done = k;
+                mask &= mask - 1;
+            }
+            n += 8 - done;
+            continue;
+        }
         // Bytes of the word written so far.
         let mut done = 0;
         while mask != 0 {

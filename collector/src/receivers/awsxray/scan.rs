@@ -227,8 +227,16 @@ impl<'a> Scanner<'a> {
     }
 
     /// Skips whitespace; the next byte, not consumed.
-    #[inline]
+    #[inline(always)]
     fn peek_ws(&mut self) -> Option<u8> {
+        match self.b.get(self.i) {
+            Some(&c) if c > b' ' => Some(c),
+            _ => self.peek_ws_slow(),
+        }
+    }
+
+    #[inline(never)]
+    fn peek_ws_slow(&mut self) -> Option<u8> {
         while let Some(&c) = self.b.get(self.i) {
             match c {
                 b' ' | b'\n' | b'\t' | b'\r' => self.i += 1,
@@ -265,7 +273,7 @@ impl<'a> Scanner<'a> {
             }
             self.i += 1;
             let start = self.i;
-            let escaped = self.string(true)?;
+            let escaped = !self.plain_string() && self.string(true)?;
             let key = &self.b[start..self.i - 1];
             let field = if escaped {
                 Field::from_key(unescape(&self.text[start..self.i - 1]).as_bytes())
@@ -342,7 +350,7 @@ impl<'a> Scanner<'a> {
             (b'"', Kind::Text) => {
                 self.i += 1;
                 let start = self.i;
-                let escaped = self.string(true)?;
+                let escaped = !self.plain_string() && self.string(true)?;
                 let raw = &self.text[start..self.i - 1];
                 Ok(Value::Text(if escaped {
                     Cow::Owned(unescape(raw))
@@ -478,6 +486,41 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
+    /// The rest of a string whose opening quote is consumed, through its closing quote, when it
+    /// holds no escape and no control character (the common case, inlined); `false` otherwise,
+    /// with the position unchanged, for [`Scanner::string`] to read it.
+    #[inline(always)]
+    fn plain_string(&mut self) -> bool {
+        let mut i = self.i;
+        loop {
+            match self.b.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+                Some(chunk) => {
+                    let stop = string_stop(u64::from_le_bytes(*chunk));
+                    if stop == 0 {
+                        i += 8;
+                        continue;
+                    }
+                    i += (stop.trailing_zeros() / 8) as usize;
+                }
+                None => {
+                    while let Some(&c) = self.b.get(i) {
+                        if c == b'"' || c == b'\\' || c < 0x20 {
+                            break;
+                        }
+                        i += 1;
+                    }
+                }
+            }
+            break;
+        }
+        if self.b.get(i) == Some(&b'"') {
+            self.i = i + 1;
+            true
+        } else {
+            false
+        }
+    }
+
     /// Moves to the next `"`, `\` or control character inside a string (or to the end).
     #[inline]
     fn skip_plain(&mut self) {
@@ -582,7 +625,9 @@ impl<'a> Scanner<'a> {
             match self.peek_ws() {
                 Some(b'"') => {
                     self.i += 1;
-                    self.string(false)?;
+                    if !self.plain_string() {
+                        self.string(false)?;
+                    }
                 }
                 Some(b'-' | b'0'..=b'9') => self.number(false)?,
                 Some(b'n') => self.literal(b"null")?,
@@ -647,7 +692,9 @@ impl<'a> Scanner<'a> {
             Some(_) => return self.syntax("key must be a string"),
             None => return self.syntax("EOF while parsing an object"),
         }
-        self.string(false)?;
+        if !self.plain_string() {
+            self.string(false)?;
+        }
         match self.peek_ws() {
             Some(b':') => {
                 self.i += 1;
