@@ -48,13 +48,18 @@ const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 /// every flag is used.
 #[inline(always)]
 fn escape_mask(w: u64) -> (u64, u64) {
-    let equal = |c: u8| {
+    // The high bit set where a byte differs from `c`.
+    let differs = |c: u8| {
         let x = w ^ (ONES * u64::from(c));
-        !(((x & LOW7) + LOW7) | x) & HIGH
+        ((x & LOW7) + LOW7) | x
     };
-    // Below 0x20: the high bit clear, and the low seven bits plus 0x60 still below 0x80.
-    let control = !(((w & LOW7) + ONES * 0x60) | w) & HIGH;
-    (control | equal(b'"') | equal(b'\\'), control)
+    // The high bit set where a byte is 0x20 or more: its own high bit, or its low seven bits
+    // plus 0x60 reaching 0x80.
+    let printable = ((w & LOW7) + ONES * 0x60) | w;
+    (
+        !(differs(b'"') & differs(b'\\') & printable) & HIGH,
+        !printable & HIGH,
+    )
 }
 
 /// Writes the escape of `b` (a byte that needs one) at the start of `dst`; its length.

@@ -686,6 +686,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A key of a skipped object and its colon.
+    #[inline(always)]
     fn key(&mut self) -> Result<(), ScanError> {
         match self.peek_ws() {
             Some(b'"') => self.i += 1,
