@@ -9,8 +9,9 @@
 //! what it counts. A burst of datagrams is drained without waiting (a call that fills fewer slots
 //! than it offered ends the burst and clears the socket's readiness, so each wake-up costs one
 //! system call, not a second one that finds the socket empty) and handed on as one
-//! [`Traces::XRay`] batch (one allocation per burst besides the datagrams' own copies) with a non-blocking `try_send`: UDP cannot push back, so
-//! a full pipeline refuses the batch and the refusal is counted (`reason="pipeline_full"`).
+//! [`Traces::XRay`] batch (one allocation per burst besides the datagrams' own copies) with a
+//! non-blocking `try_send`: UDP cannot push back, so a full pipeline refuses the batch and the
+//! refusal is counted (`reason="pipeline_full"`).
 //! Each segment carries its datagram's source address (`Segment::source`, for `k8sattributes`).
 //! Malformed datagrams are counted by reason and dropped; nothing here can stop the receiver.
 //! On shutdown the socket's kernel buffer is drained before the receiver stops, so datagrams that
