@@ -6,9 +6,12 @@
 //! of one sender, split at the kernel's stride) into reused 64 KiB slots, with each datagram's
 //! source address, and copies each datagram into an exact-size [`Bytes`] (its only copy and its
 //! only allocation: the body is then a slice of it, handed on unchanged), so what a queue holds is
-//! what it counts. A burst of datagrams is drained without waiting and
-//! handed on as one [`Traces::XRay`] batch with a non-blocking `try_send`: UDP cannot push back, so
-//! a full pipeline refuses the batch and the refusal is counted (`reason="pipeline_full"`).
+//! what it counts. A burst of datagrams is drained without waiting (a call that fills fewer slots
+//! than it offered ends the burst and clears the socket's readiness, so each wake-up costs one
+//! system call, not a second one that finds the socket empty) and handed on as one
+//! [`Traces::XRay`] batch (one allocation per burst besides the datagrams' own copies) with a
+//! non-blocking `try_send`: UDP cannot push back, so a full pipeline refuses the batch and the
+//! refusal is counted (`reason="pipeline_full"`).
 //! Each segment carries its datagram's source address (`Segment::source`, for `k8sattributes`).
 //! Malformed datagrams are counted by reason and dropped; nothing here can stop the receiver.
 //! On shutdown the socket's kernel buffer is drained before the receiver stops, so datagrams that
@@ -16,6 +19,7 @@
 
 pub mod config;
 pub mod datagram;
+mod scan;
 
 use std::io;
 use std::io::IoSliceMut;
@@ -134,10 +138,13 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let mut rx = Reader::new(sender, state);
+    // One cancellation future for the task's life: registered once, not on every wake-up.
+    let cancelled = shutdown.cancelled();
+    tokio::pin!(cancelled);
     loop {
         tokio::select! {
             biased;
-            _ = shutdown.cancelled() => break,
+            _ = &mut cancelled => break,
             r = socket.readable() => if r.is_err() { continue },
         }
         let batch = rx.drain(&socket, MAX_BURST);
@@ -189,22 +196,29 @@ impl Reader {
     /// Reads up to `max` datagrams without waiting; returns the valid segments.
     fn drain(&mut self, socket: &UdpSocket, max: usize) -> Vec<Segment> {
         let mut batch = Vec::new();
-        let now = Instant::now();
+        let mut now = None;
         // Counted once per burst, not per datagram: the counters are shared and labelled.
         let mut received = 0;
         let mut refused: Vec<(ReceiverRefusal, usize)> = Vec::new();
         let mut left = max;
         while left > 0 {
             let want = left.min(SLOTS);
-            let n = match receive_many(socket, &self.state, &mut self.slots, &mut self.meta[..want])
-            {
-                Ok(n) => n,
+            let (n, more) = match receive_many(
+                socket,
+                &self.state,
+                &mut self.slots,
+                &mut self.meta[..want],
+            ) {
+                Ok(got) => got,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => {
                     tracing::warn!(receiver = self.sender.receiver(), error = %e, "UDP receive failed.");
                     break;
                 }
             };
+            // One allocation for the burst's segments (more only if GRO packed slots).
+            batch.reserve(n);
+            let now = *now.get_or_insert_with(Instant::now);
             for (slot, meta) in self.meta[..n].iter().enumerate() {
                 let filled = &self.slots[slot * MAX_DATAGRAM..slot * MAX_DATAGRAM + meta.len];
                 // With GRO a slot holds datagrams of `stride` bytes (the last may be shorter).
@@ -239,7 +253,7 @@ impl Reader {
                 }
             }
             left = left.saturating_sub(n);
-            if n < want {
+            if !more {
                 // The kernel had no more: the socket is drained for now.
                 break;
             }
@@ -283,21 +297,36 @@ impl Reader {
     }
 }
 
-/// One `recvmmsg` call without waiting: fills `meta.len()` slots at most, returns how many. A
-/// `WouldBlock` error also clears the socket's readiness, so the next `readable()` waits.
+/// One `recvmmsg` call without waiting: fills `meta.len()` slots at most; how many, and whether
+/// the socket may hold more (every slot was filled). An empty socket is a `WouldBlock` error, and
+/// so, to the runtime, is a call that filled fewer slots than it offered: the kernel had no more,
+/// so the socket's readiness is cleared then too and the next `readable()` waits for new
+/// datagrams, instead of returning at once for a second call that would only find the socket
+/// empty. (A datagram that arrives after the call raises a new readiness event either way.)
 fn receive_many(
     socket: &UdpSocket,
     state: &UdpSocketState,
     slots: &mut [u8],
     meta: &mut [RecvMeta],
-) -> io::Result<usize> {
-    socket.try_io(Interest::READABLE, || {
+) -> io::Result<(usize, bool)> {
+    let want = meta.len().min(SLOTS);
+    let mut partial = 0;
+    let read = socket.try_io(Interest::READABLE, || {
         let mut chunks = slots.chunks_mut(MAX_DATAGRAM);
         let mut iovs: [IoSliceMut<'_>; SLOTS] =
             std::array::from_fn(|_| IoSliceMut::new(chunks.next().unwrap_or_default()));
-        let want = meta.len().min(SLOTS);
-        state.recv(socket.into(), &mut iovs[..want], &mut meta[..want])
-    })
+        let n = state.recv(socket.into(), &mut iovs[..want], &mut meta[..want])?;
+        if n < want {
+            partial = n;
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    });
+    match read {
+        Ok(n) => Ok((n, true)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && partial > 0 => Ok((partial, false)),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -344,7 +373,7 @@ mod tests {
         while read.len() < sizes.len() && Instant::now() < deadline {
             socket.readable().await.unwrap();
             match receive_many(&socket, &state, &mut slots, &mut meta) {
-                Ok(n) => {
+                Ok((n, _)) => {
                     for (slot, m) in meta[..n].iter().enumerate() {
                         let data = &slots[slot * MAX_DATAGRAM..slot * MAX_DATAGRAM + m.len];
                         assert_eq!(m.addr, client.local_addr().unwrap());
