@@ -174,6 +174,13 @@ mod oracle {
     /// `check_body` as it was, with `serde_json`.
     pub fn check_body(body: &[u8]) -> Result<SegmentIds, Malformed> {
         std::str::from_utf8(body).map_err(|_| Malformed::InvalidUtf8)?;
+        // serde would take a struct's sequence form; X-Ray takes only objects.
+        let first = body
+            .iter()
+            .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+        if first == Some(&b'[') {
+            return Err(Malformed::InvalidJson("expected a JSON object".into()));
+        }
         let probe: Probe = serde_json::from_slice(body).map_err(|e| {
             let not_object = body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{');
             if e.classify() == serde_json::error::Category::Data && !not_object {
@@ -279,6 +286,14 @@ mod tests {
             ),
             (dgram(h, "{\"id\": "), "invalid_json"),
             (dgram(h, "[1, 2]"), "invalid_json"),
+            // A whole segment in the array form serde takes for a struct: X-Ray takes objects.
+            (
+                dgram(
+                    h,
+                    r#"["d84b1b1b73797baf","1-6b05ed3f-8efcea56dcfa1ddf54269231",null,"checkout",1,2]"#,
+                ),
+                "invalid_json",
+            ),
             (dgram(h, &format!("{BODY} trailing")), "invalid_json"),
             (dgram(h, r#"{"id": 5}"#), "invalid_field"),
             (dgram(h, r#"{"name":"x"}"#), "missing_field"),
@@ -629,7 +644,7 @@ mod tests {
             self.ws(&mut out);
             match self.rng.u8(..20) {
                 0 => {
-                    // The array form: up to ten values in field order.
+                    // The array form serde accepts for a struct: refused, as X-Ray refuses it.
                     out.push('[');
                     let keys = [
                         "id",

@@ -17,8 +17,8 @@
 //!   a value of the wrong kind, is a field error ([`ScanError::Field`]) labelled the way the
 //!   probe's error message was read: the field's name for a repeat, otherwise `document`, or the
 //!   first field name in backquotes inside a text given to a number or boolean field;
-//! * the document may also be an array of up to eight values taken in field order (`serde`'s
-//!   sequence form of a struct), where every error is a syntax error.
+//! * the document is a JSON object: anything else, including the array form `serde` would
+//!   accept for a struct, is a syntax error (X-Ray takes only objects).
 
 use std::borrow::Cow;
 
@@ -41,13 +41,13 @@ pub(super) struct Fields<'a> {
 /// Why a document was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum ScanError {
-    /// Not JSON (or the array form with a value of the wrong kind): what was wrong, at which byte.
+    /// Not JSON, or not an object: what was wrong, at which byte.
     Syntax { what: &'static str, at: usize },
     /// A field read twice or with a value of the wrong kind; the label of the refusal.
     Field(&'static str),
 }
 
-/// The fields in declaration (and array-form) order.
+/// The fields in declaration order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Field {
     Id,
@@ -115,10 +115,6 @@ pub(super) fn scan(text: &str) -> Result<Fields<'_>, ScanError> {
         Some(b'{') => {
             s.i += 1;
             s.object()?
-        }
-        Some(b'[') => {
-            s.i += 1;
-            s.array()?
         }
         Some(_) => return s.syntax("expected a JSON object"),
         None => return s.syntax("EOF while parsing a value"),
@@ -294,50 +290,16 @@ impl<'a> Scanner<'a> {
             match field {
                 None => self.skip_value()?,
                 Some(field) => {
-                    let value = self.value(kind_of(field), false)?;
+                    let value = self.value(kind_of(field))?;
                     store(&mut fields, field, value);
                 }
             }
         }
     }
 
-    /// The array form (`serde`'s sequence form of a struct): up to eight values in field order;
-    /// the opening `[` is consumed.
-    fn array(&mut self) -> Result<Fields<'a>, ScanError> {
-        let mut fields = Fields::default();
-        let mut first = true;
-        for field in FIELDS {
-            match self.peek_ws() {
-                Some(b']') => continue,
-                Some(_) if first => first = false,
-                Some(b',') => {
-                    self.i += 1;
-                    match self.peek_ws() {
-                        Some(b']') => return self.syntax("trailing comma"),
-                        Some(_) => {}
-                        None => return self.syntax("EOF while parsing a value"),
-                    }
-                }
-                Some(_) => return self.syntax("expected `,` or `]`"),
-                None => return self.syntax("EOF while parsing a list"),
-            }
-            let value = self.value(kind_of(field), true)?;
-            store(&mut fields, field, value);
-        }
-        match self.peek_ws() {
-            Some(b']') => {
-                self.i += 1;
-                Ok(fields)
-            }
-            Some(b',') => self.syntax("more than eight values in the array form"),
-            Some(_) => self.syntax("expected `]`"),
-            None => self.syntax("EOF while parsing a list"),
-        }
-    }
-
     /// The value of a field that is read: `null`, or a value of `kind`; any other value is a
-    /// field error (a syntax error in the array form, `in_array`).
-    fn value(&mut self, kind: Kind, in_array: bool) -> Result<Value<'a>, ScanError> {
+    /// field error.
+    fn value(&mut self, kind: Kind) -> Result<Value<'a>, ScanError> {
         let c = match self.peek_ws() {
             Some(c) => c,
             None => return self.syntax("EOF while parsing a value"),
@@ -370,13 +332,13 @@ impl<'a> Scanner<'a> {
                 self.literal(b"false")?;
                 Ok(Value::Boolean(false))
             }
-            _ => Err(self.wrong_kind(c, in_array)),
+            _ => Err(self.wrong_kind(c)),
         }
     }
 
     /// A value of the wrong kind starting with `c` (not consumed): read as far as the probe read
     /// it (a scalar whole, a container not at all), then the error.
-    fn wrong_kind(&mut self, c: u8, in_array: bool) -> ScanError {
+    fn wrong_kind(&mut self, c: u8) -> ScanError {
         let at = self.i;
         let read = match c {
             b'n' => self.literal(b"null").map(|()| "document"),
@@ -405,10 +367,6 @@ impl<'a> Scanner<'a> {
         };
         match read {
             Err(e) => e,
-            Ok(_) if in_array => ScanError::Syntax {
-                what: "a value of the wrong kind in the array form",
-                at,
-            },
             Ok(label) => ScanError::Field(label),
         }
     }
