@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use crate::consumer::Consumer;
-use crate::telemetry::{ReceiverRefusal, Telemetry};
+use crate::telemetry::{ReceiverCounters, ReceiverRefusal, Telemetry};
 use crate::traces::{Refused, Traces};
 
 /// The handle a receiver holds: the consumer of every pipeline it feeds, plus its own counters
@@ -20,6 +20,7 @@ pub struct TracesSender {
     receiver: Arc<str>,
     next: Consumer,
     telemetry: Telemetry,
+    counters: ReceiverCounters,
 }
 
 impl TracesSender {
@@ -28,6 +29,7 @@ impl TracesSender {
         TracesSender {
             receiver: receiver.into(),
             next,
+            counters: telemetry.receiver_counters(receiver),
             telemetry,
         }
     }
@@ -40,6 +42,11 @@ impl TracesSender {
     /// The collector's counters.
     pub fn telemetry(&self) -> &Telemetry {
         &self.telemetry
+    }
+
+    /// This receiver's item counters.
+    pub fn counters(&self) -> &ReceiverCounters {
+        &self.counters
     }
 
     /// Sends with backpressure: waits until every pipeline has taken the data.
@@ -60,7 +67,7 @@ impl TracesSender {
 
     fn count(&self, n: usize, result: Result<(), Refused>) {
         match result {
-            Ok(()) => self.telemetry.receiver_accepted(&self.receiver, n),
+            Ok(()) => self.counters.accepted(n),
             Err(Refused::Full) => {
                 self.telemetry
                     .receiver_refused(&self.receiver, ReceiverRefusal::PipelineFull, n)

@@ -90,6 +90,35 @@ pub struct Totals {
     pub filtered: AtomicU64,
 }
 
+/// One receiver's item counters, looked up once: counting is two atomic additions, with no label
+/// lookup (the UDP reader counts every burst of datagrams).
+#[derive(Clone)]
+pub struct ReceiverCounters {
+    received: Counter,
+    accepted: Counter,
+    inner: Arc<Inner>,
+}
+
+impl ReceiverCounters {
+    /// Items the receiver read (before validation).
+    pub fn received(&self, n: usize) {
+        self.received.inc_by(n as u64);
+        self.inner
+            .totals
+            .received
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Items the receiver handed to its pipelines.
+    pub fn accepted(&self, n: usize) {
+        self.accepted.inc_by(n as u64);
+        self.inner
+            .totals
+            .accepted
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
 /// A copy of [`Totals`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Summary {
@@ -333,28 +362,15 @@ impl Telemetry {
             .inc();
     }
 
-    /// Items a receiver read (before validation).
-    pub fn receiver_received(&self, receiver: &str, n: usize) {
-        self.inner
-            .receiver_received
-            .get_or_create(&labels(&[("receiver", receiver)]))
-            .inc_by(n as u64);
-        self.inner
-            .totals
-            .received
-            .fetch_add(n as u64, Ordering::Relaxed);
-    }
-
-    /// Items a receiver handed to its pipelines.
-    pub fn receiver_accepted(&self, receiver: &str, n: usize) {
-        self.inner
-            .receiver_accepted
-            .get_or_create(&labels(&[("receiver", receiver)]))
-            .inc_by(n as u64);
-        self.inner
-            .totals
-            .accepted
-            .fetch_add(n as u64, Ordering::Relaxed);
+    /// The item counters of the receiver `receiver`, resolved once (the series exist from then
+    /// on, at 0).
+    pub fn receiver_counters(&self, receiver: &str) -> ReceiverCounters {
+        let label = labels(&[("receiver", receiver)]);
+        ReceiverCounters {
+            received: self.inner.receiver_received.get_or_create(&label).clone(),
+            accepted: self.inner.receiver_accepted.get_or_create(&label).clone(),
+            inner: self.inner.clone(),
+        }
     }
 
     /// Items a receiver dropped, with the reason.

@@ -261,7 +261,7 @@ impl Reader {
         let telemetry = self.sender.telemetry();
         let receiver = self.sender.receiver();
         if received > 0 {
-            telemetry.receiver_received(receiver, received);
+            self.sender.counters().received(received);
         }
         for (reason, n) in refused {
             telemetry.receiver_refused(receiver, reason, n);

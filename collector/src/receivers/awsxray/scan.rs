@@ -47,7 +47,7 @@ pub(super) enum ScanError {
     Field(&'static str),
 }
 
-/// The fields in declaration order.
+/// The top-level fields the receiver reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Field {
     Id,
@@ -59,17 +59,6 @@ enum Field {
     InProgress,
     Type,
 }
-
-const FIELDS: [Field; 8] = [
-    Field::Id,
-    Field::TraceId,
-    Field::ParentId,
-    Field::Name,
-    Field::StartTime,
-    Field::EndTime,
-    Field::InProgress,
-    Field::Type,
-];
 
 impl Field {
     fn from_key(key: &[u8]) -> Option<Field> {

@@ -157,7 +157,7 @@ impl Intake {
         let telemetry = self.sender.telemetry();
         let receiver = self.sender.receiver();
         let n = spans.max(1);
-        telemetry.receiver_received(receiver, n);
+        self.sender.counters().received(n);
         telemetry.receiver_refused(receiver, reason, n);
         telemetry.receiver_request(receiver, Err(reason));
     }
@@ -174,7 +174,7 @@ impl Intake {
         let n = traces.item_count();
         let telemetry = self.sender.telemetry();
         let receiver = self.sender.receiver();
-        telemetry.receiver_received(receiver, n);
+        self.sender.counters().received(n);
         if n == 0 {
             telemetry.receiver_request(receiver, Ok(()));
             return Ok(());
