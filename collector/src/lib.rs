@@ -32,6 +32,7 @@ pub mod config;
 pub mod consumer;
 pub mod exporters;
 pub mod extensions;
+pub mod json_escape;
 pub mod pipeline;
 pub mod prepare_dir;
 pub mod processors;

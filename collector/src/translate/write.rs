@@ -19,88 +19,9 @@ pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
 
 /// Writes the escaped text of `s` without quotes: `"` and `\\` escaped with a backslash, the
 /// control characters with their short escape (`\\n`, `\\t`, ...) or `\\u00xx`, everything else
-/// (DEL and non-ASCII included) as it is, which is what `serde_json` writes. Runs without any
-/// such byte are found eight bytes at a time and copied whole.
+/// (DEL and non-ASCII included) as it is, which is what `serde_json` writes (`crate::json_escape`).
 pub(crate) fn string_contents(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if let Some(chunk) = bytes.get(i..i + 8) {
-            let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-            if !word_needs_escape(word) {
-                i += 8;
-                continue;
-            }
-        }
-        let end = (i + 8).min(bytes.len());
-        while i < end {
-            if let Some(escape) = escape_of(bytes[i]) {
-                out.extend_from_slice(&bytes[start..i]);
-                out.extend_from_slice(escape.as_slice());
-                start = i + 1;
-            }
-            i += 1;
-        }
-    }
-    out.extend_from_slice(&bytes[start..]);
-}
-
-/// Whether any byte of `word` is below 0x20, `"` or `\\` (exact: a borrow in the subtractions
-/// only starts at a byte that is itself one of them).
-fn word_needs_escape(word: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
-    (control
-        | zero_byte(word ^ (ONES * u64::from(b'"')))
-        | zero_byte(word ^ (ONES * u64::from(b'\\'))))
-        != 0
-}
-
-/// A short escape sequence, as bytes and a length.
-struct Escape {
-    bytes: [u8; 6],
-    len: usize,
-}
-
-impl Escape {
-    fn as_slice(&self) -> &[u8] {
-        &self.bytes[..self.len]
-    }
-}
-
-/// The escape sequence of `b`, if it needs one.
-fn escape_of(b: u8) -> Option<Escape> {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let short = match b {
-        b'"' => b'"',
-        b'\\' => b'\\',
-        b'\n' => b'n',
-        b'\r' => b'r',
-        b'\t' => b't',
-        0x08 => b'b',
-        0x0c => b'f',
-        0..=0x1f => {
-            return Some(Escape {
-                bytes: [
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[usize::from(b >> 4)],
-                    HEX[usize::from(b & 0x0f)],
-                ],
-                len: 6,
-            });
-        }
-        _ => return None,
-    };
-    Some(Escape {
-        bytes: [b'\\', short, 0, 0, 0, 0],
-        len: 2,
-    })
+    crate::json_escape::escape_into(s.as_bytes(), out);
 }
 
 /// Writes an integer.
