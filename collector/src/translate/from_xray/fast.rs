@@ -150,6 +150,7 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> Option<Cow<'a, str>> {
         self.pos += 1;
         let start = self.pos;
+        self.skip_plain();
         loop {
             match *self.bytes.get(self.pos)? {
                 b'"' => {
@@ -166,6 +167,7 @@ impl<'a> Parser<'a> {
         owned.push_str(&self.text[start..self.pos]);
         loop {
             let run = self.pos;
+            self.skip_plain();
             loop {
                 match *self.bytes.get(self.pos)? {
                     b'"' | b'\\' => break,
@@ -193,6 +195,28 @@ impl<'a> Parser<'a> {
                 b'u' => self.unicode_escape()?,
                 _ => return None,
             });
+        }
+    }
+
+    /// Skips eight bytes at a time while none of them ends a plain run of string text (a quote,
+    /// a backslash or a control character); the byte loops take over from where it stops.
+    fn skip_plain(&mut self) {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        // Whether some byte of `v` is below `n` (may also flag a byte after one that is, which
+        // only makes the byte loop look at it).
+        let has_below = |v: u64, n: u64| v.wrapping_sub(ONES * n) & !v & HIGH != 0;
+        while let Some(chunk) = self.bytes.get(self.pos..self.pos + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let v = u64::from_le_bytes(word);
+            if has_below(v ^ (ONES * u64::from(b'"')), 1)
+                || has_below(v ^ (ONES * u64::from(b'\\')), 1)
+                || has_below(v, 0x20)
+            {
+                return;
+            }
+            self.pos += 8;
         }
     }
 

@@ -369,6 +369,15 @@ mod tests {
         let ordinary = r#"{"name":"a\"b","id":"0000000000000001","start_time":1700000000.5,
             "http":{"response":{"status":200}},"sub":[-1,true,null,"\u00e9\ud83d\ude00"]}"#;
         assert!(super::super::fast::parse(ordinary).is_some());
+        // Each kind of byte that ends a plain run, at every offset in and around an 8-byte word.
+        for special in [
+            "\\\"", "\\n", "\\u0041", "\u{1}", "\u{1f}", "\t", "\u{7f}", "é", "\"",
+        ] {
+            for offset in 0..20 {
+                let text = format!("\"{}{special}{}\"", "a".repeat(offset), "b".repeat(20));
+                assert_parses_like_serde(text.as_bytes());
+            }
+        }
         assert_parses_like_serde(ordinary.as_bytes());
         for depth in [98, 99, 100, 101, 127, 128, 129] {
             let nested = "[".repeat(depth) + &"]".repeat(depth);
@@ -387,7 +396,7 @@ mod tests {
         fn text() -> impl Strategy<Value = String> {
             let ws = "[ \t\n\r]{0,2}";
             let number = "-?(0|[1-9][0-9]{0,21}|0[0-9])(\\.[0-9]{1,18})?([eE][+-]?[0-9]{1,3})?";
-            let string = "\"([a-z é☃𝄞\t]|\\\\[\"\\\\/bfnrtx]|\\\\u[0-9a-fA-F]{4}|\\\\u[dD][89abAB][0-9a-f]{2}\\\\u[dD][c-fC-F][0-9a-f]{2}){0,8}\"";
+            let string = "\"([a-z é☃𝄞\t]|\\\\[\"\\\\/bfnrtx]|\\\\u[0-9a-fA-F]{4}|\\\\u[dD][89abAB][0-9a-f]{2}\\\\u[dD][c-fC-F][0-9a-f]{2}){0,24}\"";
             let leaf = prop_oneof![
                 Just("null".to_string()),
                 Just("true".to_string()),
