@@ -406,6 +406,88 @@ fn documents_of_one_service_share_a_resource_and_others_get_their_own() {
     );
 }
 
+/// A segment as the pipelines' stamping stage leaves it for a pod in `namespace`.
+fn stamped(id: &str, namespace: &str) -> Value {
+    json!({"name": "cart", "id": id, "trace_id": TRACE, "start_time": 1795564833.0,
+    "end_time": 1795564834.0, "origin": "AWS::EKS::Container",
+    "aws": {"eks": {"cluster_name": "prod", "pod": "cart-7d9", "container_id": "c1"}},
+    "metadata": {"default": {
+        "otel.resource.k8s.cluster.name": "prod",
+        "otel.resource.k8s.pod.name": "cart-7d9",
+        "otel.resource.k8s.namespace.name": namespace,
+        "otel.resource.k8s.pod.uid": "0f1e",
+        "otel.resource.k8s.deployment.name": "cart",
+        "otel.resource.k8s.node.name": "ip-10-0-1-2",
+        "otel.resource.replicas": 2,
+        "otel.resource.labels": {"app": "cart"}
+    }}})
+}
+
+#[test]
+fn stamped_resource_metadata_becomes_the_resource_and_goes_back_to_metadata() {
+    let (_, converted) = convert(&[
+        stamped("00000000000000a1", "shop"),
+        stamped("00000000000000a2", "staging"),
+        stamped("00000000000000a3", "shop"),
+    ]);
+    assert!(converted.failed.is_empty(), "{:?}", converted.failed);
+    // Documents that differ only in their lifted attributes get separate resources.
+    let counts: Vec<usize> = converted
+        .resource_spans
+        .iter()
+        .map(|rs| rs.scope_spans[0].spans.len())
+        .collect();
+    assert_eq!(counts, [2, 1]);
+    let resource = &converted.resource_spans[0]
+        .resource
+        .as_ref()
+        .unwrap()
+        .attributes;
+    let get = |k: &str| {
+        resource
+            .iter()
+            .find(|kv| kv.key == k)
+            .and_then(|kv| kv.value.clone())
+            .and_then(|v| v.value)
+    };
+    let s = |v: &str| Some(Any::StringValue(v.into()));
+    assert_eq!(get("k8s.cluster.name"), s("prod"));
+    assert_eq!(get("k8s.pod.name"), s("cart-7d9"));
+    assert_eq!(get("container.id"), s("c1"));
+    assert_eq!(get("cloud.platform"), s("aws_eks"));
+    assert_eq!(get("k8s.namespace.name"), s("shop"));
+    assert_eq!(get("k8s.pod.uid"), s("0f1e"));
+    assert_eq!(get("k8s.deployment.name"), s("cart"));
+    assert_eq!(get("k8s.node.name"), s("ip-10-0-1-2"));
+    assert_eq!(get("replicas"), Some(Any::IntValue(2)));
+    // Each key once: the lifted copy of an attribute `aws.eks` also gave replaces it.
+    let mut keys: Vec<&str> = resource.iter().map(|kv| kv.key.as_str()).collect();
+    let all = keys.len();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), all, "{keys:?}");
+    assert_eq!(get("labels"), None);
+    // What is not a scalar stays in the span's metadata; the lifted members leave it.
+    let span = spans(&converted)[0];
+    assert_eq!(
+        attr(span, "aws.xray.metadata.default"),
+        Some(&string(r#"{"otel.resource.labels":{"app":"cart"}}"#))
+    );
+
+    // Back to X-Ray, the resource is written to `metadata.default` again.
+    let back = to_xray_documents(&converted.resource_spans, &TranslateSettings::default());
+    let back: Value = serde_json::from_slice(&back.documents[0].json).unwrap();
+    let default = &back["metadata"]["default"];
+    for (key, value) in stamped("00000000000000a1", "shop")["metadata"]["default"]
+        .as_object()
+        .unwrap()
+    {
+        assert_eq!(&default[key], value, "{key} in {back}");
+    }
+    assert_eq!(back["aws"]["eks"]["pod"], json!("cart-7d9"), "{back}");
+    assert_eq!(back["origin"], json!("AWS::EKS::Container"), "{back}");
+}
+
 #[test]
 fn in_progress_segment_has_no_end_and_goes_back_in_progress() {
     let doc = json!({"name": "job", "id": "00000000000000a1", "trace_id": TRACE,

@@ -6,6 +6,7 @@ use opentelemetry_proto::tonic::trace::v1::{
     span::{Link, SpanKind},
     status::StatusCode,
 };
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::fmt;
 
 use super::attributes::{Attrs, any, array, boolean, integer, object, scalar, string};
@@ -86,6 +87,11 @@ enum Path<'p> {
 }
 
 impl Path<'_> {
+    /// Whether this is the document itself.
+    fn is_top(&self) -> bool {
+        matches!(self, Path::Top)
+    }
+
     /// The path of `name` in this (sub)segment.
     fn field<'n>(&'n self, name: &'n str) -> Field<'n> {
         Field { at: self, name }
@@ -324,10 +330,27 @@ fn convert_one(seg: &Object<'_>, at: &Position<'_>) -> Result<Span, ConvertError
         }
     }
 
-    // Metadata (contrib `addMetadata`): each namespace as a JSON text.
+    // Metadata (contrib `addMetadata`): each namespace as a JSON text. A top-level document's
+    // `metadata.default` members that are resource attributes (`otel.resource.<key>`) went to
+    // the resource (`resource::lifted`) and are left out; a `default` left with no member is
+    // left out altogether.
     if let Some(metadata) = object(seg, "metadata") {
         for (namespace, value) in metadata.sorted() {
-            if let Ok(text) = serde_json::to_string(value) {
+            let text = match value {
+                Json::Object(default) if namespace == "default" && at.path.is_top() => {
+                    let members: Vec<_> = default
+                        .sorted()
+                        .into_iter()
+                        .filter(|(k, v)| resource::lifted(k, v).is_none())
+                        .collect();
+                    if members.is_empty() {
+                        continue;
+                    }
+                    serde_json::to_string(&Members(&members))
+                }
+                _ => serde_json::to_string(value),
+            };
+            if let Ok(text) = text {
                 attrs.put(
                     &format!("aws.xray.metadata.{namespace}"),
                     Any::StringValue(text),
@@ -363,6 +386,19 @@ fn convert_one(seg: &Object<'_>, at: &Position<'_>) -> Result<Span, ConvertError
         status,
         ..Span::default()
     })
+}
+
+/// Sorted members of an object, each key once, serialized as the object they are part of.
+struct Members<'m, 'j>(&'m [(&'m str, &'m Json<'j>)]);
+
+impl Serialize for Members<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in self.0 {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
 }
 
 /// `sql` to `db.*`. Contrib splits `url` into `db.connection_string` (everything before the
@@ -643,6 +679,58 @@ mod tests {
         );
         assert!(span_id(json!("53995c3f42cd8ad")).is_err());
         assert!(span_id(json!("ééééééééé")).is_err());
+    }
+
+    /// The `aws.xray.metadata.default` text of each span of `doc`.
+    fn default_metadata(doc: Value) -> Vec<Option<String>> {
+        convert(doc.to_string().as_bytes())
+            .unwrap()
+            .iter()
+            .map(|span| {
+                span.attributes
+                    .iter()
+                    .find(|kv| kv.key == "aws.xray.metadata.default")
+                    .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                        Any::StringValue(s) => Some(s.clone()),
+                        _ => None,
+                    })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lifted_resource_metadata_leaves_the_top_level_span_only() {
+        let sub = json!({"name": "b", "id": "0000000000000002", "start_time": 1,
+            "metadata": {"default": {"otel.resource.k": "sub", "x": 1}}});
+        let doc = json!({"name": "a", "id": "0000000000000001", "start_time": 1,
+            "trace_id": "1-5759e988-bd862e3fe1be46a994272793",
+            "metadata": {
+                "default": {"otel.resource.k": "v", "otel.resource.list": [1], "y": 2},
+                "custom": {"otel.resource.k": "kept"}
+            },
+            "subsegments": [sub]});
+        assert_eq!(
+            default_metadata(doc),
+            [
+                Some(r#"{"otel.resource.list":[1],"y":2}"#.to_string()),
+                // Resource attributes belong to documents: an embedded subsegment keeps its own.
+                Some(r#"{"otel.resource.k":"sub","x":1}"#.to_string()),
+            ]
+        );
+        // A `default` with nothing but lifted members is no attribute at all; other
+        // namespaces are untouched.
+        let doc = json!({"name": "a", "id": "0000000000000001", "start_time": 1,
+            "trace_id": "1-5759e988-bd862e3fe1be46a994272793",
+            "metadata": {"default": {"otel.resource.a": "1", "otel.resource.b": 2.5},
+                         "custom": {"otel.resource.k": "kept"}}});
+        let spans = convert(doc.to_string().as_bytes()).unwrap();
+        let keys: Vec<_> = spans[0]
+            .attributes
+            .iter()
+            .map(|kv| kv.key.as_str())
+            .collect();
+        assert!(!keys.contains(&"aws.xray.metadata.default"), "{keys:?}");
+        assert!(keys.contains(&"aws.xray.metadata.custom"), "{keys:?}");
     }
 
     #[test]

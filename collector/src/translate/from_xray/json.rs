@@ -5,8 +5,12 @@
 //! with escapes) and keeps an object's members in one vector, in document order. Lookups and
 //! sorted iteration reproduce `Value`'s map semantics exactly: a repeated key means its last
 //! value, and a sorted walk visits each key once, in byte order. Numbers are kept as
-//! [`serde_json::Number`], built by the same parser calls as in a `Value`, so every number
+//! [`serde_json::Number`], of the same kind and value as in a `Value`, so every number
 //! converts and re-serializes exactly as it did through `Value`.
+//!
+//! Documents are parsed by the hand-written parser in `fast.rs` where it can, and by
+//! `serde_json` (through the visitor below) otherwise; the differential test at the end of this
+//! file checks that both give the same trees and errors.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -42,7 +46,23 @@ impl<'a> Json<'a> {
     /// Valid UTF-8 (all the receiver hands on) is checked once here and parsed as `&str`, which
     /// spares `serde_json` checking each string again; other bytes take `from_slice`, for its
     /// error message.
+    ///
+    /// The tree comes from [`super::fast`] when that parser can take the text, and from
+    /// `serde_json` (through [`Json::parse_serde`]) otherwise, errors included.
     pub(super) fn parse(bytes: &'a [u8]) -> serde_json::Result<Json<'a>> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => match super::fast::parse(text) {
+                Some(tree) => Ok(tree),
+                None => serde_json::from_str(text),
+            },
+            Err(_) => serde_json::from_slice(bytes),
+        }
+    }
+
+    /// Parses a whole document with `serde_json` only: the reference [`Json::parse`] is
+    /// tested against.
+    #[cfg(test)]
+    pub(super) fn parse_serde(bytes: &'a [u8]) -> serde_json::Result<Json<'a>> {
         match std::str::from_utf8(bytes) {
             Ok(text) => serde_json::from_str(text),
             Err(_) => serde_json::from_slice(bytes),
@@ -104,6 +124,11 @@ impl<'a> Json<'a> {
 }
 
 impl<'a> Object<'a> {
+    /// An object of `members`, in document order.
+    pub(super) fn new(members: Vec<(Cow<'a, str>, Json<'a>)>) -> Object<'a> {
+        Object(members)
+    }
+
     /// The value under `key`; the last one when the key is repeated, as in a `Value` map.
     pub(super) fn get(&self, key: &str) -> Option<&Json<'a>> {
         self.0
@@ -278,6 +303,150 @@ mod tests {
             let ours = serde_json::to_string(&Json::parse(probe.as_bytes()).unwrap()).unwrap();
             let value: Value = serde_json::from_str(probe).unwrap();
             assert_eq!(ours, serde_json::to_string(&value).unwrap(), "{probe}");
+        }
+    }
+
+    /// `Json::parse` gives what `serde_json` alone gives: the same tree (compared with its
+    /// debug text too, which tells `0.0` from `-0.0`) or the same error.
+    fn assert_parses_like_serde(bytes: &[u8]) {
+        let ours = Json::parse(bytes).map_err(|e| e.to_string());
+        let reference = Json::parse_serde(bytes).map_err(|e| e.to_string());
+        assert_eq!(ours, reference, "{}", String::from_utf8_lossy(bytes));
+        assert_eq!(
+            format!("{ours:?}"),
+            format!("{reference:?}"),
+            "{}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+
+    #[test]
+    fn fast_parser_agrees_on_edge_cases() {
+        let probes: &[&str] = &[
+            "0",
+            "-0",
+            "-0.0",
+            "1e400",
+            "-1e400",
+            "1e-400",
+            "0e999999999999999999",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "123456789012345678901234567890",
+            "1.7976931348623157e308",
+            "2.2250738585072011e-308",
+            "01",
+            "1.",
+            ".5",
+            "1e",
+            "+1",
+            "-",
+            r#""\ud83d\ude00""#,
+            r#""\ud83d""#,
+            r#""\ude00""#,
+            r#""\ud83dx""#,
+            r#""\u00e9\/\b\f\n\r\t\"\\""#,
+            r#""\x""#,
+            "\"tab\there\"",
+            r#"{"a":1,"a":2}"#,
+            r#"{"a" : [ 1 , { } , [ ] , "" ] }"#,
+            r#"{"a":1,}"#,
+            r#"[1,]"#,
+            r#"{"a":1 "b":2}"#,
+            "  {}  ",
+            "{} {}",
+            "tru",
+            "nulll",
+            "",
+        ];
+        for probe in probes {
+            assert_parses_like_serde(probe.as_bytes());
+        }
+        // The fast parser takes ordinary documents itself (else the comparisons above would
+        // only compare `serde_json` with itself).
+        let ordinary = r#"{"name":"a\"b","id":"0000000000000001","start_time":1700000000.5,
+            "http":{"response":{"status":200}},"sub":[-1,true,null,"\u00e9\ud83d\ude00"]}"#;
+        assert!(super::super::fast::parse(ordinary).is_some());
+        // Each kind of byte that ends a plain run, at every offset in and around an 8-byte word.
+        for special in [
+            "\\\"", "\\n", "\\u0041", "\u{1}", "\u{1f}", "\t", "\u{7f}", "é", "\"",
+        ] {
+            for offset in 0..20 {
+                let text = format!("\"{}{special}{}\"", "a".repeat(offset), "b".repeat(20));
+                assert_parses_like_serde(text.as_bytes());
+            }
+        }
+        assert_parses_like_serde(ordinary.as_bytes());
+        for depth in [98, 99, 100, 101, 127, 128, 129] {
+            let nested = "[".repeat(depth) + &"]".repeat(depth);
+            assert_parses_like_serde(nested.as_bytes());
+            let nested = "{\"a\":".repeat(depth) + "1" + &"}".repeat(depth);
+            assert_parses_like_serde(nested.as_bytes());
+        }
+    }
+
+    mod differential {
+        use super::assert_parses_like_serde;
+        use proptest::prelude::*;
+
+        /// JSON-ish text: valid JSON mostly, with odd numbers, escapes, whitespace and some
+        /// invalid pieces (raw tabs, bad escapes, lone surrogates, leading zeros).
+        fn text() -> impl Strategy<Value = String> {
+            let ws = "[ \t\n\r]{0,2}";
+            let number = "-?(0|[1-9][0-9]{0,21}|0[0-9])(\\.[0-9]{1,18})?([eE][+-]?[0-9]{1,3})?";
+            let string = "\"([a-z é☃𝄞\t]|\\\\[\"\\\\/bfnrtx]|\\\\u[0-9a-fA-F]{4}|\\\\u[dD][89abAB][0-9a-f]{2}\\\\u[dD][c-fC-F][0-9a-f]{2}){0,24}\"";
+            let leaf = prop_oneof![
+                Just("null".to_string()),
+                Just("true".to_string()),
+                Just("false".to_string()),
+                number,
+                string,
+            ];
+            leaf.prop_recursive(5, 48, 6, move |inner| {
+                prop_oneof![
+                    (prop::collection::vec((inner.clone(), ws, ws), 0..6)).prop_map(|items| {
+                        let items: Vec<String> = items
+                            .into_iter()
+                            .map(|(v, a, b)| format!("{a}{v}{b}"))
+                            .collect();
+                        format!("[{}]", items.join(","))
+                    }),
+                    (prop::collection::vec(("\"[a-c\\\\u0]{0,3}\"", inner, ws), 0..6)).prop_map(
+                        |members| {
+                            let members: Vec<String> = members
+                                .into_iter()
+                                .map(|(k, v, w)| format!("{k}{w}:{w}{v}"))
+                                .collect();
+                            format!("{{{}}}", members.join(","))
+                        }
+                    ),
+                ]
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn parses_like_serde_json(text in text()) {
+                assert_parses_like_serde(text.as_bytes());
+            }
+
+            #[test]
+            fn damaged_text_parses_like_serde_json(
+                text in text(),
+                cut in any::<prop::sample::Index>(),
+                at in any::<prop::sample::Index>(),
+                byte in prop::sample::select(b"\"\\{}[],:0-e. \x01\xff".to_vec()),
+            ) {
+                let bytes = text.as_bytes();
+                let mut damaged = bytes.to_vec();
+                damaged.insert(at.index(bytes.len() + 1), byte);
+                assert_parses_like_serde(&damaged);
+                assert_parses_like_serde(&bytes[..cut.index(bytes.len() + 1)]);
+            }
         }
     }
 

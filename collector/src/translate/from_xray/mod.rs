@@ -14,6 +14,7 @@
 mod attributes;
 mod cause;
 mod document;
+mod fast;
 
 pub use self::document::trace_id_bytes;
 mod json;

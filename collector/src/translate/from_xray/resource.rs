@@ -1,5 +1,7 @@
 //! Resource attributes of a document (contrib `populateResource`, `addAWSToResource`,
-//! `addSdkToResource`), plus `origin`, which contrib ignores.
+//! `addSdkToResource`), plus `origin`, which contrib ignores, and the resource attributes the
+//! OTLP translation (and the pipelines' stamping) stored as `metadata.default` entries named
+//! `otel.resource.<key>`, which contrib leaves in the span's metadata.
 
 use std::borrow::Cow;
 
@@ -14,20 +16,27 @@ use super::json::{Json, Object};
 /// share their resource, so a document's resource is compared with the batch's resources
 /// before any of it is copied.
 #[derive(Debug, Default, PartialEq)]
-pub(super) struct Resource<'a>(Vec<(&'static str, Value<'a>)>);
+pub(super) struct Resource<'a>(Vec<(&'a str, Value<'a>)>);
 
 /// A resource attribute value.
 #[derive(Debug, PartialEq)]
-enum Value<'a> {
+pub(super) enum Value<'a> {
     /// A string.
     Str(Cow<'a, str>),
     /// An array of strings.
     Strs(Vec<&'a str>),
+    /// A boolean (from `metadata.default` only).
+    Bool(bool),
+    /// An integer (from `metadata.default` only).
+    Int(i64),
+    /// Any other number (from `metadata.default` only); compared by its bits, so `0.0` and
+    /// `-0.0` are different resources, as their JSON texts are.
+    Double(f64),
 }
 
 impl<'a> Resource<'a> {
     /// Puts `value` under `key`, replacing an existing value in place (as `Attrs::put`).
-    fn put(&mut self, key: &'static str, value: Value<'a>) {
+    fn put(&mut self, key: &'a str, value: Value<'a>) {
         match self.0.iter_mut().find(|(k, _)| *k == key) {
             Some((_, existing)) => *existing = value,
             None => self.0.push((key, value)),
@@ -75,6 +84,9 @@ impl<'a> Resource<'a> {
                 };
                 match (value, &any.value) {
                     (Value::Str(s), Some(Any::StringValue(t))) => s == t,
+                    (Value::Bool(b), Some(Any::BoolValue(c))) => b == c,
+                    (Value::Int(i), Some(Any::IntValue(j))) => i == j,
+                    (Value::Double(d), Some(Any::DoubleValue(e))) => d.to_bits() == e.to_bits(),
                     (Value::Strs(items), Some(Any::ArrayValue(array))) => {
                         items.len() == array.values.len()
                             && items
@@ -102,6 +114,15 @@ impl<'a> Resource<'a> {
                         value: Some(Any::ArrayValue(ArrayValue {
                             values: items.iter().map(|s| string(s)).collect(),
                         })),
+                    },
+                    Value::Bool(b) => AnyValue {
+                        value: Some(Any::BoolValue(*b)),
+                    },
+                    Value::Int(i) => AnyValue {
+                        value: Some(Any::IntValue(*i)),
+                    },
+                    Value::Double(d) => AnyValue {
+                        value: Some(Any::DoubleValue(*d)),
                     },
                 }),
             })
@@ -153,7 +174,45 @@ pub(super) fn attributes<'a>(doc: &'a Object<'_>, name: &'a str) -> Resource<'a>
         );
     }
     attrs.put_opt_str("aws.xray.resource_arn", string(doc, "resource_arn"));
+    if let Some(default) = object(doc, "metadata").and_then(|m| object(m, "default")) {
+        for (key, value) in default.sorted() {
+            if let Some((key, value)) = lifted(key, value) {
+                attrs.put(key, value);
+            }
+        }
+    }
     attrs
+}
+
+/// The prefix of a `metadata.default` key that holds a resource attribute.
+const RESOURCE_PREFIX: &str = "otel.resource.";
+
+/// The resource attribute a top-level document's `metadata.default` member `key`: `value`
+/// stands for, if any: the OTLP translation writes every resource attribute of a segment there
+/// as `otel.resource.<key>` (`translate::segment`), and the pipelines' stamping does the same
+/// for X-Ray documents (`processors::stamp`). Only non-empty keys with a string, boolean or
+/// number value are lifted; anything else (`null`, arrays, objects, a bare `otel.resource.`)
+/// stays in the span's metadata, which keeps it as the document had it.
+///
+/// A lifted attribute replaces one the document's `aws`, `origin`, `service`, SDK or name
+/// fields gave (in place): the OTLP translation writes the entry verbatim from the resource
+/// attribute, while those fields are derived from it (the name is sanitized, `aws.eks` may
+/// come from another attribute), so the entry is the more faithful copy. The members are
+/// visited in key order, each key once with its last value, as in the span's metadata text.
+pub(super) fn lifted<'a>(key: &'a str, value: &'a Json<'_>) -> Option<(&'a str, Value<'a>)> {
+    let key = key
+        .strip_prefix(RESOURCE_PREFIX)
+        .filter(|k| !k.is_empty())?;
+    let value = match value {
+        Json::String(s) => Value::Str(Cow::Borrowed(s)),
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Double(n.as_f64()?),
+        },
+        Json::Null | Json::Array(_) | Json::Object(_) => return None,
+    };
+    Some((key, value))
 }
 
 fn add_aws<'a>(aws: &'a Object<'_>, attrs: &mut Resource<'a>) {
@@ -346,6 +405,71 @@ mod tests {
             Json::parse(br#"{"aws": {"cloudwatch_logs": [{"arn": "a1", "log_group": "g1"}]}}"#)
                 .unwrap();
         assert!(!attributes(other.as_object().unwrap(), "svc").matches(&attrs));
+    }
+
+    #[test]
+    fn scalar_otel_resource_metadata_becomes_resource_attributes() {
+        let doc = r#"{"aws": {"eks": {"pod": "from-aws", "cluster_name": "c"}},
+            "metadata": {"default": {
+                "otel.resource.k8s.pod.name": "from-metadata",
+                "otel.resource.k8s.namespace.name": "shop",
+                "otel.resource.replicas": 3,
+                "otel.resource.ratio": 0.5,
+                "otel.resource.big": 18446744073709551615,
+                "otel.resource.ready": true,
+                "otel.resource.list": ["a"],
+                "otel.resource.map": {"a": 1},
+                "otel.resource.none": null,
+                "otel.resource.": "no key",
+                "otel.resources.x": "other prefix",
+                "plain": "span metadata",
+                "otel.resource.service.name": "first",
+                "otel.resource.service.name": "real-svc"
+            }, "other": {"otel.resource.elsewhere": "x"}}}"#;
+        let attrs = resource_of(doc);
+        let values: Vec<(String, Option<Any>)> = attrs
+            .iter()
+            .map(|kv| (kv.key.clone(), kv.value.clone().and_then(|v| v.value)))
+            .collect();
+        let s = |v: &str| Some(Any::StringValue(v.into()));
+        assert_eq!(
+            values,
+            [
+                // A lifted attribute replaces the derived one in place; the last of a repeated
+                // key wins.
+                ("service.name".into(), s("real-svc")),
+                ("cloud.provider".into(), s("aws")),
+                ("k8s.cluster.name".into(), s("c")),
+                ("k8s.pod.name".into(), s("from-metadata")),
+                // The rest in key order.
+                ("big".into(), Some(Any::DoubleValue(18446744073709551615.0))),
+                ("k8s.namespace.name".into(), s("shop")),
+                ("ratio".into(), Some(Any::DoubleValue(0.5))),
+                ("ready".into(), Some(Any::BoolValue(true))),
+                ("replicas".into(), Some(Any::IntValue(3))),
+            ]
+        );
+    }
+
+    #[test]
+    fn lifted_values_take_part_in_matching() {
+        let with = |value: &str| {
+            let doc = format!(r#"{{"metadata": {{"default": {{"otel.resource.v": {value}}}}}}}"#);
+            let doc = Json::parse(doc.as_bytes()).unwrap();
+            let resource = attributes(doc.as_object().unwrap(), "svc");
+            let attrs = resource.to_key_values();
+            assert!(resource.matches(&attrs), "{value}");
+            attrs
+        };
+        let probes = ["1", "2", "1.5", "0.0", "-0.0", "true", "false", r#""1""#];
+        for (i, a) in probes.iter().enumerate() {
+            let doc = format!(r#"{{"metadata": {{"default": {{"otel.resource.v": {a}}}}}}}"#);
+            let doc = Json::parse(doc.as_bytes()).unwrap();
+            let resource = attributes(doc.as_object().unwrap(), "svc");
+            for (j, b) in probes.iter().enumerate() {
+                assert_eq!(resource.matches(&with(b)), i == j, "{a} against {b}");
+            }
+        }
     }
 
     #[test]
