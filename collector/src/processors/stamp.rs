@@ -178,6 +178,41 @@ mod tests {
         assert!(s.resource.is_none());
     }
 
+    /// The focused measurement of the stamping stage (run under callgrind, see
+    /// `collector/bench/callgrind.sh --stamp-unit`): stamps `STAMP_DOCS` documents as the X-Ray
+    /// SDK sends them (with `aws.xray`), all from one pod, with the resource the default
+    /// processors give them. The instructions per document are the difference between two runs.
+    #[test]
+    #[ignore]
+    fn stamp_measurement() {
+        let docs: usize = std::env::var("STAMP_DOCS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1000);
+        let resource = Arc::new(vec![
+            kv("k8s.cluster.name", "bench-cluster"),
+            kv("k8s.pod.ip", "127.0.0.1"),
+            kv("k8s.pod.name", "load-generator-7d4b9c6f5-x2x9q"),
+            kv("k8s.pod.uid", "0f3c2a8e-1b7d-4c55-9e2f-6a1d3b5c7e90"),
+            kv("k8s.namespace.name", "bench"),
+            kv("k8s.node.name", "ip-10-0-1-23.ec2.internal"),
+            kv("k8s.deployment.name", "load-generator"),
+            kv("k8s.pod.start_time", "2026-12-04T08:00:00Z"),
+        ]);
+        let body = bytes::Bytes::from_static(
+            br#"{"name":"checkout","id":"0123456789abcdef","trace_id":"1-5f84c7a8-0123456789abcdef01234567","start_time":1700000000.123,"end_time":1700000000.456,"http":{"request":{"method":"GET","url":"http://shop/checkout"},"response":{"status":200}},"aws":{"xray":{"sdk":"X-Ray for Java","sdk_version":"2.15.0"}},"annotations":{"tenant":"a"},"subsegments":[{"name":"dynamodb","id":"1111111111111111","start_time":1700000000.2,"end_time":1700000000.3,"namespace":"aws","aws":{"operation":"GetItem","table_name":"orders"}}]}"#,
+        );
+        let mut total = 0;
+        for _ in 0..docs {
+            let mut s = segment("{}", None);
+            s.body = body.clone();
+            s.resource = Some(resource.clone());
+            stamp(&mut s);
+            total += s.body.len();
+        }
+        assert!(docs == 0 || total > docs * body.len());
+    }
+
     #[test]
     fn existing_metadata_and_eks_fields_are_merged() {
         let doc = r#"{"name":"a","aws":{"eks":{"container_id":"abc","pod":"old"}},"metadata":{"default":{"x":1},"app":{"y":2}}}"#;
