@@ -92,6 +92,11 @@ impl<'a> TopLevel<'a> {
         &self.members
     }
 
+    /// Where the closing `}` is.
+    pub fn close(&self) -> usize {
+        self.close
+    }
+
     /// The raw bytes of member `key`'s value (the last one if the key repeats, as JSON parsers
     /// read it).
     pub fn raw(&self, key: &str) -> Option<&'a [u8]> {
