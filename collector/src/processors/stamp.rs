@@ -154,7 +154,10 @@ impl Prepared {
             })
             .collect();
         let mut metadata_value = b"{\"default\":{".to_vec();
-        join(&mut metadata_value, metadata_entries.iter().map(|(_, m)| &m[..]));
+        join(
+            &mut metadata_value,
+            metadata_entries.iter().map(|(_, m)| &m[..]),
+        );
         metadata_value.extend_from_slice(b"}}");
         Prepared {
             identity,
@@ -173,8 +176,7 @@ impl Prepared {
         if top.parse::<&str>("type") == Some("subsegment") {
             return Ok(None);
         }
-        if self.eks_member.is_none() && self.origin.is_none() && self.metadata_entries.is_empty()
-        {
+        if self.eks_member.is_none() && self.origin.is_none() && self.metadata_entries.is_empty() {
             return Ok(None);
         }
         match self.patches(&top, body) {
@@ -313,7 +315,10 @@ fn apply(
 ) -> bytes::Bytes {
     patches.sort_by_key(|(range, _)| range.start);
     let extra: usize = patches.iter().map(|(_, b)| b.len()).sum::<usize>()
-        + appended.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>();
+        + appended
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 4)
+            .sum::<usize>();
     let mut out = Vec::with_capacity(body.len() + extra);
     let mut at = 0;
     for (range, bytes) in &patches {
@@ -593,13 +598,23 @@ mod tests {
     /// An object whose keys come from `keys` (so they collide with what stamping writes).
     fn object_of(keys: &'static [&'static str], values: BoxedStrategy<J>) -> BoxedStrategy<J> {
         prop::collection::vec((prop::sample::select(keys), values), 0..4)
-            .prop_map(|members| J::Obj(members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+            .prop_map(|members| {
+                J::Obj(
+                    members
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v))
+                        .collect(),
+                )
+            })
             .boxed()
     }
 
     fn document() -> impl Strategy<Value = J> {
         let eks = prop_oneof![
-            object_of(&["pod", "container_id", "cluster_name", "other"], scalar().boxed()),
+            object_of(
+                &["pod", "container_id", "cluster_name", "other"],
+                scalar().boxed()
+            ),
             scalar().boxed(),
         ];
         let aws = prop_oneof![
@@ -706,8 +721,14 @@ mod tests {
         let doc = r#"{"metadata":{"default":{"otel.resource.k8s.pod.name":"mine"}}}"#;
         let out = prepared.stamp(doc.as_bytes()).unwrap().unwrap();
         let v: Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(v["metadata"]["default"]["otel.resource.k8s.pod.name"], "mine");
-        assert_eq!(v["metadata"]["default"]["otel.resource.k8s.cluster.name"], "prod");
+        assert_eq!(
+            v["metadata"]["default"]["otel.resource.k8s.pod.name"],
+            "mine"
+        );
+        assert_eq!(
+            v["metadata"]["default"]["otel.resource.k8s.cluster.name"],
+            "prod"
+        );
         assert!(std::str::from_utf8(&out).unwrap().starts_with(
             r#"{"metadata":{"default":{"otel.resource.k8s.cluster.name":"prod","otel.resource.k8s.pod.name":"mine"}}"#
         ));
