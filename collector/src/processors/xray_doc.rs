@@ -190,14 +190,19 @@ impl Scanner<'_> {
         self.expect(b'"')?;
         let start = self.i;
         loop {
-            match self.next() {
-                Some(b'"') => return Ok(start..self.i - 1),
-                Some(b'\\') => {
-                    self.next().ok_or_else(|| self.err())?;
-                }
-                Some(_) => {}
-                None => return Err(self.err()),
+            let Some(n) = self.b[self.i..]
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\')
+            else {
+                self.i = self.b.len();
+                return Err(self.err());
+            };
+            self.i += n + 1;
+            if self.b[self.i - 1] == b'"' {
+                return Ok(start..self.i - 1);
             }
+            // An escape: skip the escaped byte.
+            self.next().ok_or_else(|| self.err())?;
         }
     }
 
@@ -208,21 +213,28 @@ impl Scanner<'_> {
             Some(b'{' | b'[') => {
                 let mut depth = 0usize;
                 loop {
-                    match self.peek() {
-                        Some(b'"') => {
+                    // Only quotes and brackets matter inside a nested value.
+                    let Some(n) = self.b[self.i..]
+                        .iter()
+                        .position(|&c| matches!(c, b'"' | b'{' | b'[' | b'}' | b']'))
+                    else {
+                        self.i = self.b.len();
+                        return Err(self.err());
+                    };
+                    self.i += n;
+                    match self.b[self.i] {
+                        b'"' => {
                             self.string()?;
                             continue;
                         }
-                        Some(b'{' | b'[') => depth += 1,
-                        Some(b'}' | b']') => {
+                        b'{' | b'[' => depth += 1,
+                        _ => {
                             depth -= 1;
                             if depth == 0 {
                                 self.i += 1;
                                 return Ok(());
                             }
                         }
-                        Some(_) => {}
-                        None => return Err(self.err()),
                     }
                     self.i += 1;
                 }
