@@ -33,10 +33,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use opentelemetry_proto::tonic::common::v1::KeyValue;
 use serde_json::{Map, Value};
 
 use super::InlineProcessor;
+use super::resource_edit::SharedResource;
 use super::xray_doc::{ScanError, TopLevel};
 use crate::traces::{Refused, Segment, Traces};
 use crate::translate::{XrayIdentity, xray_identity};
@@ -76,13 +76,16 @@ pub fn stamp(segment: &mut Segment) {
 /// How many distinct resources each thread keeps prepared.
 const PREPARED_PER_THREAD: usize = 32;
 
+/// A cached resource and its prepared stamp.
+type PreparedEntry = (SharedResource, Rc<Prepared>);
+
 thread_local! {
-    static PREPARED: RefCell<Vec<(Arc<Vec<KeyValue>>, Rc<Prepared>)>> =
+    static PREPARED: RefCell<Vec<PreparedEntry>> =
         const { RefCell::new(Vec::new()) };
 }
 
 /// The prepared stamp of `resource`, from this thread's cache or built (and cached).
-fn prepared(resource: &Arc<Vec<KeyValue>>) -> Rc<Prepared> {
+fn prepared(resource: &SharedResource) -> Rc<Prepared> {
     PREPARED.with(|cache| {
         let mut cache = cache.borrow_mut();
         let found = cache
@@ -126,6 +129,9 @@ pub struct Prepared {
 
 /// One change to a document: the byte range replaced (empty for an insertion) and the bytes.
 type Patch<'a> = (std::ops::Range<usize>, std::borrow::Cow<'a, [u8]>);
+
+/// A member added before the closing brace: its key and value.
+type Appended<'a> = (&'static str, &'a [u8]);
 
 impl Prepared {
     /// Serializes what `identity` writes.
@@ -187,14 +193,13 @@ impl Prepared {
 
     /// The patches and appended members for `top`; `None` when the document needs the
     /// parse-and-merge path.
-    #[allow(clippy::type_complexity)]
     fn patches<'s>(
         &'s self,
         top: &TopLevel<'_>,
         body: &[u8],
-    ) -> Option<(Vec<Patch<'s>>, Vec<(&'static str, &'s [u8])>)> {
+    ) -> Option<(Vec<Patch<'s>>, Vec<Appended<'s>>)> {
         let mut patches: Vec<Patch<'s>> = Vec::new();
-        let mut appended: Vec<(&'static str, &'s [u8])> = Vec::new();
+        let mut appended: Vec<Appended<'s>> = Vec::new();
         if let (Some(eks_member), Some(aws_value)) = (&self.eks_member, &self.aws_value) {
             match only(top, "aws")? {
                 None => appended.push(("aws", aws_value)),
