@@ -317,4 +317,48 @@ mod tests {
             );
         }
     }
+
+    fn json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            "[a-z\"\\\\{}\\[\\],:\u{e9}\n ]{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::from),
+                prop::collection::btree_map("[a-z\"\\\\}]{0,4}", inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Every member the scan finds is the member serde_json reads, compact or pretty.
+        #[test]
+        fn scan_finds_the_members_serde_json_reads(
+            members in proptest::collection::btree_map("[a-z\"\\\\{]{0,5}", json(), 0..6),
+            pretty in proptest::prelude::any::<bool>(),
+        ) {
+            let object = serde_json::Value::Object(members.clone().into_iter().collect());
+            let text = if pretty {
+                serde_json::to_vec_pretty(&object).unwrap()
+            } else {
+                serde_json::to_vec(&object).unwrap()
+            };
+            let top = TopLevel::scan(&text).unwrap();
+            proptest::prop_assert_eq!(top.members().len(), members.len());
+            for (m, (key, value)) in top.members().iter().zip(&members) {
+                proptest::prop_assert_eq!(m.key.as_ref(), key.as_str());
+                let raw: serde_json::Value = serde_json::from_slice(&text[m.value.clone()]).unwrap();
+                proptest::prop_assert_eq!(&raw, value);
+            }
+        }
+    }
 }
