@@ -13,6 +13,11 @@
 //! anchored pattern matches (with a non-empty value), named `k8s.<pod|namespace>.<labels|
 //! annotations>.<key>`, or, when the pattern has capture groups and `tag_name` is set, `tag_name`
 //! with `$1` / `${name}` / `$0` replaced from the key, as contrib names them.
+//!
+//! X-Ray documents: the resource made for a document is remembered by incoming resource and
+//! datagram source (`resource_edit::ResourceMemo`, started over whenever the cache changes,
+//! `Cache::generation`), so all documents of one pod share one resource `Arc` and stamping
+//! finds its prepared stamp by identity.
 
 pub mod cache;
 pub mod config;

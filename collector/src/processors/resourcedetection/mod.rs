@@ -1,7 +1,8 @@
 //! The `resourcedetection` processor: detects the host's resource attributes once at start-up
 //! (the `env`, `system`, `ec2` and `eks` detectors, in the configured order, together bounded by
 //! `timeout`) and sets them on every resource passing through: replacing what a resource has
-//! (`override: true`, the default) or only adding what it lacks.
+//! (`override: true`, the default) or only adding what it lacks. X-Ray documents without a
+//! resource all get one shared `Arc` of the detected attributes, built at start-up.
 //!
 //! A detector that fails or runs out of time is a warning and is counted
 //! (`processor_resourcedetection_failures_total{detector}`); spans then pass without its
