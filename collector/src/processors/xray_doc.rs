@@ -92,6 +92,11 @@ impl<'a> TopLevel<'a> {
         &self.members
     }
 
+    /// Where the closing `}` is.
+    pub fn close(&self) -> usize {
+        self.close
+    }
+
     /// The raw bytes of member `key`'s value (the last one if the key repeats, as JSON parsers
     /// read it).
     pub fn raw(&self, key: &str) -> Option<&'a [u8]> {
@@ -185,14 +190,19 @@ impl Scanner<'_> {
         self.expect(b'"')?;
         let start = self.i;
         loop {
-            match self.next() {
-                Some(b'"') => return Ok(start..self.i - 1),
-                Some(b'\\') => {
-                    self.next().ok_or_else(|| self.err())?;
-                }
-                Some(_) => {}
-                None => return Err(self.err()),
+            let Some(n) = self.b[self.i..]
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\')
+            else {
+                self.i = self.b.len();
+                return Err(self.err());
+            };
+            self.i += n + 1;
+            if self.b[self.i - 1] == b'"' {
+                return Ok(start..self.i - 1);
             }
+            // An escape: skip the escaped byte.
+            self.next().ok_or_else(|| self.err())?;
         }
     }
 
@@ -203,21 +213,28 @@ impl Scanner<'_> {
             Some(b'{' | b'[') => {
                 let mut depth = 0usize;
                 loop {
-                    match self.peek() {
-                        Some(b'"') => {
+                    // Only quotes and brackets matter inside a nested value.
+                    let Some(n) = self.b[self.i..]
+                        .iter()
+                        .position(|&c| matches!(c, b'"' | b'{' | b'[' | b'}' | b']'))
+                    else {
+                        self.i = self.b.len();
+                        return Err(self.err());
+                    };
+                    self.i += n;
+                    match self.b[self.i] {
+                        b'"' => {
                             self.string()?;
                             continue;
                         }
-                        Some(b'{' | b'[') => depth += 1,
-                        Some(b'}' | b']') => {
+                        b'{' | b'[' => depth += 1,
+                        _ => {
                             depth -= 1;
                             if depth == 0 {
                                 self.i += 1;
                                 return Ok(());
                             }
                         }
-                        Some(_) => {}
-                        None => return Err(self.err()),
                     }
                     self.i += 1;
                 }
@@ -298,6 +315,50 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(bad)
             );
+        }
+    }
+
+    fn json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            "[a-z\"\\\\{}\\[\\],:\u{e9}\n ]{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::from),
+                prop::collection::btree_map("[a-z\"\\\\}]{0,4}", inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Every member the scan finds is the member serde_json reads, compact or pretty.
+        #[test]
+        fn scan_finds_the_members_serde_json_reads(
+            members in proptest::collection::btree_map("[a-z\"\\\\{]{0,5}", json(), 0..6),
+            pretty in proptest::prelude::any::<bool>(),
+        ) {
+            let object = serde_json::Value::Object(members.clone().into_iter().collect());
+            let text = if pretty {
+                serde_json::to_vec_pretty(&object).unwrap()
+            } else {
+                serde_json::to_vec(&object).unwrap()
+            };
+            let top = TopLevel::scan(&text).unwrap();
+            proptest::prop_assert_eq!(top.members().len(), members.len());
+            for (m, (key, value)) in top.members().iter().zip(&members) {
+                proptest::prop_assert_eq!(m.key.as_ref(), key.as_str());
+                let raw: serde_json::Value = serde_json::from_slice(&text[m.value.clone()]).unwrap();
+                proptest::prop_assert_eq!(&raw, value);
+            }
         }
     }
 }

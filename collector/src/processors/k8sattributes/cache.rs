@@ -68,6 +68,9 @@ pub struct Cache {
     namespaces: HashMap<String, NamespaceMeta>,
     /// UIDs seen since the watch (re)started its list, to retire pods the new list lacks.
     relisting: Option<HashSet<String>>,
+    /// Changes with every edit, so that readers can tell whether what they derived from the
+    /// cache still holds ([`Cache::generation`]).
+    generation: u64,
 }
 
 impl Cache {
@@ -83,7 +86,13 @@ impl Cache {
             replicasets: HashMap::new(),
             namespaces: HashMap::new(),
             relisting: None,
+            generation: 0,
         }
+    }
+
+    /// A number that changes whenever the cache is edited (every `&mut self` method).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Pods held, deleted ones in their grace period included.
@@ -98,6 +107,7 @@ impl Cache {
 
     /// Adds or updates a pod.
     pub fn apply_pod(&mut self, pod: PodMeta, now: Instant) -> Stored {
+        self.generation = self.generation.wrapping_add(1);
         if let Some(seen) = &mut self.relisting {
             seen.insert(pod.uid.clone());
         }
@@ -140,6 +150,7 @@ impl Cache {
 
     /// Marks a pod deleted; it is evicted after the grace period.
     pub fn delete_pod(&mut self, uid: &str, now: Instant) {
+        self.generation = self.generation.wrapping_add(1);
         if let Some(entry) = self.pods.get_mut(uid) {
             entry.deleted_at.get_or_insert(now);
         }
@@ -147,11 +158,13 @@ impl Cache {
 
     /// The watch starts a new list: pods it does not list again count as deleted at its end.
     pub fn begin_relist(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
         self.relisting = Some(HashSet::new());
     }
 
     /// The new list is complete.
     pub fn end_relist(&mut self, now: Instant) {
+        self.generation = self.generation.wrapping_add(1);
         if let Some(seen) = self.relisting.take() {
             let gone: Vec<String> = self
                 .pods
@@ -167,6 +180,7 @@ impl Cache {
 
     /// Drops pods deleted more than the grace period ago.
     pub fn evict(&mut self, now: Instant) {
+        self.generation = self.generation.wrapping_add(1);
         let grace = self.grace;
         let expired: Vec<String> = self
             .pods
@@ -219,6 +233,7 @@ impl Cache {
 
     /// Records a replicaset's owning deployment (`""` when none); bounded like the pods.
     pub fn apply_replicaset(&mut self, namespace: &str, name: &str, deployment: &str) -> Stored {
+        self.generation = self.generation.wrapping_add(1);
         let key = (namespace.to_owned(), name.to_owned());
         if !self.replicasets.contains_key(&key) && self.replicasets.len() >= self.max_pods {
             return Stored::Full;
@@ -229,6 +244,7 @@ impl Cache {
 
     /// Forgets a replicaset.
     pub fn delete_replicaset(&mut self, namespace: &str, name: &str) {
+        self.generation = self.generation.wrapping_add(1);
         self.replicasets
             .remove(&(namespace.to_owned(), name.to_owned()));
     }
@@ -243,11 +259,13 @@ impl Cache {
 
     /// Records a namespace's labels and annotations.
     pub fn apply_namespace(&mut self, name: &str, meta: NamespaceMeta) {
+        self.generation = self.generation.wrapping_add(1);
         self.namespaces.insert(name.to_owned(), meta);
     }
 
     /// Forgets a namespace.
     pub fn delete_namespace(&mut self, name: &str) {
+        self.generation = self.generation.wrapping_add(1);
         self.namespaces.remove(name);
     }
 

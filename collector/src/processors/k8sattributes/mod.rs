@@ -13,20 +13,27 @@
 //! anchored pattern matches (with a non-empty value), named `k8s.<pod|namespace>.<labels|
 //! annotations>.<key>`, or, when the pattern has capture groups and `tag_name` is set, `tag_name`
 //! with `$1` / `${name}` / `$0` replaced from the key, as contrib names them.
+//!
+//! X-Ray documents: the resource made for a document is remembered by incoming resource and
+//! datagram source (`resource_edit::ResourceMemo`, started over whenever the cache changes,
+//! `Cache::generation`), so all documents of one pod share one resource `Arc` and stamping
+//! finds its prepared stamp by identity.
 
 pub mod cache;
 pub mod config;
 pub mod watch;
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 
 use regex::Regex;
 
 use self::cache::{Cache, DELETE_GRACE, PodMeta};
 use self::config::{FieldExtractConfig, K8sAttributesConfig, Source};
 use self::watch::Shared;
-use super::resource_edit::{for_each_resource, get_str, set_str};
+use super::resource_edit::{ResourceMemo, for_each_resource, get_str, set_str};
 use super::{BuildContext, BuildError, InlineProcessor, Processor, ProcessorConfig};
 use crate::traces::{Refused, Traces};
 
@@ -68,6 +75,7 @@ impl ProcessorConfig for K8sAttributesConfig {
             extraction,
             rules: self.association(),
             shared,
+            memo: Mutex::new(ResourceMemo::default()),
         })))
     }
 }
@@ -78,6 +86,8 @@ struct K8sAttributes {
     rules: Vec<Vec<Source>>,
     /// The watch's state; `None` in passthrough mode.
     shared: Option<Arc<Shared>>,
+    /// The resources given to X-Ray documents, shared by every document of one sender.
+    memo: Mutex<ResourceMemo>,
 }
 
 impl InlineProcessor for K8sAttributes {
@@ -86,37 +96,67 @@ impl InlineProcessor for K8sAttributes {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         });
-        for_each_resource(&mut traces, |attributes, connection| {
-            let connection_ip = connection_ip(&self.rules, connection);
-            let Some(cache) = cache.as_deref() else {
-                // Passthrough: only the address, for a later k8sattributes to use.
-                if let Some(ip) = connection_ip {
-                    set_str(attributes, "k8s.pod.ip", &ip.to_string(), false);
-                }
-                return;
-            };
-            let pod = find_pod(
-                &self.rules,
-                cache,
-                |key| get_str(attributes, key),
-                connection,
-            );
-            // Without a pod the resource is left as it came (contrib would still add the
-            // connection's `k8s.pod.ip`; here an unknown sender's documents keep their bytes).
-            if let Some(pod) = pod {
-                if let Some(ip) = connection_ip {
-                    set_str(attributes, "k8s.pod.ip", &ip.to_string(), false);
-                }
-                for (key, value) in pod_attributes(&self.extraction, cache, &pod) {
-                    set_str(attributes, &key, &value, false);
+        let cache = cache.as_deref();
+        match &mut traces {
+            Traces::XRay(segments) => {
+                let mut memo = match self.memo.lock() {
+                    Ok(guard) => guard,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                let generation = cache.map_or(0, Cache::generation);
+                for segment in segments.iter_mut() {
+                    let input = segment.resource.take();
+                    segment.resource = Some(memo.get(generation, input, segment.source, |a, c| {
+                        self.edit(cache, a, c)
+                    }));
                 }
             }
-        });
+            Traces::Otlp(_) => {
+                for_each_resource(&mut traces, |attributes, connection| {
+                    self.edit(cache, attributes, connection)
+                });
+            }
+        }
         Ok(Some(traces))
     }
 
     fn changes_resource(&self) -> bool {
         true
+    }
+}
+
+impl K8sAttributes {
+    /// Sets the attributes of the pod `attributes` (with data from `connection`) belongs to.
+    fn edit(
+        &self,
+        cache: Option<&Cache>,
+        attributes: &mut Vec<KeyValue>,
+        connection: Option<IpAddr>,
+    ) {
+        let connection_ip = connection_ip(&self.rules, connection);
+        let Some(cache) = cache else {
+            // Passthrough: only the address, for a later k8sattributes to use.
+            if let Some(ip) = connection_ip {
+                set_str(attributes, "k8s.pod.ip", &ip.to_string(), false);
+            }
+            return;
+        };
+        let pod = find_pod(
+            &self.rules,
+            cache,
+            |key| get_str(attributes, key),
+            connection,
+        );
+        // Without a pod the resource is left as it came (contrib would still add the
+        // connection's `k8s.pod.ip`; here an unknown sender's documents keep their bytes).
+        if let Some(pod) = pod {
+            if let Some(ip) = connection_ip {
+                set_str(attributes, "k8s.pod.ip", &ip.to_string(), false);
+            }
+            for (key, value) in pod_attributes(&self.extraction, cache, &pod) {
+                set_str(attributes, &key, &value, false);
+            }
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! The `resourcedetection` processor: detects the host's resource attributes once at start-up
 //! (the `env`, `system`, `ec2` and `eks` detectors, in the configured order, together bounded by
 //! `timeout`) and sets them on every resource passing through: replacing what a resource has
-//! (`override: true`, the default) or only adding what it lacks.
+//! (`override: true`, the default) or only adding what it lacks. X-Ray documents without a
+//! resource all get one shared `Arc` of the detected attributes, built at start-up.
 //!
 //! A detector that fails or runs out of time is a warning and is counted
 //! (`processor_resourcedetection_failures_total{detector}`); spans then pass without its
@@ -40,7 +41,12 @@ impl ProcessorConfig for ResourceDetectionConfig {
             .0
             .get_or_init(|| Arc::new(detect_blocking(self, &ctx.processor, &ctx.telemetry)))
             .clone();
+        let mut alone = Vec::new();
+        for (key, value) in detected.iter() {
+            set_str(&mut alone, key, value, self.override_existing);
+        }
         Ok(Processor::Inline(Arc::new(ResourceDetection {
+            alone: Arc::new(alone),
             detected,
             override_existing: self.override_existing,
         })))
@@ -83,12 +89,30 @@ fn detect_blocking(
 /// One pipeline's instance: sets the detected attributes on every resource.
 struct ResourceDetection {
     detected: Arc<Attributes>,
+    /// The detected attributes set on an empty resource, shared by the X-Ray documents that
+    /// come without one (all of them, unless a processor before this one set some).
+    alone: super::resource_edit::SharedResource,
     override_existing: bool,
 }
 
 impl InlineProcessor for ResourceDetection {
     fn process(&self, mut traces: Traces) -> Result<Option<Traces>, Refused> {
-        if !self.detected.is_empty() {
+        if self.detected.is_empty() {
+            return Ok(Some(traces));
+        }
+        if let Traces::XRay(segments) = &mut traces {
+            for segment in segments.iter_mut() {
+                match &mut segment.resource {
+                    Some(resource) if !resource.is_empty() => {
+                        let attributes = Arc::make_mut(resource);
+                        for (key, value) in self.detected.iter() {
+                            set_str(attributes, key, value, self.override_existing);
+                        }
+                    }
+                    other => *other = Some(self.alone.clone()),
+                }
+            }
+        } else {
             for_each_resource(&mut traces, |attributes, _| {
                 for (key, value) in self.detected.iter() {
                     set_str(attributes, key, value, self.override_existing);
