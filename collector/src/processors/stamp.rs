@@ -117,6 +117,9 @@ pub struct Prepared {
     identity: XrayIdentity,
     /// `"eks":{...}`, the member inserted into a document's `aws` object.
     eks_member: Option<Vec<u8>>,
+    /// Each `aws.eks` entry, for documents that have an `aws.eks` object already (the X-Ray
+    /// SDKs' EKS plugins write one).
+    eks_entries: Vec<EksEntry>,
     /// `{"eks":{...}}`, the `aws` value of a document without one.
     aws_value: Option<Vec<u8>>,
     /// The `origin` value.
@@ -125,6 +128,15 @@ pub struct Prepared {
     metadata_entries: Vec<(String, Vec<u8>)>,
     /// `{"default":{...}}`, the `metadata` value of a document without one.
     metadata_value: Vec<u8>,
+}
+
+/// One `aws.eks` entry of a [`Prepared`] stamp.
+struct EksEntry {
+    key: String,
+    /// The value, unless it is `null` (which only fills a missing key).
+    value: Option<Vec<u8>>,
+    /// `"key":value`.
+    member: Vec<u8>,
 }
 
 /// One change to a document: the byte range replaced (empty for an insertion) and the bytes.
@@ -141,6 +153,22 @@ impl Prepared {
             m.extend_from_slice(&to_vec(&Value::Object(eks.clone())));
             m
         });
+        let eks_entries = identity
+            .eks
+            .iter()
+            .flatten()
+            .map(|(k, v)| {
+                let value = to_vec(v);
+                let mut member = to_vec(&Value::from(k.as_str()));
+                member.push(b':');
+                member.extend_from_slice(&value);
+                EksEntry {
+                    key: k.clone(),
+                    value: (!v.is_null()).then_some(value),
+                    member,
+                }
+            })
+            .collect();
         let aws_value = eks_member.as_ref().map(|m| {
             let mut v = Vec::with_capacity(m.len() + 2);
             v.push(b'{');
@@ -168,6 +196,7 @@ impl Prepared {
         Prepared {
             identity,
             eks_member,
+            eks_entries,
             aws_value,
             origin,
             metadata_entries,
@@ -205,13 +234,19 @@ impl Prepared {
                 None => appended.push(("aws", aws_value)),
                 Some(range) => {
                     let inner = object(&body[range.clone()])?;
-                    if inner.members().iter().any(|m| m.key == "eks") {
-                        return None;
+                    let mut ekses = inner.members().iter().filter(|m| m.key == "eks");
+                    match (ekses.next(), ekses.next()) {
+                        (None, _) => patches.push((
+                            range.start + 1..range.start + 1,
+                            with_comma(eks_member, !inner.members().is_empty()),
+                        )),
+                        (Some(eks), None) => {
+                            let start = range.start + eks.value.start;
+                            let raw = &body[start..range.start + eks.value.end];
+                            self.merge_eks(raw, start, &mut patches)?;
+                        }
+                        (Some(_), Some(_)) => return None,
                     }
-                    patches.push((
-                        range.start + 1..range.start + 1,
-                        with_comma(eks_member, !inner.members().is_empty()),
-                    ));
                 }
             }
         }
@@ -266,6 +301,49 @@ impl Prepared {
             }
         }
         Some((patches, appended))
+    }
+}
+
+impl Prepared {
+    /// The patches that merge the identity into the document's `aws.eks` object `raw` (at
+    /// `start` in the document), as the parse-and-merge path does: each of the identity's
+    /// non-null values replaces the document's value of that key (every occurrence, so the last
+    /// one, which a parser keeps, is the identity's), and each key the document lacks is
+    /// inserted; the document's other keys stay as they are. `None` when `raw` is not an object.
+    fn merge_eks<'s>(
+        &'s self,
+        raw: &[u8],
+        start: usize,
+        patches: &mut Vec<Patch<'s>>,
+    ) -> Option<()> {
+        let eks = object(raw)?;
+        let have = eks.members();
+        let mut insert = Vec::new();
+        for entry in &self.eks_entries {
+            let mut found = false;
+            for m in have.iter().filter(|m| m.key == entry.key.as_str()) {
+                found = true;
+                if let Some(value) = &entry.value {
+                    patches.push((
+                        start + m.value.start..start + m.value.end,
+                        std::borrow::Cow::Borrowed(&value[..]),
+                    ));
+                }
+            }
+            if !found {
+                if !insert.is_empty() {
+                    insert.push(b',');
+                }
+                insert.extend_from_slice(&entry.member);
+            }
+        }
+        if !insert.is_empty() {
+            if !have.is_empty() {
+                insert.push(b',');
+            }
+            patches.push((start + 1..start + 1, insert.into()));
+        }
+        Some(())
     }
 }
 
@@ -737,6 +815,41 @@ mod tests {
         assert!(std::str::from_utf8(&out).unwrap().starts_with(
             r#"{"metadata":{"default":{"otel.resource.k8s.cluster.name":"prod","otel.resource.k8s.pod.name":"mine"}}"#
         ));
+    }
+
+    #[test]
+    fn an_existing_aws_eks_object_is_merged_in_place() {
+        // What the X-Ray SDKs' EKS plugins send: `aws.eks` with the pod (from the hostname) and
+        // the container id, in their own key order.
+        let doc = r#"{"name":"svc","aws":{"xray":{"sdk":"X-Ray for Java"},"eks":{"pod":"web-1-from-hostname","container_id":"c0ffee"}},"id":"0123456789abcdef"}"#;
+        let resource = vec![kv("k8s.cluster.name", "prod"), kv("k8s.pod.name", "web-1")];
+        let prepared = Prepared::new(xray_identity(&resource));
+        let out = prepared.stamp(doc.as_bytes()).unwrap().unwrap();
+        let out = std::str::from_utf8(&out).unwrap();
+        // Spliced, not re-serialized: the document's keys keep their order, the identity's
+        // values replace the document's, the missing key is inserted first.
+        assert!(
+            out.starts_with(r#"{"name":"svc","aws":{"xray":{"sdk":"X-Ray for Java"},"eks":{"cluster_name":"prod","pod":"web-1","container_id":"c0ffee"}},"id":"0123456789abcdef","#),
+            "{out}"
+        );
+        let reference = stamped(doc.as_bytes(), &prepared.identity)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(out).unwrap(),
+            serde_json::from_slice::<Value>(&reference).unwrap()
+        );
+        // A repeated key: every occurrence gets the identity's value, so the last one does; a
+        // key the resource has no value for is written as `null` only where the document lacks it.
+        let doc = r#"{"aws":{"eks":{"pod":"a","pod":"b"}}}"#;
+        let out = prepared.stamp(doc.as_bytes()).unwrap().unwrap();
+        assert!(
+            std::str::from_utf8(&out)
+                .unwrap()
+                .starts_with(r#"{"aws":{"eks":{"cluster_name":"prod","container_id":null,"pod":"web-1","pod":"web-1"}}"#),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
     }
 
     #[test]
