@@ -65,7 +65,6 @@ fn k8sattributes_refused_keys_are_located() {
                 "collector.yaml:13:11: processors.k8sattributes.extract.labels[2].from: from `node` is not supported; use `pod` or `namespace`",
                 "collector.yaml:14:11: processors.k8sattributes.extract.labels[3].key_regex: invalid regular expression: regex parse error:\n    app(\n       ^\nerror: unclosed group",
                 "collector.yaml:16:11: processors.k8sattributes.extract.labels[4].tag_name: with a `key_regex` without capture groups every matching key would get this one name; add a group and refer to it (`$1`), or leave `tag_name` out for `k8s.<from>.<labels|annotations>.<key>`",
-                "collector.yaml:17:7: processors.k8sattributes.extract.otel_annotations: otel_annotations is not supported",
             ],
         ),
         (
@@ -100,12 +99,13 @@ fn k8sattributes_refused_keys_are_located() {
         (
             "exclusion, waiting and the cache bound",
             p(
-                "    exclude:\n      pods:\n        - name: jaeger-agent\n    wait_for_metadata: true\n    wait_for_metadata_timeout: 0s\n    max_pods: 0\n",
+                "    exclude:\n      pods:\n        - name: \"jaeger-(\"\n        - name: \"\"\n        - name: jaeger-agent\n    wait_for_metadata: true\n    wait_for_metadata_timeout: 0s\n    max_pods: 0\n",
             ),
             &[
-                "collector.yaml:7:5: processors.k8sattributes.exclude: pod exclusion is not supported; only `exclude: {pods: []}`",
-                "collector.yaml:11:5: processors.k8sattributes.wait_for_metadata_timeout: must be more than 0",
-                "collector.yaml:12:5: processors.k8sattributes.max_pods: must be at least 1",
+                "collector.yaml:9:11: processors.k8sattributes.exclude.pods[0].name: invalid regular expression: regex parse error:\n    jaeger-(\n           ^\nerror: unclosed group",
+                "collector.yaml:10:11: processors.k8sattributes.exclude.pods[1].name: `name` is required (an empty pattern would exclude every pod)",
+                "collector.yaml:13:5: processors.k8sattributes.wait_for_metadata_timeout: must be more than 0",
+                "collector.yaml:14:5: processors.k8sattributes.max_pods: must be at least 1",
             ],
         ),
         (

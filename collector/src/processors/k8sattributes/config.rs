@@ -3,11 +3,13 @@
 //!
 //! Supported: `auth_type`, `passthrough`, `extract.metadata` (the [`METADATA`] list),
 //! `extract.labels` / `extract.annotations` (`key` or `key_regex`, `tag_name`, `from: pod |
-//! namespace`), `filter.node` / `node_from_env_var` / `namespace` / `labels` / `fields` (sent as
+//! namespace`), `extract.otel_annotations` (every pod annotation `resource.opentelemetry.io/<key>` as
+//! resource attribute `<key>`), `filter.node` / `node_from_env_var` / `namespace` / `labels` / `fields` (sent as
 //! the pod watch's label and field selectors), `pod_association` (`connection`, and the resource
 //! attributes `k8s.pod.ip`, `k8s.pod.uid`, `host.name` holding an IP, `container.id`, and
 //! `k8s.pod.name` with `k8s.namespace.name`), `wait_for_metadata` /
-//! `wait_for_metadata_timeout`, `exclude: {pods: []}`, and `max_pods` (an extension).
+//! `wait_for_metadata_timeout`, `exclude.pods` (name patterns; default `jaeger-agent` and
+//! `jaeger-collector`, as contrib's), and `max_pods` (an extension).
 
 use std::time::Duration;
 
@@ -62,8 +64,8 @@ pub struct K8sAttributesConfig {
     /// How a resource finds its pod; default: `k8s.pod.ip`, `k8s.pod.uid`, the connection, then
     /// `host.name` when it holds an IP (contrib's last resort too).
     pub pod_association: Vec<AssociationConfig>,
-    /// contrib's pod exclusion list; only an empty list is supported.
-    pub exclude: Option<serde_json::Value>,
+    /// Pods whose spans are left as they came (contrib's `exclude`).
+    pub exclude: ExcludeConfig,
     /// Block start-up until the watches have listed once (contrib's key); without it spans pass
     /// unchanged until the cache is filled.
     pub wait_for_metadata: bool,
@@ -107,13 +109,57 @@ impl Default for K8sAttributesConfig {
             extract: ExtractConfig::default(),
             filter: FilterConfig::default(),
             pod_association: Vec::new(),
-            exclude: None,
+            exclude: ExcludeConfig::default(),
             wait_for_metadata: false,
             wait_for_metadata_timeout: DEFAULT_WAIT_FOR_METADATA_TIMEOUT,
             max_pods: DEFAULT_MAX_PODS,
             watch: WatchSlot::default(),
         }
     }
+}
+
+/// The annotation with which a pod opts out of this processor (contrib's), when its value is
+/// `true` (any case, surrounding space ignored).
+pub const IGNORE_ANNOTATION: &str = "opentelemetry.io/k8s-processor/ignore";
+
+/// `exclude`: pods whose spans this processor leaves as they came. A pod is excluded when a
+/// pattern matches anywhere in its name (contrib's unanchored match), or when it carries
+/// [`IGNORE_ANNOTATION`]; its spans are associated with it and then left unchanged, as contrib
+/// does, rather than matched to another pod.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExcludeConfig {
+    /// Name patterns (regular expressions); default `jaeger-agent` and `jaeger-collector`,
+    /// contrib's default. `pods: []` excludes none by name.
+    pub pods: Vec<ExcludePodConfig>,
+}
+
+impl Default for ExcludeConfig {
+    fn default() -> Self {
+        ExcludeConfig {
+            pods: ["jaeger-agent", "jaeger-collector"]
+                .into_iter()
+                .map(|name| ExcludePodConfig {
+                    name: name.to_owned(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl ExcludeConfig {
+    /// The compiled name patterns of a checked config.
+    pub fn patterns(&self) -> Result<Vec<Regex>, regex::Error> {
+        self.pods.iter().map(|p| Regex::new(&p.name)).collect()
+    }
+}
+
+/// One `exclude.pods` entry.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExcludePodConfig {
+    /// A regular expression matched anywhere in the pod's name.
+    pub name: String,
 }
 
 /// `extract`.
@@ -126,7 +172,9 @@ pub struct ExtractConfig {
     pub labels: Vec<FieldExtractConfig>,
     /// Annotations to copy.
     pub annotations: Vec<FieldExtractConfig>,
-    /// contrib's OTel-annotation switch; only `false` is supported.
+    /// Copy every pod annotation `resource.opentelemetry.io/<key>` as resource attribute
+    /// `<key>` (contrib's switch; the OpenTelemetry Operator's way to set resource attributes
+    /// per pod).
     pub otel_annotations: bool,
 }
 
@@ -411,12 +459,6 @@ impl Component for K8sAttributesConfig {
                 check_extract_rule(c, &format!("extract/{list}/{i}"), rule);
             }
         }
-        if self.extract.otel_annotations {
-            c.error(
-                "extract/otel_annotations",
-                "otel_annotations is not supported",
-            );
-        }
         for (i, f) in self.filter.labels.iter().enumerate() {
             check_label_filter(c, &format!("filter/labels/{i}"), f);
         }
@@ -476,17 +518,16 @@ impl Component for K8sAttributesConfig {
                 );
             }
         }
-        match &self.exclude {
-            None => {}
-            Some(serde_json::Value::Object(map))
-                if map
-                    .get("pods")
-                    .is_none_or(|p| p.as_array().is_some_and(Vec::is_empty))
-                    && map.keys().all(|k| k == "pods") => {}
-            Some(_) => c.error(
-                "exclude",
-                "pod exclusion is not supported; only `exclude: {pods: []}`",
-            ),
+        for (i, pod) in self.exclude.pods.iter().enumerate() {
+            let at = format!("exclude/pods/{i}/name");
+            if pod.name.is_empty() {
+                c.error(
+                    &at,
+                    "`name` is required (an empty pattern would exclude every pod)",
+                );
+            } else if let Err(e) = Regex::new(&pod.name) {
+                c.error(&at, format!("invalid regular expression: {e}"));
+            }
         }
         if self.wait_for_metadata_timeout.is_zero() {
             c.error("wait_for_metadata_timeout", "must be more than 0");

@@ -31,7 +31,7 @@ use opentelemetry_proto::tonic::common::v1::KeyValue;
 use regex::Regex;
 
 use self::cache::{Cache, DELETE_GRACE, PodMeta};
-use self::config::{FieldExtractConfig, K8sAttributesConfig, Source};
+use self::config::{FieldExtractConfig, IGNORE_ANNOTATION, K8sAttributesConfig, Source};
 use self::watch::Shared;
 use super::resource_edit::{ResourceMemo, for_each_resource, get_str, set_str};
 use super::{BuildContext, BuildError, InlineProcessor, Processor, ProcessorConfig};
@@ -71,8 +71,10 @@ impl ProcessorConfig for K8sAttributesConfig {
             waited.map_err(|e| ctx.error(e))?;
         }
         let extraction = Extraction::new(self).map_err(|e| ctx.error(e))?;
+        let exclude = self.exclude.patterns().map_err(|e| ctx.error(e))?;
         Ok(Processor::Inline(Arc::new(K8sAttributes {
             extraction,
+            exclude,
             rules: self.association(),
             shared,
             memo: Mutex::new(ResourceMemo::default()),
@@ -84,6 +86,8 @@ impl ProcessorConfig for K8sAttributesConfig {
 struct K8sAttributes {
     extraction: Extraction,
     rules: Vec<Vec<Source>>,
+    /// `exclude.pods`, compiled.
+    exclude: Vec<Regex>,
     /// The watch's state; `None` in passthrough mode.
     shared: Option<Arc<Shared>>,
     /// The resources given to X-Ray documents, shared by every document of one sender.
@@ -147,9 +151,10 @@ impl K8sAttributes {
             |key| get_str(attributes, key),
             connection,
         );
-        // Without a pod the resource is left as it came (contrib would still add the
-        // connection's `k8s.pod.ip`; here an unknown sender's documents keep their bytes).
-        if let Some(pod) = pod {
+        // Without a pod, or with an excluded one, the resource is left as it came (contrib would
+        // still add the connection's `k8s.pod.ip`; here such a sender's documents keep their
+        // bytes).
+        if let Some(pod) = pod.filter(|pod| !excluded(&self.exclude, pod)) {
             if let Some(ip) = connection_ip {
                 set_str(attributes, "k8s.pod.ip", &ip.to_string(), false);
             }
@@ -159,6 +164,18 @@ impl K8sAttributes {
         }
     }
 }
+
+/// Whether `pod` is excluded: a pattern of `exclude.pods` matches its name, or it carries
+/// [`IGNORE_ANNOTATION`] set to `true`.
+pub fn excluded(patterns: &[Regex], pod: &PodMeta) -> bool {
+    pod.annotations
+        .get(IGNORE_ANNOTATION)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        || patterns.iter().any(|p| p.is_match(&pod.name))
+}
+
+/// The pattern and name template `extract.otel_annotations` stands for (contrib's).
+const OTEL_ANNOTATIONS: (&str, &str) = (r"^resource\.opentelemetry\.io/(.+)$", "$1");
 
 /// A resource attribute to set: key and string value.
 pub type Attribute = (String, String);
@@ -215,6 +232,16 @@ impl Extraction {
                     key,
                 });
             }
+        }
+        if cfg.extract.otel_annotations {
+            rules.push(ExtractRule {
+                kind: "annotations",
+                from_namespace: false,
+                key: KeyRule::Pattern {
+                    pattern: Regex::new(OTEL_ANNOTATIONS.0)?,
+                    template: Some(OTEL_ANNOTATIONS.1.to_owned()),
+                },
+            });
         }
         Ok(Extraction {
             metadata: cfg.extract.metadata.clone(),
@@ -475,6 +502,87 @@ mod tests {
                 ("k8s.namespace.labels.owner", "ops"),
             ])
         );
+    }
+
+    #[test]
+    fn otel_annotations_copy_the_operators_resource_annotations() {
+        let cfg = config(r#"{"extract":{"metadata":[],"otel_annotations":true}}"#);
+        let mut pod = pod();
+        pod.annotations = map(&[
+            ("resource.opentelemetry.io/service.name", "cart"),
+            (
+                "resource.opentelemetry.io/deployment.environment.name",
+                "prod",
+            ),
+            // No key after the prefix, an empty value, another prefix: not copied.
+            ("resource.opentelemetry.io/", "x"),
+            ("resource.opentelemetry.io/empty", ""),
+            ("resource.opentelemetry.io.evil/k", "x"),
+            ("sha", "abc123"),
+        ]);
+        let cache = Cache::new(10, DELETE_GRACE);
+        assert_eq!(
+            pod_attributes(&Extraction::new(&cfg).unwrap(), &cache, &pod),
+            owned(&[
+                ("deployment.environment.name", "prod"),
+                ("service.name", "cart")
+            ])
+        );
+        // Off by default.
+        let cfg = config(r#"{"extract":{"metadata":[]}}"#);
+        assert!(pod_attributes(&Extraction::new(&cfg).unwrap(), &cache, &pod).is_empty());
+    }
+
+    #[test]
+    fn excluded_pods_keep_their_spans_as_they_came() {
+        let processor = |yaml: &str| {
+            let cfg = config(yaml);
+            K8sAttributes {
+                extraction: Extraction::new(&cfg).unwrap(),
+                exclude: cfg.exclude.patterns().unwrap(),
+                rules: cfg.association(),
+                shared: None,
+                memo: Mutex::new(ResourceMemo::default()),
+            }
+        };
+        let with = |name: &str, annotations: &[(&str, &str)]| {
+            let mut cache = Cache::new(10, DELETE_GRACE);
+            let mut p = pod();
+            p.name = name.into();
+            p.annotations = map(annotations);
+            cache.apply_pod(p, std::time::Instant::now());
+            cache
+        };
+        let ip: IpAddr = "10.0.0.7".parse().unwrap();
+        let names = |processor: &K8sAttributes, cache: &Cache| {
+            let mut attributes = Vec::new();
+            processor.edit(Some(cache), &mut attributes, Some(ip));
+            attributes.into_iter().map(|kv| kv.key).collect::<Vec<_>>()
+        };
+        let defaults = processor("{}");
+        // contrib's default patterns match anywhere in the name.
+        for name in [
+            "jaeger-agent",
+            "jaeger-agent-5d8f7",
+            "my-jaeger-collector-0",
+        ] {
+            assert!(names(&defaults, &with(name, &[])).is_empty(), "{name}");
+        }
+        assert!(names(&defaults, &with("checkout-1", &[])).contains(&"k8s.pod.name".to_owned()));
+        // The opt-out annotation, in any case and with space around it.
+        let ignored = with("checkout-1", &[(IGNORE_ANNOTATION, " TRUE ")]);
+        assert!(names(&defaults, &ignored).is_empty());
+        let kept = with("checkout-1", &[(IGNORE_ANNOTATION, "false")]);
+        assert!(!names(&defaults, &kept).is_empty());
+        // Configured patterns replace the defaults; `pods: []` excludes none by name.
+        let custom = processor(r#"{"exclude":{"pods":[{"name":"^checkout-"}]}}"#);
+        assert!(names(&custom, &with("checkout-1", &[])).is_empty());
+        assert!(!names(&custom, &with("jaeger-agent", &[])).is_empty());
+        let none = processor(r#"{"exclude":{"pods":[]}}"#);
+        assert!(!names(&none, &with("jaeger-agent", &[])).is_empty());
+        // `exclude: {}` keeps contrib's defaults.
+        let empty = processor(r#"{"exclude":{}}"#);
+        assert!(names(&empty, &with("jaeger-agent", &[])).is_empty());
     }
 
     #[test]
