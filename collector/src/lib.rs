@@ -32,6 +32,8 @@ pub mod config;
 pub mod consumer;
 pub mod exporters;
 pub mod extensions;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod json_escape;
 pub mod pipeline;
 pub mod prepare_dir;

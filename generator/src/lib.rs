@@ -15,6 +15,8 @@ pub mod blueprint;
 pub mod cli;
 pub mod commands;
 pub mod diagnostic;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod plan;
 pub mod render;
 pub mod yaml;

@@ -5,30 +5,5 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use xray_collector::traces::{Segment, SegmentIds};
-use xray_collector::translate::from_xray::to_otlp;
-use xray_collector::translate::{TranslateSettings, to_xray_documents};
 
-fuzz_target!(|data: &[u8]| {
-    let ids = SegmentIds::new("0000000000000001", "").expect("valid ids");
-    let received_at = std::time::Instant::now();
-    let segments: Vec<Segment> = data
-        .split(|&b| b == 0xFF)
-        .map(|body| Segment {
-            body: bytes::Bytes::copy_from_slice(body),
-            ids,
-            received_at,
-            source: None,
-            resource: None,
-        })
-        .collect();
-    let out = to_otlp(&segments);
-    assert!(out.failed.len() <= segments.len());
-    for failed in &out.failed {
-        assert!(!failed.error.is_empty());
-    }
-    let translation = to_xray_documents(&out.resource_spans, &TranslateSettings::default());
-    for document in &translation.documents {
-        assert!(serde_json::from_slice::<serde_json::Value>(&document.json).is_ok());
-    }
-});
+fuzz_target!(|data: &[u8]| xray_collector::fuzzing::from_xray(data));

@@ -28,6 +28,7 @@ mod e2e_xray_sdk;
 mod fault_exporter;
 mod from_xray;
 mod from_xray_corpus;
+mod fuzz_inputs;
 mod golden_configs;
 mod local_exporters;
 mod otlphttp_faults;

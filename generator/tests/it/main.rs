@@ -3,6 +3,7 @@
 //! the test dependencies once instead of once per suite.
 
 mod cdk;
+mod fuzz_inputs;
 mod golden;
 mod invalid_blueprints;
 mod kubernetes;
