@@ -8,9 +8,11 @@
 //! (terraform and its provider mirror, which not every machine has) are never required: their absence
 //! is always recorded and printed the same way.
 //!
-//! Modules: `hostile_yaml` (inputs that must fail cleanly) and, with the feature `k8s-api`,
+//! Modules: `fuzz_inputs` (the stable replay of the fuzz targets' inputs), `hostile_yaml` (inputs
+//! that must fail cleanly) and, with the feature `k8s-api`,
 //! `k8s_api` (the Kubernetes API stand-in the collector's tests and its benchmark share).
 
+pub mod fuzz_inputs;
 pub mod hostile_yaml;
 #[cfg(feature = "k8s-api")]
 pub mod k8s_api;
