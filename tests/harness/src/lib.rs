@@ -8,6 +8,8 @@
 //! (terraform and its provider mirror, which not every machine has) are never required: their absence
 //! is always recorded and printed the same way.
 //!
+//! Ports: [`free_port`] and [`free_udp_port`] never hand the same port out twice in one process.
+//!
 //! Modules: `fuzz_inputs` (the stable replay of the fuzz targets' inputs), `hostile_yaml` (inputs
 //! that must fail cleanly) and, with the feature `k8s-api`,
 //! `k8s_api` (the Kubernetes API stand-in the collector's tests and its benchmark share).
@@ -170,12 +172,41 @@ pub fn terraform(check: &str) -> Option<Terraform> {
     Some(Terraform { binary, cli_config })
 }
 
-/// A free TCP port on the loopback interface.
+/// Ports [`free_port`] and [`free_udp_port`] have handed out in this process, by protocol (`true`
+/// for UDP). A port is bound, read and released before the caller binds it again, so the kernel may
+/// hand the same ephemeral port out twice in a row; a test that asks for several ports for one
+/// config (receiver, metrics, health check) would then get a collision at its collector's start.
+static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<(bool, u16)>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// An ephemeral port from `bind`, never one this process was given before for the same protocol.
+fn fresh_port(udp: bool, bind: impl Fn() -> std::io::Result<u16>) -> u16 {
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..100 {
+        let port = bind().expect("bind an ephemeral port");
+        if handed_out.insert((udp, port)) {
+            return port;
+        }
+    }
+    panic!("no ephemeral port that this process was not given before, after 100 tries");
+}
+
+/// A free TCP port on the loopback interface, distinct from every port this process got before.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind an ephemeral port")
+    fresh_port(false, || {
+        TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+    })
+}
+
+/// A free UDP port on the loopback interface, distinct from every UDP port this process got before.
+pub fn free_udp_port() -> u16 {
+    fresh_port(true, || {
+        std::net::UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .map(|a| a.port())
+    })
 }
 
 /// Waits until something accepts TCP connections on `127.0.0.1:port`.
@@ -247,5 +278,20 @@ impl Drop for MotoServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod port_tests {
+    #[test]
+    fn ports_are_never_handed_out_twice() {
+        let mut tcp: Vec<u16> = (0..200).map(|_| super::free_port()).collect();
+        let mut udp: Vec<u16> = (0..200).map(|_| super::free_udp_port()).collect();
+        for ports in [&mut tcp, &mut udp] {
+            ports.sort_unstable();
+            let all = ports.len();
+            ports.dedup();
+            assert_eq!(ports.len(), all);
+        }
     }
 }
